@@ -1,0 +1,142 @@
+"""The ``throttlesim`` command: a thin face over the public API.
+
+Every error a user can cause ends in one line on stderr and a non-zero exit code:
+2 for bad input (scenario, arguments, files), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from simulator.errors import ThrottlesimError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
+def _interval(text: str) -> float:
+    from simulator.units import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0s, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ThrottlesimError(f"--set {pair}: expected key.path=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="throttlesim",
+        description="Simulate traffic on an API Gateway + Lambda stack: 429s, 5XXs, latency, concurrency.",
+    )
+    from simulator import __version__
+
+    parser.add_argument("--version", action="version", version=f"throttlesim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="simulate a scenario and report what clients see")
+    run.add_argument("scenario", help="scenario file (TOML)")
+    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. "
+                     "functions.orders.memory_mb=1024 (repeatable)")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    run.add_argument("--records", metavar="FILE", help="write every attempt to FILE (.csv or .parquet)")
+    run.add_argument("--timeseries", metavar="FILE", help="write CloudWatch-style metrics to FILE (CSV)")
+    run.add_argument("--interval", type=_interval, default=1.0, metavar="DURATION",
+                     help="time-series interval, e.g. 1s (default) or 60s")
+
+    check = sub.add_parser("check", help="validate scenario files and say what is wrong")
+    check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import simulator
+
+    scenario = simulator.load_scenario(args.scenario, overrides=_overrides(args.set), seed=args.seed)
+    for option, value in (("--records", args.records), ("--timeseries", args.timeseries)):
+        if value is not None and not Path(value).resolve().parent.is_dir():
+            raise ThrottlesimError(f"{option} {value}: the directory does not exist")
+    result = simulator.simulate(scenario)
+    try:
+        if args.records:
+            result.write_records(args.records)
+        if args.timeseries:
+            result.write_timeseries(args.timeseries, args.interval)
+    except OSError as exc:
+        raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        from simulator.report import print_summary
+
+        print_summary(result)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import simulator
+
+    failed = 0
+    for path in args.scenarios:
+        try:
+            s = simulator.load_scenario(path)
+        except simulator.ScenarioError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+        else:
+            print(f"{path}: ok ({s.name}: {len(s.clients)} clients, {len(s.routes)} routes, "
+                  f"{len(s.functions)} functions)")
+    return 2 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check":
+            return _check(args)
+    except ThrottlesimError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("throttlesim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

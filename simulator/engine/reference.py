@@ -1,0 +1,305 @@
+"""The reference engine: the whole request path on SimPy, written to be read.
+
+SimPy's environment is the only clock. Clients are processes (open clients walk their
+precomputed arrival times; closed clients run Locust-style user loops); each attempt is
+decided at the instant it is sent, which fixes its response time, and the only things
+scheduled for later are the moments that change shared state:
+
+* an execution environment finishing its invocation (it frees concurrency and goes idle);
+* a response reaching a client that will retry or that a user is waiting for.
+
+Tie-breaking at the same simulated instant is part of the model, and written down:
+
+1. environments finishing at *t* are released before anything else at *t* (SimPy's
+   ``URGENT`` priority), so a request sent at *t* can use the slot;
+2. everything else at *t* runs in the order it was scheduled (SimPy's event ids):
+   clients in scenario order at the start, then first come first served;
+3. a burst of requests at one instant is sent in order, one at a time.
+
+Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
+route choices, waits and retry jitter; a function's durations, init times, error coin
+flips and idle timeouts; the gateway's overhead. Each stream is consumed in the order
+of the events that use it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any, Callable, Generator
+
+import simpy
+from simpy.events import NORMAL, URGENT, Event
+
+from simulator import outcomes as oc
+from simulator.clients import RetryPolicy, Waiter
+from simulator.dists import Draws, Uniforms
+from simulator.functions.pool import ExecutionEnvironment, FunctionPool, UnreservedPool
+from simulator.gateway.buckets import TokenBucket
+from simulator.gateway.path import Gateway
+from simulator.results import COLD, PROVISIONED, Recorder, Result
+from simulator.rng import stream
+from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.traffic import open_arrival_times
+
+__all__ = ["ReferenceEngine"]
+
+
+class _Function:
+    __slots__ = ("index", "pool", "duration", "init", "coin", "error_rate", "timeout_s")
+
+    def __init__(self, index: int, pool: FunctionPool, duration: Draws, init: Draws, coin: Uniforms,
+                 error_rate: float, timeout_s: float) -> None:
+        self.index = index
+        self.pool = pool
+        self.duration = duration
+        self.init = init
+        self.coin = coin
+        self.error_rate = error_rate
+        self.timeout_s = timeout_s
+
+
+class _Client:
+    __slots__ = ("index", "spec", "chains", "route_fn", "route_timeout", "cum_weights", "route_coin",
+                 "retry", "timeout_s")
+
+    def __init__(self, index: int, spec: Any) -> None:
+        self.index = index
+        self.spec = spec
+
+
+class ReferenceEngine:
+    """Runs one scenario once. Use :func:`simulator.simulate` rather than this directly."""
+
+    name = "simpy"
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.s = scenario
+        self.seed = seed
+        self.env = simpy.Environment()
+        self.rec = Recorder()
+        self.gateway = Gateway(scenario)
+        self.status = oc.status_codes(scenario)
+        self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
+        self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
+        self.functions = self._build_functions()
+        self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
+
+    # ------------------------------------------------------------------ set-up
+
+    def _build_functions(self) -> list[_Function]:
+        s = self.s
+        b = s.behaviour
+        reserved_total = sum(f.reserved_concurrency or 0 for f in s.functions)
+        unreserved = UnreservedPool(s.account.lambda_concurrency - reserved_total)
+        account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
+        out = []
+        for i, f in enumerate(s.functions):
+            scaling = (
+                TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function"
+                else account_scaling
+            )
+            idle_spec = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
+            pool = FunctionPool(
+                reserved=f.reserved_concurrency,
+                provisioned=f.provisioned_concurrency,
+                unreserved=unreserved,
+                scaling=scaling,
+                idle_timeout=Draws(idle_spec.build(), stream(self.seed, "idle", f.name)),
+                max_lifetime_s=b.max_environment_lifetime,
+                reuse=b.environment_reuse,
+            )
+            out.append(_Function(
+                i, pool,
+                Draws(f.duration.build(), stream(self.seed, "duration", f.name)),
+                Draws(f.init.build(), stream(self.seed, "init", f.name)),
+                Uniforms(stream(self.seed, "errors", f.name)),
+                f.error_rate, f.timeout,
+            ))
+        return out
+
+    def _build_client(self, i: int, spec: Any) -> _Client:
+        s = self.s
+        c = _Client(i, spec)
+        fn_index = {f.name: k for k, f in enumerate(s.functions)}
+        c.chains = [self.gateway.chain(spec.api_key, spec.usage_plan, r.name) for r in s.routes]
+        c.route_fn = [fn_index[r.function] for r in s.routes]
+        c.route_timeout = [s.integration_timeout_s(r) for r in s.routes]
+        names = list(spec.routes)
+        total = sum(spec.routes.values())
+        acc = 0.0
+        cum = []
+        for name in names:
+            acc += spec.routes[name] / total
+            cum.append(acc)
+        cum[-1] = 1.0
+        c.cum_weights = (tuple(self.route_index[n] for n in names), tuple(cum))
+        c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
+        c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
+        c.timeout_s = spec.timeout
+        return c
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _at(self, delay: float, fn: Callable[[Event], None], priority: int = NORMAL) -> None:
+        """Call *fn* *delay* seconds from now."""
+        ev = Event(self.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(fn)
+        self.env.schedule(ev, priority, delay)
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _pick_route(self, c: _Client) -> int:
+        routes, cum = c.cum_weights
+        if len(routes) == 1:
+            return routes[0]
+        return routes[bisect.bisect_right(cum, c.route_coin.next())]
+
+    def _attempt(self, c: _Client, rid: int, route: int, n: int) -> tuple[int, float]:
+        """Send attempt *n* of request *rid* now; record it; return (cause, latency)."""
+        now = self.env.now
+        cause = self.gateway.admit(now, c.chains[route])
+        overhead = self.overhead.next()
+        fidx = -1
+        flags = 0
+        init = run = integ = 0.0
+        if cause == oc.OK:
+            f = self.functions[c.route_fn[route]]
+            fidx = f.index
+            env, cold = f.pool.acquire(now)
+            if env is None:
+                cause = oc.LAMBDA_THROTTLED
+            else:
+                self.rec.concurrency(now, fidx, f.pool.busy)
+                duration = f.duration.next()
+                if cold:
+                    init = f.init.next()
+                    flags |= COLD
+                if env.provisioned:
+                    flags |= PROVISIONED
+                failed = f.coin.next() < f.error_rate
+                if duration > f.timeout_s:
+                    run = f.timeout_s
+                    cause = oc.FUNCTION_TIMEOUT
+                else:
+                    run = duration
+                    cause = oc.FUNCTION_ERROR if failed else oc.OK
+                busy_for = init + run
+                self._at(busy_for, self._releaser(f, env), URGENT)
+                limit = c.route_timeout[route]
+                if busy_for > limit:
+                    cause = oc.INTEGRATION_TIMEOUT
+                    integ = limit
+                else:
+                    integ = busy_for
+        gateway_latency = integ + overhead
+        gateway_cause = cause
+        latency = gateway_latency
+        if c.timeout_s is not None and latency > c.timeout_s:
+            cause = oc.CLIENT_TIMEOUT
+            latency = c.timeout_s
+        a_int = self.rec.a_int
+        a_int["request"].append(rid)
+        a_int["attempt"].append(n)
+        a_int["client"].append(c.index)
+        a_int["route"].append(route)
+        a_int["function"].append(fidx)
+        a_int["status"].append(self.status[cause])
+        a_int["cause"].append(cause)
+        a_int["gateway_status"].append(self.status[gateway_cause])
+        a_int["gateway_cause"].append(gateway_cause)
+        a_int["flags"].append(flags)
+        a_f = self.rec.a_float
+        a_f["time_s"].append(now)
+        a_f["latency_s"].append(latency)
+        a_f["gateway_latency_s"].append(gateway_latency)
+        a_f["integration_latency_s"].append(integ)
+        a_f["init_s"].append(init)
+        a_f["run_s"].append(run)
+        return cause, latency
+
+    def _releaser(self, f: _Function, env: ExecutionEnvironment) -> Callable[[Event], None]:
+        def release(_: Event) -> None:
+            now = self.env.now
+            f.pool.release(env, now)
+            self.rec.concurrency(now, f.index, f.pool.busy)
+
+        return release
+
+    # ------------------------------------------------------------------ logical requests
+
+    def _request(self, c: _Client, route: int, done: Event | None = None) -> None:
+        """Start a logical request now; attempts follow the client's retry policy."""
+        rid = self.rec.new_request(c.index, route, self.env.now)
+        self._send(c, rid, route, 1, done)
+
+    def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None) -> None:
+        cause, latency = self._attempt(c, rid, route, n)
+        if c.retry.enabled:
+            # The retry decision (and the retry quota) happens when the answer arrives.
+            self._at(latency, lambda _: self._after(c, rid, route, n, cause, done))
+            return
+        self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
+        if done is not None:
+            self._at(latency, lambda _: done.succeed())
+
+    def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
+        """The response to attempt *n* reached a client with a retry policy."""
+        status = self.status[cause]
+        retry = c.retry
+        delay = retry.next_delay(rid, n, status)
+        if delay is None:
+            retry.finished(rid, status)
+            self.rec.finish_request(rid, self.env.now, n, status, cause)
+            if done is not None:
+                done.succeed()
+            return
+        self._at(delay, lambda _: self._send(c, rid, route, n + 1, done))
+
+    # ------------------------------------------------------------------ clients
+
+    def _open_client(self, c: _Client, times: Any, routes: Any | None) -> Generator[Event, Any, None]:
+        env = self.env
+        for k, t in enumerate(times):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            route = routes[k] if routes is not None and routes[k] >= 0 else self._pick_route(c)
+            self._request(c, route)
+
+    def _user(self, c: _Client, spawn_at: float, waiter: Waiter) -> Generator[Event, Any, None]:
+        env = self.env
+        if spawn_at > 0:
+            yield env.timeout(spawn_at)
+        waiter.spawned(env.now)
+        end = self.s.duration
+        while env.now < end:
+            done = Event(env)
+            self._request(c, self._pick_route(c), done)
+            yield done
+            wait = waiter.wait(env.now)
+            if wait > 0:
+                yield env.timeout(wait)
+
+    def _start_clients(self) -> None:
+        s = self.s
+        for c in self.clients:
+            arr = c.spec.arrivals
+            if isinstance(arr, OpenArrivals):
+                times = open_arrival_times(arr, s.duration, stream(self.seed, "arrivals", c.spec.name)).tolist()
+                self.env.process(self._open_client(c, times, None))
+            elif isinstance(arr, ReplayArrivals):
+                routes = [self.route_index[r] if r else -1 for r in arr.routes]
+                self.env.process(self._open_client(c, list(arr.times), routes))
+            elif isinstance(arr, ClosedArrivals):
+                coin = Uniforms(stream(self.seed, "wait", c.spec.name))
+                for j in range(arr.users):
+                    spawn_at = Waiter.spawn_time(j, arr.spawn_rate)
+                    if spawn_at >= s.duration:
+                        break
+                    self.env.process(self._user(c, spawn_at, Waiter(arr.wait, coin)))
+
+    def run(self) -> Result:
+        self._start_clients()
+        self.env.run()
+        return Result(self.s, self.seed, self.rec, self.name)

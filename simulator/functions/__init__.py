@@ -1,0 +1,1 @@
+"""Lambda: execution environments, concurrency and scaling."""

@@ -1,0 +1,141 @@
+"""Lambda execution environments: who serves an invocation, and when Lambda says no.
+
+Concurrency is the number of invocations in flight. An invocation of function *f* at
+time *t* is placed like this:
+
+1. an idle **provisioned** environment of *f*, if any (no cold start, no scaling token;
+   provisioned environments are initialised before the run and never expire);
+2. otherwise it *spills over* to on-demand, which needs concurrency room:
+
+   * a function with ``reserved_concurrency`` R and provisioned concurrency P may run
+     R - P on-demand invocations at once;
+   * other functions share the **unreserved pool**: account concurrency minus all
+     reserved concurrency, which also holds their provisioned allocations;
+
+3. with room, an idle on-demand environment of *f* that has not expired (most recently
+   used first by default, ``behaviour.environment_reuse``);
+4. with room but no idle environment, a new one (a **cold start**), if the scaling
+   bucket has a token: per function, 1,000 environments per 10 s refilled continuously
+   (``behaviour.scaling_model = "per_function"``), or the pre-November-2023 account-wide
+   burst (``"account_burst"``);
+5. otherwise Lambda throttles the invocation.
+
+An environment that finishes goes idle until its idle timeout (drawn per idle period)
+or until it has lived ``behaviour.max_environment_lifetime``; expired environments
+are dropped lazily, when an invocation looks for one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from simulator.dists import Draws
+from simulator.gateway.buckets import TokenBucket
+
+__all__ = ["ExecutionEnvironment", "FunctionPool", "UnreservedPool"]
+
+
+class ExecutionEnvironment:
+    """One Lambda execution environment."""
+
+    __slots__ = ("created", "expires", "provisioned")
+
+    def __init__(self, created: float, provisioned: bool) -> None:
+        self.created = created
+        self.expires = float("inf")
+        self.provisioned = provisioned
+
+
+class UnreservedPool:
+    """The account's concurrency that no function has reserved, shared by the others."""
+
+    __slots__ = ("capacity", "in_use")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.in_use = 0
+
+
+class FunctionPool:
+    """The environments of one function and the limits on running them."""
+
+    def __init__(
+        self,
+        *,
+        reserved: int | None,
+        provisioned: int,
+        unreserved: UnreservedPool,
+        scaling: TokenBucket,
+        idle_timeout: Draws,
+        max_lifetime_s: float | None,
+        reuse: str = "mru",
+    ) -> None:
+        self.reserved = reserved
+        self.provisioned = provisioned
+        self.unreserved = None if reserved is not None else unreserved
+        self.on_demand_cap = (reserved - provisioned) if reserved is not None else None
+        if self.unreserved is not None:
+            self.unreserved.in_use += provisioned
+        self.scaling = scaling
+        self.idle_timeout = idle_timeout
+        self.max_lifetime_s = max_lifetime_s if max_lifetime_s is not None else float("inf")
+        self.mru = reuse == "mru"
+        self.idle_provisioned: list[ExecutionEnvironment] = [
+            ExecutionEnvironment(0.0, True) for _ in range(provisioned)
+        ]
+        self.idle: deque[ExecutionEnvironment] = deque()
+        self.busy_on_demand = 0
+        self.busy_provisioned = 0
+
+    @property
+    def busy(self) -> int:
+        """Invocations in flight (the function's ConcurrentExecutions)."""
+        return self.busy_on_demand + self.busy_provisioned
+
+    def acquire(self, now: float) -> tuple[ExecutionEnvironment | None, bool]:
+        """An environment for an invocation at *now* and whether it is a cold start;
+        ``(None, False)`` when Lambda throttles."""
+        if self.idle_provisioned:
+            self.busy_provisioned += 1
+            return self.idle_provisioned.pop(), False
+        if self.on_demand_cap is not None:
+            if self.busy_on_demand >= self.on_demand_cap:
+                return None, False
+        elif self.unreserved.in_use >= self.unreserved.capacity:  # type: ignore[union-attr]
+            return None, False
+        env = self._warm(now)
+        cold = env is None
+        if cold:
+            if not self.scaling.try_take(now):
+                return None, False
+            env = ExecutionEnvironment(now, False)
+        self.busy_on_demand += 1
+        if self.unreserved is not None:
+            self.unreserved.in_use += 1
+        return env, cold
+
+    def _warm(self, now: float) -> ExecutionEnvironment | None:
+        idle = self.idle
+        while idle:
+            env = idle.pop() if self.mru else idle.popleft()
+            if env.expires > now and now - env.created < self.max_lifetime_s:
+                return env
+        return None
+
+    def release(self, env: ExecutionEnvironment, now: float) -> None:
+        """The invocation on *env* finished at *now*."""
+        if env.provisioned:
+            self.busy_provisioned -= 1
+            self.idle_provisioned.append(env)
+            return
+        self.busy_on_demand -= 1
+        if self.unreserved is not None:
+            self.unreserved.in_use -= 1
+        if now - env.created >= self.max_lifetime_s:
+            return
+        env.expires = now + self.idle_timeout.next()
+        idle = self.idle
+        idle.append(env)
+        # Drop environments that expired at the old end, so memory stays bounded.
+        while idle[0].expires <= now:
+            idle.popleft()

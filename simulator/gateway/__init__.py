@@ -1,0 +1,1 @@
+"""API Gateway: throttles (token buckets), usage-plan quotas, and the order they apply in."""

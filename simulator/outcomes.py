@@ -1,0 +1,83 @@
+"""What can happen to one HTTP attempt: its cause, and the status code the client sees.
+
+Every attempt ends with exactly one cause. The status code a cause maps to depends on
+the API type (REST or HTTP) and on the behaviour switches for what AWS leaves open.
+
+========================  ==========  ==========  ==========================================
+cause                     REST        HTTP API    meaning
+========================  ==========  ==========  ==========================================
+ok                        200         200         the function answered in time
+forbidden                 403         --          API key missing, unknown or in no plan
+throttled_usage_plan      429         --          the key's usage-plan throttle (route or key)
+quota_exceeded            429         --          the key's usage-plan quota for the period
+throttled_method          429         429         the route's own throttle
+throttled_stage           429         429         the stage's default throttle
+throttled_account         429         429         the account/Region throttle
+lambda_throttled          500 (502)   500         Lambda had no concurrency or scaling room
+function_error            502         500         the function raised an error
+function_timeout          502         500         the function ran past its own timeout
+integration_timeout       504         503 (504)   the gateway stopped waiting
+client_timeout            0           0           the client stopped waiting (no response)
+========================  ==========  ==========  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
+
+__all__ = ["CAUSES", "GATEWAY_REJECTIONS", "status_codes"]
+
+CAUSES: tuple[str, ...] = (
+    "ok",
+    "forbidden",
+    "throttled_usage_plan",
+    "quota_exceeded",
+    "throttled_method",
+    "throttled_stage",
+    "throttled_account",
+    "lambda_throttled",
+    "function_error",
+    "function_timeout",
+    "integration_timeout",
+    "client_timeout",
+)
+(
+    OK,
+    FORBIDDEN,
+    THROTTLED_USAGE_PLAN,
+    QUOTA_EXCEEDED,
+    THROTTLED_METHOD,
+    THROTTLED_STAGE,
+    THROTTLED_ACCOUNT,
+    LAMBDA_THROTTLED,
+    FUNCTION_ERROR,
+    FUNCTION_TIMEOUT,
+    INTEGRATION_TIMEOUT,
+    CLIENT_TIMEOUT,
+) = range(len(CAUSES))
+
+#: Causes decided by the gateway before any integration is called.
+GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
+
+
+def status_codes(scenario: Scenario) -> tuple[int, ...]:
+    """The status code of each cause (indexed like :data:`CAUSES`) for this scenario."""
+    b = scenario.behaviour
+    rest = scenario.api.type == "REST"
+    return (
+        200,
+        403,
+        429,
+        429,
+        429,
+        429,
+        429,
+        b.lambda_throttle_status if rest else 500,
+        502 if rest else 500,
+        502 if rest else 500,
+        504 if rest else b.http_api_timeout_status,
+        0,
+    )

@@ -1,0 +1,94 @@
+"""The readable view of a run: a few tables, rendered with rich."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from simulator.outcomes import CAUSES
+from simulator.results import Result
+
+__all__ = ["print_summary"]
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100.0 * n / total:.2f}%" if total else "-"
+
+
+def print_summary(result: Result, console: Console | None = None) -> None:
+    """Print the headline tables of *result*."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal or console.width < 110:
+            console = Console(width=110)
+    s = result.scenario
+    d = result.summary()
+    status_of = dict(zip(CAUSES, _statuses(result)))
+    console.print(
+        f"[bold]{s.name}[/bold]  {s.api.type} API, {s.duration:g} s simulated, seed {result.seed}, "
+        f"{d['requests']['offered']:,} requests ({d['rates']['offered_rps']:g}/s), "
+        f"{d['attempts']['total']:,} attempts"
+    )
+
+    t = Table(title="Outcomes", title_justify="left")
+    t.add_column("cause")
+    t.add_column("status", justify="right")
+    t.add_column("requests", justify="right")
+    t.add_column("share", justify="right")
+    t.add_column("attempts", justify="right")
+    t.add_column("share", justify="right")
+    req = d["requests"]["outcomes"]
+    att = d["attempts"]["causes"]
+    n_req = d["requests"]["offered"]
+    n_att = d["attempts"]["total"]
+    for cause in CAUSES:
+        if cause in req or cause in att:
+            r = req.get(cause, 0)
+            a = att.get(cause, 0)
+            status = status_of[cause]
+            t.add_row(cause, str(status) if status else "-", f"{r:,}", _pct(r, n_req), f"{a:,}", _pct(a, n_att))
+    console.print(t)
+
+    t = Table(title="Latency (ms)", title_justify="left")
+    t.add_column("")
+    for k in ("p50", "p90", "p95", "p99", "max", "mean"):
+        t.add_column(k, justify="right")
+    t.add_row("per attempt", *(f"{d['latency_ms'][k]:,.1f}" for k in ("p50", "p90", "p95", "p99", "max", "mean")))
+    rl = d["requests"]["latency_ms"]
+    t.add_row("per request (with retries)", *(f"{rl[k]:,.1f}" for k in ("p50", "p90", "p95", "p99", "max", "mean")))
+    console.print(t)
+
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in d["lambda"].items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+        )
+    console.print(t)
+
+    t = Table(title="Clients", title_justify="left")
+    for k in ("client", "requests", "ok", "429", "5XX", "other", "retries", "p50 ms", "p99 ms"):
+        t.add_column(k, justify="left" if k == "client" else "right")
+    for name, c in d["clients"].items():
+        st = c["requests"]["status"]
+        n = c["requests"]["offered"]
+        ok = st.get("200", 0)
+        s429 = st.get("429", 0)
+        s5 = sum(v for k, v in st.items() if k.startswith("5"))
+        t.add_row(
+            name, f"{n:,}", _pct(ok, n), _pct(s429, n), _pct(s5, n), _pct(n - ok - s429 - s5, n),
+            f"{c['attempts']['retries']:,}", f"{c['latency_ms']['p50']:,.1f}", f"{c['latency_ms']['p99']:,.1f}",
+        )
+    console.print(t)
+
+
+def _statuses(result: Result) -> Any:
+    from simulator.outcomes import status_codes
+
+    return status_codes(result.scenario)

@@ -1,0 +1,412 @@
+"""Results: what happened to every attempt, and the figures that follow from it.
+
+An engine writes one row per HTTP attempt (and one per logical request, which may span
+several attempts when the client retries) into a :class:`Recorder`. The finished
+:class:`Result` holds those rows as NumPy columns and derives everything else from
+them on demand: counts by status and cause, latency percentiles, per-function Lambda
+figures, and CloudWatch-style time series.
+
+Rows are reported as immutable :class:`AttemptRecord` tuples, or as pandas DataFrames
+(``Result.to_dataframe()``), with times in seconds since the start of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from simulator import outcomes as oc
+from simulator.outcomes import CAUSES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simulator.scenario import Scenario
+
+__all__ = ["AttemptRecord", "RequestRecord", "Recorder", "Result", "PERCENTILES"]
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+class AttemptRecord(NamedTuple):
+    """One HTTP attempt as the client and the gateway saw it."""
+
+    request: int
+    attempt: int
+    client: str
+    route: str
+    function: str
+    time_s: float
+    status: int
+    cause: str
+    latency_s: float
+    gateway_status: int
+    gateway_cause: str
+    gateway_latency_s: float
+    integration_latency_s: float
+    cold_start: bool
+    provisioned: bool
+    init_s: float
+    run_s: float
+
+
+class RequestRecord(NamedTuple):
+    """One logical request: the first attempt's start to the last attempt's answer."""
+
+    request: int
+    client: str
+    route: str
+    time_s: float
+    attempts: int
+    status: int
+    cause: str
+    latency_s: float
+
+
+_ATTEMPT_INT = (
+    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags"
+)
+_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
+_REQUEST_INT = ("client", "route", "attempts", "status", "cause")
+_REQUEST_FLOAT = ("time_s", "end_s")
+
+COLD = 1
+PROVISIONED = 2
+
+
+class Recorder:
+    """Append-only columns an engine fills during a run."""
+
+    def __init__(self) -> None:
+        self.a_int = {k: array("q") for k in _ATTEMPT_INT}
+        self.a_float = {k: array("d") for k in _ATTEMPT_FLOAT}
+        self.r_int = {k: array("q") for k in _REQUEST_INT}
+        self.r_float = {k: array("d") for k in _REQUEST_FLOAT}
+        #: (time, function, concurrency after the change) at every change.
+        self.conc_t = array("d")
+        self.conc_f = array("q")
+        self.conc_n = array("q")
+
+    def new_request(self, client: int, route: int, t: float) -> int:
+        r = self.r_int
+        rid = len(r["client"])
+        r["client"].append(client)
+        r["route"].append(route)
+        r["attempts"].append(0)
+        r["status"].append(-1)
+        r["cause"].append(-1)
+        self.r_float["time_s"].append(t)
+        self.r_float["end_s"].append(math.nan)
+        return rid
+
+    def finish_request(self, rid: int, end: float, attempts: int, status: int, cause: int) -> None:
+        self.r_int["attempts"][rid] = attempts
+        self.r_int["status"][rid] = status
+        self.r_int["cause"][rid] = cause
+        self.r_float["end_s"][rid] = end
+
+    def concurrency(self, t: float, function: int, busy: int) -> None:
+        self.conc_t.append(t)
+        self.conc_f.append(function)
+        self.conc_n.append(busy)
+
+
+@dataclass(frozen=True)
+class _Names:
+    clients: tuple[str, ...]
+    routes: tuple[str, ...]
+    functions: tuple[str, ...]
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float]:
+    if len(values) == 0:
+        return {f"p{p}": 0.0 for p in PERCENTILES} | {"max": 0.0, "mean": 0.0}
+    ms = values * 1000.0
+    pct = np.percentile(ms, PERCENTILES)
+    out = {f"p{p}": _r(v) for p, v in zip(PERCENTILES, pct)}
+    out["max"] = _r(ms.max())
+    out["mean"] = _r(ms.mean())
+    return out
+
+
+def _r(x: float, digits: int = 3) -> float:
+    return float(round(float(x), digits))
+
+
+class Result:
+    """The outcome of one simulated run."""
+
+    def __init__(self, scenario: Scenario, seed: int, recorder: Recorder, engine: str) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.engine = engine
+        self.names = _Names(
+            tuple(c.name for c in scenario.clients),
+            tuple(r.name for r in scenario.routes),
+            tuple(f.name for f in scenario.functions),
+        )
+        self.attempts = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.a_int.items()}
+        self.attempts.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.a_float.items()})
+        self.requests = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.r_int.items()}
+        self.requests.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.r_float.items()})
+        self._conc = (
+            np.frombuffer(recorder.conc_t, dtype=np.float64),
+            np.frombuffer(recorder.conc_f, dtype=np.int64),
+            np.frombuffer(recorder.conc_n, dtype=np.int64),
+        )
+
+    # ------------------------------------------------------------------ sizes
+
+    @property
+    def n_attempts(self) -> int:
+        return len(self.attempts["time_s"])
+
+    @property
+    def n_requests(self) -> int:
+        return len(self.requests["time_s"])
+
+    @property
+    def end_s(self) -> float:
+        """When the last response arrived (at least the scenario's duration)."""
+        end = self.scenario.duration
+        if self.n_requests:
+            end = max(end, float(np.nanmax(self.requests["end_s"])))
+        return end
+
+    # ------------------------------------------------------------------ counts
+
+    def _status_counts(self, status: np.ndarray) -> dict[str, int]:
+        values, counts = np.unique(status, return_counts=True)
+        return {str(int(v)): int(c) for v, c in zip(values, counts)}
+
+    def _cause_counts(self, cause: np.ndarray) -> dict[str, int]:
+        counts = np.bincount(cause, minlength=len(CAUSES)) if len(cause) else np.zeros(len(CAUSES), int)
+        return {name: int(n) for name, n in zip(CAUSES, counts) if n}
+
+    def _block(self, a_mask: np.ndarray | None, r_mask: np.ndarray | None) -> dict[str, Any]:
+        a = self.attempts
+        r = self.requests
+        a_status = a["status"] if a_mask is None else a["status"][a_mask]
+        a_cause = a["cause"] if a_mask is None else a["cause"][a_mask]
+        a_lat = a["latency_s"] if a_mask is None else a["latency_s"][a_mask]
+        r_status = r["status"] if r_mask is None else r["status"][r_mask]
+        r_cause = r["cause"] if r_mask is None else r["cause"][r_mask]
+        r_lat = (r["end_s"] - r["time_s"]) if r_mask is None else (r["end_s"] - r["time_s"])[r_mask]
+        n_req = len(r_status)
+        n_att = len(a_status)
+        return {
+            "requests": {
+                "offered": n_req,
+                "succeeded": int(np.sum(r_status == 200)),
+                "status": self._status_counts(r_status),
+                "outcomes": self._cause_counts(r_cause),
+                "latency_ms": _percentiles(r_lat),
+            },
+            "attempts": {
+                "total": n_att,
+                "retries": n_att - n_req,
+                "status": self._status_counts(a_status),
+                "causes": self._cause_counts(a_cause),
+            },
+            "rates": self._rates(a_status, a_cause, r_status, n_att, n_req),
+            "latency_ms": _percentiles(a_lat),
+        }
+
+    def _rates(self, a_status: np.ndarray, a_cause: np.ndarray, r_status: np.ndarray, n_att: int, n_req: int) -> dict[str, float]:
+        dur = self.scenario.duration
+
+        def frac(x: int, n: int) -> float:
+            return _r(x / n, 6) if n else 0.0
+
+        return {
+            "offered_rps": _r(n_req / dur),
+            "attempts_rps": _r(n_att / dur),
+            "success_fraction": frac(int(np.sum(r_status == 200)), n_req),
+            "attempt_2xx_fraction": frac(int(np.sum((a_status >= 200) & (a_status < 300))), n_att),
+            "attempt_429_fraction": frac(int(np.sum(a_status == 429)), n_att),
+            "attempt_429_throttle_fraction": frac(
+                int(np.sum((a_status == 429) & (a_cause != oc.QUOTA_EXCEEDED))), n_att
+            ),
+            "attempt_429_quota_fraction": frac(int(np.sum(a_cause == oc.QUOTA_EXCEEDED)), n_att),
+            "attempt_4xx_fraction": frac(int(np.sum((a_status >= 400) & (a_status < 500))), n_att),
+            "attempt_5xx_fraction": frac(int(np.sum(a_status >= 500)), n_att),
+            "attempt_no_response_fraction": frac(int(np.sum(a_status == 0)), n_att),
+        }
+
+    def lambda_summary(self) -> dict[str, dict[str, int]]:
+        a = self.attempts
+        fn = a["function"]
+        flags = a["flags"]
+        cause = a["gateway_cause"]
+        gcause = cause
+        invoked = (fn >= 0) & (cause != oc.LAMBDA_THROTTLED)
+        t_c, f_c, n_c = self._conc
+        out: dict[str, dict[str, int]] = {}
+        for i, f in enumerate(self.scenario.functions):
+            mine = fn == i
+            ran = mine & invoked
+            peak = int(n_c[f_c == i].max()) if np.any(f_c == i) else 0
+            out[f.name] = {
+                "invocations": int(np.sum(ran)),
+                "cold_starts": int(np.sum(ran & ((flags & COLD) != 0))),
+                "throttles": int(np.sum(mine & (cause == oc.LAMBDA_THROTTLED))),
+                "errors": int(np.sum(ran & np.isin(gcause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT)))),
+                "function_timeouts": int(np.sum(ran & (gcause == oc.FUNCTION_TIMEOUT))),
+                "peak_concurrency": peak,
+                "provisioned_concurrency": f.provisioned_concurrency,
+                "provisioned_invocations": int(np.sum(ran & ((flags & PROVISIONED) != 0))),
+                "provisioned_spillover": int(np.sum(ran & ((flags & PROVISIONED) == 0)))
+                if f.provisioned_concurrency
+                else 0,
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Every headline figure, as a JSON-ready dict with a stable key order."""
+        s = self.scenario
+        out: dict[str, Any] = {
+            "scenario": s.name,
+            "seed": self.seed,
+            "engine": self.engine,
+            "api": s.api.type,
+            "duration_s": s.duration,
+            "end_s": _r(self.end_s, 6),
+        }
+        out.update(self._block(None, None))
+        out["lambda"] = self.lambda_summary()
+        clients = {}
+        for i, c in enumerate(s.clients):
+            clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)
+        out["clients"] = clients
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The summary as JSON: the same scenario and seed give the same bytes."""
+        return json.dumps(self.summary(), indent=indent)
+
+    # ------------------------------------------------------------------ records
+
+    def records(self) -> list[AttemptRecord]:
+        """Every attempt, in the order the engine decided them."""
+        a = self.attempts
+        n = self.names
+        fnames = n.functions + ("",)
+        return [
+            AttemptRecord(
+                int(a["request"][i]), int(a["attempt"][i]), n.clients[a["client"][i]], n.routes[a["route"][i]],
+                fnames[a["function"][i]], float(a["time_s"][i]), int(a["status"][i]), CAUSES[a["cause"][i]],
+                float(a["latency_s"][i]), int(a["gateway_status"][i]), CAUSES[a["gateway_cause"][i]],
+                float(a["gateway_latency_s"][i]),
+                float(a["integration_latency_s"][i]), bool(a["flags"][i] & COLD), bool(a["flags"][i] & PROVISIONED),
+                float(a["init_s"][i]), float(a["run_s"][i]),
+            )
+            for i in range(self.n_attempts)
+        ]
+
+    def _attempt_columns(self) -> dict[str, Any]:
+        a = self.attempts
+        n = self.names
+        fnames = np.array(n.functions + ("",), dtype=object)
+        return {
+            "request": a["request"],
+            "attempt": a["attempt"],
+            "client": np.array(n.clients, dtype=object)[a["client"]] if self.n_attempts else np.array([], dtype=object),
+            "route": np.array(n.routes, dtype=object)[a["route"]] if self.n_attempts else np.array([], dtype=object),
+            "function": fnames[a["function"]],
+            "time_s": a["time_s"],
+            "status": a["status"],
+            "cause": np.array(CAUSES, dtype=object)[a["cause"]] if self.n_attempts else np.array([], dtype=object),
+            "latency_s": a["latency_s"],
+            "gateway_status": a["gateway_status"],
+            "gateway_cause": np.array(CAUSES, dtype=object)[a["gateway_cause"]] if self.n_attempts else np.array([], dtype=object),
+            "gateway_latency_s": a["gateway_latency_s"],
+            "integration_latency_s": a["integration_latency_s"],
+            "cold_start": (a["flags"] & COLD) != 0,
+            "provisioned": (a["flags"] & PROVISIONED) != 0,
+            "init_s": a["init_s"],
+            "run_s": a["run_s"],
+        }
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Every attempt as a DataFrame (one row per :class:`AttemptRecord`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._attempt_columns())
+
+    def requests_dataframe(self) -> pd.DataFrame:
+        """Every logical request as a DataFrame (one row per :class:`RequestRecord`)."""
+        import pandas as pd
+
+        r = self.requests
+        n = self.names
+        empty = self.n_requests == 0
+        return pd.DataFrame(
+            {
+                "request": np.arange(self.n_requests),
+                "client": np.array([], dtype=object) if empty else np.array(n.clients, dtype=object)[r["client"]],
+                "route": np.array([], dtype=object) if empty else np.array(n.routes, dtype=object)[r["route"]],
+                "time_s": r["time_s"],
+                "attempts": r["attempts"],
+                "status": r["status"],
+                "cause": np.array([], dtype=object) if empty else np.array(CAUSES, dtype=object)[r["cause"]],
+                "latency_s": r["end_s"] - r["time_s"],
+            }
+        )
+
+    def write_records(self, path: str | Path) -> None:
+        """Write every attempt as CSV (or Parquet for a ``.parquet`` path)."""
+        path = Path(path)
+        if path.suffix == ".parquet":
+            self.to_dataframe().to_parquet(path, index=False)
+            return
+        _write_csv(path, self._attempt_columns())
+
+    # ------------------------------------------------------------------ time series
+
+    def timeseries(self, interval_s: float = 1.0) -> dict[str, np.ndarray]:
+        """CloudWatch-style metrics per interval, by the attempt's start time.
+
+        API Gateway: ``Count``, ``4XXError``, ``5XXError`` (sums, by the status the gateway
+        returned), ``Latency`` and ``IntegrationLatency`` (averages, ms). Lambda, summed over
+        functions and per function as ``Metric[function]``: ``Invocations``, ``Throttles``,
+        ``ConcurrentExecutions`` (maximum), ``ProvisionedConcurrencySpilloverInvocations``.
+        """
+        from simulator.timeseries import build_timeseries
+
+        return build_timeseries(self, interval_s)
+
+    def timeseries_dataframe(self, interval_s: float = 1.0) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.timeseries(interval_s))
+
+    def write_timeseries(self, path: str | Path, interval_s: float = 1.0) -> None:
+        _write_csv(Path(path), self.timeseries(interval_s))
+
+
+def _write_csv(path: Path, columns: dict[str, Any]) -> None:
+    import csv
+
+    names = list(columns)
+    cols = [columns[k] for k in names]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(names)
+        for row in zip(*cols):
+            w.writerow([_cell(v) for v in row])
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return repr(round(float(v), 9))
+    if isinstance(v, (np.bool_, bool)):
+        return "true" if v else "false"
+    if isinstance(v, np.integer):
+        return int(v)
+    return v

@@ -1,0 +1,626 @@
+"""The scenario: one file that describes an API Gateway + Lambda setup and its traffic.
+
+A scenario is the *definition* of a run, nothing more: which API, which limits, which
+functions, which clients send what. It is validated completely when it is loaded, and
+after that it is a tree of frozen objects that the engines read but never change.
+
+The models here mirror the TOML file key by key (see the README for the reference).
+All durations are held in seconds (``*_s`` attributes or :class:`~simulator.dists`
+objects); rates are per second.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from simulator import dists
+from simulator.units import parse_duration
+
+__all__ = [
+    "Account",
+    "Api",
+    "Behaviour",
+    "Client",
+    "Function",
+    "Quota",
+    "Route",
+    "Scenario",
+    "Stage",
+    "Throttle",
+    "UsagePlan",
+]
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise PydanticCustomError(
+            "duration",
+            "must be a duration string with a unit such as '250ms', '29s' or '10m', got {got}",
+            {"got": repr(value)},
+        )
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+#: A duration written with its unit ("250ms"), held as seconds.
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _between(value: float, low: float, high: float, what: str = "") -> float:
+    if not low <= value <= high:
+        raise PydanticCustomError(
+            "range",
+            "must be between {low} and {high}{what}, got {got}",
+            {"low": _fmt(low), "high": _fmt(high), "what": what, "got": _fmt(value)},
+        )
+    return value
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+class FixedDist(_Model):
+    kind: Literal["fixed"]
+    value: Duration
+
+    def build(self) -> dists.Distribution:
+        return dists.Fixed(self.value)
+
+
+class ExponentialDist(_Model):
+    kind: Literal["exponential"]
+    mean: Duration
+
+    @field_validator("mean")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise PydanticCustomError("range", "must be greater than 0s")
+        return v
+
+    def build(self) -> dists.Distribution:
+        return dists.Exponential(self.mean)
+
+
+class LogNormalDist(_Model):
+    kind: Literal["lognormal"]
+    median: Duration
+    p99: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> LogNormalDist:
+        if self.median <= 0:
+            raise PydanticCustomError("range", "median must be greater than 0s")
+        if self.p99 < self.median:
+            raise PydanticCustomError("range", "p99 must be at least the median")
+        return self
+
+    def build(self) -> dists.Distribution:
+        if self.p99 == self.median:
+            return dists.Fixed(self.median)
+        return dists.LogNormal(self.median, self.p99)
+
+
+class UniformDist(_Model):
+    kind: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> UniformDist:
+        if self.high < self.low:
+            raise PydanticCustomError("range", "high must be at least low")
+        return self
+
+    def build(self) -> dists.Distribution:
+        return dists.Uniform(self.low, self.high)
+
+
+class EmpiricalDist(_Model):
+    kind: Literal["empirical"]
+    file: str
+    unit: Literal["us", "ms", "s"] = "ms"
+    values: tuple[float, ...] = Field(default=(), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or "values" in data or not isinstance(data.get("file"), str):
+            return data
+        base = (info.context or {}).get("base_dir")
+        from pathlib import Path
+
+        path = Path(data["file"])
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        try:
+            lines = path.read_text().split()
+        except OSError:
+            raise PydanticCustomError(
+                "file", "cannot read samples file {path}", {"path": str(path)}
+            ) from None
+        unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
+        values = []
+        for number, word in enumerate(lines, 1):
+            try:
+                value = float(word)
+            except ValueError:
+                raise PydanticCustomError(
+                    "file",
+                    "{path}: sample {n} is not a number: {word!r}",
+                    {"path": str(path), "n": number, "word": word},
+                ) from None
+            if value < 0:
+                raise PydanticCustomError(
+                    "file", "{path}: sample {n} is negative", {"path": str(path), "n": number}
+                )
+            values.append(value * unit)
+        if not values:
+            raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path)})
+        return {**data, "values": tuple(values)}
+
+    def build(self) -> dists.Distribution:
+        return dists.Empirical(self.values, source=self.file)
+
+
+def _dist_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"kind": "fixed", "value": value}
+    return value
+
+
+#: A distribution of durations: a duration string (fixed) or a table with ``kind``.
+DistSpec = Annotated[
+    Union[FixedDist, ExponentialDist, LogNormalDist, UniformDist, EmpiricalDist],
+    Field(discriminator="kind"),
+    BeforeValidator(_dist_shorthand),
+]
+
+
+# --------------------------------------------------------------------------- gateway
+
+
+class Throttle(_Model):
+    """A token bucket: ``rate`` tokens per second refill a bucket of ``burst`` tokens."""
+
+    rate: float = Field(ge=0)
+    burst: int = Field(ge=0)
+
+
+class Quota(_Model):
+    """A usage-plan quota: ``limit`` requests per calendar ``period`` (UTC)."""
+
+    limit: int = Field(ge=0)
+    period: Literal["DAY", "WEEK", "MONTH"]
+    offset: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _offset(self) -> Quota:
+        if self.offset > self.limit:
+            raise PydanticCustomError(
+                "range", "offset must not exceed limit ({limit}), got {got}",
+                {"limit": self.limit, "got": self.offset},
+            )
+        return self
+
+
+class Api(_Model):
+    type: Literal["REST", "HTTP"] = "REST"
+    stage: str = "prod"
+    api_key_required: bool = False
+    #: Default integration timeout for every route: 29 s (REST) or 30 s (HTTP).
+    integration_timeout: Duration | None = None
+    #: REST only: allow integration timeouts above 29 s (Regional and private REST APIs
+    #: since June 2024, at the price of a lower account throttle).
+    extended_integration_timeout: bool = False
+
+    @property
+    def integration_timeout_s(self) -> float:
+        if self.integration_timeout is not None:
+            return self.integration_timeout
+        return 29.0 if self.type == "REST" else 30.0
+
+
+class Account(_Model):
+    throttle: Throttle = Throttle(rate=10000, burst=5000)
+    lambda_concurrency: int = Field(default=1000, ge=1)
+    unreserved_min: int = Field(default=100, ge=0)
+    region: str = "us-east-1"
+
+
+class Stage(_Model):
+    #: Default method (route) throttling; None means the stage sets no limit of its own.
+    throttle: Throttle | None = None
+
+
+class Route(_Model):
+    name: str
+    function: str
+    throttle: Throttle | None = None
+    integration_timeout: Duration | None = None
+    request_bytes: int = Field(default=1024, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _route_key(cls, v: str) -> str:
+        parts = v.split(" ")
+        methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"}
+        if v == "$default" or (len(parts) == 2 and parts[0] in methods and parts[1].startswith("/")):
+            return v
+        raise PydanticCustomError(
+            "route", "must be 'METHOD /path' (e.g. 'GET /orders') or '$default', got {got}",
+            {"got": repr(v)},
+        )
+
+
+# --------------------------------------------------------------------------- Lambda
+
+
+class Function(_Model):
+    name: str
+    memory_mb: int = 128
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    timeout: Duration = 3.0
+    reserved_concurrency: int | None = Field(default=None, ge=0)
+    provisioned_concurrency: int = Field(default=0, ge=0)
+    duration: DistSpec
+    init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
+    idle_timeout: DistSpec | None = None
+    error_rate: float = 0.0
+    response_bytes: int = Field(default=1024, ge=0)
+    ephemeral_storage_mb: int = 512
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _memory(cls, v: int) -> int:
+        return int(_between(v, 128, 10240))
+
+    @field_validator("ephemeral_storage_mb")
+    @classmethod
+    def _storage(cls, v: int) -> int:
+        return int(_between(v, 512, 10240))
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        return _between(v, 1.0, 900.0, " seconds")
+
+    @field_validator("error_rate")
+    @classmethod
+    def _error_rate(cls, v: float) -> float:
+        return _between(v, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- usage plans
+
+
+class UsagePlan(_Model):
+    name: str
+    throttle: Throttle | None = None
+    quota: Quota | None = None
+    #: Per-route throttles inside the plan, keyed by route name ("GET /orders").
+    method_throttles: dict[str, Throttle] = {}
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class Burst(_Model):
+    at: Duration
+    count: int = Field(ge=1)
+    #: Spread the burst evenly over this long (default: all at the same instant).
+    over: Duration = 0.0
+
+
+class OpenArrivals(_Model):
+    """Requests arrive on their own schedule, whatever the responses do (open model)."""
+
+    process: Literal["poisson", "uniform"]
+    #: Requests per second: a number, or a piecewise-linear profile [["0s", 100], ["2m", 800]].
+    rate: float | list[Annotated[tuple[Duration, float], BeforeValidator(_as_tuple)]]
+    bursts: list[Burst] = []
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, v: float | list[tuple[float, float]]) -> float | list[tuple[float, float]]:
+        if isinstance(v, (int, float)):
+            if v < 0:
+                raise PydanticCustomError("range", "must be >= 0, got {got}", {"got": _fmt(v)})
+            return v
+        if not v:
+            raise PydanticCustomError("profile", "a rate profile needs at least one point")
+        if v[0][0] != 0:
+            raise PydanticCustomError("profile", "a rate profile must start at '0s'")
+        for (t0, _), (t1, _) in zip(v, v[1:]):
+            if t1 <= t0:
+                raise PydanticCustomError("profile", "profile times must increase")
+        for _, r in v:
+            if r < 0:
+                raise PydanticCustomError("range", "profile rates must be >= 0, got {got}", {"got": _fmt(r)})
+        return v
+
+
+class ConstantWait(_Model):
+    kind: Literal["constant"]
+    time: Duration
+
+
+class BetweenWait(_Model):
+    kind: Literal["between"]
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> BetweenWait:
+        if self.max < self.min:
+            raise PydanticCustomError("range", "max must be at least min")
+        return self
+
+
+class ConstantPacingWait(_Model):
+    kind: Literal["constant_pacing"]
+    time: Duration
+
+
+class ConstantThroughputWait(_Model):
+    kind: Literal["constant_throughput"]
+    #: Task runs per second per user.
+    rate: float = Field(gt=0)
+
+
+WaitSpec = Annotated[
+    Union[ConstantWait, BetweenWait, ConstantPacingWait, ConstantThroughputWait],
+    Field(discriminator="kind"),
+]
+
+
+class ClosedArrivals(_Model):
+    """Locust-style users: each sends a request, waits for the answer, then waits ``wait``."""
+
+    process: Literal["closed"]
+    users: int = Field(ge=1)
+    spawn_rate: float = Field(gt=0)
+    wait: WaitSpec
+
+
+class ReplayArrivals(_Model):
+    """Replays a trace: a CSV of ``time offset in seconds, route`` rows."""
+
+    process: Literal["replay"]
+    file: str
+    times: tuple[float, ...] = Field(default=(), exclude=True)
+    routes: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or "times" in data or not isinstance(data.get("file"), str):
+            return data
+        from simulator.traffic import read_trace
+
+        base = (info.context or {}).get("base_dir")
+        try:
+            times, routes = read_trace(data["file"], base)
+        except ValueError as exc:
+            raise PydanticCustomError("file", "{msg}", {"msg": str(exc)}) from None
+        return {**data, "times": times, "routes": routes}
+
+
+ArrivalSpec = Annotated[
+    Union[OpenArrivals, ClosedArrivals, ReplayArrivals],
+    Field(discriminator="process"),
+]
+
+#: HTTP statuses a client retries by default; 0 stands for "no response" (client timeout).
+DEFAULT_RETRY_ON = (0, 429, 500, 502, 503, 504)
+
+
+class NoRetry(_Model):
+    mode: Literal["none"]
+
+
+class RetryQuota(_Model):
+    """The AWS SDK standard-mode retry quota (a client-side token bucket of retries)."""
+
+    capacity: int = Field(default=500, ge=0)
+    cost: int = Field(default=5, ge=0)
+    timeout_cost: int = Field(default=10, ge=0)
+    success_increment: int = Field(default=1, ge=0)
+
+
+class FixedRetry(_Model):
+    mode: Literal["fixed"]
+    delay: Duration
+    max_attempts: int = Field(default=3, ge=1)
+    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+    quota: RetryQuota | None = None
+
+
+class ExponentialRetry(_Model):
+    """Exponential backoff: attempt n waits ``min(cap, base * 2**(n-1))``, times U(0,1) with full jitter."""
+
+    mode: Literal["exponential"]
+    base: Duration = 0.1
+    cap: Duration = 20.0
+    jitter: Literal["full", "none"] = "full"
+    max_attempts: int = Field(default=3, ge=1)
+    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+    quota: RetryQuota | None = None
+
+
+class StandardRetry(_Model):
+    """The AWS SDKs' standard retry mode: 3 attempts, full-jitter backoff with base 1 s
+    capped at 20 s, and the 500-token retry quota."""
+
+    mode: Literal["aws_standard"]
+    max_attempts: int = Field(default=3, ge=1)
+    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+
+    @property
+    def base(self) -> float:
+        return 1.0
+
+    @property
+    def cap(self) -> float:
+        return 20.0
+
+    @property
+    def jitter(self) -> str:
+        return "full"
+
+    @property
+    def quota(self) -> RetryQuota:
+        return RetryQuota()
+
+
+RetrySpec = Annotated[
+    Union[NoRetry, FixedRetry, ExponentialRetry, StandardRetry],
+    Field(discriminator="mode"),
+]
+
+
+class Client(_Model):
+    name: str
+    api_key: str | None = None
+    usage_plan: str | None = None
+    #: Route name -> relative weight.
+    routes: dict[str, float]
+    arrivals: ArrivalSpec
+    retry: RetrySpec = NoRetry(mode="none")
+    #: Client-side timeout per attempt; None waits for the gateway's answer.
+    timeout: Duration | None = None
+
+    @field_validator("routes")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise PydanticCustomError("routes", "a client needs at least one route")
+        for name, w in v.items():
+            if w <= 0:
+                raise PydanticCustomError(
+                    "range", "weight of {route!r} must be > 0, got {got}", {"route": name, "got": _fmt(w)}
+                )
+        return v
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+class Behaviour(_Model):
+    """Named switches for what AWS does not document. Defaults are stated in the README."""
+
+    #: A request rejected at a later gateway level keeps the tokens (and quota) it took at
+    #: earlier levels. Default false: buckets are charged only when every level admits it.
+    rejected_requests_consume_tokens: bool = False
+    #: Requests rejected by the usage-plan throttle still count toward the key's quota.
+    throttled_requests_count_toward_quota: bool = False
+    #: How the stage's default throttle applies: "per_route" (each route without its own
+    #: throttle gets its own bucket with the stage limits) or "shared" (one stage-wide bucket).
+    stage_throttle_scope: Literal["per_route", "shared"] = "per_route"
+    #: Status a REST client sees when Lambda throttles the invocation (500 per AWS docs).
+    lambda_throttle_status: Literal[500, 502] = 500
+    #: Status an HTTP API client sees on an integration timeout (503 observed).
+    http_api_timeout_status: Literal[503, 504] = 503
+    #: Which idle environment serves the next request: most or least recently used.
+    environment_reuse: Literal["mru", "lru"] = "mru"
+    #: How long an idle on-demand environment is kept (functions may override).
+    idle_timeout: DistSpec = FixedDist(kind="fixed", value="10m")
+    #: An environment is retired once it has lived this long (checked when it goes idle).
+    max_environment_lifetime: Duration | None = 7200.0
+    #: "per_function" (since Nov 2023: 1,000 new environments per 10 s per function,
+    #: refilled continuously) or "account_burst" (before: an account-wide burst, then
+    #: 500 more per minute).
+    scaling_model: Literal["per_function", "account_burst"] = "per_function"
+    scaling_burst: int = Field(default=1000, ge=1)
+    scaling_refill_per_s: float = Field(default=100.0, gt=0)
+    account_burst: int = Field(default=3000, ge=1)
+    account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0)
+    #: Time API Gateway adds to every response.
+    gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
+    #: First day of a WEEK quota period (UTC).
+    quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise PydanticCustomError(
+                "datetime", "must be a UTC timestamp such as 2026-03-01T00:00:00Z, got {got}",
+                {"got": repr(value)},
+            ) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
+        return value.astimezone(timezone.utc)
+    return value
+
+
+class Scenario(_Model):
+    """A validated scenario. Build one with :func:`simulator.load_scenario`."""
+
+    name: str
+    description: str = ""
+    duration: Duration
+    seed: int = Field(default=0, ge=0)
+    start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    api: Api = Api()
+    account: Account = Account()
+    stage: Stage = Stage()
+    routes: list[Route] = Field(min_length=1)
+    functions: list[Function] = Field(min_length=1)
+    usage_plans: list[UsagePlan] = []
+    clients: list[Client] = Field(min_length=1)
+    behaviour: Behaviour = Behaviour()
+
+    @field_validator("duration")
+    @classmethod
+    def _duration_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise PydanticCustomError("range", "must be longer than 0s")
+        return v
+
+    # Convenience look-ups used by the engines.
+    def function(self, name: str) -> Function:
+        return next(f for f in self.functions if f.name == name)
+
+    def route(self, name: str) -> Route:
+        return next(r for r in self.routes if r.name == name)
+
+    def usage_plan(self, name: str) -> UsagePlan:
+        return next(p for p in self.usage_plans if p.name == name)
+
+    def integration_timeout_s(self, route: Route) -> float:
+        if route.integration_timeout is not None:
+            return route.integration_timeout
+        return self.api.integration_timeout_s

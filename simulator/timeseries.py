@@ -1,0 +1,105 @@
+"""CloudWatch-style time series from a run's attempt records.
+
+Each attempt counts in the interval of its start time (CloudWatch stamps Lambda metrics
+with the invocation's start; API Gateway's with the request's arrival). Gateway
+metrics use the status and latency the gateway produced, not what a client that gave
+up early saw. ``ConcurrentExecutions`` is the maximum number of invocations in flight
+during the interval, including those that started earlier and are still running.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulator import outcomes as oc
+from simulator.results import PROVISIONED
+
+if TYPE_CHECKING:
+    from simulator.results import Result
+
+__all__ = ["build_timeseries"]
+
+
+def _max_level(t: np.ndarray, level: np.ndarray, n: int, interval_s: float) -> np.ndarray:
+    """Maximum of a step function (value ``level[i]`` from ``t[i]`` on) per interval."""
+    out = np.zeros(n, dtype=np.int64)
+    if len(t) == 0:
+        return out
+    idx = np.minimum((t / interval_s).astype(np.int64), n - 1)
+    np.maximum.at(out, idx, level)
+    # Carry the level in force at the start of each interval into it.
+    carry = np.zeros(n, dtype=np.int64)
+    last_in = np.full(n, -1, dtype=np.int64)
+    last_in[idx] = np.arange(len(t))  # the last change within each interval (t is sorted)
+    current = 0
+    for k in range(n):
+        carry[k] = current
+        if last_in[k] >= 0:
+            current = int(level[last_in[k]])
+    return np.maximum(out, carry)
+
+
+def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.ndarray]:
+    if interval_s <= 0:
+        raise ValueError(f"interval_s must be > 0, got {interval_s}")
+    a = result.attempts
+    n = max(1, math.ceil(result.end_s / interval_s - 1e-9))
+    idx = np.minimum((a["time_s"] / interval_s).astype(np.int64), n - 1)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(idx[mask], minlength=n).astype(np.int64)
+
+    def mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        total = np.bincount(idx[mask], weights=values[mask], minlength=n)
+        k = np.bincount(idx[mask], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.round(np.where(k > 0, total / np.maximum(k, 1), np.nan), 6)
+
+    everything = np.ones(len(idx), dtype=bool)
+    gstatus = a["gateway_status"]
+    gcause = a["gateway_cause"]
+    reached = a["function"] >= 0
+    out: dict[str, np.ndarray] = {
+        "time_s": np.arange(n) * interval_s,
+        "Count": count(everything),
+        "4XXError": count((gstatus >= 400) & (gstatus < 500)),
+        "5XXError": count(gstatus >= 500),
+        "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
+        "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, reached),
+    }
+    ran = reached & (gcause != oc.LAMBDA_THROTTLED)
+    throttled = reached & (gcause == oc.LAMBDA_THROTTLED)
+    t_c, f_c, n_c = result._conc
+    functions = result.scenario.functions
+    per: dict[str, np.ndarray] = {}
+    totals = {k: np.zeros(n, dtype=np.int64) for k in (
+        "Invocations", "Throttles", "ConcurrentExecutions", "ProvisionedConcurrencySpilloverInvocations")}
+    # Account-wide concurrency: the sum over functions, updated at every change.
+    prev = np.zeros(len(functions), dtype=np.int64)
+    deltas = np.empty(len(n_c), dtype=np.int64)
+    for k in range(len(n_c)):
+        f = f_c[k]
+        deltas[k] = n_c[k] - prev[f]
+        prev[f] = n_c[k]
+    account_level = np.cumsum(deltas)
+    for i, f in enumerate(functions):
+        mine = a["function"] == i
+        inv = count(mine & ran)
+        thr = count(mine & throttled)
+        sel = f_c == i
+        conc = _max_level(t_c[sel], n_c[sel], n, interval_s)
+        spill = count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency else np.zeros(n, np.int64)
+        per[f"Invocations[{f.name}]"] = inv
+        per[f"Throttles[{f.name}]"] = thr
+        per[f"ConcurrentExecutions[{f.name}]"] = conc
+        per[f"ProvisionedConcurrencySpilloverInvocations[{f.name}]"] = spill
+        totals["Invocations"] += inv
+        totals["Throttles"] += thr
+        totals["ProvisionedConcurrencySpilloverInvocations"] += spill
+    totals["ConcurrentExecutions"] = _max_level(t_c, account_level, n, interval_s)
+    out.update(totals)
+    out.update(per)
+    return out
