@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -270,7 +271,7 @@ def test_cache_billed_per_hour_and_never_free():
     cache = line(bill, "Cache (1.6 GB)")
     assert cache.usd == pytest.approx(730 * 0.038)
     assert cache.client == "team-a"
-    with pytest.raises(ValueError, match="cache_size_gb .*1.6.*got 2.0"):
+    with pytest.raises(ValueError, match=r"cache_size_gb .*1\.6.*got 2\.0"):
         api_gateway_cost(cache_size_gb=2.0, cache_hours=1)
     with pytest.raises(ValueError, match="cache_hours"):
         api_gateway_cost(cache_hours=5)
@@ -438,9 +439,9 @@ def tier_lists(draw):
     n = draw(st.integers(min_value=0, max_value=5))
     widths = draw(st.lists(st.floats(0.01, 1e6), min_size=n, max_size=n))
     prices = draw(st.lists(st.floats(0, 100), min_size=n + 1, max_size=n + 1))
-    bounds = list(np.cumsum(widths)) + [math.inf]
-    assume(all(b2 > b1 for b1, b2 in zip(bounds, bounds[1:])))
-    return check_tiers([Tier(float(b), p) for b, p in zip(bounds, prices)])
+    bounds = [*np.cumsum(widths).tolist(), math.inf]
+    assume(all(b2 > b1 for b1, b2 in itertools.pairwise(bounds)))
+    return check_tiers([Tier(float(b), p) for b, p in zip(bounds, prices, strict=True)])
 
 
 amounts = st.floats(min_value=0, max_value=1e7)
@@ -490,7 +491,8 @@ def test_price_file_items_are_continuous_at_every_boundary(key, data, rel_eps):
 )
 def test_cost_is_monotone_in_requests(api, r1, r2, duration, memory, arch, pc, free):
     low, high = sorted((r1, r2))
-    args = dict(duration_ms=duration, memory_mb=memory, architecture=arch, provisioned_concurrency=pc, free_tier=free)
+    args = {"duration_ms": duration, "memory_mb": memory, "architecture": arch}
+    args |= {"provisioned_concurrency": pc, "free_tier": free}
     c_low = analytic_monthly_cost(api, low, **args).total_usd
     c_high = analytic_monthly_cost(api, high, **args).total_usd
     assert c_high >= c_low - 1e-9 * max(1.0, c_high)
@@ -509,7 +511,7 @@ def test_cost_is_monotone_in_requests(api, r1, r2, duration, memory, arch, pc, f
 )
 def test_cost_is_monotone_in_duration(api, requests, d1, d2, memory, arch, pc, free):
     low, high = sorted((d1, d2))
-    args = dict(memory_mb=memory, architecture=arch, provisioned_concurrency=pc, free_tier=free)
+    args = {"memory_mb": memory, "architecture": arch, "provisioned_concurrency": pc, "free_tier": free}
     c_low = analytic_monthly_cost(api, requests, low, **args).total_usd
     c_high = analytic_monthly_cost(api, requests, high, **args).total_usd
     assert c_high >= c_low - 1e-9 * max(1.0, c_high)

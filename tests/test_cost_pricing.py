@@ -110,7 +110,7 @@ def test_free_tier_allowances(prices):
     with pytest.raises(ValueError, match="allowance"):
         prices["free_tier.lambda.requests"].cost(1)
     with pytest.raises(ValueError, match="not a free-tier allowance"):
-        prices["lambda.requests"].allowance
+        _ = prices["lambda.requests"].allowance
 
 
 def test_unconfirmed_items_match_the_reference(prices):
@@ -151,7 +151,7 @@ def test_table_is_immutable(prices):
 
 
 def test_unknown_key_names_it(prices):
-    with pytest.raises(KeyError, match="lambda.nope"):
+    with pytest.raises(KeyError, match=r"lambda\.nope"):
         prices["lambda.nope"]
 
 
@@ -209,7 +209,9 @@ MALFORMED = {
         "source",
     ),
     "source not a URL": (
-        _edit(LAMBDA_REQUESTS, LAMBDA_REQUESTS.replace('"https://aws.amazon.com/lambda/pricing/"', '"the pricing page"')),
+        _edit(
+            LAMBDA_REQUESTS, LAMBDA_REQUESTS.replace('"https://aws.amazon.com/lambda/pricing/"', '"the pricing page"')
+        ),
         "lambda.requests",
         "URL",
     ),
@@ -239,12 +241,15 @@ MALFORMED = {
         "up_to",
     ),
     "value and tiers both": (
-        _edit('[apigateway.rest.requests]\nunit = "million requests"\n', '[apigateway.rest.requests]\nunit = "million requests"\nvalue = 3.5\n'),
+        _edit(
+            '[apigateway.rest.requests]\nunit = "million requests"\n',
+            '[apigateway.rest.requests]\nunit = "million requests"\nvalue = 3.5\n',
+        ),
         "apigateway.rest.requests",
         "exactly one",
     ),
     "unknown field": (
-        _edit(LAMBDA_REQUESTS, LAMBDA_REQUESTS + 'confimred = true\n'),
+        _edit(LAMBDA_REQUESTS, LAMBDA_REQUESTS + "confimred = true\n"),
         "lambda.requests",
         "confimred",
     ),
@@ -345,7 +350,7 @@ def test_malformed_file_gives_one_line_error_naming_file_and_key(tmp_path: Path,
 
 def test_missing_file(tmp_path: Path):
     path = tmp_path / "absent.toml"
-    with pytest.raises(PriceDataError, match="absent.toml: cannot read"):
+    with pytest.raises(PriceDataError, match=r"absent\.toml: cannot read"):
         load_price_file(path)
 
 

@@ -29,11 +29,12 @@ Bytes are converted to GB with 1 GB = 2**30 bytes, the convention AWS uses on it
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -147,7 +148,7 @@ class CostBreakdown:
         lines = tuple(self.lines)
         for index, line in enumerate(lines):
             if not isinstance(line, CostLine):
-                raise ValueError(f"lines[{index}] must be a CostLine, got {line!r}")
+                raise TypeError(f"lines[{index}] must be a CostLine, got {line!r}")
         object.__setattr__(self, "lines", lines)
 
     @property
@@ -188,6 +189,22 @@ class CostBreakdown:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return NotImplemented
+
+
+def _add_line(
+    lines: list[CostLine],
+    service: str,
+    function: str | None,
+    client: str | None,
+    item: str,
+    quantity: float,
+    unit: str,
+    usd: float,
+    key: str,
+) -> None:
+    """Append a line unless its quantity is zero."""
+    if quantity > 0:
+        lines.append(CostLine(service, item, quantity, unit, usd, function, client, key))
 
 
 def _group(lines: Iterable[CostLine], key: Any) -> dict[Any, float]:
@@ -239,7 +256,7 @@ def _table(prices: Prices) -> PriceTable:
         return prices
     if isinstance(prices, str):
         return load_prices(prices)
-    raise ValueError(f"prices must be a PriceTable or a Region name, got {prices!r}")
+    raise TypeError(f"prices must be a PriceTable or a Region name, got {prices!r}")
 
 
 def _array(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -254,10 +271,8 @@ def _array(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return arr
 
 
-def _already_used(
-    name: str, value: Mapping[str, float] | None, allowed: Sequence[str]
-) -> dict[str, float]:
-    out = {key: 0.0 for key in allowed}
+def _already_used(name: str, value: Mapping[str, float] | None, allowed: Sequence[str]) -> dict[str, float]:
+    out = dict.fromkeys(allowed, 0.0)
     for key, amount in (value or {}).items():
         if key not in out:
             raise ValueError(f"{name} has unknown key {key!r} (allowed: {', '.join(allowed)})")
@@ -270,6 +285,10 @@ def _already_used(
 # --------------------------------------------------------------------------------------------
 
 
+@overload
+def lambda_billed_ms(duration_ms: float) -> int: ...
+@overload
+def lambda_billed_ms(duration_ms: Sequence[float] | npt.NDArray[Any]) -> npt.NDArray[np.int64]: ...
 def lambda_billed_ms(duration_ms: float | npt.ArrayLike) -> int | npt.NDArray[np.int64]:
     """Billed milliseconds: each duration rounded up to a whole millisecond.
 
@@ -380,9 +399,7 @@ class LambdaUsage:
             EPHEMERAL_STORAGE_INCLUDED_MB,
             EPHEMERAL_STORAGE_MAX_MB,
         )
-        if self.provisioned_concurrency == 0 and (
-            self.provisioned_billed_ms > 0 or self.provisioned_seconds > 0
-        ):
+        if self.provisioned_concurrency == 0 and (self.provisioned_billed_ms > 0 or self.provisioned_seconds > 0):
             raise ValueError(
                 "provisioned_billed_ms and provisioned_seconds must be 0 when "
                 f"provisioned_concurrency is 0, got {self.provisioned_billed_ms!r} and "
@@ -429,9 +446,9 @@ def lambda_cost(
     usages = [usage] if isinstance(usage, LambdaUsage) else list(usage)
     for index, item in enumerate(usages):
         if not isinstance(item, LambdaUsage):
-            raise ValueError(f"usage[{index}] must be a LambdaUsage, got {item!r}")
+            raise TypeError(f"usage[{index}] must be a LambdaUsage, got {item!r}")
     if not isinstance(free_tier, bool):
-        raise ValueError(f"free_tier must be True or False, got {free_tier!r}")
+        raise TypeError(f"free_tier must be True or False, got {free_tier!r}")
     table = _table(prices)
     already_gbs = _already_used("already_used_gb_s", already_used_gb_s, ARCHITECTURES)
     already_requests = _non_negative("already_used_requests", already_used_requests)
@@ -445,15 +462,15 @@ def lambda_cost(
     if free_tier:
         left_requests = max(0.0, table["free_tier.lambda.requests"].allowance - already_requests)
         left_gbs = max(0.0, table["free_tier.lambda.duration"].allowance - math.fsum(already_gbs.values()))
-        eligible_requests = math.fsum(u.requests for u, e in zip(usages, eligible) if e)
-        eligible_gbs = math.fsum(g for g, e in zip(on_demand, eligible) if e)
+        eligible_requests = math.fsum(u.requests for u, e in zip(usages, eligible, strict=True) if e)
+        eligible_gbs = math.fsum(g for g, e in zip(on_demand, eligible, strict=True) if e)
         used_requests = min(eligible_requests, left_requests)
         used_gbs = min(eligible_gbs, left_gbs)
         for i, u in enumerate(usages):
             if eligible[i]:
                 free_requests[i] = min(u.requests, _share(used_requests, u.requests, eligible_requests))
                 free_gbs[i] = min(on_demand[i], _share(used_gbs, on_demand[i], eligible_gbs))
-    billable_gbs = [max(0.0, g - f) for g, f in zip(on_demand, free_gbs)]
+    billable_gbs = [max(0.0, g - f) for g, f in zip(on_demand, free_gbs, strict=True)]
 
     # Tiered on-demand duration per architecture, over the aggregate of its functions.
     duration_usd = [0.0] * len(usages)
@@ -463,9 +480,7 @@ def lambda_cost(
             continue
         total = math.fsum(billable_gbs[i] for i in members)
         free_here = math.fsum(free_gbs[i] for i in members)
-        arch_usd = table[f"lambda.duration.{arch}"].cost(
-            total, already_used=already_gbs[arch] + free_here
-        )
+        arch_usd = table[f"lambda.duration.{arch}"].cost(total, already_used=already_gbs[arch] + free_here)
         for i in members:
             duration_usd[i] = _share(arch_usd, billable_gbs[i], total)
 
@@ -474,10 +489,7 @@ def lambda_cost(
     storage_item = table["lambda.ephemeral_storage"]
     for i, u in enumerate(usages):
         arch = u.architecture
-
-        def add(item: str, quantity: float, unit: str, usd: float, key: str) -> None:
-            if quantity > 0:
-                lines.append(CostLine("Lambda", item, quantity, unit, usd, u.function, None, key))
+        add = functools.partial(_add_line, lines, "Lambda", u.function, None)
 
         billable_requests = max(0.0, u.requests - free_requests[i])
         add("Requests", billable_requests, "request", requests_item.cost(billable_requests), requests_item.key)
@@ -486,11 +498,7 @@ def lambda_cost(
         add("Duration (free tier)", free_gbs[i], "GB-second", 0.0, "free_tier.lambda.duration")
         if u.provisioned_concurrency > 0:
             pc_item = table[f"lambda.provisioned_concurrency.{arch}"]
-            configured = (
-                provisioned_billed_seconds(u.provisioned_seconds)
-                * u.provisioned_concurrency
-                * u.memory_gb
-            )
+            configured = provisioned_billed_seconds(u.provisioned_seconds) * u.provisioned_concurrency * u.memory_gb
             add(f"Provisioned concurrency ({arch})", configured, "GB-second", pc_item.cost(configured), pc_item.key)
             pd_item = table[f"lambda.provisioned_duration.{arch}"]
             served = gb_seconds(u.provisioned_billed_ms, u.memory_mb)
@@ -529,9 +537,7 @@ def _metered_lines(
         lines.append(CostLine(service, item_name, billable, unit, usd, function, client, price.key))
     if free_units > 0:
         assert free is not None
-        lines.append(
-            CostLine(service, f"{item_name} (free tier)", free_units, unit, 0.0, function, client, free.key)
-        )
+        lines.append(CostLine(service, f"{item_name} (free tier)", free_units, unit, 0.0, function, client, free.key))
     return lines
 
 
@@ -572,13 +578,11 @@ def api_gateway_cost(
         "rest_requests": _non_negative("rest_requests", rest_requests),
         "http_requests": _non_negative("http_requests", http_requests),
         "websocket_messages": _non_negative("websocket_messages", websocket_messages),
-        "websocket_connection_minutes": _non_negative(
-            "websocket_connection_minutes", websocket_connection_minutes
-        ),
+        "websocket_connection_minutes": _non_negative("websocket_connection_minutes", websocket_connection_minutes),
     }
     hours = _non_negative("cache_hours", cache_hours)
     if not isinstance(free_tier, bool):
-        raise ValueError(f"free_tier must be True or False, got {free_tier!r}")
+        raise TypeError(f"free_tier must be True or False, got {free_tier!r}")
     used = _already_used("already_used", already_used, _API_QUANTITIES)
     table = _table(prices)
 
@@ -651,10 +655,11 @@ def logs_cost(
         raise ValueError(f"log_class must be one of {', '.join(LOG_CLASSES)}, got {log_class!r}")
     item = _table(prices)[LOG_CLASSES[log_class]]
     gb = amount / BYTES_PER_GB
-    lines = ()
-    if gb > 0:
-        lines = (CostLine("CloudWatch Logs", f"Ingestion ({log_class})", gb, "GB", item.cost(gb), function, None, item.key),)
-    return CostBreakdown(lines)
+    if gb == 0:
+        return CostBreakdown()
+    return CostBreakdown(
+        (CostLine("CloudWatch Logs", f"Ingestion ({log_class})", gb, "GB", item.cost(gb), function, None, item.key),)
+    )
 
 
 def data_transfer_cost(
@@ -675,7 +680,7 @@ def data_transfer_cost(
     amount = _non_negative("bytes_out", bytes_out)
     used = _non_negative("already_used_gb", already_used_gb)
     if not isinstance(free_tier, bool):
-        raise ValueError(f"free_tier must be True or False, got {free_tier!r}")
+        raise TypeError(f"free_tier must be True or False, got {free_tier!r}")
     table = _table(prices)
     lines = _metered_lines(
         service="Data Transfer",
@@ -732,7 +737,7 @@ def analytic_monthly_cost(
     pc = _integer("provisioned_concurrency", provisioned_concurrency, 0)
     log_bytes = _integer("log_bytes_per_request", log_bytes_per_request, 0)
     if not isinstance(free_tier, bool):
-        raise ValueError(f"free_tier must be True or False, got {free_tier!r}")
+        raise TypeError(f"free_tier must be True or False, got {free_tier!r}")
     table = prices if prices is not None else _table(region)
 
     billed_total = requests * lambda_billed_ms(duration)

@@ -240,25 +240,19 @@ def available_regions() -> tuple[str, ...]:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_prices(region: str = "us-east-1") -> PriceTable:
     """Load and validate the packaged price file for *region* (cached; the result is immutable)."""
     origin = f"{_DATA_PACKAGE.replace('.', '/')}/{_DATA_DIR}/{region}.toml"
     if not isinstance(region, str) or not _REGION_RE.match(region):
-        raise PriceDataError(
-            origin, None, f"{region!r} is not a Region name such as 'us-east-1'"
-        )
+        raise PriceDataError(origin, None, f"{region!r} is not a Region name such as 'us-east-1'")
     resource = resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR).joinpath(f"{region}.toml")
     if not resource.is_file():
         available = ", ".join(available_regions()) or "none"
-        raise PriceDataError(
-            origin, None, f"no price file for region {region!r} (available: {available})"
-        )
+        raise PriceDataError(origin, None, f"no price file for region {region!r} (available: {available})")
     table = _parse(resource.read_bytes(), origin)
     if table.region != region:
-        raise PriceDataError(
-            origin, "region", f"file is for region {table.region!r}, expected {region!r}"
-        )
+        raise PriceDataError(origin, "region", f"file is for region {table.region!r}, expected {region!r}")
     return table
 
 
@@ -306,9 +300,7 @@ def _parse(data: bytes, origin: str) -> PriceTable:
             raise PriceDataError(origin, key, "required price item is missing")
         if items[key].base_unit != base_unit:
             accepted = " or ".join(repr(u) for u, (b, _) in UNITS.items() if b == base_unit)
-            raise PriceDataError(
-                origin, key, f"unit must be {accepted}, got {items[key].unit!r}"
-            )
+            raise PriceDataError(origin, key, f"unit must be {accepted}, got {items[key].unit!r}")
     return PriceTable(
         region=region,
         currency=currency,
@@ -341,9 +333,7 @@ def _check_key_part(part: str, key: str, origin: str) -> None:
 def _item(raw: dict[str, Any], key: str, origin: str) -> PriceItem:
     unknown = sorted(set(raw) - _ITEM_FIELDS)
     if unknown:
-        raise PriceDataError(
-            origin, key, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_ITEM_FIELDS))})"
-        )
+        raise PriceDataError(origin, key, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_ITEM_FIELDS))})")
 
     unit = raw.get("unit")
     if not isinstance(unit, str) or unit not in UNITS:
@@ -420,12 +410,7 @@ def _item(raw: dict[str, Any], key: str, origin: str) -> PriceItem:
 
 
 def _non_negative(value: Any, origin: str, key: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
         raise PriceDataError(origin, key, f"must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -442,7 +427,7 @@ def _tiers(raw: Any, origin: str, key: str) -> tuple[Tier, ...]:
         if up_to == "inf":
             bound = math.inf
         elif isinstance(up_to, str):
-            raise PriceDataError(origin, f"{where}.up_to", f"must be a number or \"inf\", got {up_to!r}")
+            raise PriceDataError(origin, f"{where}.up_to", f'must be a number or "inf", got {up_to!r}')
         else:
             bound = _non_negative(up_to, origin, f"{where}.up_to")
         price = _non_negative(entry["price"], origin, f"{where}.price")

@@ -61,19 +61,13 @@ def check_tiers(tiers: Sequence[TierLike]) -> tuple[Tier, ...]:
     for index, tier in enumerate(out):
         last = index == len(out) - 1
         if not _is_number(tier.price) or not math.isfinite(tier.price) or tier.price < 0:
-            raise ValueError(
-                f"tiers[{index}].price must be a finite number >= 0, got {tier.price!r}"
-            )
+            raise ValueError(f"tiers[{index}].price must be a finite number >= 0, got {tier.price!r}")
         if not _is_number(tier.up_to) or math.isnan(tier.up_to):
             raise ValueError(f"tiers[{index}].up_to must be a number, got {tier.up_to!r}")
         if last and not math.isinf(tier.up_to):
-            raise ValueError(
-                f"tiers[{index}].up_to (the last tier) must be infinite, got {tier.up_to!r}"
-            )
+            raise ValueError(f"tiers[{index}].up_to (the last tier) must be infinite, got {tier.up_to!r}")
         if not last and math.isinf(tier.up_to):
-            raise ValueError(
-                f"tiers[{index}].up_to is infinite but is not the last tier"
-            )
+            raise ValueError(f"tiers[{index}].up_to is infinite but is not the last tier")
         if tier.up_to <= previous:
             raise ValueError(
                 f"tiers[{index}].up_to must be greater than {previous!r} "
@@ -89,9 +83,7 @@ def _check_quantity(name: str, value: float) -> float:
     return float(value)
 
 
-def tiered_cost(
-    quantity: float, tiers: Sequence[TierLike], already_used: float = 0.0
-) -> float:
+def tiered_cost(quantity: float, tiers: Sequence[TierLike], already_used: float = 0.0) -> float:
     """Cost of *quantity* units priced by *tiers*, after *already_used* units this month.
 
     >>> tiers = [Tier(333, 3.50), Tier(1000, 2.80), Tier(math.inf, 2.38)]
