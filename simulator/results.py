@@ -173,10 +173,13 @@ class Result:
 
     @property
     def end_s(self) -> float:
-        """When the last response arrived (at least the scenario's duration)."""
+        """When the run ended: the last response or the last invocation to finish,
+        whichever is later (at least the scenario's duration)."""
         end = self.scenario.duration
         if self.n_requests:
             end = max(end, float(np.nanmax(self.requests["end_s"])))
+        if len(self._conc[0]):
+            end = max(end, float(self._conc[0][-1]))
         return end
 
     # ------------------------------------------------------------------ counts
