@@ -36,6 +36,12 @@ def _profile(rate: float | list[tuple[float, float]], duration_s: float) -> tupl
     if ts[-1] < duration_s:
         ts.append(duration_s)
         rs.append(rs[-1])
+    elif ts[-1] > duration_s:
+        # Cut the profile at the end of the run, at the rate it has reached by then.
+        end_rate = float(np.interp(duration_s, ts, rs))
+        keep = [i for i, t in enumerate(ts) if t < duration_s]
+        ts = [ts[i] for i in keep] + [duration_s]
+        rs = [rs[i] for i in keep] + [end_rate]
     return np.array(ts), np.array(rs)
 
 
@@ -66,7 +72,6 @@ def open_arrival_times(spec: OpenArrivals, duration_s: float, rng: np.random.Gen
     ts, rs = _profile(spec.rate, duration_s)
     _, cum = cumulative_rate(spec.rate, duration_s)
     total = cum[-1]
-    keep = ts <= duration_s
     parts: list[np.ndarray] = []
     if total > 0:
         if spec.process == "poisson":
@@ -81,7 +86,7 @@ def open_arrival_times(spec: OpenArrivals, duration_s: float, rng: np.random.Gen
             lv = lv[lv < total]
         else:
             lv = np.arange(0.0, total, 1.0)
-        times = _invert(lv, ts[keep], rs[keep], cum[keep])
+        times = _invert(lv, ts, rs, cum)
         parts.append(times[times < duration_s])
     for burst in spec.bursts:
         if burst.over > 0:
