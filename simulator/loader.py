@@ -304,6 +304,9 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if s.usage_plans:
             add(("usage_plans", "HTTP APIs have no usage plans; use a REST API"))
 
+    if s.usage_plans and s.api.type == "REST" and not s.api.api_key_required:
+        add(("api.api_key_required", "usage plans apply only to methods that require an API key; "
+             "set api_key_required = true or remove usage_plans"))
     for i, p in enumerate(s.usage_plans):
         for route in p.method_throttles:
             ref(f"usage_plans[{i}].method_throttles", route, routes, "route")
