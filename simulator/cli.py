@@ -79,13 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output(option: str, value: str | None, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output file we could not write, before spending time on the run."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise ThrottlesimError(f"{option} {value}: is a directory; give a file name")
+    if not path.resolve().parent.is_dir():
+        raise ThrottlesimError(f"{option} {value}: the directory does not exist")
+    if path.suffix not in suffixes:
+        raise ThrottlesimError(f"{option} {value}: use a file name ending in {' or '.join(suffixes)}")
+    if path.suffix == ".parquet":
+        import importlib.util
+
+        if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
+            raise ThrottlesimError(f"{option} {value}: writing Parquet needs pyarrow (pip install pyarrow); "
+                                   "or use a .csv file")
+
+
 def _run(args: argparse.Namespace) -> int:
     import simulator
 
     scenario = simulator.load_scenario(args.scenario, overrides=_overrides(args.set), seed=args.seed)
-    for option, value in (("--records", args.records), ("--timeseries", args.timeseries)):
-        if value is not None and not Path(value).resolve().parent.is_dir():
-            raise ThrottlesimError(f"{option} {value}: the directory does not exist")
+    _check_output("--records", args.records, (".csv", ".parquet"))
+    _check_output("--timeseries", args.timeseries, (".csv",))
     result = simulator.simulate(scenario)
     try:
         if args.records:
@@ -93,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.timeseries:
             result.write_timeseries(args.timeseries, args.interval)
     except OSError as exc:
-        raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None
+        raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None  # e.g. a full disk
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:

@@ -106,9 +106,10 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any], sourc
                 index = _list_index(node, part)
                 if index is None:
                     names = [str(x.get("name")) for x in node if isinstance(x, dict)]
-                    raise ScenarioError(
-                        source, [(f"--set {dotted}", f"no entry named {part!r} at {where}{_suggest(part, names)}")]
-                    )
+                    raise ScenarioError(source, [(
+                        f"--set {dotted}",
+                        f"no entry named {part!r} at {where}{_suggest(part, names)}; known: {', '.join(names) or 'none'}",
+                    )])
                 if last:
                     node[index] = _parse_value(value)
                 else:
@@ -223,6 +224,8 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
         options = list(parent.model_fields) if parent else []
         options = [o for o in options if o not in ("values", "times", "routes") or parent is Scenario]
         return format_path(loc), f"unknown key{_suggest(key, options)}"
+    if ctx.get("key"):
+        loc = loc + (ctx["key"],)
     path = format_path(loc)
     if kind == "missing":
         return path, "required key is missing"
@@ -237,7 +240,8 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
         return path, f"needs a {ctx.get('discriminator', '')} key"
     if kind == "literal_error":
         options = [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
-        return path, f"must be {ctx.get('expected')}, got {got!r}{_suggest(str(got), options)}"
+        hint = _suggest(got, options) if isinstance(got, str) else ""
+        return path, f"must be {ctx.get('expected')}, got {got!r}{hint}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
@@ -255,7 +259,8 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return path, f"must be a table, got {got!r}"
     if kind == "too_short":
-        return path, f"needs at least {ctx.get('min_length')} entries"
+        n = ctx.get("min_length")
+        return path, "needs at least one entry" if n == 1 else f"needs at least {n} entries"
     if kind == "datetime_type":
         return path, f"must be a UTC timestamp such as 2026-03-01T00:00:00Z, got {got!r}"
     msg = err["msg"]
@@ -289,14 +294,15 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             add((path, f"unknown {what} {name!r}{_suggest(name, options)}; known: {', '.join(options) or 'none'}"))
 
     limit = s.api.integration_timeout_s
+    kind_of_api = "an HTTP" if s.api.type == "HTTP" else "a REST"
     high = 30.0 if s.api.type == "HTTP" else (900.0 if s.api.extended_integration_timeout else 29.0)
     if not 0.05 <= limit <= high:
-        add(("api.integration_timeout", f"must be between 50ms and {high:g}s for a {s.api.type} API, got {limit:g}s"))
+        add(("api.integration_timeout", f"must be between 50ms and {high:g}s for {kind_of_api} API, got {limit:g}s"))
     for i, r in enumerate(s.routes):
         ref(f"routes[{i}].function", r.function, functions, "function")
         if r.integration_timeout is not None and not 0.05 <= r.integration_timeout <= high:
             add((f"routes[{i}].integration_timeout",
-                 f"must be between 50ms and {high:g}s for a {s.api.type} API, got {r.integration_timeout:g}s"))
+                 f"must be between 50ms and {high:g}s for {kind_of_api} API, got {r.integration_timeout:g}s"))
 
     if s.api.type == "HTTP":
         if s.api.api_key_required:

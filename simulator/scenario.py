@@ -163,7 +163,7 @@ class EmpiricalDist(_Model):
             lines = path.read_text().split()
         except OSError:
             raise PydanticCustomError(
-                "file", "cannot read samples file {path}", {"path": str(path)}
+                "file", "cannot read samples file {path}", {"path": str(path), "key": "file"}
             ) from None
         unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
         values = []
@@ -173,16 +173,16 @@ class EmpiricalDist(_Model):
             except ValueError:
                 raise PydanticCustomError(
                     "file",
-                    "{path}: sample {n} is not a number: {word!r}",
-                    {"path": str(path), "n": number, "word": word},
+                    "{path}: sample {n} is not a number: {word}",
+                    {"path": str(path), "n": number, "word": repr(word), "key": "file"},
                 ) from None
             if value < 0:
                 raise PydanticCustomError(
-                    "file", "{path}: sample {n} is negative", {"path": str(path), "n": number}
+                    "file", "{path}: sample {n} is negative", {"path": str(path), "n": number, "key": "file"}
                 )
             values.append(value * unit)
         if not values:
-            raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path)})
+            raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path), "key": "file"})
         return {**data, "values": tuple(values)}
 
     def build(self) -> dists.Distribution:
@@ -338,12 +338,33 @@ class Burst(_Model):
     over: Duration = 0.0
 
 
+def _rate_shape(value: Any) -> Any:
+    """One clear message for a rate that is neither a number nor a profile."""
+    example = 'a number of requests per second, or a profile like [["0s", 100], ["2m", 800]]'
+    if isinstance(value, bool) or not isinstance(value, (int, float, list)):
+        raise PydanticCustomError("rate", "must be {example}, got {got}", {"example": example, "got": repr(value)})
+    if isinstance(value, list):
+        for point in value:
+            ok = (
+                isinstance(point, (list, tuple)) and len(point) == 2 and isinstance(point[0], str)
+                and isinstance(point[1], (int, float)) and not isinstance(point[1], bool)
+            )
+            if not ok:
+                raise PydanticCustomError(
+                    "rate", "each profile point must be [duration, rate] like [\"2m\", 800], got {got}",
+                    {"got": repr(point)},
+                )
+    return value
+
+
 class OpenArrivals(_Model):
     """Requests arrive on their own schedule, whatever the responses do (open model)."""
 
     process: Literal["poisson", "uniform"]
     #: Requests per second: a number, or a piecewise-linear profile [["0s", 100], ["2m", 800]].
-    rate: float | list[Annotated[tuple[Duration, float], BeforeValidator(_as_tuple)]]
+    rate: Annotated[
+        float | list[Annotated[tuple[Duration, float], BeforeValidator(_as_tuple)]], BeforeValidator(_rate_shape)
+    ]
     bursts: list[Burst] = []
 
     @field_validator("rate")
@@ -428,7 +449,7 @@ class ReplayArrivals(_Model):
         try:
             times, routes = read_trace(data["file"], base)
         except ValueError as exc:
-            raise PydanticCustomError("file", "{msg}", {"msg": str(exc)}) from None
+            raise PydanticCustomError("file", "{msg}", {"msg": str(exc), "key": "file"}) from None
         return {**data, "times": times, "routes": routes}
 
 
@@ -524,7 +545,7 @@ class Client(_Model):
         for name, w in v.items():
             if w <= 0:
                 raise PydanticCustomError(
-                    "range", "weight of {route!r} must be > 0, got {got}", {"route": name, "got": _fmt(w)}
+                    "range", "weight of {route} must be > 0, got {got}", {"route": repr(name), "got": _fmt(w)}
                 )
         return v
 
