@@ -158,20 +158,10 @@ class Draws:
         return value
 
 
-class Uniforms:
+class Uniforms(Draws):
     """Hands out U(0, 1) numbers from one random stream, in order (for coin flips)."""
 
-    __slots__ = ("_rng", "_buf", "_i")
+    __slots__ = ()
 
     def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        if self._i >= len(self._buf):
-            self._buf = self._rng.random(BLOCK).tolist()
-            self._i = 0
-        value = self._buf[self._i]
-        self._i += 1
-        return value
+        super().__init__(Uniform(0.0, 1.0), rng)
