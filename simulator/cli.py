@@ -43,6 +43,18 @@ def _seed(text: str) -> int:
     return value
 
 
+def _count(text: str) -> float:
+    from simulator.units import parse_count
+
+    try:
+        value = parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
 def _overrides(pairs: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
@@ -73,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeseries", metavar="FILE", help="write CloudWatch-style metrics to FILE (CSV)")
     run.add_argument("--interval", type=_interval, default=1.0, metavar="DURATION",
                      help="time-series interval, e.g. 1s (default) or 60s")
+
+    cost = sub.add_parser(
+        "cost", help="what a scenario's traffic costs, what-if variants side by side, or an analytic estimate",
+        description="Price a simulated scenario (optionally against a variant made with --set), or estimate "
+                    "a month analytically from averages with --api/--monthly-requests/--duration-ms/--memory-mb.")
+    cost.add_argument("scenario", nargs="?", help="scenario file (TOML); omit for the analytic mode")
+    cost.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    cost.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    cost.add_argument("--compare", action="store_true", help="show the scenario without and with --set side by side")
+    cost.add_argument("--free-tier", action="store_true", help="apply the monthly free tiers (off by default)")
+    cost.add_argument("--no-init-billing", action="store_true", help="do not bill cold-start init (pre-Aug-2025 rule)")
+    cost.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    cost.add_argument("--api", choices=["REST", "HTTP"], help="analytic mode: API type")
+    cost.add_argument("--monthly-requests", type=_count, help="analytic mode: requests per month, e.g. 50M")
+    cost.add_argument("--duration-ms", type=float, help="analytic mode: mean billed duration per invocation")
+    cost.add_argument("--memory-mb", type=int, help="analytic mode: function memory")
+    cost.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
+    cost.add_argument("--provisioned-concurrency", type=int, default=0)
 
     check = sub.add_parser("check", help="validate scenario files and say what is wrong")
     check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
@@ -121,6 +151,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from simulator.cost_report import analytic, compare, single
+
+    analytic_keys = (args.api, args.monthly_requests, args.duration_ms, args.memory_mb)
+    if args.scenario is None:
+        if any(k is None for k in analytic_keys):
+            raise ThrottlesimError("throttlesim cost: give a SCENARIO, or all of --api, --monthly-requests, "
+                                   "--duration-ms and --memory-mb for the analytic mode")
+        return analytic(args)
+    if any(k is not None for k in analytic_keys):
+        raise ThrottlesimError("throttlesim cost: --api/--monthly-requests/--duration-ms/--memory-mb are for the "
+                               "analytic mode, without a SCENARIO")
+    if args.compare:
+        if not args.set:
+            raise ThrottlesimError("throttlesim cost --compare: give the variant with one or more --set KEY=VALUE")
+        return compare(args, _overrides(args.set))
+    return single(args, _overrides(args.set))
+
+
 def _check(args: argparse.Namespace) -> int:
     import simulator
 
@@ -145,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "cost":
+            return _cost(args)
     except ThrottlesimError as exc:
         print(str(exc), file=sys.stderr)
         return 2

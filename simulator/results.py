@@ -270,8 +270,11 @@ class Result:
             }
         return out
 
-    def summary(self) -> dict[str, Any]:
-        """Every headline figure, as a JSON-ready dict with a stable key order."""
+    def summary(self, cost: bool = True) -> dict[str, Any]:
+        """Every headline figure, as a JSON-ready dict with a stable key order.
+
+        With *cost* (the default) it includes ``cost_usd``: what the run and a month of it
+        cost at list prices without free tier (see :func:`simulator.cost.run_cost`)."""
         s = self.scenario
         out: dict[str, Any] = {
             "scenario": s.name,
@@ -287,6 +290,10 @@ class Result:
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)
         out["clients"] = clients
+        if cost:
+            from simulator.cost.usage import run_cost
+
+            out["cost_usd"] = run_cost(self).to_dict()
         return out
 
     def to_json(self, indent: int | None = 2) -> str:

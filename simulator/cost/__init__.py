@@ -35,6 +35,7 @@ from simulator.cost.pricing import (
     unconfirmed_items,
 )
 from simulator.cost.tiers import Tier, tiered_cost
+from simulator.cost.usage import RunCost, run_cost
 
 __all__ = [
     "CostBreakdown",
@@ -43,6 +44,7 @@ __all__ = [
     "PriceDataError",
     "PriceItem",
     "PriceTable",
+    "RunCost",
     "Tier",
     "analytic_monthly_cost",
     "api_gateway_cost",
@@ -56,6 +58,7 @@ __all__ = [
     "load_prices",
     "logs_cost",
     "provisioned_billed_seconds",
+    "run_cost",
     "tiered_cost",
     "unconfirmed_items",
     "websocket_metered_messages",

@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -223,8 +224,8 @@ def run_cost(
         run=run,
         monthly=monthly,
         monthly_method=method,
-        failed=failed,
-        by_client=clients,
+        failed=MappingProxyType(failed),
+        by_client=MappingProxyType(clients),
         free_tier=free_tier,
         bill_init=bill_init,
         region=table.region,

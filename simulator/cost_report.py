@@ -1,0 +1,145 @@
+"""``throttlesim cost``: the price of a scenario, of a what-if variant, or of averages.
+
+Three views over the same public API:
+
+* a scenario: simulate it, then price the run and a month of it;
+* ``--compare``: the scenario as written and with ``--set`` overrides, side by side, with
+  the 429/5XX/latency figures that come with each cost (a cheaper setup that throttles
+  more is not cheaper for the people calling the API);
+* analytic: a month from averages alone, as Infracost does, without simulating.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["analytic", "compare", "single"]
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal and console.width >= 100 else Console(width=110)
+
+
+def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, Any]:
+    import simulator
+    from simulator.cost.usage import run_cost
+
+    scenario = simulator.load_scenario(path, overrides=overrides, seed=args.seed)
+    result = simulator.simulate(scenario)
+    summary = result.summary(cost=False)
+    cost = run_cost(result, free_tier=args.free_tier, bill_init=not args.no_init_billing)
+    return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides}
+
+
+def _headline(p: dict[str, Any]) -> dict[str, float]:
+    s = p["summary"]
+    c = p["cost"]
+    return {
+        "monthly cost (USD)": c["monthly_total"],
+        "run cost (USD)": c["run_total"],
+        "failed attempts' cost (USD, run)": sum(c["failed_attempts"].values()),
+        "429 fraction": s["rates"]["attempt_429_fraction"],
+        "5XX fraction": s["rates"]["attempt_5xx_fraction"],
+        "success fraction (requests)": s["rates"]["success_fraction"],
+        "p50 latency (ms)": s["latency_ms"]["p50"],
+        "p99 latency (ms)": s["latency_ms"]["p99"],
+    }
+
+
+def _fmt(key: str, value: float) -> str:
+    if "USD" in key:
+        return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.6f}"
+    if "fraction" in key:
+        return f"{100 * value:.3f}%"
+    return f"{value:,.1f}"
+
+
+def _item_table(title: str, by_item: dict[str, Any]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("service", "item", "quantity", "unit", "USD"):
+        t.add_column(col, justify="right" if col in ("quantity", "USD") else "left")
+    for service, items in by_item.items():
+        for item, line in items.items():
+            t.add_row(service, item, f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.6f}")
+    return t
+
+
+def single(args: Namespace, overrides: dict[str, str]) -> int:
+    p = _priced(args.scenario, overrides, args)
+    if args.json:
+        sys.stdout.write(json.dumps({"scenario": p["summary"]["scenario"], **p["cost"]}, indent=2) + "\n")
+        return 0
+    console = _console()
+    c = p["cost"]
+    console.print(f"[bold]{p['summary']['scenario']}[/bold]: run ${c['run_total']:,.6f}, "
+                  f"month ${c['monthly_total']:,.2f} ({c['monthly_method']})")
+    console.print(_item_table("Monthly cost by item", c["monthly"]))
+    failed = {k: v for k, v in c["failed_attempts"].items() if v}
+    if failed:
+        t = Table(title="What failed attempts cost (run)", title_justify="left")
+        t.add_column("cause")
+        t.add_column("USD", justify="right")
+        for cause, usd in failed.items():
+            t.add_row(cause, f"{usd:,.6f}")
+        console.print(t)
+    return 0
+
+
+def compare(args: Namespace, overrides: dict[str, str]) -> int:
+    base = _priced(args.scenario, {}, args)
+    variant = _priced(args.scenario, overrides, args)
+    hb, hv = _headline(base), _headline(variant)
+    if args.json:
+        out = {
+            "scenario": base["summary"]["scenario"],
+            "variant": overrides,
+            "baseline": hb,
+            "with_overrides": hv,
+            "delta": {k: round(hv[k] - hb[k], 6) for k in hb},
+            "baseline_cost_usd": base["cost"],
+            "variant_cost_usd": variant["cost"],
+        }
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    t = Table(title=f"{base['summary']['scenario']}: baseline vs " + ", ".join(f"{k}={v}" for k, v in overrides.items()),
+              title_justify="left")
+    for col in ("figure", "baseline", "variant", "delta"):
+        t.add_column(col, justify="left" if col == "figure" else "right")
+    for k in hb:
+        t.add_row(k, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
+    _console().print(t)
+    return 0
+
+
+def analytic(args: Namespace) -> int:
+    from simulator.cost.bill import analytic_monthly_cost
+
+    try:
+        breakdown = analytic_monthly_cost(
+            args.api, args.monthly_requests, args.duration_ms, args.memory_mb, args.architecture,
+            provisioned_concurrency=args.provisioned_concurrency, free_tier=args.free_tier,
+        )
+    except ValueError as exc:
+        from simulator.errors import ThrottlesimError
+
+        raise ThrottlesimError(f"throttlesim cost: {exc}") from None
+    d = breakdown.to_dict()
+    if args.json:
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        return 0
+    t = Table(title=f"Analytic month: {args.api}, {args.monthly_requests:,.0f} requests, {args.duration_ms:g} ms, "
+                    f"{args.memory_mb} MB {args.architecture}", title_justify="left")
+    for col in ("service", "item", "quantity", "unit", "USD"):
+        t.add_column(col, justify="right" if col in ("quantity", "USD") else "left")
+    for line in d["lines"]:
+        t.add_row(line["service"], line["item"], f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.2f}")
+    t.add_row("", "total", "", "", f"{d['total_usd']:,.2f}")
+    _console().print(t)
+    return 0

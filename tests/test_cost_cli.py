@@ -1,0 +1,50 @@
+"""`throttlesim cost` and the cost in `throttlesim run --json`, through the real CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.cost.bill import analytic_monthly_cost
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = str(ROOT / "scenarios" / "rest_usage_plans.toml")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True)
+
+
+def test_run_json_carries_the_cost():
+    out = cli("run", SCENARIO, "--json", "--set", "duration=30s")
+    assert out.returncode == 0, out.stderr
+    cost = json.loads(out.stdout)["cost_usd"]
+    assert cost["run_total"] > 0 and cost["monthly_total"] > cost["run_total"]
+    assert "730" in cost["monthly_method"]
+
+
+def test_analytic_mode_matches_the_library():
+    out = cli("cost", "--api", "REST", "--monthly-requests", "50M", "--duration-ms", "120", "--memory-mb", "1024",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    expected = analytic_monthly_cost("REST", 50e6, 120, 1024).total_usd
+    assert json.loads(out.stdout)["total_usd"] == round(expected, 6)
+    # 50M REST requests at $3.50/M + Lambda $0.20/M + 6,000,000 GB-s x $0.0000166667 = 175 + 10 + 100.
+    assert round(expected - json.loads(out.stdout)["by_service"].get("Data Transfer", 0), 2) == 285.00
+
+
+def test_compare_shows_the_variant_beside_the_baseline():
+    out = cli("cost", SCENARIO, "--compare", "--set", "functions.orders.memory_mb=1024", "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["variant"] == {"functions.orders.memory_mb": "1024"}
+    # Twice the memory for the same durations: Lambda duration cost doubles, so the month costs more.
+    assert d["delta"]["monthly cost (USD)"] > 0
+    assert d["with_overrides"]["429 fraction"] == d["baseline"]["429 fraction"]
+
+
+def test_cost_without_scenario_or_analytic_inputs_is_one_line():
+    out = cli("cost", "--api", "REST")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "analytic" in out.stderr
+    assert "Traceback" not in out.stderr
