@@ -43,6 +43,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _count(text: str) -> float:
     from simulator.units import parse_count
 
@@ -97,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--free-tier", action="store_true", help="apply the monthly free tiers (off by default)")
     cost.add_argument("--no-init-billing", action="store_true", help="do not bill cold-start init (pre-Aug-2025 rule)")
     cost.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    cost.add_argument("--replications", type=_positive_int, metavar="N",
+                      help="run N seeds (seed, seed+1, ...) and report P5/P50/P95 of the monthly cost")
+    cost.add_argument("--explain", action="store_true",
+                      help="list the prices AWS does not confirm, with their sources, and exit")
     cost.add_argument("--api", choices=["REST", "HTTP"], help="analytic mode: API type")
     cost.add_argument("--monthly-requests", type=_count, help="analytic mode: requests per month, e.g. 50M")
     cost.add_argument("--duration-ms", type=float, help="analytic mode: mean billed duration per invocation")
@@ -152,8 +166,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from simulator.cost_report import analytic, compare, single
+    from simulator.cost_report import analytic, compare, explain, replications, single
 
+    if args.explain:
+        return explain(args)
     analytic_keys = (args.api, args.monthly_requests, args.duration_ms, args.memory_mb)
     if args.scenario is None:
         if any(k is None for k in analytic_keys):
@@ -167,6 +183,8 @@ def _cost(args: argparse.Namespace) -> int:
         if not args.set:
             raise ThrottlesimError("throttlesim cost --compare: give the variant with one or more --set KEY=VALUE")
         return compare(args, _overrides(args.set))
+    if args.replications:
+        return replications(args, _overrides(args.set))
     return single(args, _overrides(args.set))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["analytic", "compare", "single"]
+__all__ = ["analytic", "compare", "explain", "replications", "single"]
 
 
 def _console() -> Console:
@@ -141,5 +141,46 @@ def analytic(args: Namespace) -> int:
     for line in d["lines"]:
         t.add_row(line["service"], line["item"], f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.2f}")
     t.add_row("", "total", "", "", f"{d['total_usd']:,.2f}")
+    _console().print(t)
+    return 0
+
+
+def replications(args: Namespace, overrides: dict[str, str]) -> int:
+    """Monthly cost across seeds: the spread that comes from the traffic's randomness alone."""
+    import numpy as np
+
+    import simulator
+
+    first = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed).seed
+    runs = []
+    for k in range(args.replications):
+        args_k = Namespace(**{**vars(args), "seed": first + k})
+        runs.append(_priced(args.scenario, overrides, args_k)["cost"]["monthly_total"])
+    p5, p50, p95 = (float(round(v, 6)) for v in np.percentile(runs, [5, 50, 95]))
+    out = {"replications": args.replications, "seeds": [first, first + args.replications - 1],
+           "monthly_total_usd": {"p5": p5, "p50": p50, "p95": p95}, "runs": [round(r, 6) for r in runs]}
+    if args.json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    _console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
+                     f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}")
+    return 0
+
+
+def explain(args: Namespace) -> int:
+    """The prices that AWS does not confirm, so a user knows which figures to check."""
+    from simulator.cost.pricing import load_prices, unconfirmed_items
+
+    table = load_prices()
+    items = unconfirmed_items(table)
+    if args.json:
+        sys.stdout.write(json.dumps([{"key": i.key, "unit": i.unit, "source": i.source, "note": i.note}
+                                     for i in items], indent=2) + "\n")
+        return 0
+    t = Table(title="Prices not confirmed by AWS (us-east-1)", title_justify="left")
+    for col in ("key", "unit", "source / note"):
+        t.add_column(col)
+    for i in items:
+        t.add_row(i.key, i.unit, i.source + (f"\n{i.note}" if i.note else ""))
     _console().print(t)
     return 0

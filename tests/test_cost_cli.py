@@ -48,3 +48,20 @@ def test_cost_without_scenario_or_analytic_inputs_is_one_line():
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "analytic" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_replications_report_percentiles_over_seeds():
+    out = cli("cost", SCENARIO, "--set", "duration=30s", "--replications", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    runs = sorted(d["runs"])
+    assert len(runs) == 3 and len(set(runs)) == 3  # different seeds, different traffic
+    assert runs[0] <= d["monthly_total_usd"]["p5"] <= d["monthly_total_usd"]["p50"] == runs[1]
+    assert d["monthly_total_usd"]["p95"] <= runs[2]
+
+
+def test_explain_lists_unconfirmed_prices():
+    out = cli("cost", "--explain", "--json")
+    keys = [i["key"] for i in json.loads(out.stdout)]
+    assert "cloudwatch_logs.ingestion.standard" in keys or any(k.startswith("cloudwatch") for k in keys)
+    assert "lambda.requests" not in keys
