@@ -239,6 +239,9 @@ class Api(_Model):
     #: REST only: allow integration timeouts above 29 s (Regional and private REST APIs
     #: since June 2024, at the price of a lower account throttle).
     extended_integration_timeout: bool = False
+    #: Bytes of access log written per request (0: access logging off); priced as
+    #: CloudWatch Logs ingestion.
+    access_log_bytes: int = Field(default=0, ge=0)
 
     @property
     def integration_timeout_s(self) -> float:

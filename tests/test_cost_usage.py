@@ -257,3 +257,16 @@ def test_a_run_without_billed_traffic_costs_only_its_provisioned_concurrency(bui
     assert [(line.item, line.quantity) for line in c.run.lines] == [("Provisioned concurrency (x86_64)", 75.0)]
     assert c.failed == {"forbidden": 0.0}
     assert c.by_client == {"c": 0.0, UNATTRIBUTED: pytest.approx(75 * PC_GB_S, rel=1e-12)}
+
+
+def test_access_logs_are_billed_for_every_request_throttled_ones_included(build):
+    # Two requests, the second throttled by the account: 2 x 1 MiB of logs at $0.50/GB.
+    s = build([0.0, 0.0], api={"type": "REST", "access_log_bytes": 2**20},
+              account={"throttle": {"rate": 1, "burst": 1}})
+    from simulator.cost.usage import run_cost
+
+    cost = run_cost(simulator.simulate(s))
+    logs = [line for line in cost.run.lines if line.service == "CloudWatch Logs"]
+    assert sum(line.quantity for line in logs) == pytest.approx(2 / 1024)
+    assert sum(line.usd for line in logs) == pytest.approx(0.5 * 2 / 1024)
+    assert cost.failed["throttled_account"] == pytest.approx(0.5 / 1024)

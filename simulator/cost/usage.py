@@ -36,6 +36,9 @@ Billing rules applied to the attempts, with their sources:
   up to five minutes: for the run, the scenario's duration; for the month, the whole month.
   The init of a provisioned environment happens ahead of traffic and is covered by that
   charge. Ephemeral storage above the included 512 MB is billed per GB-second of duration.
+* **CloudWatch Logs** ingestion of API Gateway access logs: ``api.access_log_bytes`` per
+  request the stage received (every attempt, throttled ones included), at the ingestion
+  price per GB (unconfirmed from AWS; see ``throttlesim cost --explain``).
 * **Data transfer out** to the internet: the function's ``response_bytes`` for every attempt
   whose ``gateway_cause`` is ``ok`` (a response was sent). Errors are not counted.
 
@@ -77,6 +80,7 @@ from simulator.cost.bill import (
     LambdaUsage,
     api_gateway_cost,
     data_transfer_cost,
+    logs_cost,
     http_metered_requests,
     lambda_billed_ms,
     lambda_cost,
@@ -108,6 +112,7 @@ _KIND_BY_KEY: tuple[tuple[str, str | None], ...] = (
     ("lambda.ephemeral_storage", "billed_ms"),
     ("data_transfer.", "transfer"),
     ("free_tier.data_transfer.", "transfer"),
+    ("cloudwatch_logs.", "logs"),
 )
 
 
@@ -289,6 +294,8 @@ class _Usage:
             "provisioned_ms": np.where(provisioned, billed_ms, 0.0),
             "billed_ms": billed_ms,
             "transfer": transfer,
+            # Access logging writes one log event per request the stage received, 429s included.
+            "logs": np.full(len(cause), float(scenario.api.access_log_bytes)),
         }
         cell = (fidx * n_c + client) * n_k + cause
         size = n_f * n_c * n_k
@@ -326,7 +333,8 @@ class _Usage:
             gateway = api_gateway_cost(http_requests=units, free_tier=free_tier, prices=table)
         transfer = data_transfer_cost(float(self.cube["transfer"].sum()) * scale, free_tier=free_tier, prices=table)
         lambda_bill = lambda_cost(usages, free_tier=free_tier, prices=table)
-        return CostBreakdown(self._split(gateway) + lambda_bill.lines + self._split(transfer))
+        logs = logs_cost(float(self.cube["logs"].sum()) * scale, prices=table)
+        return CostBreakdown(self._split(gateway) + lambda_bill.lines + self._split(transfer) + self._split(logs))
 
     def _split(self, bill: CostBreakdown) -> tuple[CostLine, ...]:
         """Each line of an account-wide bill as one line per (client, function), in proportion."""
