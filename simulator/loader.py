@@ -350,6 +350,11 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             if not arr.times:
                 add((f"clients[{i}].arrivals.file", "the trace holds no requests"))
 
+    period = {"day": 86400.0, "week": 604800.0}.get(s.cost.month_from)
+    if period is not None and abs(s.duration - period) > 1e-9:
+        add(("cost.month_from", f"a typical {s.cost.month_from} needs duration = "
+             f"{'1d' if period == 86400 else '7d'}, got {s.duration:g}s"))
+
     reserved_total = 0
     unreserved_provisioned = 0
     for i, f in enumerate(s.functions):

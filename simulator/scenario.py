@@ -591,6 +591,18 @@ class Behaviour(_Model):
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
 
 
+# --------------------------------------------------------------------------- cost
+
+
+class CostSettings(_Model):
+    """How a run becomes a month of cost."""
+
+    #: "run": the run is representative and is scaled to a 730-hour month. "day" / "week":
+    #: the scenario is a typical day / week of traffic (its duration must be 1d / 7d, its
+    #: rate profile the day's or week's shape) and the month repeats it.
+    month_from: Literal["run", "day", "week"] = "run"
+
+
 # --------------------------------------------------------------------------- the scenario
 
 
@@ -626,6 +638,7 @@ class Scenario(_Model):
     usage_plans: list[UsagePlan] = []
     clients: list[Client] = Field(min_length=1)
     behaviour: Behaviour = Behaviour()
+    cost: CostSettings = CostSettings()
 
     @field_validator("duration")
     @classmethod

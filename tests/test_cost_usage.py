@@ -270,3 +270,19 @@ def test_access_logs_are_billed_for_every_request_throttled_ones_included(build)
     assert sum(line.quantity for line in logs) == pytest.approx(2 / 1024)
     assert sum(line.usd for line in logs) == pytest.approx(0.5 * 2 / 1024)
     assert cost.failed["throttled_account"] == pytest.approx(0.5 / 1024)
+
+
+def test_a_typical_day_fills_the_month_and_says_so(build):
+    from simulator.cost.usage import run_cost
+
+    s = build(None, duration="1d", cost={"month_from": "day"},
+              clients=[{"name": "c", "routes": {"GET /x": 1}, "arrivals": {"process": "uniform",
+                                                                           "rate": [["0s", 0], ["12h", 0.02], ["1d", 0]]}}])
+    cost = run_cost(simulator.simulate(s))
+    assert cost.month_scale == pytest.approx(730 / 24)
+    assert cost.monthly_method.startswith("The run is a typical day of traffic")
+
+
+def test_a_typical_week_needs_a_week_long_scenario(build):
+    with pytest.raises(simulator.ScenarioError, match="cost.month_from: a typical week needs duration = 7d"):
+        build(None, duration="1d", cost={"month_from": "week"})

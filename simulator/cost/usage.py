@@ -219,8 +219,14 @@ def run_cost(
         clients[UNATTRIBUTED] = unattributed
 
     allowances = " and the monthly free tier" if free_tier else ""
+    pattern = scenario.cost.month_from
+    opening = (
+        f"The run is a typical {pattern} of traffic, repeated to fill the month: "
+        if pattern != "run"
+        else f"The run's {scenario.duration:g} s of traffic is taken as representative of the month: "
+    )
     method = (
-        f"The run's {scenario.duration:g} s of traffic is taken as representative of the month: "
+        opening +
         f"every billed quantity is multiplied by {scale:.6g} ({month_hours:g} h x 3600 s / "
         f"{scenario.duration:g} s) to a {month_hours:g}-hour month and priced with the monthly "
         f"volume tiers{allowances}; provisioned concurrency is billed for the whole month."
