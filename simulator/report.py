@@ -72,6 +72,15 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         )
     console.print(t)
 
+    cost = d.get("cost_usd")
+    if cost:
+        failed = sum(cost["failed_attempts"].values())
+        console.print(
+            f"Cost: ${cost['run_total']:,.4f} for the run, ${cost['monthly_total']:,.2f} a month "
+            f"(list prices, {s.account.region}, no free tier); failed attempts cost ${failed:,.4f} of the run. "
+            "Details: throttlesim cost."
+        )
+
     t = Table(title="Clients", title_justify="left")
     for k in ("client", "requests", "ok", "429", "5XX", "other", "retries", "p50 ms", "p99 ms"):
         t.add_column(k, justify="left" if k == "client" else "right")
