@@ -1,0 +1,274 @@
+"""Comparing the model with what a real API did to the same traffic.
+
+A load test sends a scenario's traffic to a running API and logs every attempt: when it
+was meant to start, when it started, how long it took, the status, and (for the local
+targets) the cause the server reports. Validation then asks the model two questions:
+
+1. **Replay**: given exactly the arrivals that were sent (their intended start times and
+   routes), what does the model predict for each one? This isolates the model of the API
+   from the randomness of the traffic, so it can be checked request by request.
+2. **Traffic model**: with the scenario's own random traffic over several seeds, how much
+   do the headline figures vary? That gives the intervals an observation should fall in.
+
+This module holds the pure parts: building the replay scenario from an observed log, and
+comparing an observed log with predictions. Starting servers and load generators lives in
+``loadtests`` (the simulator never imports Locust).
+
+The observed log is a DataFrame with at least ``intended_start_s, latency_ms, status,
+client, route, attempt`` and optionally ``cause`` and ``cold_start`` columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from simulator.loader import load_scenario
+from simulator.outcomes import CAUSES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simulator.results import Result
+    from simulator.scenario import Scenario
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "Check",
+    "ValidationReport",
+    "compare",
+    "replay_scenario",
+    "status_class",
+]
+
+#: Tolerances (absolute for fractions, relative for latency, minimum for agreement).
+DEFAULT_TOLERANCES: dict[str, float] = {
+    "fraction_429": 0.005,
+    "fraction_5xx": 0.005,
+    "agreement": 0.98,
+    "latency_p50": 0.10,
+    "latency_p95": 0.10,
+}
+
+#: Status classes compared between model and observation.
+CLASSES = ("2xx", "403", "429", "5xx", "no_response", "other")
+
+
+def status_class(status: np.ndarray) -> np.ndarray:
+    """Map HTTP statuses to the classes in :data:`CLASSES`."""
+    status = np.asarray(status)
+    out = np.full(status.shape, "other", dtype=object)
+    out[(status >= 200) & (status < 300)] = "2xx"
+    out[status == 403] = "403"
+    out[status == 429] = "429"
+    out[status >= 500] = "5xx"
+    out[status == 0] = "no_response"
+    return out
+
+
+def replay_scenario(
+    scenario_path: str | Path,
+    observed: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """The scenario with every client's arrivals replaced by what was actually sent.
+
+    Each client's first attempts (``attempt == 1``) become a replay trace at their intended
+    start times, with their routes; the model then applies the client's own retry policy.
+    Closed (Locust-user) clients are replayed the same way: their requests' timing is taken
+    as observed rather than re-derived from response times.
+    """
+    base = load_scenario(scenario_path, overrides=overrides, seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    firsts = observed[observed["attempt"] == 1]
+    merged: dict[str, Any] = dict(overrides or {})
+    keep_clients = []
+    for i, client in enumerate(base.clients):
+        mine = firsts[firsts["client"] == client.name].sort_values("intended_start_s", kind="stable")
+        if mine.empty:
+            merged[f"clients.{i}.arrivals"] = {"process": "uniform", "rate": 0}
+            continue
+        keep_clients.append(i)
+        trace = out / f"replay_{i}.csv"
+        times = np.clip(mine["intended_start_s"].to_numpy(dtype=float), 0.0, None)
+        with open(trace, "w", encoding="utf-8") as fh:
+            fh.write("time_s,route\n")
+            for t, route in zip(times, mine["route"].astype(str)):
+                fh.write(f"{float(t)!r},{route}\n")
+        merged[f"clients.{i}.arrivals"] = {"process": "replay", "file": str(trace.resolve())}
+        last = float(times.max()) if len(times) else 0.0
+        merged["duration"] = f"{max(base.duration, last + 1e-3)!r}s"
+    return load_scenario(scenario_path, overrides=merged, seed=seed)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure, predicted against observed, with its tolerance."""
+
+    name: str
+    predicted: float
+    observed: float
+    tolerance: float
+    kind: str  # "abs", "rel" or "min"
+    interval: tuple[float, float] | None = None
+
+    @property
+    def error(self) -> float:
+        if self.kind == "rel":
+            return abs(self.predicted - self.observed) / max(abs(self.observed), 1e-12)
+        if self.kind == "min":
+            return self.observed
+        return abs(self.predicted - self.observed)
+
+    @property
+    def ok(self) -> bool:
+        if self.kind == "min":
+            return self.observed >= self.tolerance
+        return self.error <= self.tolerance + 1e-12
+
+
+@dataclass
+class ValidationReport:
+    """Predicted against observed, side by side."""
+
+    checks: list[Check]
+    fractions: dict[str, dict[str, float]]
+    causes: dict[str, dict[str, float]]
+    latency_ms: dict[str, dict[str, float]]
+    cold_starts: dict[str, float]
+    series: dict[str, dict[str, float]]
+    agreement: float
+    n_observed: int
+    per_second: Any = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "attempts_observed": self.n_observed,
+            "checks": [
+                {"name": c.name, "predicted": _r(c.predicted), "observed": _r(c.observed), "error": _r(c.error),
+                 "tolerance": c.tolerance, "kind": c.kind, "ok": c.ok,
+                 "interval": None if c.interval is None else [_r(c.interval[0]), _r(c.interval[1])]}
+                for c in self.checks
+            ],
+            "fractions": self.fractions,
+            "causes": self.causes,
+            "latency_ms": self.latency_ms,
+            "cold_starts": self.cold_starts,
+            "series": self.series,
+            "agreement": _r(self.agreement),
+        }
+
+
+def _r(x: float) -> float:
+    return float(round(float(x), 6))
+
+
+def _fractions(classes: np.ndarray) -> dict[str, float]:
+    n = len(classes)
+    return {c: _r(np.sum(classes == c) / n) if n else 0.0 for c in CLASSES}
+
+
+def _percentiles(ms: np.ndarray) -> dict[str, float]:
+    if len(ms) == 0:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    p = np.percentile(ms, [50, 95, 99])
+    return {"p50": _r(p[0]), "p95": _r(p[1]), "p99": _r(p[2])}
+
+
+def _per_second(t: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    idx = np.clip(t.astype(np.int64), 0, n - 1)
+    return np.bincount(idx[mask], minlength=n)
+
+
+def compare(
+    observed: pd.DataFrame,
+    replay: Result,
+    model_runs: Sequence[Result] = (),
+    *,
+    tolerances: Mapping[str, float] | None = None,
+) -> ValidationReport:
+    """Compare an observed log with the replay prediction (and traffic-model runs)."""
+    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    obs = observed.sort_values(["client", "intended_start_s", "attempt"], kind="stable").reset_index(drop=True)
+    pred = replay.to_dataframe()
+    pred = pred.assign(intended_start_s=pred["time_s"], latency_ms=pred["latency_s"] * 1000.0)
+    pred = pred.sort_values(["client", "time_s", "attempt"], kind="stable").reset_index(drop=True)
+
+    o_status = obs["status"].to_numpy(dtype=np.int64)
+    p_status = pred["status"].to_numpy(dtype=np.int64)
+    o_cls, p_cls = status_class(o_status), status_class(p_status)
+    fractions = {"observed": _fractions(o_cls), "predicted": _fractions(p_cls)}
+
+    o_cause = obs["cause"].fillna("").astype(str).to_numpy() if "cause" in obs else np.full(len(obs), "")
+    causes = {
+        "observed": {c: _r(np.mean(o_cause == c)) for c in CAUSES if np.any(o_cause == c)},
+        "predicted": {c: _r(np.mean(pred["cause"].to_numpy() == c)) for c in CAUSES
+                      if np.any(pred["cause"].to_numpy() == c)},
+    }
+    latency = {
+        "observed": _percentiles(obs["latency_ms"].to_numpy(dtype=float)),
+        "predicted": _percentiles(pred["latency_ms"].to_numpy(dtype=float)),
+    }
+    o_cold = obs["cold_start"] if "cold_start" in obs else None
+    cold = {
+        "observed": float(np.nansum(o_cold.to_numpy(dtype=float))) if o_cold is not None else float("nan"),
+        "predicted": float(pred["cold_start"].sum()),
+    }
+
+    # Request-by-request: the k-th attempt of each client, in intended-start order.
+    agree = 0
+    total = 0
+    for client, o_group in obs.groupby("client", sort=True):
+        p_group = pred[pred["client"] == client]
+        k = min(len(o_group), len(p_group))
+        total += max(len(o_group), len(p_group))
+        agree += int(np.sum(o_group["status"].to_numpy()[:k] == p_group["status"].to_numpy()[:k]))
+    agreement = agree / total if total else 1.0
+
+    end = int(np.ceil(max(obs["intended_start_s"].max() if len(obs) else 0.0, pred["time_s"].max()
+                          if len(pred) else 0.0))) + 1
+    o_t = obs["intended_start_s"].to_numpy(dtype=float)
+    p_t = pred["time_s"].to_numpy(dtype=float)
+    import pandas as pd
+
+    per_second = pd.DataFrame({
+        "time_s": np.arange(end, dtype=float),
+        "observed_429": _per_second(o_t, o_status == 429, end),
+        "predicted_429": _per_second(p_t, p_status == 429, end),
+        "observed_5xx": _per_second(o_t, o_status >= 500, end),
+        "predicted_5xx": _per_second(p_t, p_status >= 500, end),
+    })
+    series = {}
+    for m in ("429", "5xx"):
+        diff = np.abs(per_second[f"predicted_{m}"] - per_second[f"observed_{m}"]).to_numpy()
+        series[m] = {"mean_abs_error": _r(diff.mean()), "max_abs_error": _r(diff.max() if len(diff) else 0.0)}
+
+    intervals: dict[str, tuple[float, float]] = {}
+    if model_runs:
+        for cls in ("429", "5xx"):
+            values = [float(np.mean(status_class(r.attempts["status"]) == cls)) if r.n_attempts else 0.0
+                      for r in model_runs]
+            intervals[cls] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+
+    checks = [
+        Check("fraction_429", fractions["predicted"]["429"], fractions["observed"]["429"], tol["fraction_429"],
+              "abs", intervals.get("429")),
+        Check("fraction_5xx", fractions["predicted"]["5xx"], fractions["observed"]["5xx"], tol["fraction_5xx"],
+              "abs", intervals.get("5xx")),
+        Check("agreement", agreement, agreement, tol["agreement"], "min"),
+        Check("latency_p50", latency["predicted"]["p50"], latency["observed"]["p50"], tol["latency_p50"], "rel"),
+        Check("latency_p95", latency["predicted"]["p95"], latency["observed"]["p95"], tol["latency_p95"], "rel"),
+    ]
+    return ValidationReport(checks, fractions, causes, latency, cold, series, agreement, len(obs), per_second)
