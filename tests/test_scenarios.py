@@ -10,7 +10,7 @@ import pytest
 import simulator
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+SCENARIOS = sorted((ROOT / "scenarios").rglob("*.toml"))
 
 
 def test_there_are_scenarios():
