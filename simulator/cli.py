@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeseries", metavar="FILE", help="write CloudWatch-style metrics to FILE (CSV)")
     run.add_argument("--interval", type=_interval, default=1.0, metavar="DURATION",
                      help="time-series interval, e.g. 1s (default) or 60s")
+    _plot_args(run)
 
     cost = sub.add_parser(
         "cost", help="what a scenario's traffic costs, what-if variants side by side, or an analytic estimate",
@@ -122,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plot_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plots", metavar="DIR", help="write figures (PNG) to DIR")
+    parser.add_argument("--svg", action="store_true", help="with --plots: also write SVG")
+
+
+def _check_plots_dir(args: argparse.Namespace) -> tuple[str, ...]:
+    if not args.plots:
+        return ()
+    path = Path(args.plots)
+    if path.exists() and not path.is_dir():
+        raise ThrottlesimError(f"--plots {args.plots}: is a file; give a directory")
+    if not path.resolve().parent.is_dir():
+        raise ThrottlesimError(f"--plots {args.plots}: the parent directory does not exist")
+    return ("png", "svg") if args.svg else ("png",)
+
+
 def _check_output(option: str, value: str | None, suffixes: tuple[str, ...]) -> None:
     """Refuse an output file we could not write, before spending time on the run."""
     if value is None:
@@ -147,12 +164,17 @@ def _run(args: argparse.Namespace) -> int:
     scenario = simulator.load_scenario(args.scenario, overrides=_overrides(args.set), seed=args.seed)
     _check_output("--records", args.records, (".csv", ".parquet"))
     _check_output("--timeseries", args.timeseries, (".csv",))
+    formats = _check_plots_dir(args)
     result = simulator.simulate(scenario)
     try:
         if args.records:
             result.write_records(args.records)
         if args.timeseries:
             result.write_timeseries(args.timeseries, args.interval)
+        if formats:
+            from simulator.plots import run_figures, save_figures
+
+            save_figures(run_figures(result, interval_s=args.interval), args.plots, formats)
     except OSError as exc:
         raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None  # e.g. a full disk
     if args.json:
