@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
     cost.add_argument("--provisioned-concurrency", type=int, default=0)
 
+    from simulator.cli_capacity import add_capacity_commands
+
+    add_capacity_commands(sub)
+
     check = sub.add_parser("check", help="validate scenario files and say what is wrong")
     check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
     return parser
@@ -235,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "cost":
             return _cost(args)
+        from simulator.cli_capacity import run_capacity_command
+
+        code = run_capacity_command(args)
+        if code is not None:
+            return code
     except ThrottlesimError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -1,0 +1,574 @@
+"""Quota forecasts: when does each API key run out of its usage-plan quota, and what then?
+
+A usage-plan quota allows ``limit`` requests per API key per calendar period (UTC; see
+:mod:`simulator.gateway.quota`). Whether a key runs dry at 02:46 or never is a question
+about *expected cumulative requests*, so it is answered from the arrival-rate profile,
+not by simulating a month of requests one by one: a month of a key at 100 rps is a few
+arithmetic steps.
+
+**The model.** Simulated time 0 is the scenario's ``start``; the scenario's traffic is
+taken to repeat every ``duration`` (a 10-minute scenario stands for every 10 minutes of
+the period). For the clients of one key:
+
+* *offered* requests ``O(t)``: open arrivals integrate their rate profile (the same
+  ``Lambda(t)`` as :func:`simulator.traffic.cumulative_rate`), bursts add their counts,
+  replayed traces count their rows. Closed (Locust-style) users are approximated: each
+  user sends ``1 / (wait + mean latency)`` requests per second, where the mean latency is
+  the gateway overhead plus the mean duration of the functions behind the client's routes
+  (cold starts and retries ignored), ramping up as users spawn. Once the quota is gone
+  their answers are quick 429s, so they then loop at ``1 / (wait + gateway overhead)``.
+* *admitted* requests ``A(t)``: what the key's usage-plan throttles let through. Each
+  throttle is a fluid token bucket: it holds ``burst`` tokens, refills at ``rate``; while it
+  has tokens everything passes, when empty only ``rate`` per second does, so in the long run
+  ``A(s, t) <= burst + rate * (t - s)``. Per-route plan throttles see the key's traffic split
+  by route weight, then the per-key throttle sees the sum. Buckets start full at time 0;
+  their state carries from one repetition of the traffic to the next.
+* the quota counts ``A`` (or ``O`` with ``behaviour.throttled_requests_count_toward_quota``)
+  from the start of the period, at ``limit - offset`` in the period containing ``start``
+  and ``limit`` after. It is *exhausted* when the count reaches the limit. After that every
+  request that reaches the quota check is refused ``429 quota_exceeded``: by default that is
+  every request the key sends, because a request refused later in the chain takes no
+  throttle token (``behaviour.rejected_requests_consume_tokens = false``), so the throttle
+  stops holding traffic back; with that switch on, only what the throttles admit.
+
+**Approximations, stated.** These are expected values, not one random run. Retries are not
+modelled (a retried 429 is a new attempt; the simulator counts those). Only the key's own
+usage-plan throttles are modelled, not the route, stage or account throttles after the
+quota check (a request they refuse uses no quota, so under heavy stage throttling the
+quota lasts longer than forecast). The quota's effect on the throttle buckets is
+ignored (off by at most one burst per period).
+
+``exact=True`` cross-checks the first period by simulating it with :func:`simulator.simulate`
+(traffic repeated the same way; closed users simply keep running); it counts HTTP
+attempts, retries included, and is meant for short periods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from simulator.gateway.quota import period_start
+from simulator.scenario import Client, Scenario
+from simulator.traffic import cumulative_rate
+
+__all__ = ["MAX_EXACT_REQUESTS", "QuotaForecast", "forecast_quotas", "render_forecasts"]
+
+#: ``exact=True`` refuses a first period expected to hold more requests than this.
+MAX_EXACT_REQUESTS = 1_000_000
+_MAX_TRANSIENT_CYCLES = 50
+
+
+@dataclass(frozen=True)
+class QuotaForecast:
+    """One API key's quota over one calendar period."""
+
+    api_key: str
+    clients: tuple[str, ...]
+    usage_plan: str
+    period: str
+    #: The calendar period (UTC); in the first one, traffic starts at the scenario's ``start``.
+    period_start: datetime
+    period_end: datetime
+    #: Requests the quota allows in this period (``limit - offset`` in the first).
+    limit: int
+    #: Requests the key's clients send in the period.
+    expected_requests: float
+    #: When the quota runs out, or None if it lasts the period.
+    exhausted_at: datetime | None
+    #: Requests refused ``429 quota_exceeded``.
+    refused_requests: float
+    fraction_refused: float
+    #: Requests refused ``429 throttled_usage_plan`` by the key's plan throttles.
+    throttled_requests: float
+    #: ``"analytic"`` or ``"exact"`` (simulated).
+    method: str
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(d: datetime | None) -> str | None:
+            return None if d is None else d.isoformat().replace("+00:00", "Z")
+
+        return {
+            "api_key": self.api_key, "clients": list(self.clients), "usage_plan": self.usage_plan,
+            "period": self.period, "period_start": iso(self.period_start), "period_end": iso(self.period_end),
+            "limit": self.limit, "expected_requests": round(self.expected_requests, 3),
+            "exhausted_at": iso(self.exhausted_at), "refused_requests": round(self.refused_requests, 3),
+            "fraction_refused": round(self.fraction_refused, 6),
+            "throttled_requests": round(self.throttled_requests, 3), "method": self.method, "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- flows over one cycle
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """Expected requests over one cycle ``[0, D]``: a rate that is linear between breakpoints
+    ``t`` (``r0`` just after ``t[i]``, ``r1`` just before ``t[i+1]``) plus ``atoms[i]`` requests
+    at the instant ``t[i]``."""
+
+    t: np.ndarray
+    r0: np.ndarray
+    r1: np.ndarray
+    atoms: np.ndarray
+
+    @property
+    def cum(self) -> np.ndarray:
+        """Requests up to and including each breakpoint's atom."""
+        seg = np.diff(self.t) * (self.r0 + self.r1) / 2
+        return np.concatenate([[0.0], np.cumsum(seg)]) + np.cumsum(self.atoms)
+
+    @property
+    def total(self) -> float:
+        return float(self.cum[-1])
+
+    def at(self, tau: float, left: bool = False) -> float:
+        """Requests in ``[0, tau]`` (``[0, tau)`` with *left*)."""
+        t, cum = self.t, self.cum
+        i = int(np.searchsorted(t, tau, side="right")) - 1
+        if i >= len(t) - 1:
+            return float(cum[-1] - (self.atoms[-1] if left and tau == t[-1] else 0.0))
+        x = tau - t[i]
+        slope = (self.r1[i] - self.r0[i]) / (t[i + 1] - t[i])
+        inside = self.r0[i] * x + slope * x * x / 2
+        return float(cum[i] + inside - (self.atoms[i] if left and x == 0 else 0.0))
+
+    def inverse(self, q: float) -> float:
+        """The first ``tau`` with ``at(tau) >= q`` (``inf`` if never in this cycle)."""
+        cum = self.cum
+        i = int(np.searchsorted(cum, q, side="left"))
+        if i >= len(cum):
+            return math.inf
+        if i == 0 or cum[i] - self.atoms[i] < q:
+            return float(self.t[i])
+        k = i - 1
+        need = q - cum[k]
+        width = self.t[k + 1] - self.t[k]
+        r0, slope = self.r0[k], (self.r1[k] - self.r0[k]) / width
+        disc = math.sqrt(max(r0 * r0 + 2 * slope * need, 0.0))
+        x = 2 * need / (r0 + disc) if r0 + disc > 0 else width
+        return float(self.t[k] + min(max(x, 0.0), width))
+
+
+def _flow(t: list[float] | np.ndarray, r0: Any, r1: Any, atoms: Any = None) -> _Flow:
+    t = np.asarray(t, dtype=float)
+    a = np.zeros(len(t)) if atoms is None else np.asarray(atoms, dtype=float)
+    return _Flow(t, np.asarray(r0, dtype=float), np.asarray(r1, dtype=float), a)
+
+
+def _sum(flows: list[_Flow], d: float) -> _Flow:
+    if not flows:
+        return _flow([0.0, d], [0.0], [0.0])
+    t = np.unique(np.concatenate([f.t for f in flows]))
+    left, right = t[:-1], t[1:]
+    r0, r1, atoms = np.zeros(len(left)), np.zeros(len(left)), np.zeros(len(t))
+    for f in flows:
+        j = np.clip(np.searchsorted(f.t, left, side="right") - 1, 0, len(f.r0) - 1)
+        slope = (f.r1[j] - f.r0[j]) / (f.t[j + 1] - f.t[j])
+        r0 += f.r0[j] + slope * (left - f.t[j])
+        r1 += f.r0[j] + slope * (right - f.t[j])
+        np.add.at(atoms, np.searchsorted(t, f.t), f.atoms)
+    return _Flow(t, r0, r1, atoms)
+
+
+def _scale(f: _Flow, k: float) -> _Flow:
+    return _Flow(f.t, f.r0 * k, f.r1 * k, f.atoms * k)
+
+
+def _roots(a: float, b: float, c: float) -> list[float]:
+    """Real roots of a x^2 + b x + c = 0."""
+    if abs(a) < 1e-15:
+        return [] if b == 0 else [-c / b]
+    disc = b * b - 4 * a * c
+    if disc < 0:
+        return []
+    q = -(b + math.copysign(math.sqrt(disc), b)) / 2
+    return [q / a] + ([c / q] if q != 0 else [])
+
+
+def _police(f: _Flow, rate: float, burst: float, b: float) -> tuple[_Flow, float]:
+    """What a token bucket (*rate*/s into *burst* tokens, *b* now) admits of *f*, fluid.
+
+    Three regimes: full (b = burst, offered <= rate: everything passes, tokens overflow);
+    empty (b = 0, offered >= rate: *rate* passes); between (everything passes and b changes
+    at rate - offered). The offered rate is linear on a segment, so b is quadratic there."""
+    eps_b = 1e-9 * max(1.0, burst)
+    ts, atoms = [float(f.t[0])], [0.0]
+    r0s: list[float] = []
+    r1s: list[float] = []
+    for i in range(len(f.r0)):
+        take = min(float(f.atoms[i]), b)
+        b -= take
+        atoms[-1] += take
+        t0, t1, lam0 = float(f.t[i]), float(f.t[i + 1]), float(f.r0[i])
+        s = (float(f.r1[i]) - lam0) / (t1 - t0)
+        u, tiny, steps = t0, 1e-12 * max(1.0, t1), 0
+        while u < t1:
+            lu = lam0 + s * (u - t0)
+            end = t1
+            regime = "between"
+            steps += 1
+            if steps > 16:  # numerical ping-pong between regimes: let the rest pass
+                regime = "pass"
+            elif b >= burst - eps_b and (lu < rate or (lu == rate and s <= 0)):
+                regime, end = "full", (min(t1, t0 + (rate - lam0) / s) if s > 0 else t1)
+            elif b <= eps_b and (lu > rate or (lu == rate and s >= 0)):
+                regime, end = "empty", (min(t1, t0 + (rate - lam0) / s) if s < 0 else t1)
+            if end - u <= tiny and regime != "pass":
+                regime, end = "between", t1
+            if regime == "full":
+                b = burst
+            elif regime == "empty":
+                b = 0.0
+            elif regime == "between":
+                span = t1 - u
+                hits = [(x, level) for level in (0.0, burst)
+                        for x in _roots(-s / 2, rate - lu, b - level) if tiny < x <= span]
+                if hits and t1 - (u + min(hits)[0]) > tiny:
+                    x, b = min(hits)
+                    end = u + x
+                else:
+                    b = min(burst, max(0.0, b + (rate - lu) * span - s * span * span / 2))
+            if regime == "empty":
+                r0s.append(rate)
+                r1s.append(rate)
+            else:
+                r0s.append(lu)
+                r1s.append(lam0 + s * (end - t0))
+            ts.append(end)
+            atoms.append(0.0)
+            u = end
+        ts[-1] = t1
+    take = min(float(f.atoms[-1]), b)
+    atoms[-1] += take
+    return _flow(ts, r0s, r1s, atoms), b - take
+
+
+# --------------------------------------------------------------------------- repeated cycles
+
+
+class _Repeating:
+    """A cycle of *d* seconds repeated forever; the first cycles may differ (bucket transients)."""
+
+    def __init__(self, first: list[_Flow], steady: _Flow, d: float) -> None:
+        self.first, self.steady, self.d = first, steady, d
+        self.prefix = np.concatenate([[0.0], np.cumsum([f.total for f in first])])
+
+    def _cycle(self, k: int) -> tuple[float, _Flow]:
+        n = len(self.first)
+        if k < n:
+            return float(self.prefix[k]), self.first[k]
+        return float(self.prefix[n] + (k - n) * self.steady.total), self.steady
+
+    def at(self, t: float, left: bool = False) -> float:
+        """Requests in ``[0, t]`` (``[0, t)`` with *left*)."""
+        k = int(t // self.d)
+        before, flow = self._cycle(k)
+        return before + flow.at(t - k * self.d, left)
+
+    def inverse(self, q: float) -> float:
+        """The first t with ``at(t) >= q``."""
+        n = len(self.first)
+        if q <= self.prefix[n]:
+            k = max(0, int(np.searchsorted(self.prefix, q, side="left")) - 1)
+        elif self.steady.total <= 0:
+            return math.inf
+        else:
+            k = n + max(0, math.ceil((q - self.prefix[n]) / self.steady.total) - 1)
+        before, flow = self._cycle(k)
+        return k * self.d + flow.inverse(q - before)
+
+
+def _through(routes: dict[str, _Flow], scenario: Scenario, plan_name: str, cycles: int) -> _Repeating:
+    """The key's traffic after its usage plan's throttles, cycle by cycle until steady."""
+    d = scenario.duration
+    plan = scenario.usage_plan(plan_name)
+    method = {r: plan.method_throttles[r] for r in routes if r in plan.method_throttles}
+    if not method and plan.throttle is None:
+        total = _sum(list(routes.values()), d)
+        return _Repeating([], total, d)
+    states = {r: float(th.burst) for r, th in method.items()}
+    key_state = float(plan.throttle.burst) if plan.throttle is not None else 0.0
+    out: list[_Flow] = []
+    for _ in range(min(cycles, _MAX_TRANSIENT_CYCLES) + 1):
+        parts = []
+        before = (dict(states), key_state)
+        for r, flow in routes.items():
+            if r in method:
+                flow, states[r] = _police(flow, method[r].rate, method[r].burst, states[r])
+            parts.append(flow)
+        total = _sum(parts, d)
+        if plan.throttle is not None:
+            total, key_state = _police(total, plan.throttle.rate, plan.throttle.burst, key_state)
+        out.append(total)
+        steady = all(abs(states[r] - before[0][r]) < 1e-9 for r in states) and abs(key_state - before[1]) < 1e-9
+        if steady:
+            break
+    return _Repeating(out[:-1], out[-1], d)
+
+
+# --------------------------------------------------------------------------- clients as flows
+
+
+def _closed_rate(c: Client, s: Scenario, refused: bool) -> tuple[list[tuple[float, float]] | float, str]:
+    """Locust-style users as an open rate: users / (wait + mean latency), ramping as they spawn."""
+    arr = c.arrivals
+    assert arr.process == "closed"
+    weights = sum(c.routes.values())
+    latency = s.behaviour.gateway_overhead.build().mean
+    if not refused:
+        latency += sum(w / weights * s.function(s.route(r).function).duration.build().mean for r, w in c.routes.items())
+    wait = arr.wait
+    if wait.kind == "constant":
+        cycle = wait.time + latency
+    elif wait.kind == "between":
+        cycle = (wait.min + wait.max) / 2 + latency
+    else:
+        cycle = max(wait.time if wait.kind == "constant_pacing" else 1.0 / wait.rate, latency)
+    per_user = 1.0 / max(cycle, 1e-6)
+    batch = max(1, math.floor(arr.spawn_rate))
+    ramp_s = ((arr.users - 1) // batch) * (batch / arr.spawn_rate)
+    first = min(arr.users, batch) * per_user
+    rate = [(0.0, first), (ramp_s, arr.users * per_user)] if ramp_s > 0 else first
+    return rate, (f"{c.name}: closed users approximated as users / (wait + mean latency) = "
+                  f"{arr.users * per_user:.4g} requests/s at full strength")
+
+
+def _client_flows(c: Client, s: Scenario, refused: bool) -> tuple[dict[str, _Flow], str | None]:
+    """Expected requests of one client over one cycle, by route; and a note if approximate."""
+    d = s.duration
+    weights = sum(c.routes.values())
+    arr = c.arrivals
+    if arr.process == "replay":
+        routes = np.asarray(arr.routes)
+        at, idx = np.unique(np.asarray(arr.times), return_inverse=True)
+        t = np.unique(np.concatenate([[0.0, d], at]))
+        out = {}
+        for route, w in c.routes.items():
+            counts = np.bincount(idx, weights=(routes == route) + (routes == "") * (w / weights), minlength=len(at))
+            atoms = np.zeros(len(t))
+            np.add.at(atoms, np.searchsorted(t, at), counts)
+            out[route] = _flow(t, np.zeros(len(t) - 1), np.zeros(len(t) - 1), atoms)
+        return out, None
+    note = None
+    parts: list[_Flow] = []
+    if arr.process == "closed":
+        rate, note = _closed_rate(c, s, refused)
+    else:
+        rate = arr.rate
+        for burst in arr.bursts:
+            if burst.over > 0:
+                end = min(burst.at + burst.over, d)
+                edges = sorted({0.0, burst.at, end, d})
+                level = [burst.count / burst.over if burst.at <= a and z <= end else 0.0 for a, z in pairwise(edges)]
+                parts.append(_flow(edges, level, level))
+            else:
+                edges = sorted({0.0, burst.at, d})
+                none = [0.0] * (len(edges) - 1)
+                parts.append(_flow(edges, none, none, [burst.count if x == burst.at else 0.0 for x in edges]))
+    ts, _ = cumulative_rate(rate, d)
+    if isinstance(rate, (int, float)):
+        rs = np.full(len(ts), float(rate))
+    else:
+        rs = np.interp(ts, [p for p, _ in rate], [r for _, r in rate])
+    base = _sum([_flow(ts, rs[:-1], rs[1:]), *parts], d)
+    return {route: _scale(base, w / weights) for route, w in c.routes.items()}, note
+
+
+# --------------------------------------------------------------------------- the forecast
+
+
+def _next_period(p: datetime, period: str) -> datetime:
+    days = {"DAY": 1, "WEEK": 7}.get(period)
+    if days is not None:
+        return p + timedelta(days=days)
+    return period_start(p + timedelta(days=32), "MONTH")
+
+
+def _periods(s: Scenario, period: str, horizon_s: float | None) -> list[tuple[datetime, datetime]]:
+    p = period_start(s.start, period, s.behaviour.quota_week_start)
+    out = [(p, _next_period(p, period))]
+    if horizon_s is not None:
+        stop = s.start + timedelta(seconds=horizon_s)
+        while out[-1][1] < stop:
+            out.append((out[-1][1], _next_period(out[-1][1], period)))
+    return out
+
+
+def _keys(s: Scenario) -> dict[str, list[Client]]:
+    keys: dict[str, list[Client]] = {}
+    for c in s.clients:
+        if c.api_key is not None and c.usage_plan is not None and s.usage_plan(c.usage_plan).quota is not None:
+            keys.setdefault(c.api_key, []).append(c)
+    return keys
+
+
+def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, exact: bool = False,
+                    seed: int | None = None) -> list[QuotaForecast]:
+    """For each API key whose usage plan has a quota, each period over *horizon*.
+
+    *horizon* is a duration (``"30d"``, or seconds) from the scenario's ``start``; every
+    period it touches is forecast whole. Default: the period containing ``start``.
+    *exact* simulates the first period instead (see the module docstring); *seed* is
+    the seed of that run (default: the scenario's).
+    """
+    from simulator.units import parse_duration
+
+    if horizon is None:
+        horizon_s = None
+    elif isinstance(horizon, bool) or not isinstance(horizon, (str, int, float)):
+        raise ValueError(f"horizon must be a duration such as '30d', got {horizon!r}")
+    else:
+        horizon_s = parse_duration(horizon) if isinstance(horizon, str) else float(horizon)
+        if not horizon_s > 0:
+            raise ValueError(f"horizon must be longer than 0s, got {horizon!r}")
+    if exact and horizon is not None:
+        raise ValueError("exact=True simulates the first period only; leave horizon unset")
+    forecasts = [_analytic(scenario, key, clients, horizon_s) for key, clients in _keys(scenario).items()]
+    if not exact:
+        return [f for per_key in forecasts for f in per_key]
+    return _exact(scenario, [per_key[0] for per_key in forecasts], seed)
+
+
+def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | None) -> list[QuotaForecast]:
+    plan_name = clients[0].usage_plan
+    assert plan_name is not None
+    quota = s.usage_plan(plan_name).quota
+    assert quota is not None
+    periods = _periods(s, quota.period, horizon_s)
+    last_s = (periods[-1][1] - s.start).total_seconds()
+    cycles = math.ceil(last_s / s.duration) + 1
+
+    def key_flows(refused: bool) -> tuple[dict[str, _Flow], list[str]]:
+        by_route: dict[str, list[_Flow]] = {}
+        notes = []
+        for c in clients:
+            flows, note = _client_flows(c, s, refused)
+            notes += [note] if note else []
+            for r, f in flows.items():
+                by_route.setdefault(r, []).append(f)
+        return {r: _sum(fs, s.duration) for r, fs in by_route.items()}, notes
+
+    routes, notes = key_flows(False)
+    routes_429, _ = key_flows(True)
+    offered = _Repeating([], _sum(list(routes.values()), s.duration), s.duration)
+    offered_429 = _Repeating([], _sum(list(routes_429.values()), s.duration), s.duration)
+    admitted = _through(routes, s, plan_name, cycles)
+    b = s.behaviour
+    counted = offered if b.throttled_requests_count_toward_quota else admitted
+    after = _through(routes_429, s, plan_name, cycles) if b.rejected_requests_consume_tokens else offered_429
+
+    out = []
+    for i, (p0, p1) in enumerate(periods):
+        w0 = max(0.0, (p0 - s.start).total_seconds())
+        w1 = (p1 - s.start).total_seconds()
+        allowed = quota.limit - (quota.offset if i == 0 else 0)
+        target = counted.at(w0, left=True) + allowed
+        te = max(w0, counted.inverse(target)) if allowed > 0 else w0
+        span: Callable[[_Repeating, float, float], float] = lambda f, a, z: f.at(z, True) - f.at(a, True)
+        if te >= w1:
+            expected, refused, exhausted = span(offered, w0, w1), 0.0, None
+            throttled = expected - span(admitted, w0, w1)
+        else:
+            overflow = counted.at(te) - target
+            refused = after.at(w1, True) - after.at(te) + max(overflow, 0.0)
+            expected = span(offered, w0, te) + span(offered_429, te, w1)
+            throttled = span(offered, w0, te) - span(admitted, w0, te)
+            if b.rejected_requests_consume_tokens:
+                throttled += span(offered_429, te, w1) - span(after, te, w1)
+            exhausted = s.start + timedelta(seconds=te)
+        out.append(QuotaForecast(
+            api_key=key, clients=tuple(c.name for c in clients), usage_plan=plan_name, period=quota.period,
+            period_start=p0, period_end=p1, limit=allowed, expected_requests=expected, exhausted_at=exhausted,
+            refused_requests=refused, fraction_refused=refused / expected if expected > 0 else 0.0,
+            throttled_requests=max(throttled, 0.0), method="analytic", notes=tuple(notes)))
+    return out
+
+
+# --------------------------------------------------------------------------- the exact cross-check
+
+
+def _repeated(c: Client, d: float, window: float) -> Client:
+    """*c* with its traffic repeated every *d* seconds up to *window*."""
+    arr = c.arrivals
+    n = math.ceil(window / d)
+    if arr.process == "replay":
+        times = [t + k * d for k in range(n) for t in arr.times if t + k * d < window]
+        routes = [r for k in range(n) for t, r in zip(arr.times, arr.routes) if t + k * d < window]
+        return c.model_copy(update={"arrivals": arr.model_copy(update={"times": tuple(times), "routes": tuple(routes)})})
+    if arr.process == "closed":
+        return c
+    update: dict[str, Any] = {
+        "bursts": [b.model_copy(update={"at": b.at + k * d}) for k in range(n) for b in arr.bursts
+                   if b.at + k * d < window]}
+    if not isinstance(arr.rate, (int, float)):
+        ts, _ = cumulative_rate(arr.rate, d)
+        rs = np.interp(ts, [p for p, _ in arr.rate], [r for _, r in arr.rate])
+        profile: list[tuple[float, float]] = []
+        for k in range(n):
+            for j, (t, r) in enumerate(zip(ts, rs)):
+                t_abs = float(t) + k * d
+                if profile and t_abs <= profile[-1][0]:
+                    if r == profile[-1][1]:
+                        continue
+                    profile[-1] = (profile[-1][0] - 1e-6, profile[-1][1])
+                profile.append((t_abs, float(r)))
+        update["rate"] = profile
+    return c.model_copy(update={"arrivals": arr.model_copy(update=update)})
+
+
+def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[QuotaForecast]:
+    import simulator
+    from simulator import outcomes as oc
+
+    if not firsts:
+        return []
+    window = max((f.period_end - s.start).total_seconds() for f in firsts)
+    per_cycle = sum(f.total for c in s.clients for f in _client_flows(c, s, False)[0].values())
+    expected = per_cycle * window / s.duration
+    if expected > MAX_EXACT_REQUESTS:
+        raise ValueError(f"exact=True would simulate about {expected:,.0f} requests up to the end of the first period "
+                         f"(at most {MAX_EXACT_REQUESTS:,}); use the analytic forecast")
+    clients = [_repeated(c, s.duration, window) for c in s.clients]
+    run = s.model_copy(update={"duration": window, "clients": clients})
+    result = simulator.simulate(run, seed=seed)
+    a = result.attempts
+    names = [c.name for c in s.clients]
+    out = []
+    for f in firsts:
+        w1 = (f.period_end - s.start).total_seconds()
+        mine = np.isin(a["client"], [names.index(n) for n in f.clients]) & (a["time_s"] < w1)
+        refused_t = a["time_s"][mine & (a["cause"] == oc.QUOTA_EXCEEDED)]
+        refused = float(len(refused_t))
+        sent = float(np.sum(mine))
+        out.append(QuotaForecast(
+            api_key=f.api_key, clients=f.clients, usage_plan=f.usage_plan, period=f.period,
+            period_start=f.period_start, period_end=f.period_end, limit=f.limit, expected_requests=sent,
+            exhausted_at=s.start + timedelta(seconds=float(refused_t.min())) if len(refused_t) else None,
+            refused_requests=refused, fraction_refused=refused / sent if sent else 0.0,
+            throttled_requests=float(np.sum(mine & (a["cause"] == oc.THROTTLED_USAGE_PLAN))),
+            method="exact", notes=(f"simulated with seed {result.seed}; counts HTTP attempts, retries included",)))
+    return out
+
+
+def render_forecasts(forecasts: list[QuotaForecast]) -> Any:
+    """A rich table of forecasts for the terminal."""
+    from rich.table import Table
+
+    table = Table(title="Usage-plan quotas", title_justify="left")
+    for col in ("API key", "plan", "period (UTC)", "limit", "expected", "exhausted at (UTC)", "refused", "share"):
+        table.add_column(col, justify="right" if col in ("limit", "expected", "refused", "share") else "left")
+    for f in forecasts:
+        table.add_row(
+            f.api_key, f.usage_plan, f"{f.period_start:%Y-%m-%d %H:%M} {f.period}", f"{f.limit:,}",
+            f"{f.expected_requests:,.0f}",
+            "-" if f.exhausted_at is None else f"{f.exhausted_at:%Y-%m-%d %H:%M:%S}",
+            f"{f.refused_requests:,.0f}", f"{100 * f.fraction_refused:.2f}%")
+    return table

@@ -1,0 +1,44 @@
+"""`throttlesim sweep`, `plan` and `quota` through the real CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA = str(ROOT / "scenarios" / "validation" / "lambda_concurrency.toml")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True)
+
+
+def test_sweep_json_has_a_row_per_point(tmp_path):
+    out = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4,16", "--workers", "1", "--json",
+              "--out", str(tmp_path / "t.csv"), "--plots", str(tmp_path / "plots"))
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["functions.render.reserved_concurrency"] for r in rows] == [4, 16]
+    assert rows[0]["rate_5xx"] > rows[1]["rate_5xx"]
+    assert (tmp_path / "t.csv").read_text().startswith("functions.render.reserved_concurrency,")
+    assert (tmp_path / "plots" / "sweep.png").stat().st_size > 0
+
+
+def test_plan_exits_1_when_no_point_meets_the_slo():
+    out = cli("plan", LAMBDA, "--vary", "functions.render.reserved_concurrency=4,8", "--slo", "rate_5xx<0.0001",
+              "--workers", "1", "--json")
+    assert out.returncode == 1, out.stderr
+    assert json.loads(out.stdout)["best"] is None
+
+
+def test_bad_vary_is_one_line():
+    out = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "--vary" in out.stderr
+
+
+def test_quota_json():
+    out = cli("quota", str(ROOT / "scenarios" / "rest_usage_plans.toml"), "--json")
+    assert out.returncode == 0, out.stderr
+    keys = {f["api_key"] for f in json.loads(out.stdout)}
+    assert "free-key-poller-0000000000000000" in keys
