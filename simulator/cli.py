@@ -118,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
     cost.add_argument("--provisioned-concurrency", type=int, default=0)
 
+    serve = sub.add_parser("serve", help="serve a scenario's API on 127.0.0.1 in real time, for load tests")
+    serve.add_argument("scenario", help="scenario file (TOML)")
+    serve.add_argument("--port", type=_whole(0), default=8000, help="port on 127.0.0.1 (0: any free port)")
+    serve.add_argument("--gateway", choices=["emulated", "nginx"], default="emulated",
+                       help="emulated: API Gateway + Lambda in one process; nginx: Debian's nginx in front of "
+                            "the function runtime")
+    serve.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    serve.add_argument("--duration-limit", type=_interval, metavar="DURATION", help="stop by itself after this long")
+
     from simulator.cli_capacity import add_capacity_commands
 
     add_capacity_commands(sub)
@@ -213,6 +223,20 @@ def _cost(args: argparse.Namespace) -> int:
     return single(args, _overrides(args.set))
 
 
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here so that `run` and `cost` never load the server stack.
+    from loadtests.target.serve import main as serve_main
+
+    argv = [args.scenario, "--port", str(args.port), "--gateway", args.gateway]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
+    for item in args.set or []:
+        argv += ["--set", item]
+    if args.duration_limit is not None:
+        argv += ["--duration-limit", repr(args.duration_limit)]
+    return serve_main(argv)
+
+
 def _check(args: argparse.Namespace) -> int:
     import simulator
 
@@ -239,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "cost":
             return _cost(args)
+        if args.command == "serve":
+            return _serve(args)
         from simulator.cli_capacity import run_capacity_command
 
         code = run_capacity_command(args)

@@ -587,6 +587,10 @@ class Behaviour(_Model):
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0)
     #: Time API Gateway adds to every response.
     gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
+    #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
+    #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),
+    #: to predict the nginx gateway used for validation.
+    throttle_algorithm: Literal["aws_token_bucket", "nginx_limit_req"] = "aws_token_bucket"
     #: First day of a WEEK quota period (UTC).
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
 

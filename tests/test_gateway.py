@@ -115,3 +115,15 @@ def test_throttled_responses_take_the_gateway_overhead(build):
     s = build([0.0, 0.0], account={"throttle": {"rate": 1, "burst": 1}},
               behaviour={"gateway_overhead": "7ms"})
     assert timeline(simulator.simulate(s)) == [(0.0, "ok", 0.607), (0.0, "throttled_account", 0.007)]
+
+
+def test_the_nginx_algorithm_truncates_the_leak_to_whole_milliseconds(build):
+    # rate 2/s burst 2 -> nginx "2r/s burst=1 nodelay": two at once, then one every 500 ms;
+    # at 499 ms nothing has leaked yet, at 500 ms one request has.
+    times = [0.0, 0.0, 0.0, 0.4995, 0.5]
+    aws = build(times, account={"throttle": {"rate": 2, "burst": 2}})
+    ngx = build(times, account={"throttle": {"rate": 2, "burst": 2}},
+                behaviour={"gateway_overhead": "0ms", "throttle_algorithm": "nginx_limit_req"})
+    assert causes(simulator.simulate(ngx)) == ["ok", "ok", "throttled_account", "throttled_account", "ok"]
+    # AWS's bucket has 0.999 tokens at 499.5 ms: the same answers here, by a different route.
+    assert causes(simulator.simulate(aws)) == ["ok", "ok", "throttled_account", "throttled_account", "ok"]

@@ -137,5 +137,5 @@ class FunctionPool:
         idle = self.idle
         idle.append(env)
         # Drop environments that expired at the old end, so memory stays bounded.
-        while idle[0].expires <= now:
+        while idle and idle[0].expires <= now:
             idle.popleft()

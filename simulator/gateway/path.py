@@ -15,6 +15,10 @@ passed keep the token it took is not documented; by default they do not
 (``behaviour.rejected_requests_consume_tokens = false``): every level is checked first
 and charged only when all of them admit the request.
 
+With ``behaviour.throttle_algorithm = "nginx_limit_req"`` every throttle is nginx's
+``limit_req`` (:mod:`simulator.gateway.nginx`) instead of AWS's token bucket, so the model
+predicts the nginx gateway used for validation.
+
 The chain of levels for each (client, route) pair is built once, so an attempt is a
 short loop over prepared objects. Clients that share an API key share its buckets
 and quota.
@@ -22,7 +26,7 @@ and quota.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 from simulator import outcomes as oc
 from simulator.gateway.buckets import TokenBucket
@@ -51,25 +55,33 @@ class Gateway:
         b = scenario.behaviour
         self.consume_on_reject = b.rejected_requests_consume_tokens
         self.quota_counts_throttled = b.throttled_requests_count_toward_quota
+        if b.throttle_algorithm == "nginx_limit_req":
+            from simulator.gateway.nginx import nginx_level
+
+            self._bucket: Callable[[float, int], Level] = nginx_level
+        else:
+            self._bucket = TokenBucket
         acct = scenario.account.throttle
-        self.account = TokenBucket(acct.rate, acct.burst)
+        self.account = self._bucket(acct.rate, acct.burst)
         stage = scenario.stage.throttle
         shared_stage = (
-            TokenBucket(stage.rate, stage.burst) if stage and b.stage_throttle_scope == "shared" else None
+            self._bucket(stage.rate, stage.burst) if stage and b.stage_throttle_scope == "shared" else None
         )
         #: Per route: the route's own bucket, or the stage default's, with its cause.
         self.route_levels: dict[str, tuple[Level, int] | None] = {}
         for route in scenario.routes:
             if route.throttle is not None:
-                self.route_levels[route.name] = (TokenBucket(route.throttle.rate, route.throttle.burst), oc.THROTTLED_METHOD)
+                self.route_levels[route.name] = (
+                    self._bucket(route.throttle.rate, route.throttle.burst), oc.THROTTLED_METHOD
+                )
             elif shared_stage is not None:
                 self.route_levels[route.name] = (shared_stage, oc.THROTTLED_STAGE)
             elif stage is not None:
-                self.route_levels[route.name] = (TokenBucket(stage.rate, stage.burst), oc.THROTTLED_STAGE)
+                self.route_levels[route.name] = (self._bucket(stage.rate, stage.burst), oc.THROTTLED_STAGE)
             else:
                 self.route_levels[route.name] = None
-        self.key_buckets: dict[str, TokenBucket] = {}
-        self.key_route_buckets: dict[tuple[str, str], TokenBucket] = {}
+        self.key_buckets: dict[str, Level] = {}
+        self.key_route_buckets: dict[tuple[str, str], Level] = {}
         self.quotas: dict[str, QuotaCounter] = {}
 
     def chain(self, api_key: str | None, usage_plan: str | None, route: str) -> Chain | None:
@@ -82,12 +94,14 @@ class Gateway:
             plan = s.usage_plan(usage_plan)
             method = plan.method_throttles.get(route)
             if method is not None:
-                bucket = self.key_route_buckets.setdefault(
-                    (api_key, route), TokenBucket(method.rate, method.burst)
-                )
+                bucket = self.key_route_buckets.get((api_key, route))
+                if bucket is None:
+                    bucket = self.key_route_buckets[(api_key, route)] = self._bucket(method.rate, method.burst)
                 levels.append((bucket, oc.THROTTLED_USAGE_PLAN))
             if plan.throttle is not None:
-                bucket = self.key_buckets.setdefault(api_key, TokenBucket(plan.throttle.rate, plan.throttle.burst))
+                bucket = self.key_buckets.get(api_key)
+                if bucket is None:
+                    bucket = self.key_buckets[api_key] = self._bucket(plan.throttle.rate, plan.throttle.burst)
                 levels.append((bucket, oc.THROTTLED_USAGE_PLAN))
             if plan.quota is not None:
                 q = plan.quota

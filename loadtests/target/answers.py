@@ -1,0 +1,80 @@
+"""What API Gateway answers for each cause: status code, JSON body and the two headers.
+
+The statuses come from :func:`simulator.outcomes.status_codes` (so the behaviour switches
+apply); the bodies are API Gateway's default gateway responses, ``{"message": ...}``:
+
+================================  ====================  ===============================
+cause                             REST API              HTTP API
+================================  ====================  ===============================
+forbidden                         403 Forbidden         --
+throttled_* (any throttle)        429 Too Many Requests 429 Too Many Requests
+quota_exceeded                    429 Limit Exceeded    --
+lambda_throttled                  500 (502) Internal    500 Internal Server Error
+                                  server error
+function_error, function_timeout  502 Internal server   500 Internal Server Error
+                                  error
+integration_timeout               504 Endpoint request  503 Service Unavailable
+                                  timed out             (504 Endpoint request timed out)
+no route matches                  403 Missing           404 Not Found
+                                  Authentication Token
+================================  ====================  ===============================
+
+Every answer carries ``x-throttlesim-cause`` (the cause's name in
+:data:`simulator.outcomes.CAUSES`; absent when no route matches, which the model does not
+know) and ``x-throttlesim-cold-start`` (``1`` when a new execution environment was
+initialised for the request, else ``0``). A load test reads them from the response
+headers; they are the only additions to what AWS would send.
+"""
+
+from __future__ import annotations
+
+import json
+
+from simulator import outcomes as oc
+from simulator.scenario import Scenario
+
+__all__ = ["CAUSE_HEADER", "COLD_START_HEADER", "Answers"]
+
+CAUSE_HEADER = "x-throttlesim-cause"
+COLD_START_HEADER = "x-throttlesim-cold-start"
+
+_THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
+
+
+class Answers:
+    """Status codes and bodies of one scenario's API (REST or HTTP)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.rest = scenario.api.type == "REST"
+        self.status = oc.status_codes(scenario)
+
+    def message(self, cause: int) -> str:
+        """The ``message`` of the default gateway response for *cause* (not ``ok``)."""
+        if cause == oc.FORBIDDEN:
+            return "Forbidden"
+        if cause in _THROTTLES:
+            return "Too Many Requests"
+        if cause == oc.QUOTA_EXCEEDED:
+            return "Limit Exceeded"
+        if cause == oc.INTEGRATION_TIMEOUT:
+            return "Service Unavailable" if self.status[cause] == 503 else "Endpoint request timed out"
+        if cause in (oc.LAMBDA_THROTTLED, oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT):
+            return "Internal server error" if self.rest else "Internal Server Error"
+        raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+
+    def error(self, cause: int) -> tuple[int, bytes]:
+        """``(status, body)`` of the gateway's answer for *cause*."""
+        return self.status[cause], body(self.message(cause))
+
+    def no_route(self) -> tuple[int, bytes]:
+        """What API Gateway answers when no route matches the method and path."""
+        return (403, body("Missing Authentication Token")) if self.rest else (404, body("Not Found"))
+
+
+def body(message: str) -> bytes:
+    """``{"message":"..."}`` as API Gateway writes it (no spaces)."""
+    return json.dumps({"message": message}, separators=(",", ":")).encode()
+
+
+def headers(cause: int, cold_start: bool = False) -> dict[str, str]:
+    return {CAUSE_HEADER: oc.CAUSES[cause], COLD_START_HEADER: "1" if cold_start else "0"}

@@ -1,0 +1,105 @@
+"""API Gateway and Lambda in one process, in real time.
+
+A request goes through the model's own gateway (:class:`simulator.gateway.path.Gateway`)
+with a real clock, then to the function runtime (:mod:`loadtests.target.runtime`):
+
+1. the route is picked from the method and path (:mod:`loadtests.target.routes`);
+2. the ``x-api-key`` header names the API key; its usage plan is the one the scenario's
+   clients give for that key (a key belongs to one plan). With ``api.api_key_required``,
+   a missing or unknown key, or one in no plan, is answered 403;
+3. the key's usage-plan throttles and quota, the route (or stage) throttle and the
+   account throttle are checked in AWS's order, by the same token buckets and quota
+   counters as the model, under the same ``behaviour`` switches; quota periods roll over
+   at the calendar boundaries counted from the scenario's ``start`` (server time 0);
+4. the function is invoked; Lambda may throttle it (500);
+5. if init + run exceeds the route's integration timeout, the client gets 504 (HTTP API:
+   503) at the timeout while the function runs on and holds its concurrency; otherwise
+   it gets the function's answer (200, or 502 for an error or a function timeout).
+
+The scenario's ``gateway_overhead`` is *not* added: this server's own overhead (parsing,
+the event loop, the loopback network) is whatever it really is, and the load test
+measures it. Status codes and bodies are API Gateway's (:mod:`loadtests.target.answers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from loadtests.target.answers import Answers, headers
+from loadtests.target.clock import Clock
+from loadtests.target.routes import RouteTable
+from loadtests.target.runtime import FunctionRuntime, invocation_response
+from simulator import outcomes as oc
+from simulator.gateway.path import Chain, Gateway
+from simulator.scenario import Scenario
+
+__all__ = ["EmulatedGateway", "emulated_app"]
+
+API_KEY_HEADER = "x-api-key"
+
+
+class EmulatedGateway:
+    """One API stage of a scenario in front of its functions."""
+
+    def __init__(self, scenario: Scenario, runtime: FunctionRuntime, clock: Clock) -> None:
+        self.scenario = scenario
+        self.runtime = runtime
+        self.clock = clock
+        self.gateway = Gateway(scenario)
+        self.answers = Answers(scenario)
+        self.routes = RouteTable(scenario.routes)
+        #: API key -> usage plan, from the clients that send each key.
+        self.plans: dict[str, str | None] = {}
+        for c in scenario.clients:
+            if c.api_key is not None:
+                self.plans.setdefault(c.api_key, c.usage_plan)
+        self._chains: dict[tuple[str | None, str], Chain | None] = {}
+
+    def chain(self, api_key: str | None, route: str) -> Chain | None:
+        """The gateway levels for this key on this route; None means 403."""
+        key = (api_key, route)
+        if key not in self._chains:
+            plan = self.plans.get(api_key) if api_key is not None else None  # unknown key: no plan
+            self._chains[key] = self.gateway.chain(api_key, plan, route)
+        return self._chains[key]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        route = self.routes.match(request.method, request.path)
+        if route is None:
+            status, body = self.answers.no_route()
+            return web.Response(status=status, body=body, content_type="application/json")
+        api_key = request.headers.get(API_KEY_HEADER) if self.scenario.api.type == "REST" else None
+        cause = self.gateway.admit(self.clock.now(), self.chain(api_key, route.name))
+        if cause != oc.OK:
+            return self._error(cause)
+        inv = self.runtime.invoke(route.function)
+        if inv.finished is None:
+            return self._error(inv.cause)
+        limit_s = self.scenario.integration_timeout_s(route)
+        if inv.busy_s > limit_s:
+            await asyncio.sleep(limit_s)
+            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start)
+        await asyncio.shield(inv.finished)
+        return invocation_response(self.answers, inv)
+
+    def _error(self, cause: int, cold_start: bool = False) -> web.Response:
+        status, body = self.answers.error(cause)
+        return web.Response(status=status, body=body, headers=headers(cause, cold_start),
+                            content_type="application/json")
+
+
+def emulated_app(scenario: Scenario, *, seed: int | None = None, clock: Clock | None = None) -> web.Application:
+    """An aiohttp application that answers every path as the scenario's API would."""
+    clock = clock or Clock()
+    runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
+    gateway = EmulatedGateway(scenario, runtime, clock)
+
+    async def close(_: web.Application) -> None:
+        runtime.close()
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", gateway.handle)
+    app.on_cleanup.append(close)
+    return app

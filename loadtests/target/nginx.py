@@ -1,0 +1,355 @@
+"""nginx in front of the function runtime, with ``limit_req`` in place of API Gateway's throttles.
+
+:func:`nginx_config` writes a configuration from the scenario; :class:`NginxServer` runs
+Debian's nginx (package ``nginx-light``, binary ``/usr/sbin/nginx``) with it in the
+foreground, with its own prefix, pid file, logs and temp directories under a temporary
+directory, listening on 127.0.0.1 only, and proxying to the runtime
+(:mod:`loadtests.target.runtime`).
+
+How the scenario becomes nginx directives
+-----------------------------------------
+* Routes: a ``map`` from ``"$request_method $uri"`` to a route id, with the precedence of
+  :mod:`loadtests.target.routes` (exact strings first, then regular expressions, then
+  ``$default``); another map gives the route's function, which nginx invokes at
+  ``/2015-03-31/functions/NAME/invocations``. No route: 403 (HTTP API: 404).
+* API keys (REST, ``api_key_required``): a ``map`` from ``$http_x_api_key`` to the key's
+  usage plan; no plan: 403 ``{"message":"Forbidden"}``.
+* Throttles, one ``limit_req_zone`` each, listed in one location in API Gateway's order:
+  each usage plan's per-route throttles and per-key throttle (keyed by
+  ``$http_x_api_key``), each route's own throttle, the stage default (one key per route,
+  or one for all with ``stage_throttle_scope = "shared"``) and the account (one key for
+  everything). A zone's key is empty for the requests it does not apply to, and nginx
+  skips it for them. An AWS throttle ``{rate, burst}`` becomes ``rate=``
+  :func:`~simulator.gateway.nginx.nginx_rate` (whole ``r/s``, else the nearest whole
+  ``r/m``) and ``burst=B-1 nodelay`` (nginx lets burst + 1 through at once); burst 0
+  becomes ``return 429``. ``limit_req_status 429``.
+* The integration timeout is ``proxy_read_timeout``: nginx answers 504 (HTTP API 503)
+  with ``{"message":"Endpoint request timed out"}`` when the runtime has not answered in
+  time; the function runs on in the runtime. Routes with different timeouts get one
+  internal location each.
+
+nginx's semantics, not AWS's: a request refused by a later zone charges no zone (the
+model's default), the arithmetic is integer milli-requests over a millisecond clock
+(:mod:`simulator.gateway.nginx`), and there are no usage-plan *quotas* (the
+configuration says so and lets such requests through). nginx does not say which zone
+refused a request, so a 429's ``x-throttlesim-cause`` lists the throttles that applied
+to it, in order, joined by ``|`` (one name when only one applied).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, Answers
+from loadtests.target.routes import _PARAM, path_pattern, route_parts
+from loadtests.target.runtime import INVOKE_PATH
+from simulator import outcomes as oc
+from simulator.gateway.nginx import nginx_burst, nginx_rate
+from simulator.scenario import Scenario, Throttle
+
+__all__ = ["NginxError", "NginxServer", "find_nginx", "nginx_config"]
+
+#: Where Debian's nginx-light puts the binary.
+DEBIAN_NGINX = "/usr/sbin/nginx"
+
+
+class NginxError(RuntimeError):
+    """nginx is missing, refused the configuration or did not start."""
+
+
+def find_nginx() -> str | None:
+    """The nginx binary: ``$THROTTLESIM_NGINX``, ``nginx`` on the PATH, or Debian's."""
+    for candidate in (os.environ.get("THROTTLESIM_NGINX"), shutil.which("nginx"), DEBIAN_NGINX):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _q(text: str, *, regex: bool = False) -> str:
+    """A double-quoted nginx string (a regular expression may hold ``\\ $ { }``)."""
+    if any(c in text for c in ('"\n\r' if regex else '"\\$;{}\n\r')):
+        raise ValueError(f"{text!r} cannot be written in an nginx configuration")
+    return f'"{text}"'
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+class _Layout:
+    """The zones of one scenario, and which of them apply to each (plan, route)."""
+
+    def __init__(self, s: Scenario) -> None:
+        self.s = s
+        self.route_id = {r.name: f"r{j}" for j, r in enumerate(s.routes)}
+        keyed = s.api.type == "REST" and s.api.api_key_required
+        self.plan_id = {p.name: f"p{i}" for i, p in enumerate(s.usage_plans)} if keyed else {}
+        #: zone name -> (throttle, key variable); maps that define the key variables.
+        self.zones: dict[str, tuple[Throttle, str]] = {}
+        self.maps: list[str] = []
+        #: (plan id or "", route id) -> [(zone name, cause)] in API Gateway's order.
+        self.applies: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._build()
+
+    def _zone(self, name: str, throttle: Throttle, source: str, entries: dict[str, str]) -> None:
+        var = f"$throttlesim_key_{name}"
+        self.zones[name] = (throttle, var)
+        self.maps.append(_map(source, var, {_q(k): v for k, v in entries.items()}))
+
+    def _build(self) -> None:
+        s = self.s
+        plans = [p for p in s.usage_plans if p.name in self.plan_id]
+        for p in plans:
+            pid = self.plan_id[p.name]
+            for route, t in p.method_throttles.items():
+                if route in self.route_id:
+                    rid = self.route_id[route]
+                    self._zone(f"{pid}_{rid}", t, '"$throttlesim_plan $throttlesim_route"',
+                               {f"{pid} {rid}": "$http_x_api_key"})
+            if p.throttle is not None:
+                self._zone(pid, p.throttle, "$throttlesim_plan", {pid: "$http_x_api_key"})
+        stage_keys: dict[str, str] = {}
+        for r in s.routes:
+            rid = self.route_id[r.name]
+            if r.throttle is not None:
+                self._zone(rid, r.throttle, "$throttlesim_route", {rid: "1"})
+            elif s.stage.throttle is not None:
+                stage_keys[rid] = "stage" if s.behaviour.stage_throttle_scope == "shared" else rid
+        if stage_keys:
+            self._zone("stage", s.stage.throttle, "$throttlesim_route", stage_keys)  # type: ignore[arg-type]
+        self.zones["account"] = (s.account.throttle, '"account"')
+        for pname in [None, *(p.name for p in plans)]:
+            pid = self.plan_id.get(pname, "") if pname else ""
+            for r in s.routes:
+                rid = self.route_id[r.name]
+                levels: list[tuple[str, int]] = []
+                if pname is not None:
+                    if f"{pid}_{rid}" in self.zones:
+                        levels.append((f"{pid}_{rid}", oc.THROTTLED_USAGE_PLAN))
+                    if pid in self.zones:
+                        levels.append((pid, oc.THROTTLED_USAGE_PLAN))
+                if rid in self.zones:
+                    levels.append((rid, oc.THROTTLED_METHOD))
+                elif rid in stage_keys:
+                    levels.append(("stage", oc.THROTTLED_STAGE))
+                levels.append(("account", oc.THROTTLED_ACCOUNT))
+                self.applies[(pid, rid)] = levels
+
+    def route_map(self) -> str:
+        """``"$request_method $uri"`` -> route id: exact strings, then regexes, then ``$default``."""
+        ranked = []
+        for r in self.s.routes:
+            method, path = route_parts(r)
+            if method:
+                ranked.append(((method == "ANY", bool(_PARAM.search(path))), method, path, self.route_id[r.name]))
+        exact, regex = [], []
+        for (any_method, params), method, path, rid in sorted(ranked, key=lambda e: e[0]):
+            if not any_method and not params:
+                exact.append(f"        {_q(method + ' ' + path)} {rid};\n")
+            else:
+                pattern = "~^" + ("[A-Z]+" if any_method else method) + " " + path_pattern(path, escape="pcre") + "$"
+                regex.append(f"        {_q(pattern, regex=True)} {rid};\n")
+        default = next((self.route_id[r.name] for r in self.s.routes if r.name == "$default"), '""')
+        return ('    map "$request_method $uri" $throttlesim_route {\n' + "".join(exact + regex)
+                + f"        default {default};\n    }}\n")
+
+
+def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: Path,
+                 worker_connections: int = 4096) -> str:
+    """The nginx configuration for *scenario*: listen on 127.0.0.1:*port*, proxy to the
+    runtime on 127.0.0.1:*upstream_port*, keep every file under *prefix*."""
+    s = scenario
+    layout = _Layout(s)
+    answers = Answers(s)
+    timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
+    head = [
+        f"# throttlesim: scenario {s.name!r} on nginx limit_req\n",
+        "daemon off;\nmaster_process off;\n",
+        f"pid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} notice;\n",
+        f"worker_rlimit_nofile {2 * worker_connections + 64};\n",
+        f"events {{\n    worker_connections {worker_connections};\n}}\n\n",
+    ]
+    http = ["    access_log off;\n"]
+    http += [f"    {what}_temp_path {prefix / 'temp' / what};\n" for what in _TEMP_DIRS]
+    http += [
+        "    default_type application/json;\n    server_tokens off;\n    keepalive_requests 1000000;\n",
+        "    limit_req_status 429;\n    limit_req_log_level info;\n\n",
+        layout.route_map(),
+        _map("$throttlesim_route", "$throttlesim_function", {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
+        _map("$http_x_api_key", "$throttlesim_plan",
+             {_q(key): pid for key, pid in _plan_of_key(s, layout.plan_id).items()}),
+        *layout.maps,
+    ]
+    throttles, closed = {}, {}
+    for (pid, rid), levels in layout.applies.items():
+        throttles[_q(f"{pid} {rid}")] = _q("|".join(dict.fromkeys(oc.CAUSES[c] for _, c in levels)))
+        if any(layout.zones[z][0].burst == 0 for z, _ in levels):
+            closed[_q(f"{pid} {rid}")] = "1"
+    http.append(_map('"$throttlesim_plan $throttlesim_route"', "$throttlesim_throttles", throttles))
+    if closed:
+        http.append(_map('"$throttlesim_plan $throttlesim_route"', "$throttlesim_closed", closed))
+    if len(timeouts) > 1:
+        http.append(_map("$throttlesim_route", "$throttlesim_group",
+                         {layout.route_id[r.name]: f"g{timeouts.index(s.integration_timeout_s(r))}" for r in s.routes}))
+    quotas = [p.name for p in s.usage_plans if p.quota is not None and p.name in layout.plan_id]
+    if quotas:
+        http.append(f"    # usage-plan quotas ({', '.join(quotas)}) have no nginx equivalent: not enforced\n")
+    http.append("\n")
+    http += [f"    limit_req_zone {key} zone={name}:10m rate={nginx_rate(t.rate)};\n"
+             for name, (t, key) in layout.zones.items()]
+    http.append(f"\n    upstream throttlesim_lambda {{\n        server 127.0.0.1:{upstream_port};\n"
+                "        keepalive 512;\n    }\n\n")
+
+    limits = [f"limit_req zone={name}{f' burst={nginx_burst(t.burst)}' if t.burst > 1 else ''} nodelay;"
+              for name, (t, _) in layout.zones.items() if t.burst > 0]
+    proxy = [
+        "proxy_http_version 1.1;", 'proxy_set_header Connection "";', "proxy_next_upstream off;",
+        "proxy_connect_timeout 5s;",
+        f"proxy_pass http://throttlesim_lambda{INVOKE_PATH.replace('{name}', '$throttlesim_function')};",
+    ]
+    status, body = answers.no_route()
+    first = ['if ($throttlesim_route = "") {', f"    return {status} '{body.decode()}';", "}"]
+    if layout.plan_id:
+        status, body = answers.error(oc.FORBIDDEN)
+        first += ['if ($throttlesim_plan = "") {', *_cause_headers(oc.CAUSES[oc.FORBIDDEN], "    "),
+                  f"    return {status} '{body.decode()}';", "}"]
+    if closed:
+        first += ["if ($throttlesim_closed) {", "    return 429;", "}"]
+    server = [f"    server {{\n        listen 127.0.0.1:{port} backlog=4096;\n",
+              "        error_page 429 = @throttled;\n        error_page 504 = @timeout;\n\n"]
+
+    def location(match: str, lines: list[str]) -> str:
+        return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
+
+    def proxied(timeout_s: float) -> list[str]:
+        return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", *proxy]
+
+    if len(timeouts) == 1:
+        server.append(location("/", first + proxied(timeouts[0])))
+    else:
+        server.append(location("/", [*first, "rewrite ^ /__throttlesim/$throttlesim_group last;"]))
+        server += [location(f"= /__throttlesim/g{g}", ["internal;", *proxied(t)]) for g, t in enumerate(timeouts)]
+    status, body = answers.error(oc.THROTTLED_ACCOUNT)
+    server.append(location("@throttled", [*_cause_headers("$throttlesim_throttles"), f"return 429 '{body.decode()}';"]))
+    status, body = answers.error(oc.INTEGRATION_TIMEOUT)
+    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT]),
+                                        f"return {status} '{body.decode()}';"]))
+    server.append("    }\n")
+    return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
+
+
+_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def _map(source: str, var: str, entries: dict[str, str]) -> str:
+    body = "".join(f"        {k} {v};\n" for k, v in entries.items())
+    return f"    map {source} {var} {{\n{body}        default \"\";\n    }}\n"
+
+
+def _cause_headers(cause: str, indent: str = "") -> list[str]:
+    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", f"{indent}add_header {COLD_START_HEADER} 0 always;"]
+
+
+def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:
+    """API key -> plan id, from the clients (the first client naming a key decides)."""
+    out: dict[str, str] = {}
+    for c in s.clients:
+        if c.api_key is not None and c.api_key not in out and c.usage_plan in plan_id:
+            out[c.api_key] = plan_id[c.usage_plan]  # type: ignore[index]
+    return out
+
+
+class NginxServer:
+    """Debian's nginx in the foreground with :func:`nginx_config`, stopped on :meth:`stop`.
+
+    Everything it writes (configuration, pid file, error log, temp files) lives in a
+    temporary directory that :meth:`stop` removes. nginx runs as one process
+    (``master_process off``), so one event loop and one clock handle every request, as
+    the model assumes; it is asked to die with the process that started it.
+    """
+
+    def __init__(self, scenario: Scenario, *, port: int, upstream_port: int, binary: str | None = None) -> None:
+        self.scenario = scenario
+        self.port = port
+        self.upstream_port = upstream_port
+        self.binary = binary or find_nginx()
+        self.prefix: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Write the configuration, start nginx, and return once it accepts connections."""
+        if self.binary is None:
+            raise NginxError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
+        self.prefix = Path(tempfile.mkdtemp(prefix="throttlesim-nginx-"))
+        for what in _TEMP_DIRS:
+            (self.prefix / "temp" / what).mkdir(parents=True)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        connections = max(256, min(4096, (hard if hard != resource.RLIM_INFINITY else 65536) // 2 - 64))
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(nginx_config(self.scenario, port=self.port, upstream_port=self.upstream_port,
+                                     prefix=self.prefix, worker_connections=connections))
+        log = self.prefix / "error.log"
+        self.process = subprocess.Popen(
+            [self.binary, "-p", f"{self.prefix}/", "-c", str(conf), "-e", str(log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the target starts nginx before any thread
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                message = self.last_error() or f"nginx exited with status {self.process.returncode}"
+                self.stop()
+                raise NginxError(message)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise NginxError(f"nginx did not listen on 127.0.0.1:{self.port} within {timeout_s:g} s")
+
+    def last_error(self) -> str:
+        """The last line nginx wrote to its error log."""
+        if self.prefix is None or not (self.prefix / "error.log").exists():
+            return ""
+        lines = (self.prefix / "error.log").read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop nginx (fast shutdown, then SIGKILL) and remove its directory."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.prefix is not None:
+            shutil.rmtree(self.prefix, ignore_errors=True)
+            self.prefix = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when its parent dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass

@@ -1,0 +1,203 @@
+"""A Lambda runtime in real time: the scenario's functions, served over HTTP on 127.0.0.1.
+
+Each function has the model's own :class:`~simulator.functions.pool.FunctionPool`, driven
+by a real clock (:class:`~loadtests.target.clock.Clock`, seconds since the server
+started) instead of simulated time, so the rules are the model's rules:
+
+* provisioned environments are initialised when the server starts;
+* an invocation needs concurrency room: the function's reserved concurrency minus its
+  provisioned concurrency, or room in the account's unreserved pool;
+* a warm idle environment serves it if one has not passed its idle timeout; else a new
+  one is created (a cold start: the handler first sleeps the ``init`` time) if the
+  function's scaling bucket has a token; else Lambda throttles the invocation;
+* the handler sleeps the ``duration`` drawn for it, or the function's ``timeout`` if that
+  is shorter; ``error_rate`` decides whether it fails; the environment is busy (holds
+  concurrency) until then, whatever the caller does meanwhile.
+
+Durations, init times, error coin flips and idle timeouts come from the same named random
+streams as the model's (:func:`simulator.rng.stream`), drawn in the same order, so the
+n-th invocation of a function gets the same numbers here as in a simulated run that
+invokes it in the same order.
+
+Over HTTP (``POST /2015-03-31/functions/{name}/invocations``, the Lambda Invoke path) the
+runtime answers the way API Gateway's Lambda-proxy integration would map the result:
+200 with a small JSON body, a throttle as 500 ``{"message":"Internal server error"}``, a
+failure or function timeout as 502, with the HTTP API variants (see
+:mod:`loadtests.target.answers`). nginx proxies these answers unchanged.
+
+Why asyncio and aiohttp: every request in flight is a handler asleep on a timer, and
+thousands of sleeping handlers cost a coroutine each on one event loop, with no thread
+per request, which suits a machine with two cores shared with the load generator.
+aiohttp's server parses HTTP/1.1 in C, keeps connections alive for nginx's upstream
+pool, and does not cancel a handler whose client went away, so a function whose caller
+timed out runs on and keeps its concurrency, as on AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from loadtests.target.answers import Answers, headers
+from loadtests.target.clock import Clock
+from simulator import outcomes as oc
+from simulator.dists import Draws, Uniforms
+from simulator.functions.pool import ExecutionEnvironment, FunctionPool, UnreservedPool
+from simulator.gateway.buckets import TokenBucket
+from simulator.rng import stream
+from simulator.scenario import Scenario
+
+__all__ = ["INVOKE_PATH", "FunctionRuntime", "Invocation", "runtime_app"]
+
+#: The Lambda Invoke API path; ``{name}`` is the function's name.
+INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+
+
+@dataclass
+class Invocation:
+    """One invocation: how it ends and when its environment is free again."""
+
+    function: str
+    #: ``ok``, ``function_error``, ``function_timeout`` or ``lambda_throttled``.
+    cause: int
+    cold_start: bool = False
+    provisioned: bool = False
+    init_s: float = 0.0
+    run_s: float = 0.0
+    #: Resolves when the environment is released; None when Lambda throttled.
+    finished: asyncio.Future[None] | None = field(default=None, repr=False)
+
+    @property
+    def busy_s(self) -> float:
+        """How long the environment is busy: init (cold starts) plus the run."""
+        return self.init_s + self.run_s
+
+    def result(self) -> dict[str, object]:
+        """The JSON body a successful invocation returns."""
+        return {
+            "function": self.function,
+            "cold_start": self.cold_start,
+            "init_ms": round(self.init_s * 1000, 3),
+            "run_ms": round(self.run_s * 1000, 3),
+        }
+
+
+class _Function:
+    __slots__ = ("coin", "duration", "error_rate", "init", "name", "pool", "timeout_s")
+
+    def __init__(self, name: str, pool: FunctionPool, duration: Draws, init: Draws, coin: Uniforms,
+                 error_rate: float, timeout_s: float) -> None:
+        self.name = name
+        self.pool = pool
+        self.duration = duration
+        self.init = init
+        self.coin = coin
+        self.error_rate = error_rate
+        self.timeout_s = timeout_s
+
+
+class FunctionRuntime:
+    """The scenario's functions on a real clock. Use it from inside a running event loop."""
+
+    def __init__(self, scenario: Scenario, *, seed: int | None = None, clock: Clock | None = None) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.clock = clock or Clock()
+        self.functions = self._build()
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def _build(self) -> dict[str, _Function]:
+        s, seed = self.scenario, self.seed
+        b = s.behaviour
+        unreserved = UnreservedPool(s.account.lambda_concurrency - sum(f.reserved_concurrency or 0 for f in s.functions))
+        account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
+        out = {}
+        for f in s.functions:
+            scaling = (
+                TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function"
+                else account_scaling
+            )
+            idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
+            pool = FunctionPool(
+                reserved=f.reserved_concurrency,
+                provisioned=f.provisioned_concurrency,
+                unreserved=unreserved,
+                scaling=scaling,
+                idle_timeout=Draws(idle.build(), stream(seed, "idle", f.name)),
+                max_lifetime_s=b.max_environment_lifetime,
+                reuse=b.environment_reuse,
+            )
+            out[f.name] = _Function(
+                f.name, pool,
+                Draws(f.duration.build(), stream(seed, "duration", f.name)),
+                Draws(f.init.build(), stream(seed, "init", f.name)),
+                Uniforms(stream(seed, "errors", f.name)),
+                f.error_rate, f.timeout,
+            )
+        return out
+
+    def concurrency(self, name: str) -> int:
+        """Invocations of *name* in flight now."""
+        return self.functions[name].pool.busy
+
+    def invoke(self, name: str) -> Invocation:
+        """Start an invocation of *name* now. Raises KeyError for an unknown function."""
+        f = self.functions[name]
+        env, cold = f.pool.acquire(self.clock.now())
+        if env is None:
+            return Invocation(name, oc.LAMBDA_THROTTLED)
+        duration = f.duration.next()
+        init = f.init.next() if cold else 0.0
+        failed = f.coin.next() < f.error_rate
+        if duration > f.timeout_s:
+            run, cause = f.timeout_s, oc.FUNCTION_TIMEOUT
+        else:
+            run, cause = duration, (oc.FUNCTION_ERROR if failed else oc.OK)
+        loop = asyncio.get_running_loop()
+        inv = Invocation(name, cause, cold, env.provisioned, init, run, loop.create_future())
+        timer = loop.call_later(inv.busy_s, self._release, f, env, inv)
+        self._timers.add(timer)
+        inv.finished.add_done_callback(lambda _: self._timers.discard(timer))  # type: ignore[union-attr]
+        return inv
+
+    def _release(self, f: _Function, env: ExecutionEnvironment, inv: Invocation) -> None:
+        f.pool.release(env, self.clock.now())
+        if inv.finished is not None and not inv.finished.done():
+            inv.finished.set_result(None)
+
+    def close(self) -> None:
+        """Forget the invocations still running (at shutdown)."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+
+def runtime_app(runtime: FunctionRuntime) -> web.Application:
+    """An aiohttp application serving :data:`INVOKE_PATH` for *runtime*'s functions."""
+    answers = Answers(runtime.scenario)
+
+    async def invoke(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in runtime.functions:
+            return web.json_response({"message": f"Function not found: {name}"}, status=404)
+        inv = runtime.invoke(name)
+        if inv.finished is not None:
+            await asyncio.shield(inv.finished)
+        return invocation_response(answers, inv)
+
+    app = web.Application()
+    app.router.add_route("*", INVOKE_PATH, invoke)
+    return app
+
+
+def invocation_response(answers: Answers, inv: Invocation) -> web.Response:
+    """The answer API Gateway's Lambda-proxy integration gives for a finished invocation."""
+    hdrs = headers(inv.cause, inv.cold_start)
+    if inv.cause == oc.OK:
+        body = json.dumps(inv.result(), separators=(",", ":")).encode()
+        return web.Response(status=200, body=body, headers=hdrs, content_type="application/json")
+    status, body = answers.error(inv.cause)
+    return web.Response(status=status, body=body, headers=hdrs, content_type="application/json")

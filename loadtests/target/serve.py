@@ -1,0 +1,182 @@
+"""Start a target for a scenario: ``python -m loadtests.target.serve SCENARIO --port P --gateway G``.
+
+``--gateway emulated`` serves API Gateway and Lambda from this process
+(:mod:`loadtests.target.emulated`); ``--gateway nginx`` serves the function runtime
+from this process on a free port and runs nginx in front of it
+(:mod:`loadtests.target.nginx`). When the target accepts connections one line is
+printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
+on SIGTERM or SIGINT, or by itself after ``--duration-limit`` seconds. ``--port 0``
+picks a free port and prints it.
+
+Bad input (a scenario that does not load, a port in use, no nginx) ends with one line on
+stderr and exit status 2; nginx failing to start, with its last error line and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+import simulator
+from loadtests.target.clock import Clock
+from loadtests.target.emulated import emulated_app
+from loadtests.target.nginx import NginxError, NginxServer, find_nginx
+from loadtests.target.runtime import FunctionRuntime, runtime_app
+from simulator.errors import ScenarioError, ThrottlesimError
+from simulator.scenario import Scenario
+
+__all__ = ["main", "serve"]
+
+GATEWAYS = ("emulated", "nginx")
+
+
+class ServeError(ThrottlesimError):
+    """Input that the target cannot start with."""
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port(port: int) -> int:
+    """*port*, or a free one for 0; :class:`ServeError` if something already listens there."""
+    if port == 0:
+        return free_port()
+    if not 0 < port < 65536:
+        raise ServeError(f"--port must be between 0 and 65535, got {port}")
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    return port
+
+
+def serve(
+    scenario: str | Scenario,
+    *,
+    port: int = 8000,
+    gateway: str = "emulated",
+    seed: int | None = None,
+    duration_limit_s: float | None = None,
+    overrides: dict[str, str] | None = None,
+    ready: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> None:
+    """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
+
+    Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
+    :class:`~loadtests.target.nginx.NginxError` if nginx does not start.
+    """
+    if gateway not in GATEWAYS:
+        raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
+    if not isinstance(scenario, Scenario):
+        scenario = simulator.load_scenario(scenario, overrides=overrides)
+    if gateway == "nginx" and find_nginx() is None:
+        raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
+    port = check_port(port)
+    _raise_open_files_limit()
+    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready))
+
+
+async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
+                 duration_limit_s: float | None, ready: Callable[[str], None]) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if duration_limit_s is not None:
+        loop.call_later(duration_limit_s, stop.set)
+    clock = Clock()
+    nginx: NginxServer | None = None
+    if gateway == "emulated":
+        app = emulated_app(scenario, seed=seed, clock=clock)
+        listen = port
+    else:
+        runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
+        app = runtime_app(runtime)
+        app.on_cleanup.append(lambda _: _close(runtime))
+        listen = 0
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", listen, backlog=4096)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+        if gateway == "nginx":
+            nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]))
+            nginx.start()
+        ready(f"listening on http://127.0.0.1:{port}")
+        await stop.wait()
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        await runner.cleanup()
+
+
+async def _close(runtime: FunctionRuntime) -> None:
+    runtime.close()
+
+
+def _raise_open_files_limit() -> None:
+    """Thousands of connections need thousands of file descriptors."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m loadtests.target.serve",
+                                description="Serve a scenario's API on 127.0.0.1 in real time.")
+    p.add_argument("scenario", help="scenario file (TOML)")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
+    p.add_argument("--gateway", choices=GATEWAYS, default="emulated",
+                   help="emulated: API Gateway in this process; nginx: nginx limit_req in front")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario key, as in throttlesim run")
+    p.add_argument("--duration-limit", type=float, default=None, metavar="S",
+                   help="stop by itself after S seconds")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    overrides = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --set takes KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        overrides[key] = value
+    try:
+        serve(args.scenario, port=args.port, gateway=args.gateway, seed=args.seed,
+              duration_limit_s=args.duration_limit, overrides=overrides or None)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ThrottlesimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NginxError as exc:
+        print(f"error: nginx: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
