@@ -128,6 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     serve.add_argument("--duration-limit", type=_interval, metavar="DURATION", help="stop by itself after this long")
 
+    lt = sub.add_parser("loadtest", help="send a scenario's traffic to a real API with Locust")
+    lt.add_argument("scenario", help="scenario file (TOML)")
+    lt.add_argument("--host", required=True, help="base URL, e.g. http://127.0.0.1:8000 or your staging stage")
+    lt.add_argument("--duration", type=_interval, help="how long to send traffic (default: the scenario's)")
+    lt.add_argument("--out", default="loadtest-out", metavar="DIR", help="where the attempt log goes")
+    lt.add_argument("--processes", type=_positive_int, default=1, help="Locust worker processes")
+    lt.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    lt.add_argument("--allow-remote", action="store_true", help="allow a host that is not on this machine")
+
+    val = sub.add_parser("validate", help="load-test a real API and compare what it did with the model")
+    val.add_argument("scenario", help="scenario file (TOML)")
+    val.add_argument("--target", default="emulated", metavar="emulated|nginx|URL",
+                     help="a local target started for the run, or the URL of a running API")
+    val.add_argument("--duration", type=_interval, help="how long to send traffic (default: the scenario's)")
+    val.add_argument("--out", default="validation-out", metavar="DIR")
+    val.add_argument("--seeds", type=_positive_int, default=5, help="seeds of the traffic model for intervals")
+    val.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    val.add_argument("--tolerance", action="append", metavar="NAME=VALUE",
+                     help="override a tolerance: fraction_429, fraction_5xx (absolute), agreement (minimum), "
+                          "latency_p50, latency_p95 (relative)")
+    val.add_argument("--allow-remote", action="store_true", help="allow a URL that is not on this machine")
+    val.add_argument("--json", action="store_true", help="print the report as JSON")
+
     from simulator.cli_capacity import add_capacity_commands
 
     add_capacity_commands(sub)
@@ -237,6 +260,31 @@ def _serve(args: argparse.Namespace) -> int:
     return serve_main(argv)
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from loadtests.validation import run_validation
+    from simulator.validate import DEFAULT_TOLERANCES
+
+    tolerances: dict[str, float] = {}
+    for item in args.tolerance or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in DEFAULT_TOLERANCES:
+            raise ThrottlesimError(f"--tolerance {item}: expected NAME=VALUE with NAME one of "
+                                   f"{', '.join(DEFAULT_TOLERANCES)}")
+        try:
+            tolerances[key] = float(value)
+        except ValueError:
+            raise ThrottlesimError(f"--tolerance {item}: {value!r} is not a number") from None
+    run = run_validation(args.scenario, target=args.target, duration_s=args.duration, out_dir=args.out,
+                         seeds=args.seeds, seed=args.seed, tolerances=tolerances, allow_remote=args.allow_remote)
+    if args.json:
+        sys.stdout.write(run.files["report"].read_text(encoding="utf-8"))
+    else:
+        from simulator.report import print_validation
+
+        print_validation(run)
+    return 0 if run.ok else 1
+
+
 def _check(args: argparse.Namespace) -> int:
     import simulator
 
@@ -265,6 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cost(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "loadtest":
+            from loadtests.runner import loadtest_command
+
+            return loadtest_command(args.scenario, args.host, duration_s=args.duration, out_dir=args.out,
+                                    processes=args.processes, seed=args.seed, allow_remote=args.allow_remote)
+        if args.command == "validate":
+            return _validate(args)
         from simulator.cli_capacity import run_capacity_command
 
         code = run_capacity_command(args)

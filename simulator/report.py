@@ -101,3 +101,34 @@ def _statuses(result: Result) -> Any:
     from simulator.outcomes import status_codes
 
     return status_codes(result.scenario)
+
+
+def print_validation(run: Any, console: Console | None = None) -> None:
+    """Predicted against observed, with each check's tolerance and verdict."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal or console.width < 110:
+            console = Console(width=110)
+    r = run.report
+    console.print(f"[bold]validation[/bold] against {run.target} ({run.host}): {r.n_observed:,} attempts observed; "
+                  f"files in {run.out_dir}")
+    t = Table(title="Status classes (fraction of attempts)", title_justify="left")
+    for col in ("class", "predicted", "observed"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for cls, pred in r.fractions["predicted"].items():
+        obs = r.fractions["observed"][cls]
+        if pred or obs:
+            t.add_row(cls, f"{100 * pred:.2f}%", f"{100 * obs:.2f}%")
+    console.print(t)
+    t = Table(title="Checks", title_justify="left")
+    for col in ("figure", "predicted", "observed", "error", "tolerance", "model 95% interval", ""):
+        t.add_column(col, justify="left" if col in ("figure", "") else "right")
+    for c in r.checks:
+        interval = f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]" if c.interval else ""
+        t.add_row(c.name, f"{c.predicted:.4f}", f"{c.observed:.4f}", f"{c.error:.4f}", f"{c.tolerance:g}", interval,
+                  "[green]ok[/green]" if c.ok else "[red]outside[/red]")
+    console.print(t)
+    console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g}; "
+                  f"per-second 429 mean abs error {r.series['429']['mean_abs_error']:g}, "
+                  f"5XX {r.series['5xx']['mean_abs_error']:g}")
+    console.print("[green]within tolerance[/green]" if r.ok else "[red]outside tolerance[/red]")

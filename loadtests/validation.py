@@ -1,0 +1,173 @@
+"""``throttlesim validate``: run a scenario against a real API and hold the model to it.
+
+1. Start the target when it is local (``emulated`` or ``nginx``, on a free 127.0.0.1 port,
+   as a subprocess that stops by itself), or use the given URL.
+2. Send the scenario's traffic with Locust (:mod:`loadtests.runner`) and read the
+   per-attempt log.
+3. Predict (a) the observed arrivals replayed through the model, and (b) the scenario's
+   own traffic over several seeds, for intervals (:mod:`simulator.validate`). Against the
+   nginx target the model uses nginx's limit_req arithmetic
+   (``behaviour.throttle_algorithm = "nginx_limit_req"``).
+4. Compare, write ``validation.json``, ``per_second.csv`` and figures, and say whether
+   every figure is within its tolerance.
+
+Default tolerances: 429 and 5XX fractions within 0.5 percentage points of observed
+(1 point against nginx, whose 1 ms clock and integer rates the model only mirrors),
+per-request status agreement at least 98%, p50 and p95 latency within 10%.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from simulator.errors import ThrottlesimError
+
+__all__ = ["ValidationRun", "run_validation", "TARGETS"]
+
+TARGETS = ("emulated", "nginx")
+
+#: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
+TARGET_TOLERANCES: dict[str, dict[str, float]] = {
+    "emulated": {"fraction_429": 0.005, "fraction_5xx": 0.005},
+    "nginx": {"fraction_429": 0.01, "fraction_5xx": 0.01},
+}
+
+
+@dataclass
+class ValidationRun:
+    report: Any  # simulator.validate.ValidationReport
+    out_dir: Path
+    target: str
+    host: str
+    files: dict[str, Path]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.report.ok)
+
+
+class _Target:
+    """A local target server as a subprocess; always stopped on exit."""
+
+    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str]) -> None:
+        cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
+               "--duration-limit", repr(limit_s)]
+        for key, value in overrides.items():
+            cmd += ["--set", f"{key}={value}"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        self.host = ""
+
+    def __enter__(self) -> _Target:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
+            self.stop()
+            raise ThrottlesimError(f"the target did not start: {err[-1] if err else line or 'no output'}")
+        self.host = line[len("listening on "):]
+        return self
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_validation(
+    scenario_path: str | Path,
+    *,
+    target: str = "emulated",
+    duration_s: float | None = None,
+    out_dir: str | Path = "validation-out",
+    seeds: int = 5,
+    seed: int | None = None,
+    tolerances: Mapping[str, float] | None = None,
+    allow_remote: bool = False,
+    plots: bool = True,
+    progress: Callable[[Any], None] | None = None,
+) -> ValidationRun:
+    """Load-test *target* with the scenario's traffic and compare with the model."""
+    import simulator
+    from loadtests.log import read_log
+    from loadtests.runner import run_loadtest
+    from simulator.validate import compare, replay_scenario
+
+    path = Path(scenario_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = simulator.load_scenario(path, seed=seed)
+    overrides: dict[str, str] = {}
+    if duration_s is not None:
+        overrides["duration"] = f"{duration_s!r}s"
+    local = target in TARGETS
+    model_overrides = dict(overrides)
+    if target == "nginx":
+        model_overrides["behaviour.throttle_algorithm"] = "nginx_limit_req"
+    run_s = duration_s if duration_s is not None else scenario.duration
+    tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
+
+    def load(host: str) -> Any:
+        return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
+                            allow_remote=allow_remote, progress=progress)
+
+    if local:
+        # The target outlives the load test by a margin, then stops by itself whatever happens.
+        target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
+        with _Target(path, target, run_s + 120.0, target_overrides) as t:
+            host = t.host
+            loadtest = load(host)
+    else:
+        host = target
+        loadtest = load(host)
+
+    observed = read_log(loadtest.log_path)
+    if observed.empty:
+        raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
+    base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
+    runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
+    report = compare(observed, replay, runs, tolerances=tol)
+
+    files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
+    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol, **report.to_dict()}
+    files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    report.per_second.to_csv(files["per_second"], index=False)
+    if plots:
+        files.update(_plots(report, out / "plots"))
+    return ValidationRun(report, out, target, host, files)
+
+
+def _plots(report: Any, folder: Path) -> dict[str, Path]:
+    from simulator.plots import save_figures, validation_fractions, validation_series
+
+    ps = report.per_second
+    predicted = ps[["time_s"]].assign(**{"429": ps["predicted_429"], "5XX": ps["predicted_5xx"]})
+    observed = ps[["time_s"]].assign(**{"429": ps["observed_429"], "5XX": ps["observed_5xx"]})
+    intervals = {c.name.replace("fraction_", ""): c.interval for c in report.checks if c.interval}
+    figures = {
+        "validation_series": validation_series(predicted, observed, metrics=("429", "5XX")),
+        "validation_fractions": validation_fractions(
+            report.fractions["predicted"], report.fractions["observed"],
+            intervals or None,
+        ),
+    }
+    paths = save_figures(figures, folder)
+    return {p.stem: p for p in paths}
