@@ -80,6 +80,7 @@ COLUMNS: tuple[str, ...] = (
     "cause",
     "cold_start",
     "worker",
+    "server_received_s",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -95,11 +96,13 @@ _DTYPES: dict[str, Any] = {
     "cause": "string",
     "cold_start": "Int8",
     "worker": "int64",
+    "server_received_s": "float64",
 }
 
 _MAX_MESSAGE = 200
 CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
+RECEIVED_HEADER = "x-throttlesim-received-s"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -159,6 +162,18 @@ def answer_fields(
     return response_message(body), cause, cold_start_flag(headers.get(COLD_START_HEADER))
 
 
+def server_received(headers: Mapping[str, str] | None) -> str:
+    """``x-throttlesim-received-s`` (the server's own clock), or ``""`` when absent."""
+    if headers is None:
+        return ""
+    value = (headers.get(RECEIVED_HEADER) or "").strip()
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return value
+
+
 class AttemptLog:
     """Appends attempt rows to one worker's CSV (header first)."""
 
@@ -185,6 +200,7 @@ class AttemptLog:
         cause: str,
         cold_start: str,
         worker: int,
+        server_received_s: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -200,6 +216,7 @@ class AttemptLog:
                 cause,
                 cold_start,
                 worker,
+                server_received_s,
             )
         )
         self.rows += 1

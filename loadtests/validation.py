@@ -138,7 +138,7 @@ def run_validation(
         host = target
         loadtest = load(host)
 
-    observed = read_log(loadtest.log_path)
+    observed = _on_server_clock(read_log(loadtest.log_path))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
@@ -153,6 +153,27 @@ def run_validation(
     if plots:
         files.update(_plots(report, out / "plots"))
     return ValidationRun(report, out, target, host, files)
+
+
+def _on_server_clock(observed: Any) -> Any:
+    """Replay each attempt at the instant the server received it, when the server says.
+
+    The local targets report their own receive time (``x-throttlesim-received-s``). Those
+    instants, shifted by the median gap to the load generator's start times so that they
+    sit on the load test's timeline, are what the server's buckets and concurrency saw;
+    the generator's own start times are later than planned by its scheduling lag and earlier
+    than the server's by the network. Attempts without the header (nginx's own 429s) keep
+    their actual start time. ``intended_start_s`` is kept as ``planned_start_s``.
+    """
+    import numpy as np
+
+    if "server_received_s" not in observed or observed["server_received_s"].isna().all():
+        return observed
+    server = observed["server_received_s"].astype(float)
+    actual = observed["actual_start_s"].astype(float)
+    offset = float(np.nanmedian(server - actual))
+    replay_at = np.where(server.notna(), server - offset, actual)
+    return observed.assign(planned_start_s=observed["intended_start_s"], intended_start_s=replay_at)
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:

@@ -71,22 +71,23 @@ class EmulatedGateway:
             status, body = self.answers.no_route()
             return web.Response(status=status, body=body, content_type="application/json")
         api_key = request.headers.get(API_KEY_HEADER) if self.scenario.api.type == "REST" else None
-        cause = self.gateway.admit(self.clock.now(), self.chain(api_key, route.name))
+        now = self.clock.now()
+        cause = self.gateway.admit(now, self.chain(api_key, route.name))
         if cause != oc.OK:
-            return self._error(cause)
+            return self._error(cause, received_s=now)
         inv = self.runtime.invoke(route.function)
         if inv.finished is None:
-            return self._error(inv.cause)
+            return self._error(inv.cause, received_s=now)
         limit_s = self.scenario.integration_timeout_s(route)
         if inv.busy_s > limit_s:
             await asyncio.sleep(limit_s)
-            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start)
+            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now)
         await asyncio.shield(inv.finished)
-        return invocation_response(self.answers, inv)
+        return invocation_response(self.answers, inv, received_s=now)
 
-    def _error(self, cause: int, cold_start: bool = False) -> web.Response:
+    def _error(self, cause: int, cold_start: bool = False, *, received_s: float | None = None) -> web.Response:
         status, body = self.answers.error(cause)
-        return web.Response(status=status, body=body, headers=headers(cause, cold_start),
+        return web.Response(status=status, body=body, headers=headers(cause, cold_start, received_s),
                             content_type="application/json")
 
 

@@ -183,19 +183,20 @@ def runtime_app(runtime: FunctionRuntime) -> web.Application:
         name = request.match_info["name"]
         if name not in runtime.functions:
             return web.json_response({"message": f"Function not found: {name}"}, status=404)
+        received = runtime.clock.now()
         inv = runtime.invoke(name)
         if inv.finished is not None:
             await asyncio.shield(inv.finished)
-        return invocation_response(answers, inv)
+        return invocation_response(answers, inv, received_s=received)
 
     app = web.Application()
     app.router.add_route("*", INVOKE_PATH, invoke)
     return app
 
 
-def invocation_response(answers: Answers, inv: Invocation) -> web.Response:
+def invocation_response(answers: Answers, inv: Invocation, *, received_s: float | None = None) -> web.Response:
     """The answer API Gateway's Lambda-proxy integration gives for a finished invocation."""
-    hdrs = headers(inv.cause, inv.cold_start)
+    hdrs = headers(inv.cause, inv.cold_start, received_s)
     if inv.cause == oc.OK:
         body = json.dumps(inv.result(), separators=(",", ":")).encode()
         return web.Response(status=200, body=body, headers=hdrs, content_type="application/json")
