@@ -103,6 +103,7 @@ _MAX_MESSAGE = 200
 CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
+NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -163,9 +164,20 @@ def answer_fields(
 
 
 def server_received(headers: Mapping[str, str] | None) -> str:
-    """``x-throttlesim-received-s`` (the server's own clock), or ``""`` when absent."""
+    """When the server received the request, on its own clock, or ``""`` when it does not say.
+
+    nginx's ``x-throttlesim-nginx-time`` (``"$msec $request_time"``: receipt = the first minus
+    the second, epoch seconds to the millisecond) wins over the function runtime's
+    ``x-throttlesim-received-s``: nginx is the gateway whose limits decided.
+    """
     if headers is None:
         return ""
+    nginx = (headers.get(NGINX_TIME_HEADER) or "").split()
+    if len(nginx) == 2:
+        try:
+            return f"{float(nginx[0]) - float(nginx[1]):.3f}"
+        except ValueError:
+            pass
     value = (headers.get(RECEIVED_HEADER) or "").strip()
     try:
         float(value)

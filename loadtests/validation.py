@@ -121,6 +121,9 @@ def run_validation(
     model_overrides = dict(overrides)
     if target == "nginx":
         model_overrides["behaviour.throttle_algorithm"] = "nginx_limit_req"
+    if target == "nginx" and any(p.quota is not None for p in scenario.usage_plans):
+        raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
+                               "--target emulated or your API")
     run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
@@ -169,10 +172,25 @@ def _on_server_clock(observed: Any) -> Any:
 
     if "server_received_s" not in observed or observed["server_received_s"].isna().all():
         return observed
-    server = observed["server_received_s"].astype(float)
-    actual = observed["actual_start_s"].astype(float)
-    offset = float(np.nanmedian(server - actual))
-    replay_at = np.where(server.notna(), server - offset, actual)
+    server = observed["server_received_s"].astype(float).to_numpy()
+    actual = observed["actual_start_s"].astype(float).to_numpy()
+    have = ~np.isnan(server)
+    offset = float(np.median(server[have] - actual[have]))
+    millis = np.all(np.abs(server[have] * 1000 - np.round(server[have] * 1000)) < 1e-3)
+    if millis:
+        # nginx's clock ticks in whole milliseconds: keep the replay on the same grid (a
+        # whole-millisecond offset) and order the requests of one millisecond as they
+        # were sent, with a sub-millisecond fraction the model's floor to ms ignores.
+        offset = round(offset, 3)
+        ms = np.round((server - offset) * 1000)
+        order = np.argsort(actual, kind="stable")
+        rank = np.empty(len(actual))
+        rank[order] = np.arange(len(actual))
+        fraction = 0.1 + 0.8 * rank / max(len(actual), 1)
+        at = (ms + fraction) / 1000
+    else:
+        at = server - offset
+    replay_at = np.where(have, at, actual)
     return observed.assign(planned_start_s=observed["intended_start_s"], intended_start_s=replay_at)
 
 

@@ -51,6 +51,7 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "agreement": 0.98,
     "latency_p50": 0.10,
     "latency_p95": 0.10,
+    "latency_floor_ms": 1.0,
 }
 
 #: Status classes compared between model and observation.
@@ -118,6 +119,9 @@ class Check:
     tolerance: float
     kind: str  # "abs", "rel" or "min"
     interval: tuple[float, float] | None = None
+    #: For "rel": an absolute error this small passes whatever the relative error (a real
+    #: server's timer resolution makes 10% of a 5 ms latency meaningless).
+    floor: float = 0.0
 
     @property
     def error(self) -> float:
@@ -131,6 +135,8 @@ class Check:
     def ok(self) -> bool:
         if self.kind == "min":
             return self.observed >= self.tolerance
+        if self.kind == "rel" and abs(self.predicted - self.observed) <= self.floor:
+            return True
         return self.error <= self.tolerance + 1e-12
 
 
@@ -268,7 +274,9 @@ def compare(
         Check("fraction_5xx", fractions["predicted"]["5xx"], fractions["observed"]["5xx"], tol["fraction_5xx"],
               "abs", intervals.get("5xx")),
         Check("agreement", agreement, agreement, tol["agreement"], "min"),
-        Check("latency_p50", latency["predicted"]["p50"], latency["observed"]["p50"], tol["latency_p50"], "rel"),
-        Check("latency_p95", latency["predicted"]["p95"], latency["observed"]["p95"], tol["latency_p95"], "rel"),
+        Check("latency_p50", latency["predicted"]["p50"], latency["observed"]["p50"], tol["latency_p50"], "rel",
+              floor=tol["latency_floor_ms"]),
+        Check("latency_p95", latency["predicted"]["p95"], latency["observed"]["p95"], tol["latency_p95"], "rel",
+              floor=tol["latency_floor_ms"]),
     ]
     return ValidationReport(checks, fractions, causes, latency, cold, series, agreement, len(obs), per_second)

@@ -232,7 +232,8 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
 
     def proxied(timeout_s: float) -> list[str]:
-        return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", *proxy]
+        return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", _TIME,
+                *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
@@ -256,8 +257,16 @@ def _map(source: str, var: str, entries: dict[str, str]) -> str:
     return f"    map {source} {var} {{\n{body}        default \"\";\n    }}\n"
 
 
+#: nginx's own clock when it received the request: ``"$msec $request_time"`` (the time the
+#: answer was sent, and how long after receiving it), so validation can replay each request
+#: at the millisecond nginx's limit_req saw it.
+NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+_TIME = f'add_header {NGINX_TIME_HEADER} "$msec $request_time" always;'
+
+
 def _cause_headers(cause: str, indent: str = "") -> list[str]:
-    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", f"{indent}add_header {COLD_START_HEADER} 0 always;"]
+    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", f"{indent}add_header {COLD_START_HEADER} 0 always;",
+            f"{indent}{_TIME}"]
 
 
 def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:

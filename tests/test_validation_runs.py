@@ -1,0 +1,36 @@
+"""Short validations against both local targets, end to end: Locust sends the traffic,
+the target answers in real time, and the model must agree within the default tolerances.
+
+These send real traffic to 127.0.0.1 only, for a bounded 12 s each.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from loadtests.target.nginx import find_nginx
+from loadtests.validation import run_validation
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = ROOT / "scenarios" / "validation"
+
+
+def _nginx() -> bool:
+    try:
+        return find_nginx() is not None
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("target, scenario", [
+    ("emulated", "usage_plan_keys.toml"),
+    ("emulated", "lambda_concurrency.toml"),
+    pytest.param("nginx", "route_account.toml",
+                 marks=pytest.mark.skipif(not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)")),
+])
+def test_the_model_agrees_with_a_real_target(tmp_path, target, scenario):
+    run = run_validation(VALIDATION / scenario, target=target, duration_s=12.0, out_dir=tmp_path, seeds=2)
+    failed = [(c.name, c.predicted, c.observed) for c in run.report.checks if not c.ok]
+    assert run.ok, failed
+    assert run.report.n_observed > 300
+    assert (tmp_path / "validation.json").exists() and (tmp_path / "plots" / "validation_series.png").exists()
