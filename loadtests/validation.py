@@ -141,7 +141,7 @@ def run_validation(
         host = target
         loadtest = load(host)
 
-    observed = _on_server_clock(read_log(loadtest.log_path))
+    observed = on_server_clock(read_log(loadtest.log_path))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
@@ -158,7 +158,7 @@ def run_validation(
     return ValidationRun(report, out, target, host, files)
 
 
-def _on_server_clock(observed: Any) -> Any:
+def on_server_clock(observed: Any) -> Any:
     """Replay each attempt at the instant the server received it, when the server says.
 
     The local targets report their own receive time (``x-throttlesim-received-s``). Those
