@@ -75,7 +75,7 @@ class EmulatedGateway:
         cause = self.gateway.admit(now, self.chain(api_key, route.name))
         if cause != oc.OK:
             return self._error(cause, received_s=now)
-        inv = self.runtime.invoke(route.function)
+        inv = self.runtime.invoke(route.function, now)
         if inv.finished is None:
             return self._error(inv.cause, received_s=now)
         limit_s = self.scenario.integration_timeout_s(route)

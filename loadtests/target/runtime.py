@@ -36,6 +36,7 @@ timed out runs on and keeps its concurrency, as on AWS.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from dataclasses import dataclass, field
 
@@ -108,6 +109,9 @@ class FunctionRuntime:
         self.clock = clock or Clock()
         self.functions = self._build()
         self._timers: set[asyncio.TimerHandle] = set()
+        #: Invocations by the instant they are due to finish (heap of (due, seq, ...)).
+        self._due: list[tuple[float, int, _Function, ExecutionEnvironment, Invocation]] = []
+        self._seq = 0
 
     def _build(self) -> dict[str, _Function]:
         s, seed = self.scenario, self.seed
@@ -143,10 +147,19 @@ class FunctionRuntime:
         """Invocations of *name* in flight now."""
         return self.functions[name].pool.busy
 
-    def invoke(self, name: str) -> Invocation:
-        """Start an invocation of *name* now. Raises KeyError for an unknown function."""
+    def invoke(self, name: str, now: float | None = None) -> Invocation:
+        """Start an invocation of *name* at *now* (default: the clock). Raises KeyError for an
+        unknown function.
+
+        Environments are released at the instant their invocation is due to finish, not when
+        the event loop gets round to the timer: every invocation settles the ones already due
+        first. A busy event loop then delays answers, but not the concurrency the next request
+        sees, which is what the model predicts.
+        """
         f = self.functions[name]
-        env, cold = f.pool.acquire(self.clock.now())
+        now = self.clock.now() if now is None else now
+        self._settle(now)
+        env, cold = f.pool.acquire(now)
         if env is None:
             return Invocation(name, oc.LAMBDA_THROTTLED)
         duration = f.duration.next()
@@ -158,15 +171,25 @@ class FunctionRuntime:
             run, cause = duration, (oc.FUNCTION_ERROR if failed else oc.OK)
         loop = asyncio.get_running_loop()
         inv = Invocation(name, cause, cold, env.provisioned, init, run, loop.create_future())
-        timer = loop.call_later(inv.busy_s, self._release, f, env, inv)
+        due = now + inv.busy_s
+        self._seq += 1
+        heapq.heappush(self._due, (due, self._seq, f, env, inv))
+        timer = loop.call_later(max(0.0, due - self.clock.now()), self._settle_timer, due)
         self._timers.add(timer)
         inv.finished.add_done_callback(lambda _: self._timers.discard(timer))  # type: ignore[union-attr]
         return inv
 
-    def _release(self, f: _Function, env: ExecutionEnvironment, inv: Invocation) -> None:
-        f.pool.release(env, self.clock.now())
-        if inv.finished is not None and not inv.finished.done():
-            inv.finished.set_result(None)
+    def _settle_timer(self, due: float) -> None:
+        self._settle(due)
+
+    def _settle(self, now: float) -> None:
+        """Release, in order, every invocation due at or before *now*, at its due instant."""
+        heap = self._due
+        while heap and heap[0][0] <= now:
+            due, _, f, env, inv = heapq.heappop(heap)
+            f.pool.release(env, due)
+            if inv.finished is not None and not inv.finished.done():
+                inv.finished.set_result(None)
 
     def close(self) -> None:
         """Forget the invocations still running (at shutdown)."""
@@ -184,7 +207,7 @@ def runtime_app(runtime: FunctionRuntime) -> web.Application:
         if name not in runtime.functions:
             return web.json_response({"message": f"Function not found: {name}"}, status=404)
         received = runtime.clock.now()
-        inv = runtime.invoke(name)
+        inv = runtime.invoke(name, received)
         if inv.finished is not None:
             await asyncio.shield(inv.finished)
         return invocation_response(answers, inv, received_s=received)
