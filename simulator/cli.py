@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", type=_interval, default=1.0, metavar="DURATION",
                      help="time-series interval, e.g. 1s (default) or 60s")
     _plot_args(run)
+    run.add_argument("--engine", choices=["auto", "simpy", "fast"], default="auto",
+                     help="auto (default): the fast engine when it supports the scenario, else SimPy; both give "
+                          "the same records")
+    run.add_argument("--no-records", action="store_true",
+                     help="keep only bounded aggregates (fast engine): memory independent of the request count")
 
     cost = sub.add_parser(
         "cost", help="what a scenario's traffic costs, what-if variants side by side, or an analytic estimate",
@@ -202,7 +207,11 @@ def _run(args: argparse.Namespace) -> int:
     _check_output("--records", args.records, (".csv", ".parquet"))
     _check_output("--timeseries", args.timeseries, (".csv",))
     formats = _check_plots_dir(args)
-    result = simulator.simulate(scenario)
+    if args.no_records and (args.records or formats):
+        raise ThrottlesimError("--no-records keeps no per-attempt rows: drop --records/--plots, or --no-records")
+    result = simulator.simulate(scenario, engine=args.engine, record=not args.no_records)
+    if result.engine_note:
+        print(f"throttlesim: {result.engine_note}", file=sys.stderr)
     try:
         if args.records:
             result.write_records(args.records)

@@ -142,6 +142,9 @@ def _r(x: float, digits: int = 3) -> float:
 class Result:
     """The outcome of one simulated run."""
 
+    #: Why the run did not use the engine asked for (``engine="auto"`` falling back), or None.
+    engine_note: str | None = None
+
     def __init__(self, scenario: Scenario, seed: int, recorder: Recorder, engine: str) -> None:
         self.scenario = scenario
         self.seed = seed

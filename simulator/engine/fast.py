@@ -1,0 +1,341 @@
+"""The fast engine: the reference model, compiled, event for event.
+
+The reference engine (:mod:`simulator.engine.reference`) is the definition of the model;
+this engine runs the same model tens of times faster by replacing
+SimPy's Python objects with arrays and its event loop with a loop compiled by numba
+(:mod:`simulator.engine.fast_kernel`). It gives the *same* result, attempt for attempt:
+the same random numbers reach the same requests, and simultaneous events happen in the
+same order. That is what makes it trustworthy, and ``tests/test_engine_differential.py``
+checks it by comparing every attempt record of both engines on a corpus of scenarios.
+
+Same random numbers
+-------------------
+Every named stream (:mod:`simulator.rng`) is drawn in blocks of
+:data:`~simulator.dists.BLOCK` samples from the same generator as the reference's
+:class:`~simulator.dists.Draws`, and consumed one value at a time in event order
+(:mod:`simulator.engine.fast_inputs`). Open arrivals are
+:func:`~simulator.traffic.open_arrival_times` (in chunks for very long runs).
+
+Same order: SimPy's event ids
+-----------------------------
+SimPy processes events in ``(time, priority, event id)`` order, where the id counts
+every ``schedule`` call. The engine keeps a heap with the same key and gives an id to
+exactly the events the reference schedules, in the same order:
+
+1. **Process starts.** Before the run, one ``Initialize`` event (priority URGENT, at
+   t = 0) per process, in scenario order: one per open or replay client, one per closed
+   user (in user order, only those spawned before the end). They get ids 0, 1, ...
+2. **Open arrivals.** An open client sends every arrival whose time ``t`` is not after
+   ``now`` at once, in order; for the next one it schedules a timeout at
+   ``now + (t - now)`` (exactly SimPy's arithmetic, which can differ from ``t`` in the
+   last bit). When its trace ends its process ends, which uses an id. (These timeouts
+   wait in a small heap of their own, at most one per client, and the loop takes
+   whichever of the two heap tops comes first by the same key: the order is the
+   same as with one heap.)
+3. **Attempts.** An invoked function schedules its environment's release at
+   ``now + init + run`` with priority URGENT: releases at *t* come before anything else
+   at *t*, so a request at *t* can reuse the environment. Then the client's side is
+   scheduled: with a retry policy, the response (NORMAL, at ``now + latency``); without,
+   for a closed user only, the moment the response triggers the user's ``done`` event.
+4. **Responses.** A response either schedules the retry (at ``now + backoff``) or ends
+   the request; a closed user's ``done.succeed()`` is itself scheduled (NORMAL, at
+   ``now``), so the user resumes one event later, after any events already scheduled
+   for that instant.
+5. **Closed users.** A user that resumes computes its ``wait_time``; a positive wait is
+   a timeout (NORMAL), zero loops at once; a user that finds ``now >= duration`` ends its
+   process (an id). A user spawned after 0 first waits for a spawn timeout.
+
+Within one event, things happen in the reference's statement order (the gateway, the
+overhead draw, the Lambda pool, the function's draws, then the scheduling above), so each
+stream is consumed in the same order as well. Every process start, timeout, response and
+``done`` gets its id exactly when the reference schedules it, including the ones
+whose callbacks do nothing (a process ending), so ids compare as SimPy's do.
+
+What it does not run: ``behaviour.throttle_algorithm = "nginx_limit_req"``
+(:func:`unsupported` says so, and ``engine="auto"`` then runs the SimPy engine).
+
+Speed
+-----
+Everything the loop calls is inlined into one compiled function
+(:mod:`simulator.engine.fast_loop`), which works on a few flat arrays
+(:mod:`simulator.engine.fast_layout`); the event heap is 4-ary and picks children
+without branches. numba caches the compiled loop on disk (``cache=True``): the first
+run on a machine compiles for about half a minute, later processes load it in well
+under a second.
+
+Bounded memory
+--------------
+With ``record=False`` nothing is kept per request: counters by client and cause, a
+latency histogram (:data:`~simulator.engine.fast_layout.HIST_SUB` bins per power of two),
+one-second time-series bins and the billing quantities. The result is an
+:class:`~simulator.aggregate.AggregateResult`. Random numbers, arrivals and the event
+heap live in bounded buffers; when one runs low the compiled loop returns and resumes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.engine import fast_inputs
+from simulator.engine import fast_layout as L
+from simulator.engine.fast_inputs import flatten, quota_windows
+from simulator.outcomes import CAUSES
+from simulator.results import Result
+
+if TYPE_CHECKING:
+    from simulator.aggregate import AggregateResult
+    from simulator.scenario import Scenario
+
+__all__ = ["FastEngine", "available", "unsupported"]
+
+_DAY = 86400.0
+#: The arrays the compiled loop takes, in order (fast_loop.run).
+ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hk", "hs", "ev", "evf", "oht", "ohk", "ohc", "ra_i",
+          "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
+
+
+def available() -> str | None:
+    """None if the fast engine can run here, else why not."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "the fast engine needs numba (pip install numba)"
+    return None
+
+
+def unsupported(scenario: Scenario) -> str | None:
+    """None if the fast engine models everything *scenario* uses, else what it lacks."""
+    algorithm = getattr(scenario.behaviour, "throttle_algorithm", "aws_token_bucket")
+    if algorithm != "aws_token_bucket":
+        return f"the fast engine has no behaviour.throttle_algorithm = {algorithm!r} (only AWS's token bucket)"
+    return None
+
+
+class _Columns:
+    """The record columns in the shape :class:`~simulator.results.Result` reads."""
+
+    def __init__(self, a: dict[str, np.ndarray]) -> None:
+        si = a["si"]
+        na, nr, nc = int(si[L.N_ATT]), int(si[L.N_REQ]), int(si[L.N_CONC])
+        # Views, not copies: each row of a record array is one contiguous column.
+        self.a_int = {k: a["ra_i"][i, :na] for i, k in enumerate(L.RA_INT)}
+        self.a_float = {k: a["ra_f"][i, :na] for i, k in enumerate(L.RA_FLOAT)}
+        self.r_int = {k: a["rr_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
+        self.r_float = {k: a["rr_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
+        self.conc_t = a["rc_t"][:nc]
+        self.conc_f = a["rc_i"][0, :nc]
+        self.conc_n = a["rc_i"][1, :nc]
+
+
+def _grow(a: np.ndarray, axis: int, size: int, fill: float | None = 0) -> np.ndarray:
+    """*a* with *axis* extended to *size*; the new part is *fill* (None: not initialised)."""
+    shape = list(a.shape)
+    shape[axis] = size
+    out = np.empty(shape, dtype=a.dtype) if fill is None else np.full(shape, fill, dtype=a.dtype)
+    out[tuple(slice(0, n) for n in a.shape)] = a
+    return out
+
+
+class FastEngine:
+    """Runs one scenario once with the compiled loop. Use :func:`simulator.simulate`."""
+
+    name = "fast"
+
+    def __init__(self, scenario: Scenario, seed: int, record: bool = True) -> None:
+        self.s = scenario
+        self.seed = seed
+        self.record = record
+        self.x = flatten(scenario, seed)
+        self.a = self._pack()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _pack(self) -> dict[str, np.ndarray]:
+        """Every array of the run (fast_layout explains the packing)."""
+        x, s, b = self.x, self.s, self.s.behaviour
+        C, R, F = len(s.clients), len(s.routes), len(s.functions)
+        S = len(x["s_const"])
+        nq = len(x["quotas"])
+        nb = len(x["b_rate"])
+        P = len(x["proc_kind"])
+        U = len(x["u_client"])
+        rec = self.record
+        hist = L.HIST_BINS if not rec else 1
+        ti, tf = L.Pack(L.N_TI_HDR, np.int64), L.Pack(L.N_TF_HDR, np.float64)
+        si, sf = L.Pack(L.N_SI_HDR, np.int64), L.Pack(L.N_SF_HDR, np.float64)
+        chain = np.zeros((C, R, L.CH_W), dtype=np.int64)
+        chain[:, :, 0] = x["chain_len"]
+        chain[:, :, 1::3], chain[:, :, 2::3], chain[:, :, 3::3] = x["chain_kind"], x["chain_idx"], x["chain_cause"]
+        cli = np.stack([x["c_nroutes"], x["c_retry"], x["c_max_att"], x["c_full_jitter"], x["c_has_q"],
+                        *x["c_q"].T, x["c_wait_kind"], x["c_sroute"], x["c_sjit"], x["c_swait"]], axis=1)
+        fun = np.stack([x["f_cap"], x["f_scaling"], x["f_ringk"], x["f_sdur"], x["f_sinit"], x["f_scoin"],
+                        x["f_sidle"]], axis=1)
+        for key, values in ((L.T_O_STATUS, x["status"]), (L.T_O_ROUTE_FN, x["route_fn"]), (L.T_O_CHAIN, chain),
+                            (L.T_O_QLIMIT, x["q_limit"]), (L.T_O_CLI, cli), (L.T_O_CROUTES, x["c_routes"]),
+                            (L.T_O_RETRY_ON, x["c_retry_on"]), (L.T_O_FUN, fun),
+                            (L.T_O_SCONST, x["s_const"]),
+                            (L.T_O_PROC, np.stack([x["proc_kind"], x["proc_id"]], axis=1)),
+                            (L.T_O_UCLIENT, x["u_client"])):
+            ti.add(key, values)
+        clif = np.stack([x["c_timeout"], x["c_delay"], x["c_base"], x["c_cap"], x["c_wait_a"], x["c_wait_b"]], axis=1)
+        funf = np.stack([x["f_timeout"], x["f_err"], x["f_resp"]], axis=1)
+        for key, values in ((L.T_O_CLIF, clif), (L.T_O_CCUM, x["c_cum"]), (L.T_O_FUNF, funf),
+                            (L.T_O_ROUTE_TO, x["route_timeout"]),
+                            (L.T_O_BUCKET, np.stack([x["b_rate"], x["b_burst"]], axis=1)),
+                            (L.T_O_SVAL, x["s_val"]), (L.T_O_USPAWN, x["u_spawn"])):
+            tf.add(key, values)
+        fstate = np.zeros((F, L.N_FS), dtype=np.int64)
+        fstate[:, L.FS_IDLE_PROV] = x["f_prov"]
+        qstate = np.zeros((max(1, nq), L.N_QS), dtype=np.int64)
+        qstate[:, L.QS_ALLOWED] = x["q_allowed0"]
+        for key, values in ((L.T_O_QSTATE, qstate), (L.T_O_CTOK, x["c_q"][:, 0]),
+                            (L.T_O_ARR, np.zeros((C, L.N_AR))), (L.T_O_RSTATE, np.zeros((S, 2))),
+                            (L.T_O_FSTATE, fstate), (L.T_O_GATT, np.zeros(C * len(CAUSES))),
+                            (L.T_O_GREQ, np.zeros(C * len(CAUSES))), (L.T_O_GFN, np.zeros(F * L.N_FN)),
+                            (L.T_O_GGW, np.zeros(R * C * len(CAUSES))), (L.T_O_AHIST, np.zeros(C * hist)),
+                            (L.T_O_RHIST, np.zeros(C * hist))):
+            si.add(key, values)
+        bstate = np.stack([x["b_tok0"], np.zeros(nb)], axis=1)
+        for key, values in ((L.T_O_BSTATE, bstate), (L.T_O_USTATE, np.zeros((U, 2))),
+                            (L.T_O_GLAT, np.zeros(C * L.N_GLAT)),
+                            (L.T_O_CUBE, np.zeros(L.N_CUBE * F * C * len(CAUSES)))):
+            sf.add(key, values)
+        t_i = ti.build()
+        for key, off in {**ti.offsets, **tf.offsets, **si.offsets, **sf.offsets}.items():
+            t_i[key] = off
+        t_i[L.T_NC], t_i[L.T_NR], t_i[L.T_NF], t_i[L.T_NB], t_i[L.T_NQ], t_i[L.T_NS] = C, R, F, nb, nq, S
+        t_i[L.T_NP], t_i[L.T_NU], t_i[L.T_RECORD] = P, x["n_users"], int(rec)
+        t_i[L.T_CONSUME] = int(b.rejected_requests_consume_tokens)
+        t_i[L.T_QCT] = int(b.throttled_requests_count_toward_quota)
+        t_i[L.T_MRU] = int(b.environment_reuse == "mru")
+        t_i[L.T_UNRES_CAP], t_i[L.T_S_OVER] = x["unres_cap"], 0
+        t_f = tf.build()
+        t_f[L.TF_DURATION], t_f[L.TF_MAX_LIFE] = s.duration, x["max_life"]
+        s_i, s_f = si.build(), sf.build()
+        H = max(1024, 2 * P + 64)
+        s_i[L.EID], s_i[L.HEAP_N], s_i[L.FREE_N], s_i[L.CONT_OPEN], s_i[L.UNRES] = P, P, H - P, -1, x["unres0"]
+        q_ends = quota_windows(x["quotas"], s.duration + 2 * _DAY)
+        s_f[L.QEND_MIN] = q_ends[:, -1].min() if nq else math.inf
+        ev = np.zeros((H, L.N_EV), dtype=np.int64)
+        ev[:P, L.E_TYPE], ev[:P, L.E_A] = L.EV_INIT, np.arange(P)
+        ev[:H - P, L.E_FREE] = np.arange(H - 1, P - 1, -1)
+        hk = np.zeros(H, dtype=np.int64)
+        hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
+        streams = x["streams"]
+        rb, _, _ = streams.buffers()
+        rstate = s_i[t_i[L.T_O_RSTATE]:t_i[L.T_O_RSTATE] + 2 * S].reshape(S, 2)
+        self.rpos, self.rlen = rstate[:, 0], rstate[:, 1]
+        s_i[L.BUDGET] = streams.refill(rb, self.rpos, self.rlen)
+        arrivals = x["arrivals"]
+        arrivals.bind(s_i[t_i[L.T_O_ARR]:t_i[L.T_O_ARR] + L.N_AR * C].reshape(C, L.N_AR))
+        na = fast_inputs.expected_attempts(s) if rec else 1
+        nbins = max(2, math.ceil(s.duration) + 64) if not rec else 1
+        tsi = np.zeros((L.N_TS + L.N_TSF * F, nbins), dtype=np.int64)
+        self._reset_levels(tsi, 0)
+        return {
+            "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
+            "ring": np.zeros((F, 2 * int(x["f_ringk"].max()))),
+            "ht": np.zeros(H), "hk": hk, "hs": np.arange(H, dtype=np.int64), "ev": ev, "evf": np.zeros((H, L.N_EVF)),
+            "oht": np.zeros(max(1, C)), "ohk": np.zeros(max(1, C), dtype=np.int64),
+            "ohc": np.zeros(max(1, C), dtype=np.int64),
+            "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
+            "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),
+            "rc_t": np.empty(2 * na), "rc_i": np.empty((2, 2 * na), dtype=np.int64),
+            "tsi": tsi, "tsf": np.zeros((2, nbins)), "arr_t": arrivals.t, "arr_r": arrivals.r,
+        }
+
+    @staticmethod
+    def _reset_levels(tsi: np.ndarray, start: int) -> None:
+        """Mark bins from *start* as "no concurrency change yet" (-1)."""
+        tsi[L.TS_ACCT_MAX, start:] = -1
+        tsi[L.TS_ACCT_LAST, start:] = -1
+        for row in range(L.N_TS, tsi.shape[0], L.N_TSF):
+            tsi[row + L.TF_CONC_MAX, start:] = -1
+            tsi[row + L.TF_CONC_LAST, start:] = -1
+
+    # ------------------------------------------------------------------ running
+
+    def _serve(self, code: int) -> None:
+        """Provide what the compiled loop ran out of."""
+        a = self.a
+        si = a["si"]
+        if code == L.NEED_RANDOM:
+            si[L.BUDGET] = self.x["streams"].refill(a["rb"], self.rpos, self.rlen)
+        elif code == L.NEED_ARRIVALS:
+            self.x["arrivals"].load(int(si[L.NEED]))
+        elif code == L.NEED_EVENTS:
+            H = len(a["ht"])
+            nfree = int(si[L.FREE_N])
+            ev = _grow(a["ev"], 0, 2 * H)
+            ev[nfree:nfree + H, L.E_FREE] = np.arange(2 * H - 1, H - 1, -1)
+            si[L.FREE_N] = nfree + H
+            a.update(ht=_grow(a["ht"], 0, 2 * H), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H), ev=ev,
+                     evf=_grow(a["evf"], 0, 2 * H))
+        elif code == L.NEED_RECORDS:
+            n = 2 * a["ra_i"].shape[1]
+            for k in ("ra_i", "ra_f", "rr_i", "rr_f"):
+                a[k] = _grow(a[k], 1, n, None)
+            a["rc_i"] = _grow(a["rc_i"], 1, 2 * n, None)
+            a["rc_t"] = _grow(a["rc_t"], 0, 2 * n, None)
+        elif code == L.NEED_BINS:
+            old = a["tsi"].shape[1]
+            a["tsi"] = _grow(a["tsi"], 1, 2 * old)
+            a["tsf"] = _grow(a["tsf"], 1, 2 * old)
+            self._reset_levels(a["tsi"], old)
+        elif code == L.NEED_QUOTA:
+            t = max(float(a["sf"][L.NOW]), float(a["ht"][0]) if si[L.HEAP_N] else 0.0)
+            a["qe"] = quota_windows(self.x["quotas"], 2 * t + 2 * _DAY)
+            a["sf"][L.QEND_MIN] = a["qe"][:, -1].min()
+        else:  # pragma: no cover - the loop returns only the codes above
+            raise RuntimeError(f"fast engine: unexpected return code {code}")
+
+    def run(self) -> Result | AggregateResult:
+        from simulator.engine.fast_loop import no_wraparound
+        from simulator.engine.fast_loop import run as loop
+
+        if not loop.signatures:  # the first call in this process compiles or loads the loop
+            with no_wraparound():
+                code = loop(*(self.a[k] for k in ARRAYS))
+            if code != L.DONE:
+                self._serve(code)
+            else:
+                return self._result()
+        while True:
+            code = loop(*(self.a[k] for k in ARRAYS))
+            if code == L.DONE:
+                break
+            self._serve(code)
+        return self._result()
+
+    def _result(self) -> Result | AggregateResult:
+        if self.record:
+            return Result(self.s, self.seed, _Columns(self.a), self.name)  # type: ignore[arg-type]
+        from simulator.aggregate import AggregateResult
+
+        return AggregateResult.from_state(self.s, self.seed, self.name, self.figures())
+
+    def figures(self) -> dict[str, Any]:
+        """The bounded-memory aggregates of the run, unpacked by name."""
+        a, x, s = self.a, self.x, self.s
+        ti, si, sf = a["ti"], a["si"], a["sf"]
+        C, R, F, K = len(s.clients), len(s.routes), len(s.functions), len(CAUSES)
+
+        def part(arr: np.ndarray, key: int, *shape: int) -> np.ndarray:
+            o = int(ti[key])
+            return arr[o:o + int(np.prod(shape))].reshape(shape).copy()
+
+        end = max(float(s.duration), float(sf[L.END_MAX]))
+        used = min(a["tsi"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
+        return {
+            "n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
+            "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
+            "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS), "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS),
+            "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT), "lambda": part(si, L.T_O_GFN, F, L.N_FN),
+            "ts_counts": a["tsi"][:L.N_TS, :used].copy(), "ts_ms": a["tsf"][:, :used].copy(),
+            "ts_functions": a["tsi"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
+            "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
+            "route_fn": x["route_fn"].copy(),
+        }

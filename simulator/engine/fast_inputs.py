@@ -1,0 +1,483 @@
+"""What the fast engine draws on: the scenario flattened into arrays, and the named
+random streams and open arrivals served in bounded buffers.
+
+**Random streams.** The reference engine reads every stream through a
+:class:`~simulator.dists.Draws`: blocks of :data:`~simulator.dists.BLOCK` samples drawn
+with ``dist.sample(rng, BLOCK)``. :class:`Streams` draws the same blocks from the same
+generators, several at a time, into a fixed buffer per stream. For the exponential,
+lognormal and uniform distributions one call of ``k * BLOCK`` samples gives exactly
+the values of ``k`` calls of ``BLOCK`` (NumPy draws each sample on its own); an
+empirical distribution (bounded integers, which NumPy buffers within a call) is drawn
+block by block. A fixed distribution needs no buffer at all.
+
+**Open arrivals.** :func:`open_times` is :func:`simulator.traffic.open_arrival_times`
+with the inverse of the cumulative rate compiled (the same operations on the same values,
+without NumPy's temporaries). Above :data:`STREAM_ABOVE` expected arrivals per client,
+the times are produced in chunks (:func:`arrival_chunks`) with the same arithmetic, so a
+one-hour run at 10,000 requests per second never holds its 36 million arrival times at
+once. The chunks
+equal the one-shot array provided the unit-rate levels map to nondecreasing times (they
+do: the inverse of the cumulative rate is increasing) and no chunk boundary falls
+between two arrivals at the very same instant.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
+from simulator.engine.fast_layout import MAX_CHAIN
+from simulator.gateway.buckets import TokenBucket
+from simulator.gateway.path import Gateway
+from simulator.gateway.quota import QuotaCounter
+from simulator.outcomes import CAUSES, status_codes
+from simulator.rng import stream
+from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.traffic import _profile, cumulative_rate
+
+__all__ = ["STREAM_ABOVE", "Arrivals", "Streams", "arrival_chunks", "draw_blocks", "flatten", "open_times"]
+
+#: Open clients expecting more arrivals than this get them in chunks.
+STREAM_ABOVE = 1 << 21
+#: Arrivals per chunk (a multiple of the 4,096 unit-rate levels drawn at a time).
+CHUNK = 1 << 18
+_LEVEL_BLOCK = 4096
+
+#: Distributions whose samples NumPy draws one by one, so block boundaries do not matter.
+_PER_SAMPLE = (Exponential, LogNormal, Uniform)
+
+
+def draw_blocks(dist: Distribution, rng: np.random.Generator, n_blocks: int) -> np.ndarray:
+    """The next *n_blocks* blocks of a :class:`~simulator.dists.Draws` of *dist* on *rng*."""
+    if isinstance(dist, _PER_SAMPLE):
+        return np.asarray(dist.sample(rng, n_blocks * BLOCK), dtype=np.float64)
+    return np.concatenate([np.asarray(dist.sample(rng, BLOCK), dtype=np.float64) for _ in range(n_blocks)])
+
+
+class Streams:
+    """Every named random stream of a run, as rows of one buffer array."""
+
+    def __init__(self, sources: list[tuple[Distribution, np.random.Generator] | None], max_total: int = 1 << 23,
+                 expected_draws: int = 0) -> None:
+        self.sources = sources
+        live = [s for s in sources if s is not None and not isinstance(s[0], Fixed)]
+        per = max(2, min(64, (max_total // BLOCK) // max(1, len(live))))
+        self.cap = per * BLOCK
+        n = len(sources)
+        self.const = np.zeros(n, dtype=np.int64)
+        self.value = np.full(n, np.nan)
+        # Blocks drawn at the next refill of each stream: doubling from a size that suits
+        # the run's expected number of draws (few refills for long runs, little waste for
+        # short ones).
+        first = min(per // 2, max(1, expected_draws // (8 * BLOCK)))
+        self.blocks = np.full(n, first, dtype=np.int64)
+        for i, src in enumerate(sources):
+            if src is None:
+                self.const[i] = 1
+            elif isinstance(src[0], Fixed):
+                self.const[i] = 1
+                self.value[i] = float(src[0].value_s)
+
+    def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(self.sources)
+        return np.empty((n, self.cap)), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+
+    def refill(self, rb: np.ndarray, rpos: np.ndarray, rlen: np.ndarray) -> int:
+        """Top up every drawn-from stream that is less than half full; return how many
+        draws are now safe whatever streams they come from (the fewest left in one)."""
+        budget = 1 << 62
+        for s, src in enumerate(self.sources):
+            if self.const[s] or src is None:
+                continue
+            left = int(rlen[s] - rpos[s])
+            if left >= self.cap // 2:
+                budget = min(budget, left)
+                continue
+            rb[s, :left] = rb[s, rpos[s]:rlen[s]]
+            k = min(int(self.blocks[s]), (self.cap - left) // BLOCK)
+            rb[s, left:left + k * BLOCK] = draw_blocks(src[0], src[1], k)
+            rpos[s] = 0
+            rlen[s] = left + k * BLOCK
+            self.blocks[s] = min(2 * self.blocks[s], self.cap // BLOCK)
+            budget = min(budget, int(rlen[s]))
+        return budget
+
+
+# --------------------------------------------------------------------------- arrivals
+
+
+def _levels(spec: OpenArrivals, total: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The unit-rate levels below *total*, in chunks, with traffic.py's exact arithmetic."""
+    if spec.process != "poisson":
+        k = 0.0
+        while k < total:
+            yield np.arange(k, min(k + CHUNK, total), 1.0)
+            k += CHUNK
+        return
+    m = CHUNK // _LEVEL_BLOCK
+    level = 0.0
+    while level < total:
+        cs = np.cumsum(rng.exponential(1.0, m * _LEVEL_BLOCK).reshape(m, _LEVEL_BLOCK), axis=1)
+        starts = np.empty(m)
+        for i in range(m):
+            starts[i] = level
+            level = level + cs[i, -1]
+        lv = (starts[:, None] + cs).ravel()
+        yield lv[lv < total]
+
+
+@njit(cache=True)
+def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
+    """``traffic._invert`` of nondecreasing levels, keeping the times before *duration*:
+    the same operations on the same values, so the same bits, without NumPy's temporaries."""
+    out = np.empty(len(lv))
+    m = 0
+    p = 0
+    last = len(ts) - 2
+    for i in range(len(lv)):
+        v = lv[i]
+        while p < len(cum) and cum[p] <= v:  # searchsorted(cum, v, side="right")
+            p += 1
+        k = min(max(p - 1, 0), last)
+        t0 = ts[k]
+        r0 = rs[k]
+        slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
+        need = v - cum[k]
+        d = r0 * r0 + 2 * slope * need
+        if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
+            d = 0.0
+        den = r0 + math.sqrt(d)
+        t = t0 + (2 * need / den if den > 0 else 0.0)
+        if t < duration:
+            out[m] = t
+            m += 1
+    return out[:m]
+
+
+def _bursts(spec: OpenArrivals) -> list[np.ndarray]:
+    return [
+        burst.at + burst.over * np.arange(burst.count) / burst.count if burst.over > 0 else np.full(burst.count, burst.at)
+        for burst in spec.bursts
+    ]
+
+
+def open_times(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """:func:`~simulator.traffic.open_arrival_times`, computed faster with the same result."""
+    ts, rs = _profile(spec.rate, duration_s)
+    _, cum = cumulative_rate(spec.rate, duration_s)
+    parts: list[np.ndarray] = []
+    if cum[-1] > 0:
+        parts.append(np.concatenate([_invert_sorted(lv, ts, rs, cum, duration_s)
+                                     for lv in _levels(spec, cum[-1], rng)] or [np.zeros(0)]))
+    parts += _bursts(spec)
+    if not parts:
+        return np.zeros(0)
+    out = np.concatenate(parts)
+    return np.sort(out[out < duration_s], kind="stable")
+
+
+class ArrivalChunks(Iterator[np.ndarray]):
+    """:func:`arrival_chunks` with the most arrivals one chunk can hold (``max_len``)."""
+
+    def __init__(self, spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> None:
+        self.max_len = CHUNK + sum(b.count for b in spec.bursts)
+        self._chunks = arrival_chunks(spec, duration_s, rng)
+
+    def __next__(self) -> np.ndarray:
+        return next(self._chunks)
+
+
+def arrival_chunks(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """:func:`~simulator.traffic.open_arrival_times` in sorted chunks of at most
+    ``CHUNK`` arrivals plus the bursts that fall among them."""
+    ts, rs = _profile(spec.rate, duration_s)
+    _, cum = cumulative_rate(spec.rate, duration_s)
+    total = cum[-1]
+    bursts = _bursts(spec)
+    extra = np.concatenate(bursts) if bursts else np.zeros(0)
+    extra = np.sort(extra[extra < duration_s], kind="stable")
+    taken = 0
+    if total > 0:
+        for lv in _levels(spec, total, rng):
+            times = _invert_sorted(lv, ts, rs, cum, duration_s)
+            if not len(times):
+                continue
+            upto = int(np.searchsorted(extra, times[-1], side="right"))
+            if upto == taken and np.all(times[1:] >= times[:-1]):
+                yield times  # already in order: the stable sort would change nothing
+            else:
+                chunk = np.concatenate([times, extra[taken:upto]]) if upto > taken else times
+                yield np.sort(chunk, kind="stable")
+            taken = upto
+    if taken < len(extra):
+        yield extra[taken:]
+
+
+class Arrivals:
+    """The arrival buffers of the open clients: one region of one flat array each."""
+
+    def __init__(self, sources: dict[int, Any], n_clients: int) -> None:
+        self.sources = sources  # client -> (times, routes) or an iterator of chunks
+        self.off = np.zeros(n_clients, dtype=np.int64)
+        sizes = np.zeros(n_clients, dtype=np.int64)
+        for c, src in sources.items():
+            sizes[c] = src.max_len if isinstance(src, ArrivalChunks) else len(src[0])
+        self.off[1:] = np.cumsum(sizes)[:-1]
+        self.t = np.zeros(int(sizes.sum()) + 1)
+        self.r = np.full(int(sizes.sum()) + 1, -1, dtype=np.int64)
+        self.pos = np.zeros(n_clients, dtype=np.int64)
+        self.len = np.zeros(n_clients, dtype=np.int64)
+        self.more = np.zeros(n_clients, dtype=np.int64)
+        self._next: dict[int, np.ndarray | None] = {}
+        for c, src in sources.items():
+            if isinstance(src, ArrivalChunks):
+                self._next[c] = next(src, None)
+                self.load(c)
+            else:
+                times, routes = src
+                o = self.off[c]
+                self.t[o:o + len(times)] = times
+                self.r[o:o + len(times)] = routes
+                self.len[c] = len(times)
+
+    def bind(self, view: np.ndarray) -> None:
+        """Keep the per-client state (offset, position, length, more) in *view*
+        (clients x 4, inside the engine's state array) from now on."""
+        view[:, 0], view[:, 1], view[:, 2], view[:, 3] = self.off, self.pos, self.len, self.more
+        self.off, self.pos, self.len, self.more = view[:, 0], view[:, 1], view[:, 2], view[:, 3]
+
+    def load(self, c: int) -> None:
+        """Put client *c*'s next chunk in its region (its previous one is used up)."""
+        chunk = self._next[c]
+        src = self.sources[c]
+        while chunk is not None and len(chunk) == 0:
+            chunk = next(src, None)
+        o = self.off[c]
+        n = 0 if chunk is None else len(chunk)
+        if chunk is not None:
+            self.t[o:o + n] = chunk
+        self.pos[c] = 0
+        self.len[c] = n
+        self._next[c] = next(src, None) if chunk is not None else None
+        self.more[c] = 1 if self._next[c] is not None else 0
+
+
+# --------------------------------------------------------------------------- the scenario as arrays
+
+
+def _i(*shape: int, fill: int = 0) -> np.ndarray:
+    return np.full(shape, fill, dtype=np.int64)
+
+
+def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
+    return np.full(shape, fill, dtype=np.float64)
+
+
+def flatten(s: Scenario, seed: int) -> dict[str, Any]:
+    """Every table of :class:`~simulator.engine.fast_layout.Tables` for *s*, plus the
+    random streams, the arrivals, the initial state of buckets and quotas, and the
+    processes in the order the reference engine starts them."""
+    b = s.behaviour
+    C, R, F = len(s.clients), len(s.routes), len(s.functions)
+    status = status_codes(s)
+    route_index = {r.name: i for i, r in enumerate(s.routes)}
+    fn_index = {f.name: i for i, f in enumerate(s.functions)}
+    out: dict[str, Any] = {"status": np.array(status, dtype=np.int64)}
+
+    # Gateway levels, shared exactly as the reference's Gateway shares them.
+    gw = Gateway(s)
+    buckets: list[TokenBucket] = []
+    quotas: list[QuotaCounter] = []
+    where: dict[int, tuple[int, int]] = {}
+    chain_len = _i(C, R)
+    chain_kind, chain_idx, chain_cause = _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN)
+    for c, spec in enumerate(s.clients):
+        for r, route in enumerate(s.routes):
+            chain = gw.chain(spec.api_key, spec.usage_plan, route.name)
+            if chain is None:
+                chain_len[c, r] = -1
+                continue
+            chain_len[c, r] = len(chain)
+            for j, (level, cause) in enumerate(chain):
+                if id(level) not in where:
+                    if isinstance(level, QuotaCounter):
+                        where[id(level)] = (1, len(quotas))
+                        quotas.append(level)
+                    elif not isinstance(level, TokenBucket):
+                        raise NotImplementedError(f"the fast engine has no gateway level {type(level).__name__}")
+                    else:
+                        where[id(level)] = (0, len(buckets))
+                        buckets.append(level)  # type: ignore[arg-type]
+                chain_kind[c, r, j], chain_idx[c, r, j] = where[id(level)]
+                chain_cause[c, r, j] = cause
+    f_scaling = _i(F)
+    shared = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
+    for i in range(F):
+        bucket = TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function" else shared
+        if id(bucket) not in where:
+            where[id(bucket)] = (0, len(buckets))
+            buckets.append(bucket)
+        f_scaling[i] = where[id(bucket)][1]
+    out.update(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
+               b_rate=np.array([x.rate for x in buckets] or [0.0]), b_burst=np.array([x.burst for x in buckets] or [0.0]),
+               b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
+               q_limit=np.array([q.limit for q in quotas] or [0], dtype=np.int64),
+               q_allowed0=np.array([q.allowed for q in quotas] or [0], dtype=np.int64),
+               quotas=[copy.copy(q) for q in quotas])
+
+    # Streams: 0 overhead; 4 per function; 3 per client.
+    sources: list[tuple[Distribution, np.random.Generator] | None] = [
+        (b.gateway_overhead.build(), stream(seed, "gateway", "overhead"))]
+    f_s = _i(4, F)
+    for i, f in enumerate(s.functions):
+        idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
+        f_s[:, i] = range(len(sources), len(sources) + 4)
+        sources += [(f.duration.build(), stream(seed, "duration", f.name)), (f.init.build(), stream(seed, "init", f.name)),
+                    (Uniform(0.0, 1.0), stream(seed, "errors", f.name)), (idle.build(), stream(seed, "idle", f.name))]
+    reserved_total = sum(f.reserved_concurrency or 0 for f in s.functions)
+    unres_cap = s.account.lambda_concurrency - reserved_total
+    f_cap = np.array([-1 if f.reserved_concurrency is None else max(0, f.reserved_concurrency - f.provisioned_concurrency)
+                      for f in s.functions], dtype=np.int64)
+    out.update(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
+               f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
+               f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
+               f_cap=f_cap, f_scaling=f_scaling,
+               f_ringk=np.array([(c if c >= 0 else max(unres_cap, 0)) + 1 for c in f_cap], dtype=np.int64),
+               f_resp=np.array([float(f.response_bytes) for f in s.functions]),
+               f_prov=np.array([f.provisioned_concurrency for f in s.functions], dtype=np.int64),
+               unres_cap=unres_cap,
+               unres0=sum(f.provisioned_concurrency for f in s.functions if f.reserved_concurrency is None),
+               route_fn=np.array([fn_index[r.function] for r in s.routes], dtype=np.int64),
+               route_timeout=np.array([s.integration_timeout_s(r) for r in s.routes], dtype=np.float64))
+
+    # Clients.
+    c_nroutes, c_routes, c_cum = _i(C), _i(C, R), _f(C, R, fill=1.0)
+    c_timeout = _f(C, fill=math.inf)
+    c_retry, c_max_att, c_full = _i(C), _i(C, fill=1), _i(C)
+    c_delay, c_base, c_cap = _f(C), _f(C), _f(C)
+    c_retry_on, c_has_q, c_q = _i(C, len(CAUSES)), _i(C), _i(C, 4)
+    c_wait_kind, c_wait_a, c_wait_b = _i(C), _f(C), _f(C)
+    c_s = _i(3, C)
+    arrivals: dict[int, Any] = {}
+    proc_kind: list[int] = []
+    proc_id: list[int] = []
+    u_client: list[int] = []
+    u_spawn: list[float] = []
+    for c, spec in enumerate(s.clients):
+        names = list(spec.routes)
+        total = sum(spec.routes.values())
+        acc = 0.0
+        cum = []
+        for name in names:
+            acc += spec.routes[name] / total
+            cum.append(acc)
+        cum[-1] = 1.0
+        c_nroutes[c] = len(names)
+        c_routes[c, :len(names)] = [route_index[n] for n in names]
+        c_cum[c, :len(names)] = cum
+        if spec.timeout is not None:
+            c_timeout[c] = spec.timeout
+        retry = spec.retry
+        arr = spec.arrivals
+        if retry.mode != "none":
+            c_retry[c] = 1 if retry.mode == "fixed" else 2
+            c_max_att[c] = retry.max_attempts
+            on = frozenset(retry.on)
+            c_retry_on[c] = [1 if code in on else 0 for code in status]
+            if retry.mode == "fixed":
+                c_delay[c] = float(retry.delay)
+            else:
+                c_base[c], c_cap[c], c_full[c] = retry.base, retry.cap, 1 if retry.jitter == "full" else 0
+            if retry.quota is not None:
+                q = retry.quota
+                c_has_q[c] = 1
+                c_q[c] = (q.capacity, q.cost, q.timeout_cost, q.success_increment)
+        c_s[:, c] = range(len(sources), len(sources) + 3)
+        uses_wait = isinstance(arr, ClosedArrivals) and arr.wait.kind == "between"
+        sources += [(Uniform(0.0, 1.0), stream(seed, "routes", spec.name)) if len(names) > 1 else None,
+                    (Uniform(0.0, 1.0), stream(seed, "retry", spec.name)) if c_full[c] else None,
+                    (Uniform(0.0, 1.0), stream(seed, "wait", spec.name)) if uses_wait else None]
+        if isinstance(arr, ClosedArrivals):
+            w = arr.wait
+            if w.kind == "constant":
+                c_wait_kind[c], c_wait_a[c] = 0, float(w.time)
+            elif w.kind == "between":
+                c_wait_kind[c], c_wait_a[c], c_wait_b[c] = 1, w.min, w.max - w.min
+            else:
+                c_wait_kind[c] = 2
+                c_wait_a[c] = w.time if w.kind == "constant_pacing" else 1.0 / w.rate
+            batch = max(1, math.floor(arr.spawn_rate))
+            for j in range(arr.users):
+                spawn_at = (j // batch) * (batch / arr.spawn_rate)  # Waiter.spawn_time
+                if spawn_at >= s.duration:
+                    break
+                proc_kind.append(1)
+                proc_id.append(len(u_client))
+                u_client.append(c)
+                u_spawn.append(spawn_at)
+            continue
+        proc_kind.append(0)
+        proc_id.append(c)
+        if isinstance(arr, ReplayArrivals):
+            arrivals[c] = (np.array(arr.times, dtype=np.float64),
+                           np.array([route_index[x] if x else -1 for x in arr.routes], dtype=np.int64))
+        else:
+            rng = stream(seed, "arrivals", spec.name)
+            assert isinstance(arr, OpenArrivals)
+            expected = cumulative_rate(arr.rate, s.duration)[1][-1] + sum(x.count for x in arr.bursts)
+            if expected > STREAM_ABOVE:
+                arrivals[c] = ArrivalChunks(arr, s.duration, rng)
+            else:
+                times = open_times(arr, s.duration, rng)
+                arrivals[c] = (times, np.full(len(times), -1, dtype=np.int64))
+    streams = Streams(sources, expected_draws=expected_attempts(s))
+    out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_retry=c_retry,
+               c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap, c_full_jitter=c_full,
+               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
+               c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(), c_swait=c_s[2].copy(),
+               s_const=streams.const, s_val=streams.value, streams=streams,
+               arrivals=Arrivals(arrivals, C),
+               proc_kind=np.array(proc_kind, dtype=np.int64), proc_id=np.array(proc_id, dtype=np.int64),
+               u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]),
+               n_users=len(u_client),
+               max_life=b.max_environment_lifetime if b.max_environment_lifetime is not None else math.inf)
+    return out
+
+
+def expected_attempts(s: Scenario) -> int:
+    """About how many attempts the scenario's traffic makes (a first size for buffers)."""
+    n = 0.0
+    for c in s.clients:
+        arr = c.arrivals
+        if isinstance(arr, OpenArrivals):
+            k = cumulative_rate(arr.rate, s.duration)[1][-1] + sum(b.count for b in arr.bursts)
+        elif isinstance(arr, ClosedArrivals):
+            k = arr.users * 16
+        else:
+            k = len(arr.times)
+        n += k * (1.3 if c.retry.mode != "none" else 1.0)
+    return int(n * 1.05) + 4096
+
+
+def quota_windows(quotas: list[QuotaCounter], beyond: float) -> np.ndarray:
+    """Each quota's window ends, from its first, until past *beyond* (seconds)."""
+    rows: list[list[float]] = []
+    for q in quotas:
+        q = copy.copy(q)
+        ends = [q.window_end]
+        while ends[-1] <= beyond:
+            q._roll(q.window_end)
+            ends.append(q.window_end)
+        rows.append(ends)
+    width = max((len(r) for r in rows), default=1)
+    out = np.full((max(1, len(rows)), width), math.inf)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+        out[i, len(r):] = r[-1]
+    return out

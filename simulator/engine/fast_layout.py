@@ -1,0 +1,161 @@
+"""The fast engine's memory layout: a scenario and its run state as a few flat arrays.
+
+The compiled event loop (:mod:`simulator.engine.fast_kernel`) cannot hold Python
+objects, and numba compiles a function much faster when it takes a few plain arrays
+than when it takes a structure of fifty. So everything is packed:
+
+* ``ti`` / ``tf``: what the scenario fixes (int / float): counts and switches at the
+  front of ``ti``, then tables, each at an offset that ``ti``'s header records
+  (``ti[T_O_CHAIN]`` is where the gateway chains start, for instance). Per-client and
+  per-function rows have named columns (``CI_*``, ``CF_*``, ``FI_*``, ``FF_*``).
+* ``si`` / ``sf``: what the run changes (int / float): the scalars below at the front
+  (the clock, the next event id, ...), then tables of state (token counts, quota use,
+  busy and idle environments, stream positions, bounded-memory counters), again at the
+  offsets of ``ti``'s header.
+* arrays that grow or are large: quota window ends ``qe``, random buffers ``rb``, idle
+  environments ``ring``, the event heap (times ``ht``, keys ``hk``, slots ``hs``; the
+  events' fields in ``ev`` and ``evf``), the open clients' heap (``oht``, ``ohk``,
+  ``ohc``), attempt and request records, concurrency records, time-series bins,
+  arrival buffers.
+
+:class:`Pack` assembles one flat array and remembers where each table went.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Pack"]
+
+# --------------------------------------------------------------------------- return codes
+DONE = 0
+NEED_RANDOM = 1  #: a random-number buffer may run out within the next event
+NEED_ARRIVALS = 2  #: the arrival buffer of client ``si[NEED]`` is used up
+NEED_EVENTS = 3  #: the event heap is full
+NEED_RECORDS = 4  #: the record columns are full
+NEED_BINS = 5  #: the time-series bins end before the current time
+NEED_QUOTA = 6  #: quota windows are known only up to before the current time
+
+# --------------------------------------------------------------------------- ti header
+(T_NC, T_NR, T_NF, T_NB, T_NQ, T_NS, T_NP, T_NU, T_RECORD, T_CONSUME, T_QCT, T_MRU, T_UNRES_CAP, T_S_OVER,
+ # tables in ti
+ T_O_STATUS, T_O_ROUTE_FN, T_O_CHAIN, T_O_QLIMIT, T_O_CLI, T_O_CROUTES, T_O_RETRY_ON, T_O_FUN,
+ T_O_SCONST, T_O_PROC, T_O_UCLIENT,
+ # tables in tf
+ T_O_CLIF, T_O_CCUM, T_O_FUNF, T_O_ROUTE_TO, T_O_BUCKET, T_O_SVAL, T_O_USPAWN,
+ # tables in si
+ T_O_QSTATE, T_O_CTOK, T_O_ARR, T_O_RSTATE, T_O_FSTATE, T_O_GATT, T_O_GREQ, T_O_GFN, T_O_GGW, T_O_AHIST,
+ T_O_RHIST,
+ # tables in sf
+ T_O_BSTATE, T_O_USTATE, T_O_GLAT, T_O_CUBE,
+ N_TI_HDR) = range(48)
+
+# tf scalars
+TF_DURATION, TF_MAX_LIFE, N_TF_HDR = range(3)
+
+# si scalars
+(EID,  # next event id (SimPy's Environment._eid)
+ HEAP_N,  # events in the heap
+ FREE_N,  # free event slots
+ N_ATT,  # attempts so far
+ N_REQ,  # logical requests so far (the next request id)
+ N_CONC,  # concurrency records so far
+ CONT_OPEN,  # open client whose arrival loop is under way (-1: none)
+ UNRES,  # concurrency in use in the unreserved pool
+ NEED,  # argument of the last NEED_* code
+ ACCT,  # account-wide concurrency
+ OHEAP_N,  # open clients' timeouts in their heap
+ BUDGET,  # draws any stream can still give: the fewest left in a buffer, minus draws since
+ N_SI_HDR) = range(13)
+
+#: The most values one event can draw (route, overhead, duration, init, error coin,
+#: retry jitter, wait, idle timeout); the loop asks for a refill below this.
+MAX_DRAWS = 16
+
+# sf scalars
+NOW, END_MAX, QEND_MIN, N_SF_HDR = range(4)
+
+# one gateway chain per (client, route): [length, (kind, index, cause) * MAX_CHAIN]
+MAX_CHAIN = 5
+CH_W = 1 + 3 * MAX_CHAIN
+LEVEL_BUCKET, LEVEL_QUOTA = 0, 1
+
+# client rows
+(CI_NROUTES, CI_RETRY, CI_MAXATT, CI_FULLJIT, CI_HASQ, CI_QCAP, CI_QCOST, CI_QTCOST, CI_QINC, CI_WAITKIND,
+ CI_SROUTE, CI_SJIT, CI_SWAIT, N_CI) = range(14)
+CF_TIMEOUT, CF_DELAY, CF_BASE, CF_CAP, CF_WAIT_A, CF_WAIT_B, N_CF = range(7)
+# function rows
+FI_CAP, FI_SCALING, FI_RINGK, FI_SDUR, FI_SINIT, FI_SCOIN, FI_SIDLE, N_FI = range(8)
+FF_TIMEOUT, FF_ERR, FF_RESP, N_FF = range(4)
+# state rows
+FS_IDLE_PROV, FS_BUSY_OD, FS_BUSY_PROV, FS_RING_H, FS_RING_N, N_FS = range(6)
+QS_USED, QS_ALLOWED, QS_POS, N_QS = range(4)
+AR_OFF, AR_POS, AR_LEN, AR_MORE, N_AR = range(5)
+
+# --------------------------------------------------------------------------- events
+URGENT = 0
+NORMAL = 1
+PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
+
+EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
+EV_OPEN_NEXT = 1  #: an open client's timeout until its next arrival
+EV_RELEASE = 2  #: an execution environment finishes (URGENT)
+EV_RESPONSE = 3  #: a response reaches a client with a retry policy
+EV_DONE_SIGNAL = 4  #: a response reaches a closed user without retries: it triggers ``done``
+EV_DONE = 5  #: the user's ``done`` event: the user resumes
+EV_RETRY = 6  #: a retry is sent
+EV_USER_WAKE = 7  #: a user's wait_time is over
+EV_USER_SPAWN = 8  #: a user's spawn delay is over
+
+# ev columns (the last one holds the free-slot stack); evf columns
+E_TYPE, E_A, E_RID, E_ROUTE, E_N, E_CAUSE, E_USER, E_COST, E_FREE, N_EV = range(10)
+E_START, E_CREATED, N_EVF = range(3)
+
+# record columns (same order as simulator.results)
+RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause", "gateway_status",
+          "gateway_cause", "flags")
+RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
+RR_INT = ("client", "route", "attempts", "status", "cause")
+RR_FLOAT = ("time_s", "end_s")
+COLD = 1
+PROVISIONED = 2
+
+# aggregates
+G_LAT_ATT_SUM, G_LAT_ATT_MAX, G_LAT_REQ_SUM, G_LAT_REQ_MAX, N_GLAT = range(5)
+FN_INV, FN_COLD, FN_THR, FN_ERR, FN_FT, FN_PROV, FN_SPILL, FN_PEAK, N_FN = range(9)
+# time-series rows of tsi: account-wide first, then N_TF rows per function
+TS_COUNT, TS_4XX, TS_5XX, TS_INTEG_N, TS_ACCT_MAX, TS_ACCT_LAST, N_TS = range(7)
+TF_INV, TF_THR, TF_SPILL, TF_CONC_MAX, TF_CONC_LAST, N_TSF = range(6)
+# rows of tsf
+TS_LAT_MS, TS_INTEG_MS = range(2)
+# billing quantities by (function, client, gateway cause)
+# (billed ms in all: on-demand + provisioned; OD_INIT bills init, OD_RUN only the run)
+CUBE_REQUESTS, CUBE_OD_INIT, CUBE_OD_RUN, CUBE_PROV, CUBE_TRANSFER, CUBE_COUNT, N_CUBE = range(7)
+
+#: Latency histogram: bin 0 holds 0 and anything below 2**HIST_EMIN s; above it each
+#: power of two is cut into HIST_SUB equal bins (a bin's midpoint is within 0.4% of
+#: every value in it); values from 2**HIST_EMAX s go to the last bin.
+HIST_EMIN = -20
+HIST_EMAX = 24
+HIST_SUB = 128
+HIST_BINS = 1 + (HIST_EMAX - HIST_EMIN) * HIST_SUB
+
+
+class Pack:
+    """One flat array of *dtype*: a header of *header* zeros, then tables."""
+
+    def __init__(self, header: int, dtype: type) -> None:
+        self.dtype = dtype
+        self.parts: list[np.ndarray] = [np.zeros(header, dtype=dtype)]
+        self.size = header
+        self.offsets: dict[int, int] = {}
+
+    def add(self, key: int, values: object) -> None:
+        """Append *values* (flattened, row-major) and note their offset under *key*."""
+        arr: np.ndarray = np.ascontiguousarray(values, dtype=self.dtype).ravel()
+        self.offsets[key] = self.size
+        self.parts.append(arr)
+        self.size += len(arr)
+
+    def build(self) -> np.ndarray:
+        return np.concatenate(self.parts)

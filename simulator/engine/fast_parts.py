@@ -1,0 +1,422 @@
+"""Compiled building blocks of the fast engine: the event heap, random draws, token
+buckets, quotas and Lambda environments, each a line-by-line port of the reference
+object it mirrors (:mod:`simulator.gateway.buckets`, :mod:`simulator.gateway.quota`,
+:mod:`simulator.gateway.path`, :mod:`simulator.functions.pool`), working on the packed
+arrays of :mod:`simulator.engine.fast_layout`.
+
+Floating-point arithmetic is written in the same order as in the reference, and compiled
+without ``fastmath``, so every sum and product gives the same bits. Every function here is
+inlined into the one compiled loop (``inline="always"``): calls between separately
+compiled functions would pass each of the loop's twenty arrays field by field.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from simulator.engine.fast_layout import (
+    ACCT,
+    BUDGET,
+    CH_W,
+    E_A,
+    E_CAUSE,
+    E_COST,
+    E_CREATED,
+    E_FREE,
+    E_N,
+    E_RID,
+    E_ROUTE,
+    E_START,
+    E_TYPE,
+    E_USER,
+    EID,
+    END_MAX,
+    FI_CAP,
+    FI_RINGK,
+    FI_SCALING,
+    FI_SIDLE,
+    FN_PEAK,
+    FREE_N,
+    FS_BUSY_OD,
+    FS_BUSY_PROV,
+    FS_IDLE_PROV,
+    FS_RING_H,
+    FS_RING_N,
+    HEAP_N,
+    HIST_BINS,
+    HIST_EMAX,
+    HIST_EMIN,
+    HIST_SUB,
+    N_CONC,
+    N_FI,
+    N_FN,
+    N_FS,
+    N_QS,
+    N_TS,
+    N_TSF,
+    NORMAL,
+    OHEAP_N,
+    PRI_SHIFT,
+    QS_ALLOWED,
+    QS_POS,
+    QS_USED,
+    T_CONSUME,
+    T_MRU,
+    T_NR,
+    T_O_BSTATE,
+    T_O_BUCKET,
+    T_O_CHAIN,
+    T_O_FSTATE,
+    T_O_FUN,
+    T_O_GFN,
+    T_O_QLIMIT,
+    T_O_QSTATE,
+    T_O_RSTATE,
+    T_O_SCONST,
+    T_O_SVAL,
+    T_QCT,
+    T_RECORD,
+    T_UNRES_CAP,
+    TF_CONC_LAST,
+    TF_CONC_MAX,
+    TF_MAX_LIFE,
+    TS_ACCT_LAST,
+    TS_ACCT_MAX,
+    UNRES,
+)
+from simulator.outcomes import FORBIDDEN, OK, QUOTA_EXCEEDED, THROTTLED_USAGE_PLAN
+
+__all__ = ["hist_values"]
+
+# --------------------------------------------------------------------------- event heap
+
+
+@njit(inline="always")
+def before(ht, hk, x, y):  # type: ignore[no-untyped-def]
+    """1 if entry *x* comes strictly before entry *y* in (time, key) order, else 0."""
+    return np.int64((ht[x] < ht[y]) | ((ht[x] == ht[y]) & (hk[x] < hk[y])))
+
+
+@njit(inline="always")
+def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
+    """Put (t, key, value) at position *i* of a 4-ary heap and move it up."""
+    while i > 0:
+        p = (i - 1) >> 2
+        tp = ht[p]
+        if tp < t or (tp == t and hk[p] < key):
+            break
+        ht[i] = tp
+        hk[i] = hk[p]
+        hv[i] = hv[p]
+        i = p
+    ht[i] = t
+    hk[i] = key
+    hv[i] = value
+
+
+@njit(inline="always")
+def sift_down(ht, hk, hv, n):  # type: ignore[no-untyped-def]
+    """Remove the top of a 4-ary heap that had n + 1 entries.
+
+    The first of the (up to) four children is found arithmetically, as a small
+    tournament of index offsets, so the processor has no branch to mispredict there;
+    four children per level halve the depth of a binary heap."""
+    if n == 0:
+        return
+    t = ht[n]
+    k = hk[n]
+    v = hv[n]
+    i = 0
+    last = n - 1
+    while True:
+        c = 4 * i + 1
+        if c > last:
+            break
+        c2 = min(c + 1, last)
+        c3 = min(c + 2, last)
+        c4 = min(c + 3, last)
+        a = c + (c2 - c) * before(ht, hk, c2, c)
+        b = c3 + (c4 - c3) * before(ht, hk, c4, c3)
+        c = a + (b - a) * before(ht, hk, b, a)
+        tc = ht[c]
+        kc = hk[c]
+        if not (tc < t or (tc == t and kc < k)):
+            break
+        ht[i] = tc
+        hk[i] = kc
+        hv[i] = hv[c]
+        i = c
+    ht[i] = t
+    hk[i] = k
+    hv[i] = v
+
+
+@njit(inline="always")
+def push(si, ht, hk, hs, ev, evf, t, pri, typ, a, rid, route, n, cause, user, cost, start, created):  # type: ignore[no-untyped-def]
+    """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``."""
+    eid = si[EID]
+    si[EID] = eid + 1
+    fn = si[FREE_N] - 1
+    si[FREE_N] = fn
+    slot = ev[fn, E_FREE]
+    ev[slot, E_TYPE] = typ
+    ev[slot, E_A] = a
+    ev[slot, E_RID] = rid
+    ev[slot, E_ROUTE] = route
+    ev[slot, E_N] = n
+    ev[slot, E_CAUSE] = cause
+    ev[slot, E_USER] = user
+    ev[slot, E_COST] = cost
+    evf[slot, E_START] = start
+    evf[slot, E_CREATED] = created
+    i = si[HEAP_N]
+    si[HEAP_N] = i + 1
+    sift_up(ht, hk, hs, i, t, (pri << PRI_SHIFT) | eid, slot)
+
+
+@njit(inline="always")
+def push_open(si, oht, ohk, ohc, t, c):  # type: ignore[no-untyped-def]
+    """Schedule open client *c*'s timeout until its next arrival (NORMAL priority).
+
+    These events live in a heap of their own (at most one per client), so that the
+    main heap holds only releases, responses and users; the loop takes whichever top
+    comes first in SimPy's order."""
+    eid = si[EID]
+    si[EID] = eid + 1
+    i = si[OHEAP_N]
+    si[OHEAP_N] = i + 1
+    sift_up(oht, ohk, ohc, i, t, (NORMAL << PRI_SHIFT) | eid, c)
+
+
+@njit(inline="always")
+def free_slot(si, ev, slot):  # type: ignore[no-untyped-def]
+    fn = si[FREE_N]
+    ev[fn, E_FREE] = slot
+    si[FREE_N] = fn + 1
+
+
+# --------------------------------------------------------------------------- random draws
+
+
+@njit(inline="always")
+def draw(ti, tf, si, rb, s):  # type: ignore[no-untyped-def]
+    """The next value of stream *s* (a :class:`~simulator.dists.Draws`' ``next()``)."""
+    if ti[ti[T_O_SCONST] + s]:
+        return tf[ti[T_O_SVAL] + s]
+    o = ti[T_O_RSTATE] + 2 * s
+    p = si[o]
+    si[o] = p + 1
+    si[BUDGET] -= 1
+    return rb[s, p]
+
+
+# --------------------------------------------------------------------------- buckets and quotas
+
+
+@njit(inline="always")
+def bucket_ready(ti, tf, sf, b, now):  # type: ignore[no-untyped-def]
+    """:meth:`TokenBucket.ready`."""
+    o = ti[T_O_BSTATE] + 2 * b  # tokens, last
+    last = sf[o + 1]
+    if now > last:
+        r = ti[T_O_BUCKET] + 2 * b  # rate, burst
+        tokens = sf[o] + tf[r] * (now - last)
+        burst = tf[r + 1]
+        sf[o] = min(burst, tokens)
+        sf[o + 1] = now
+    return sf[o] >= 1.0 - 1e-9
+
+
+@njit(inline="always")
+def quota_roll(ti, si, qe, q, now):  # type: ignore[no-untyped-def]
+    """:meth:`QuotaCounter._roll`, over precomputed window ends."""
+    o = ti[T_O_QSTATE] + N_QS * q
+    pos = si[o + QS_POS]
+    if now >= qe[q, pos]:
+        while now >= qe[q, pos]:
+            pos += 1
+        si[o + QS_POS] = pos
+        si[o + QS_USED] = 0
+        si[o + QS_ALLOWED] = ti[ti[T_O_QLIMIT] + q]
+
+
+@njit(inline="always")
+def level_ready(ti, tf, si, sf, qe, kind, idx, now):  # type: ignore[no-untyped-def]
+    if kind == 0:
+        return bucket_ready(ti, tf, sf, idx, now)
+    quota_roll(ti, si, qe, idx, now)
+    o = ti[T_O_QSTATE] + N_QS * idx
+    return si[o + QS_USED] < si[o + QS_ALLOWED]
+
+
+@njit(inline="always")
+def level_take(ti, si, sf, kind, idx):  # type: ignore[no-untyped-def]
+    if kind == 0:
+        sf[ti[T_O_BSTATE] + 2 * idx] -= 1.0
+    else:
+        si[ti[T_O_QSTATE] + N_QS * idx + QS_USED] += 1
+
+
+@njit(inline="always")
+def admit(ti, tf, si, sf, qe, c, route, now):  # type: ignore[no-untyped-def]
+    """:meth:`Gateway.admit`: ``OK`` or the rejecting cause."""
+    base = ti[T_O_CHAIN] + (c * ti[T_NR] + route) * CH_W
+    n = ti[base]
+    if n < 0:
+        return FORBIDDEN
+    consume = ti[T_CONSUME]
+    for j in range(n):
+        k = base + 1 + 3 * j
+        if not level_ready(ti, tf, si, sf, qe, ti[k], ti[k + 1], now):
+            cause = ti[k + 2]
+            if cause == THROTTLED_USAGE_PLAN and ti[T_QCT]:
+                for m in range(n):
+                    km = base + 1 + 3 * m
+                    if ti[km + 2] == QUOTA_EXCEEDED:  # QuotaCounter.count
+                        q = ti[km + 1]
+                        quota_roll(ti, si, qe, q, now)
+                        si[ti[T_O_QSTATE] + N_QS * q + QS_USED] += 1
+            return cause
+        if consume:
+            level_take(ti, si, sf, ti[k], ti[k + 1])
+    if not consume:
+        for j in range(n):
+            k = base + 1 + 3 * j
+            level_take(ti, si, sf, ti[k], ti[k + 1])
+    return OK
+
+
+# --------------------------------------------------------------------------- Lambda environments
+
+
+@njit(inline="always")
+def acquire(ti, tf, si, sf, ring, f, now):  # type: ignore[no-untyped-def]
+    """:meth:`FunctionPool.acquire`: (got one, cold, provisioned, created at)."""
+    fs = ti[T_O_FSTATE] + N_FS * f
+    if si[fs + FS_IDLE_PROV] > 0:
+        si[fs + FS_IDLE_PROV] -= 1
+        si[fs + FS_BUSY_PROV] += 1
+        return True, False, True, 0.0
+    fi = ti[T_O_FUN] + N_FI * f
+    cap = ti[fi + FI_CAP]
+    if cap >= 0:
+        if si[fs + FS_BUSY_OD] >= cap:
+            return False, False, False, 0.0
+    elif si[UNRES] >= ti[T_UNRES_CAP]:
+        return False, False, False, 0.0
+    k = ti[fi + FI_RINGK]
+    max_life = tf[TF_MAX_LIFE]
+    mru = ti[T_MRU]
+    found = False
+    created = now
+    while si[fs + FS_RING_N] > 0:
+        n = si[fs + FS_RING_N] - 1
+        si[fs + FS_RING_N] = n
+        h = si[fs + FS_RING_H]
+        if mru:
+            idx = h + n
+            if idx >= k:
+                idx -= k
+        else:
+            idx = h
+            h += 1
+            si[fs + FS_RING_H] = h if h < k else 0
+        if ring[f, 2 * idx + 1] > now and now - ring[f, 2 * idx] < max_life:
+            found = True
+            created = ring[f, 2 * idx]
+            break
+    if not found:
+        b = ti[fi + FI_SCALING]
+        if not bucket_ready(ti, tf, sf, b, now):
+            return False, False, False, 0.0
+        sf[ti[T_O_BSTATE] + 2 * b] -= 1.0
+    si[fs + FS_BUSY_OD] += 1
+    if cap < 0:
+        si[UNRES] += 1
+    return True, not found, False, created
+
+
+@njit(inline="always")
+def release(ti, tf, si, sf, rb, ring, f, provisioned, created, now):  # type: ignore[no-untyped-def]
+    """:meth:`FunctionPool.release`."""
+    fs = ti[T_O_FSTATE] + N_FS * f
+    if provisioned:
+        si[fs + FS_BUSY_PROV] -= 1
+        si[fs + FS_IDLE_PROV] += 1
+        return
+    fi = ti[T_O_FUN] + N_FI * f
+    si[fs + FS_BUSY_OD] -= 1
+    if ti[fi + FI_CAP] < 0:
+        si[UNRES] -= 1
+    if now - created >= tf[TF_MAX_LIFE]:
+        return
+    expires = now + draw(ti, tf, si, rb, ti[fi + FI_SIDLE])
+    k = ti[fi + FI_RINGK]
+    n = si[fs + FS_RING_N]
+    h = si[fs + FS_RING_H]
+    idx = h + n
+    if idx >= k:
+        idx -= k
+    ring[f, 2 * idx] = created
+    ring[f, 2 * idx + 1] = expires
+    n += 1
+    # Drop environments that expired at the old end (the reference's popleft loop).
+    while n > 0 and ring[f, 2 * h + 1] <= now:
+        h += 1
+        if h >= k:
+            h = 0
+        n -= 1
+    si[fs + FS_RING_N] = n
+    si[fs + FS_RING_H] = h
+
+
+@njit(inline="always")
+def concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, delta):  # type: ignore[no-untyped-def]
+    """Record the function's concurrency after a change (``Recorder.concurrency``)."""
+    fs = ti[T_O_FSTATE] + N_FS * f
+    busy = si[fs + FS_BUSY_OD] + si[fs + FS_BUSY_PROV]
+    acct = si[ACCT] + delta
+    si[ACCT] = acct
+    sf[END_MAX] = max(sf[END_MAX], now)
+    if ti[T_RECORD]:
+        n = si[N_CONC]
+        rc_t[n] = now
+        rc_i[0, n] = f
+        rc_i[1, n] = busy
+        si[N_CONC] = n + 1
+        return
+    peak = ti[T_O_GFN] + N_FN * f + FN_PEAK
+    si[peak] = max(si[peak], busy)
+    b = int(now)
+    row = N_TS + N_TSF * f
+    tsi[row + TF_CONC_MAX, b] = max(tsi[row + TF_CONC_MAX, b], busy)
+    tsi[row + TF_CONC_LAST, b] = busy
+    tsi[TS_ACCT_MAX, b] = max(tsi[TS_ACCT_MAX, b], acct)
+    tsi[TS_ACCT_LAST, b] = acct
+
+
+# --------------------------------------------------------------------------- latency histogram
+
+
+@njit(inline="always")
+def hist_bin(x):  # type: ignore[no-untyped-def]
+    """The histogram bin of a latency of *x* seconds (see ``HIST_*``)."""
+    if not x > 0.0:
+        return 0
+    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
+    if e <= HIST_EMIN:
+        return 0
+    if e > HIST_EMAX:
+        return HIST_BINS - 1
+    return 1 + (e - HIST_EMIN - 1) * HIST_SUB + int((m - 0.5) * (2 * HIST_SUB))
+
+
+def hist_values() -> np.ndarray:
+    """The value (s) each histogram bin stands for: its midpoint (0 for bin 0)."""
+    e = np.repeat(np.arange(HIST_EMIN + 1, HIST_EMAX + 1), HIST_SUB).astype(np.float64)
+    j = np.tile(np.arange(HIST_SUB), HIST_EMAX - HIST_EMIN).astype(np.float64)
+    mid = (0.5 + (j + 0.5) / (2 * HIST_SUB)) * np.exp2(e)
+    return np.concatenate([[0.0], mid])

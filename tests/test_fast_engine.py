@@ -1,0 +1,236 @@
+"""The fast engine's own parts: its random draws and arrivals equal the reference's, it
+resumes exactly after running out of anything, it chooses engines as documented, and a
+run without records keeps bounded aggregates whose figures equal the recorded run's
+(counts, time series and cost exactly; latency percentiles within 1%)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import simulator
+from simulator.dists import BLOCK, Draws, Empirical, Exponential, Fixed, LogNormal, Uniform
+from simulator.rng import stream
+from simulator.traffic import open_arrival_times
+from tests.conftest import BASE, merge
+
+pytest.importorskip("numba")
+
+from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
+from simulator.engine import fast as fast_module
+from simulator.engine import fast_inputs
+from simulator.engine.fast import FastEngine
+from tests.test_engine_differential import CORPUS, assert_same
+
+
+def scenario(name: str, **extra: Any) -> simulator.Scenario:
+    return simulator.parse_scenario(merge(merge(merge(BASE, {"duration": "10s"}), CORPUS[name]), extra))
+
+
+# --------------------------------------------------------------------------- same numbers
+
+
+@pytest.mark.parametrize("dist", [Fixed(0.25), Exponential(0.1), LogNormal(0.05, 0.4), Uniform(0.0, 1.0),
+                                  Empirical((0.01, 0.02, 0.5, 3.0, 0.07))], ids=lambda d: type(d).__name__)
+def test_blocks_are_the_values_a_draws_hands_out(dist: Any) -> None:
+    draws = Draws(dist, stream(5, "x"))
+    expected = [draws.next() for _ in range(5 * BLOCK + 17)]
+    rng = stream(5, "x")
+    got = np.concatenate([fast_inputs.draw_blocks(dist, rng, 2), fast_inputs.draw_blocks(dist, rng, 4)])
+    assert got[:len(expected)].tolist() == expected
+
+
+OPEN = [
+    {"process": "poisson", "rate": [["0s", 80], ["3m", 80], ["4m", 2400], ["6m", 2400], ["7m", 80]]},
+    {"process": "poisson", "rate": 900, "bursts": [{"at": "1s", "count": 500}, {"at": "20s", "count": 30, "over": "3s"}]},
+    {"process": "uniform", "rate": [["0s", 0], ["10s", 700], ["1m", 0]]},
+    {"process": "poisson", "rate": [["0s", 0], ["10s", 0], ["20s", 50]]},
+    {"process": "uniform", "rate": 0, "bursts": [{"at": "0s", "count": 3}]},
+]
+
+
+@pytest.mark.parametrize("arrivals", OPEN)
+@pytest.mark.parametrize("duration_s", [300.0, 47.3])
+def test_open_arrivals_equal_the_reference(arrivals: dict[str, Any], duration_s: float,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = simulator.parse_scenario(merge(BASE, {"duration": "5m", "clients": [{"name": "c", "routes": {"GET /x": 1},
+                                                              "arrivals": arrivals}]})).clients[0].arrivals
+    expected = open_arrival_times(spec, duration_s, stream(3, "arrivals", "c"))
+    np.testing.assert_array_equal(fast_inputs.open_times(spec, duration_s, stream(3, "arrivals", "c")), expected)
+    monkeypatch.setattr(fast_inputs, "CHUNK", 4096)
+    chunks = list(fast_inputs.arrival_chunks(spec, duration_s, stream(3, "arrivals", "c")))
+    np.testing.assert_array_equal(np.concatenate(chunks or [np.zeros(0)]), expected)
+
+
+def test_streamed_arrivals_give_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_inputs, "STREAM_ABOVE", 100)
+    monkeypatch.setattr(fast_inputs, "CHUNK", 4096)
+    s = scenario("stage throttle shared by routes, account throttle", duration="3m",
+                 clients=[{"name": "c", "routes": {"GET /x": 3, "GET /z": 1}, "arrivals": OPEN[1]}])
+    engine = FastEngine(s, s.seed)
+    assert isinstance(engine.x["arrivals"].sources[0], fast_inputs.ArrivalChunks)
+    assert_same(s)
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def test_the_loop_resumes_exactly_after_running_out_of_quota_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = fast_module.quota_windows
+    calls: list[float] = []
+
+    def first_window_only(quotas: Any, beyond: float) -> np.ndarray:
+        calls.append(beyond)
+        ends = real(quotas, beyond)
+        return ends[:, :1].copy() if len(calls) == 1 else ends
+
+    monkeypatch.setattr(fast_module, "quota_windows", first_window_only)
+    assert_same(scenario("usage plans, shared key, quota over midnight", start="2026-01-01T23:59:58Z"))
+    assert len(calls) == 2  # the second call came from the loop, asking for more windows
+
+
+def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny random buffers, a burst that fills the event heap, records that outgrow their
+    first arrays: the loop stops many times and still gives the reference's run."""
+    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0))
+    monkeypatch.setattr(fast_inputs, "expected_attempts", lambda s: 16)
+    s = scenario("stage throttle shared by routes, account throttle", duration="6s",
+                 account={"throttle": {"rate": 10000, "burst": 5000}, "lambda_concurrency": 5000},
+                 stage={"throttle": {"rate": 10000, "burst": 5000}}, behaviour={"scaling_burst": 5000},
+                 functions=[{"name": "f", "duration": {"kind": "lognormal", "median": "2s", "p99": "9s"},
+                             "timeout": "60s", "init": {"kind": "exponential", "mean": "300ms"}}],
+                 clients=[{"name": "c", "routes": {"GET /x": 1, "GET /z": 1}, "retry": {"mode": "aws_standard"},
+                           "arrivals": {"process": "poisson", "rate": 200, "bursts": [{"at": "1s", "count": 3000}]}}])
+    assert_same(s)
+    engine = FastEngine(s, s.seed)
+    engine.run()
+    assert len(engine.a["ht"]) > 1024 and engine.a["ra_i"].shape[1] >= 4096  # both grew
+    assert engine.x["streams"].cap == 2 * BLOCK
+
+
+def test_time_series_bins_grow_past_the_end_of_arrivals() -> None:
+    s = scenario("exponential backoff without jitter", duration="2s",
+                 functions=[{"name": "f", "duration": "100s", "timeout": "900s", "init": "1s"}])
+    r = simulator.simulate(s, engine="fast", record=False)
+    ref = simulator.simulate(s, engine="simpy")
+    assert r.end_s == ref.end_s > 100
+    assert_timeseries_equal(ref.timeseries(10), r.timeseries(10))
+
+
+# --------------------------------------------------------------------------- choosing an engine
+
+
+def test_auto_runs_the_fast_engine_and_falls_back_with_a_reason() -> None:
+    s = scenario("ties: fixed durations, bursts at one instant, zero overhead")
+    assert simulator.simulate(s, engine="auto").engine == "fast"
+    ngx = scenario("ties: fixed durations, bursts at one instant, zero overhead",
+                   behaviour={"throttle_algorithm": "nginx_limit_req"})
+    r = simulator.simulate(ngx, engine="auto")
+    assert r.engine == "simpy" and "throttle_algorithm" in r.engine_note
+    with pytest.raises(simulator.ThrottlesimError, match="throttle_algorithm"):
+        simulator.simulate(ngx, engine="fast")
+    with pytest.raises(ValueError, match="unknown engine"):
+        simulator.simulate(s, engine="turbo")
+
+
+def test_the_default_engine_is_auto_unless_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = scenario("ties: fixed durations, bursts at one instant, zero overhead")
+    monkeypatch.delenv("THROTTLESIM_ENGINE", raising=False)
+    assert simulator.simulate(s).engine == "fast"
+    monkeypatch.setenv("THROTTLESIM_ENGINE", "simpy")
+    assert simulator.simulate(s).engine == "simpy"
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+AGGREGATE_CASES = ["usage plans, shared key, quota over midnight",
+                   "provisioned with spillover inside reserved, max lifetime",
+                   "errors, function timeouts, integration and client timeouts, HTTP API",
+                   "closed users: between, constant_pacing, constant zero wait, with retries",
+                   "reserved and unreserved pools, LRU reuse, short random idle timeouts"]
+
+
+def latency_close(a: dict[str, float], b: dict[str, float]) -> None:
+    assert a.keys() == b.keys()
+    assert a["max"] == b["max"]
+    assert b["mean"] == pytest.approx(a["mean"], rel=1e-9, abs=1e-3)
+    for k in ("p50", "p90", "p95", "p99"):
+        assert b[k] == pytest.approx(a[k], rel=0.01, abs=2e-3), k
+
+
+def compare_blocks(a: dict[str, Any], b: dict[str, Any]) -> None:
+    latency_close(a.pop("latency_ms"), b.pop("latency_ms"))
+    latency_close(a["requests"].pop("latency_ms"), b["requests"].pop("latency_ms"))
+    assert a == b
+
+
+def assert_timeseries_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert list(a) == list(b)
+    for k, expected in a.items():
+        if k in ("Latency", "IntegrationLatency"):
+            np.testing.assert_allclose(expected, b[k], rtol=1e-9, atol=2e-6, equal_nan=True, err_msg=k)
+        else:
+            np.testing.assert_array_equal(expected, b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name", AGGREGATE_CASES)
+def test_a_run_without_records_has_the_recorded_figures(name: str) -> None:
+    s = scenario(name)
+    ref = simulator.simulate(s, engine="fast")
+    agg = simulator.simulate(s, engine="fast", record=False)
+    assert isinstance(agg, AggregateResult) and (agg.n_attempts, agg.n_requests) == (ref.n_attempts, ref.n_requests)
+    one, two = ref.summary(), agg.summary()
+    assert list(one) == list(two)
+    for key in ("scenario", "seed", "engine", "api", "duration_s", "end_s", "lambda", "cost_usd"):
+        assert one[key] == two[key], key
+    compare_blocks({k: one[k] for k in ("requests", "attempts", "rates", "latency_ms")},
+                   {k: two[k] for k in ("requests", "attempts", "rates", "latency_ms")})
+    for client in one["clients"]:
+        compare_blocks(one["clients"][client], two["clients"][client])
+    for interval in (1, 3, 60):
+        assert_timeseries_equal(ref.timeseries(interval), agg.timeseries(interval))
+    from simulator.cost.usage import run_cost
+
+    assert agg.cost(bill_init=False, free_tier=True).to_dict() == run_cost(ref, bill_init=False,
+                                                                           free_tier=True).to_dict()
+
+
+def test_a_run_without_records_keeps_no_rows_and_bounded_arrays() -> None:
+    s = scenario("stage throttle shared by routes, account throttle", duration="20m",
+                 clients=[{"name": "c", "routes": {"GET /x": 1}, "arrivals": {"process": "poisson", "rate": 300}}])
+    engine = FastEngine(s, s.seed, record=False)
+    r = engine.run()
+    assert r.n_attempts > 300_000
+    held = sum(a.nbytes for a in engine.a.values())
+    assert held < 32 * 2**20  # rows would take > 300,000 x 128 bytes
+    with pytest.raises(RecordsNotKept):
+        r.records()
+    with pytest.raises(RecordsNotKept):
+        r.to_dataframe()
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        r.timeseries(0.5)
+    assert simulator.simulate(s, engine="simpy", record=False).n_attempts == r.n_attempts  # SimPy records anyway
+
+
+def test_histogram_percentiles_are_within_half_a_percent() -> None:
+    from simulator.engine.fast_parts import hist_values
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.lognormal(-3, 1.5, 20_000), np.zeros(50), [3600.0]])
+    edges = hist_values()
+    counts = np.zeros(len(edges), dtype=np.int64)
+    for v in values:
+        if v <= 0:
+            counts[0] += 1
+            continue
+        m, e = math.frexp(v)
+        counts[1 + (e + 20 - 1) * 128 + int((m - 0.5) * 256)] += 1
+    got = histogram_percentiles(counts, edges, float(values.sum()), float(values.max()))
+    exact = np.percentile(values * 1000, [50, 90, 95, 99])
+    for p, x in zip(("p50", "p90", "p95", "p99"), exact):
+        assert got[p] == pytest.approx(x, rel=0.005)
+    assert got["max"] == 3_600_000.0
