@@ -45,10 +45,7 @@ from aiohttp import web
 from loadtests.target.answers import Answers, headers
 from loadtests.target.clock import Clock
 from simulator import outcomes as oc
-from simulator.dists import Draws, Uniforms
-from simulator.functions.pool import ExecutionEnvironment, FunctionPool, UnreservedPool
-from simulator.gateway.buckets import TokenBucket
-from simulator.rng import stream
+from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.scenario import Scenario
 
 __all__ = ["INVOKE_PATH", "FunctionRuntime", "Invocation", "runtime_app"]
@@ -86,20 +83,6 @@ class Invocation:
         }
 
 
-class _Function:
-    __slots__ = ("coin", "duration", "error_rate", "init", "name", "pool", "timeout_s")
-
-    def __init__(self, name: str, pool: FunctionPool, duration: Draws, init: Draws, coin: Uniforms,
-                 error_rate: float, timeout_s: float) -> None:
-        self.name = name
-        self.pool = pool
-        self.duration = duration
-        self.init = init
-        self.coin = coin
-        self.error_rate = error_rate
-        self.timeout_s = timeout_s
-
-
 class FunctionRuntime:
     """The scenario's functions on a real clock. Use it from inside a running event loop."""
 
@@ -110,38 +93,11 @@ class FunctionRuntime:
         self.functions = self._build()
         self._timers: set[asyncio.TimerHandle] = set()
         #: Invocations by the instant they are due to finish (heap of (due, seq, ...)).
-        self._due: list[tuple[float, int, _Function, ExecutionEnvironment, Invocation]] = []
+        self._due: list[tuple[float, int, FunctionState, ExecutionEnvironment, Invocation]] = []
         self._seq = 0
 
-    def _build(self) -> dict[str, _Function]:
-        s, seed = self.scenario, self.seed
-        b = s.behaviour
-        unreserved = UnreservedPool(s.account.lambda_concurrency - sum(f.reserved_concurrency or 0 for f in s.functions))
-        account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
-        out = {}
-        for f in s.functions:
-            scaling = (
-                TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function"
-                else account_scaling
-            )
-            idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
-            pool = FunctionPool(
-                reserved=f.reserved_concurrency,
-                provisioned=f.provisioned_concurrency,
-                unreserved=unreserved,
-                scaling=scaling,
-                idle_timeout=Draws(idle.build(), stream(seed, "idle", f.name)),
-                max_lifetime_s=b.max_environment_lifetime,
-                reuse=b.environment_reuse,
-            )
-            out[f.name] = _Function(
-                f.name, pool,
-                Draws(f.duration.build(), stream(seed, "duration", f.name)),
-                Draws(f.init.build(), stream(seed, "init", f.name)),
-                Uniforms(stream(seed, "errors", f.name)),
-                f.error_rate, f.timeout,
-            )
-        return out
+    def _build(self) -> dict[str, FunctionState]:
+        return {f.name: f for f in build_functions(self.scenario, self.seed)}
 
     def concurrency(self, name: str) -> int:
         """Invocations of *name* in flight now."""

@@ -33,8 +33,7 @@ from simpy.events import NORMAL, URGENT, Event
 from simulator import outcomes as oc
 from simulator.clients import RetryPolicy, Waiter
 from simulator.dists import Draws, Uniforms
-from simulator.functions.pool import ExecutionEnvironment, FunctionPool, UnreservedPool
-from simulator.gateway.buckets import TokenBucket
+from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
 from simulator.results import COLD, PROVISIONED, Recorder, Result
 from simulator.rng import stream
@@ -42,20 +41,6 @@ from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Sce
 from simulator.traffic import open_arrival_times
 
 __all__ = ["ReferenceEngine"]
-
-
-class _Function:
-    __slots__ = ("index", "pool", "duration", "init", "coin", "error_rate", "timeout_s")
-
-    def __init__(self, index: int, pool: FunctionPool, duration: Draws, init: Draws, coin: Uniforms,
-                 error_rate: float, timeout_s: float) -> None:
-        self.index = index
-        self.pool = pool
-        self.duration = duration
-        self.init = init
-        self.coin = coin
-        self.error_rate = error_rate
-        self.timeout_s = timeout_s
 
 
 class _Client:
@@ -81,41 +66,10 @@ class ReferenceEngine:
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
         self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
-        self.functions = self._build_functions()
+        self.functions = build_functions(scenario, seed)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
     # ------------------------------------------------------------------ set-up
-
-    def _build_functions(self) -> list[_Function]:
-        s = self.s
-        b = s.behaviour
-        reserved_total = sum(f.reserved_concurrency or 0 for f in s.functions)
-        unreserved = UnreservedPool(s.account.lambda_concurrency - reserved_total)
-        account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
-        out = []
-        for i, f in enumerate(s.functions):
-            scaling = (
-                TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function"
-                else account_scaling
-            )
-            idle_spec = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
-            pool = FunctionPool(
-                reserved=f.reserved_concurrency,
-                provisioned=f.provisioned_concurrency,
-                unreserved=unreserved,
-                scaling=scaling,
-                idle_timeout=Draws(idle_spec.build(), stream(self.seed, "idle", f.name)),
-                max_lifetime_s=b.max_environment_lifetime,
-                reuse=b.environment_reuse,
-            )
-            out.append(_Function(
-                i, pool,
-                Draws(f.duration.build(), stream(self.seed, "duration", f.name)),
-                Draws(f.init.build(), stream(self.seed, "init", f.name)),
-                Uniforms(stream(self.seed, "errors", f.name)),
-                f.error_rate, f.timeout,
-            ))
-        return out
 
     def _build_client(self, i: int, spec: Any) -> _Client:
         s = self.s
@@ -219,7 +173,7 @@ class ReferenceEngine:
         a_f["run_s"].append(run)
         return cause, latency
 
-    def _releaser(self, f: _Function, env: ExecutionEnvironment) -> Callable[[Event], None]:
+    def _releaser(self, f: FunctionState, env: ExecutionEnvironment) -> Callable[[Event], None]:
         def release(_: Event) -> None:
             now = self.env.now
             f.pool.release(env, now)

@@ -28,11 +28,16 @@ are dropped lazily, when an invocation looks for one.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from simulator.dists import Draws
+from simulator.dists import Draws, Uniforms
 from simulator.gateway.buckets import TokenBucket
+from simulator.rng import stream
 
-__all__ = ["ExecutionEnvironment", "FunctionPool", "UnreservedPool"]
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
+
+__all__ = ["ExecutionEnvironment", "FunctionPool", "FunctionState", "UnreservedPool", "build_functions"]
 
 
 class ExecutionEnvironment:
@@ -139,3 +144,53 @@ class FunctionPool:
         # Drop environments that expired at the old end, so memory stays bounded.
         while idle and idle[0].expires <= now:
             idle.popleft()
+
+
+class FunctionState:
+    """One function's pool and its random streams: durations, init times, error coin flips."""
+
+    __slots__ = ("index", "name", "pool", "duration", "init", "coin", "error_rate", "timeout_s")
+
+    def __init__(self, index: int, name: str, pool: FunctionPool, duration: Draws, init: Draws, coin: Uniforms,
+                 error_rate: float, timeout_s: float) -> None:
+        self.index = index
+        self.name = name
+        self.pool = pool
+        self.duration = duration
+        self.init = init
+        self.coin = coin
+        self.error_rate = error_rate
+        self.timeout_s = timeout_s
+
+
+def build_functions(scenario: Scenario, seed: int) -> list[FunctionState]:
+    """Every function of *scenario* with its pool, limits and named random streams, in
+    scenario order: the one way both the engine and the real-time runtime set Lambda up."""
+    b = scenario.behaviour
+    reserved_total = sum(f.reserved_concurrency or 0 for f in scenario.functions)
+    unreserved = UnreservedPool(scenario.account.lambda_concurrency - reserved_total)
+    account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
+    out = []
+    for i, f in enumerate(scenario.functions):
+        scaling = (
+            TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function"
+            else account_scaling
+        )
+        idle_spec = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
+        pool = FunctionPool(
+            reserved=f.reserved_concurrency,
+            provisioned=f.provisioned_concurrency,
+            unreserved=unreserved,
+            scaling=scaling,
+            idle_timeout=Draws(idle_spec.build(), stream(seed, "idle", f.name)),
+            max_lifetime_s=b.max_environment_lifetime,
+            reuse=b.environment_reuse,
+        )
+        out.append(FunctionState(
+            i, f.name, pool,
+            Draws(f.duration.build(), stream(seed, "duration", f.name)),
+            Draws(f.init.build(), stream(seed, "init", f.name)),
+            Uniforms(stream(seed, "errors", f.name)),
+            f.error_rate, f.timeout,
+        ))
+    return out
