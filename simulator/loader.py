@@ -272,6 +272,18 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
 # --------------------------------------------------------------------------- cross references
 
 
+def _can_be_zero(dist: Any) -> bool:
+    """Whether a duration distribution can draw exactly 0 s."""
+    kind = dist.kind
+    if kind == "fixed":
+        return dist.value == 0
+    if kind == "uniform":
+        return dist.low == 0
+    if kind == "empirical":
+        return min(dist.values) == 0
+    return False
+
+
 def check_references(s: Scenario) -> list[tuple[str, str]]:
     """Problems that involve more than one key; an empty list when there are none."""
     problems: list[tuple[str, str]] = []
@@ -341,6 +353,14 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             for j, b in enumerate(arr.bursts):
                 if b.at >= s.duration:
                     add((f"clients[{i}].arrivals.bursts[{j}].at", f"must be before the end of the run ({s.duration:g}s)"))
+        elif arr.process == "closed":
+            w = arr.wait
+            zero_wait = (w.kind == "constant" and w.time == 0) or (w.kind == "between" and w.max == 0)
+            if zero_wait and _can_be_zero(s.behaviour.gateway_overhead):
+                add((f"clients[{i}].arrivals.wait",
+                     "a closed user that never waits needs answers that take time, but behaviour.gateway_overhead "
+                     "can be 0s: a throttled user would send requests without end at one instant; give the wait "
+                     "or the overhead some time"))
         elif arr.process == "replay":
             for route in sorted(set(arr.routes) - {""}):
                 ref(f"clients[{i}].arrivals.file", route, routes, "route")

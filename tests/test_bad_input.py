@@ -419,3 +419,21 @@ def test_cli_records_parquet_without_engine(base_file: Path, tmp_path: Path) -> 
     target = tmp_path / "attempts.parquet"
     line = assert_cli_one_line(run_cli(str(base_file), "--records", str(target), cwd=tmp_path))
     assert "--records" in line and "parquet" in line.lower()
+
+
+def test_a_closed_user_that_could_spin_at_one_instant_is_refused(tmp_path: Path) -> None:
+    import simulator
+
+    data = {
+        "name": "spin", "duration": "10s",
+        "routes": [{"name": "GET /x", "function": "f"}],
+        "functions": [{"name": "f", "duration": "10ms"}],
+        "clients": [{"name": "c", "routes": {"GET /x": 1},
+                     "arrivals": {"process": "closed", "users": 1, "spawn_rate": 1,
+                                  "wait": {"kind": "constant", "time": "0s"}}}],
+        "behaviour": {"gateway_overhead": "0s"},
+    }
+    with pytest.raises(simulator.ScenarioError, match=r"clients\[0\]\.arrivals\.wait: a closed user that never waits"):
+        simulator.parse_scenario(data)
+    data["behaviour"] = {"gateway_overhead": "1ms"}
+    assert simulator.parse_scenario(data).name == "spin"
