@@ -314,56 +314,31 @@ def _run_cost(result: AggregateResult, *, free_tier: bool, bill_init: bool, mont
     """:func:`simulator.cost.usage.run_cost` with the per-attempt usage replaced by the
     same quantities summed during the run (integers of ms and bytes, so the sums are
     exact and the cost equals the recorded run's)."""
-    from types import MappingProxyType
-
     from simulator.cost.bill import http_metered_requests
     from simulator.cost.pricing import PriceTable, load_prices
-    from simulator.cost.usage import UNATTRIBUTED, RunCost, _Usage
+    from simulator.cost.usage import _Usage, price_usage
     from simulator.engine import fast_layout as L
 
     s = result.scenario
     table = prices if isinstance(prices, PriceTable) else load_prices(prices or s.account.region)
     g = result.figures
     cube = g["cube"]
-    usage = _Usage.__new__(_Usage)
-    usage.functions = s.functions
-    usage.client_names = tuple(c.name for c in s.clients)
-    usage.function_names = tuple(f.name for f in s.functions)
-    usage.api_type = s.api.type
-    n_f, n_c, n_k = len(s.functions), len(s.clients), len(CAUSES)
-    usage.shape = (n_f, n_c, n_k)
+    shape = (len(s.functions), len(s.clients), len(CAUSES))
     if s.api.type == "REST":
         units = np.ones(len(s.routes))
     else:
         units = np.array([float(http_metered_requests(r.request_bytes, prices=table)) for r in s.routes])
-    gateway = np.zeros(usage.shape)
+    gateway = np.zeros(shape)
     for r, f in enumerate(g["route_fn"]):
         gateway[f] += units[r] * g["gateway_billed"][r]
-    usage.cube = {
+    on_demand = cube[L.CUBE_OD_INIT if bill_init else L.CUBE_OD_RUN]
+    usage = _Usage.from_sums(s, {
         "gateway": gateway,
         "requests": cube[L.CUBE_REQUESTS],
-        "on_demand_ms": cube[L.CUBE_OD_INIT if bill_init else L.CUBE_OD_RUN],
+        "on_demand_ms": on_demand,
         "provisioned_ms": cube[L.CUBE_PROV],
-        "billed_ms": cube[L.CUBE_OD_INIT if bill_init else L.CUBE_OD_RUN] + cube[L.CUBE_PROV],
+        "billed_ms": on_demand + cube[L.CUBE_PROV],
         "transfer": cube[L.CUBE_TRANSFER],
         "logs": cube[L.CUBE_COUNT] * float(s.api.access_log_bytes),
-    }
-    usage.cause_counts = np.rint(cube[L.CUBE_COUNT].sum(axis=(0, 1))).astype(np.int64)
-    scale = float(month_hours) * 3600.0 / float(s.duration)
-    run = usage.price(1.0, float(s.duration), free_tier, table)
-    monthly = usage.price(scale, float(month_hours) * 3600.0, free_tier, table)
-    by_client, by_cause, unattributed = usage.attribute(run)
-    failed = {CAUSES[k]: by_cause[k] for k in range(n_k) if k != oc.OK and usage.cause_counts[k] > 0}
-    clients = {name: by_client[i] for i, name in enumerate(usage.client_names)}
-    if unattributed > 0:
-        clients[UNATTRIBUTED] = unattributed
-    allowances = " and the monthly free tier" if free_tier else ""
-    method = (
-        f"The run's {s.duration:g} s of traffic is taken as representative of the month: "
-        f"every billed quantity is multiplied by {scale:.6g} ({month_hours:g} h x 3600 s / "
-        f"{s.duration:g} s) to a {month_hours:g}-hour month and priced with the monthly "
-        f"volume tiers{allowances}; provisioned concurrency is billed for the whole month."
-    )
-    return RunCost(run=run, monthly=monthly, monthly_method=method, failed=MappingProxyType(failed),
-                   by_client=MappingProxyType(clients), free_tier=free_tier, bill_init=bill_init,
-                   region=table.region, month_scale=scale)
+    }, np.rint(cube[L.CUBE_COUNT].sum(axis=(0, 1))).astype(np.int64))
+    return price_usage(usage, s, free_tier=free_tier, bill_init=bill_init, month_hours=float(month_hours), table=table)

@@ -30,7 +30,20 @@ import numpy as np
 
 from simulator.dists import Uniforms
 
-__all__ = ["RetryPolicy", "Waiter"]
+__all__ = ["RetryPolicy", "Waiter", "route_weights"]
+
+
+def route_weights(routes: dict[str, float], route_index: dict[str, int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """A client's routes (as indices) and their cumulative probabilities, the last exactly 1:
+    a U(0,1) draw u picks the first route whose cumulative probability exceeds u."""
+    total = sum(routes.values())
+    acc = 0.0
+    cum = []
+    for name in routes:
+        acc += routes[name] / total
+        cum.append(acc)
+    cum[-1] = 1.0
+    return tuple(route_index[n] for n in routes), tuple(cum)
 
 
 class RetryPolicy:

@@ -91,6 +91,7 @@ from simulator.results import PROVISIONED
 
 if TYPE_CHECKING:
     from simulator.results import Result
+    from simulator.scenario import Scenario
 
 __all__ = ["UNATTRIBUTED", "RunCost", "run_cost"]
 
@@ -202,7 +203,15 @@ def run_cost(
     else:
         raise TypeError(f"prices must be a PriceTable, a Region name or None, got {prices!r}")
 
-    usage = _Usage(result, bill_init, table)
+    return price_usage(_Usage(result, bill_init, table), scenario, free_tier=free_tier, bill_init=bill_init,
+                       month_hours=float(month_hours), table=table)
+
+
+def price_usage(
+    usage: _Usage, scenario: Scenario, *, free_tier: bool, bill_init: bool, month_hours: float, table: PriceTable
+) -> RunCost:
+    """Price billed quantities (summed by function, client and gateway cause) for the run
+    and for a month: the one pricing path for recorded and aggregate results."""
     scale = float(month_hours) * 3600.0 / float(scenario.duration)
 
     run = usage.price(1.0, float(scenario.duration), free_tier, table)
@@ -256,12 +265,8 @@ class _Usage:
         scenario = result.scenario
         a = result.attempts
         functions = scenario.functions
-        self.functions = functions
-        self.client_names = tuple(c.name for c in scenario.clients)
-        self.function_names = tuple(f.name for f in functions)
-        self.api_type = scenario.api.type
-        n_f, n_c, n_k = len(functions), len(self.client_names), len(CAUSES)
-        self.shape = (n_f, n_c, n_k)
+        self._describe(scenario)
+        n_f, n_c, n_k = self.shape
 
         index = {f.name: i for i, f in enumerate(functions)}
         route_fn = np.array([index[r.function] for r in scenario.routes], dtype=np.int64)
@@ -310,6 +315,24 @@ class _Usage:
             kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
         }
         self.cause_counts = np.bincount(cause, minlength=n_k)
+
+    def _describe(self, scenario: Scenario) -> None:
+        self.functions = scenario.functions
+        self.client_names = tuple(c.name for c in scenario.clients)
+        self.function_names = tuple(f.name for f in scenario.functions)
+        self.api_type = scenario.api.type
+        self.shape = (len(self.function_names), len(self.client_names), len(CAUSES))
+
+    @classmethod
+    def from_sums(
+        cls, scenario: Scenario, cube: dict[str, npt.NDArray[np.float64]], cause_counts: npt.NDArray[np.int64]
+    ) -> _Usage:
+        """Quantities already summed by (function, client, gateway cause) during a run."""
+        usage = cls.__new__(cls)
+        usage._describe(scenario)
+        usage.cube = cube
+        usage.cause_counts = cause_counts
+        return usage
 
     # ------------------------------------------------------------------ pricing
 

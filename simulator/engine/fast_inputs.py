@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from simulator.clients import route_weights
 from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
 from simulator.engine.fast_layout import MAX_CHAIN
 from simulator.gateway.buckets import TokenBucket
@@ -370,17 +371,10 @@ def flatten(s: Scenario, seed: int) -> dict[str, Any]:
     u_client: list[int] = []
     u_spawn: list[float] = []
     for c, spec in enumerate(s.clients):
-        names = list(spec.routes)
-        total = sum(spec.routes.values())
-        acc = 0.0
-        cum = []
-        for name in names:
-            acc += spec.routes[name] / total
-            cum.append(acc)
-        cum[-1] = 1.0
-        c_nroutes[c] = len(names)
-        c_routes[c, :len(names)] = [route_index[n] for n in names]
-        c_cum[c, :len(names)] = cum
+        routes, cum = route_weights(spec.routes, route_index)
+        c_nroutes[c] = len(routes)
+        c_routes[c, :len(routes)] = routes
+        c_cum[c, :len(routes)] = cum
         if spec.timeout is not None:
             c_timeout[c] = spec.timeout
         retry = spec.retry
@@ -400,7 +394,7 @@ def flatten(s: Scenario, seed: int) -> dict[str, Any]:
                 c_q[c] = (q.capacity, q.cost, q.timeout_cost, q.success_increment)
         c_s[:, c] = range(len(sources), len(sources) + 3)
         uses_wait = isinstance(arr, ClosedArrivals) and arr.wait.kind == "between"
-        sources += [(Uniform(0.0, 1.0), stream(seed, "routes", spec.name)) if len(names) > 1 else None,
+        sources += [(Uniform(0.0, 1.0), stream(seed, "routes", spec.name)) if len(routes) > 1 else None,
                     (Uniform(0.0, 1.0), stream(seed, "retry", spec.name)) if c_full[c] else None,
                     (Uniform(0.0, 1.0), stream(seed, "wait", spec.name)) if uses_wait else None]
         if isinstance(arr, ClosedArrivals):

@@ -31,7 +31,7 @@ import simpy
 from simpy.events import NORMAL, URGENT, Event
 
 from simulator import outcomes as oc
-from simulator.clients import RetryPolicy, Waiter
+from simulator.clients import RetryPolicy, Waiter, route_weights
 from simulator.dists import Draws, Uniforms
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
@@ -78,15 +78,7 @@ class ReferenceEngine:
         c.chains = [self.gateway.chain(spec.api_key, spec.usage_plan, r.name) for r in s.routes]
         c.route_fn = [fn_index[r.function] for r in s.routes]
         c.route_timeout = [s.integration_timeout_s(r) for r in s.routes]
-        names = list(spec.routes)
-        total = sum(spec.routes.values())
-        acc = 0.0
-        cum = []
-        for name in names:
-            acc += spec.routes[name] / total
-            cum.append(acc)
-        cum[-1] = 1.0
-        c.cum_weights = (tuple(self.route_index[n] for n in names), tuple(cum))
+        c.cum_weights = route_weights(spec.routes, self.route_index)
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
         c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
         c.timeout_s = spec.timeout
