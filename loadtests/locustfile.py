@@ -69,7 +69,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.log import AttemptLog, answer_fields, server_received
+from loadtests.log import AttemptLog, answer_fields, server_fields
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
@@ -294,7 +294,7 @@ def _log_attempt(
         cause=cause,
         cold_start=cold,
         worker=p.worker,
-        server_received_s=server_received(getattr(response, "headers", None)) if status else "",
+        **server_fields(getattr(response, "headers", None) if status else None),
     )
 
 

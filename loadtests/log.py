@@ -64,6 +64,8 @@ __all__ = [
     "read_log",
     "replay_overrides",
     "response_message",
+    "server_fields",
+    "server_received",
     "to_trace",
 ]
 
@@ -81,6 +83,8 @@ COLUMNS: tuple[str, ...] = (
     "cold_start",
     "worker",
     "server_received_s",
+    "server_connection",
+    "server_connection_ms",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -97,6 +101,8 @@ _DTYPES: dict[str, Any] = {
     "cold_start": "Int8",
     "worker": "int64",
     "server_received_s": "float64",
+    "server_connection": "Int64",
+    "server_connection_ms": "Int64",
 }
 
 _MAX_MESSAGE = 200
@@ -163,27 +169,36 @@ def answer_fields(
     return response_message(body), cause, cold_start_flag(headers.get(COLD_START_HEADER))
 
 
-def server_received(headers: Mapping[str, str] | None) -> str:
-    """When the server received the request, on its own clock, or ``""`` when it does not say.
+def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
+    """When the server received the request, on its own clocks: ``(received_s, connection,
+    connection_ms)``, each ``""`` when the server does not say.
 
-    nginx's ``x-throttlesim-nginx-time`` (``"$msec $request_time"``: receipt = the first minus
-    the second, epoch seconds to the millisecond) wins over the function runtime's
-    ``x-throttlesim-received-s``: nginx is the gateway whose limits decided.
+    nginx's ``x-throttlesim-nginx-time`` (``"$msec $connection $connection_time"`` taken
+    before ``limit_req``, see :mod:`loadtests.target.nginx`) wins over the function runtime's
+    ``x-throttlesim-received-s``: nginx is the gateway whose limits decided. ``received_s``
+    is epoch seconds; ``connection_ms`` is whole milliseconds on nginx's monotonic clock
+    since it accepted connection number ``connection``.
     """
     if headers is None:
-        return ""
+        return "", "", ""
     nginx = (headers.get(NGINX_TIME_HEADER) or "").split()
-    if len(nginx) == 2:
+    if len(nginx) == 3:
         try:
-            return f"{float(nginx[0]) - float(nginx[1]):.3f}"
+            return f"{float(nginx[0]):.3f}", str(int(nginx[1])), str(round(float(nginx[2]) * 1000))
         except ValueError:
             pass
     value = (headers.get(RECEIVED_HEADER) or "").strip()
     try:
         float(value)
     except ValueError:
-        return ""
-    return value
+        return "", "", ""
+    return value, "", ""
+
+
+def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """:func:`server_received` as the log's ``server_*`` columns."""
+    received, connection, connection_ms = server_received(headers)
+    return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms}
 
 
 class AttemptLog:
@@ -213,6 +228,8 @@ class AttemptLog:
         cold_start: str,
         worker: int,
         server_received_s: str = "",
+        server_connection: str = "",
+        server_connection_ms: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -229,6 +246,8 @@ class AttemptLog:
                 cold_start,
                 worker,
                 server_received_s,
+                server_connection,
+                server_connection_ms,
             )
         )
         self.rows += 1
@@ -266,8 +285,8 @@ def read_log(path: str | Path) -> pd.DataFrame:
         values = raw[col]
         if dtype == "string":
             out[col] = values.astype("string")
-        elif dtype == "Int8":
-            out[col] = pd.to_numeric(values.replace("", None)).astype("Int8")
+        elif dtype in ("Int8", "Int64"):
+            out[col] = pd.to_numeric(values.replace("", None)).astype(dtype)
         else:
             out[col] = pd.to_numeric(values).astype(dtype)
     return out

@@ -183,6 +183,7 @@ def on_server_clock(observed: Any) -> Any:
         # were sent, with a sub-millisecond fraction the model's floor to ms ignores.
         offset = round(offset, 3)
         ms = np.round((server - offset) * 1000)
+        ms = np.where(have, _on_monotonic_grid(observed, ms), ms)
         order = np.argsort(actual, kind="stable")
         rank = np.empty(len(actual))
         rank[order] = np.arange(len(actual))
@@ -192,6 +193,36 @@ def on_server_clock(observed: Any) -> Any:
         at = server - offset
     replay_at = np.where(have, at, actual)
     return observed.assign(planned_start_s=observed["intended_start_s"], intended_start_s=replay_at)
+
+
+def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
+    """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
+
+    nginx takes both clocks at each turn of its event loop; they tick at different instants,
+    so a wall millisecond *W* is the monotonic millisecond *W - k* or *W - k - 1* for one
+    constant *k*, depending on where in *W* the turn fell. A connection's elapsed time
+    (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
+    is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
+    ``W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``, and its minimum over the connection's
+    requests is ``A_c + k`` as soon as one of them fell on the common side. Requests are
+    then at ``min(W - e) + e``: monotonic milliseconds shifted by the whole number *k*,
+    which the replay's offset absorbs. Rows without the connection columns keep *W*.
+    """
+    import numpy as np
+
+    if "server_connection_ms" not in observed or "server_connection" not in observed:
+        return wall_ms
+    elapsed = observed["server_connection_ms"].to_numpy(dtype=float, na_value=np.nan)
+    conn = observed["server_connection"].to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
+    if not known.any():
+        return wall_ms
+    import pandas as pd
+
+    base = pd.Series(wall_ms[known] - elapsed[known]).groupby(conn[known]).transform("min").to_numpy()
+    out = np.array(wall_ms, dtype=float)
+    out[known] = base + elapsed[known]
+    return out
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:

@@ -226,7 +226,8 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     if closed:
         first += ["if ($throttlesim_closed) {", "    return 429;", "}"]
     server = [f"    server {{\n        listen 127.0.0.1:{port} backlog=4096;\n",
-              "        error_page 429 = @throttled;\n        error_page 504 = @timeout;\n\n"]
+              "        error_page 429 = @throttled;\n        error_page 504 = @timeout;\n",
+              *(f"        {line}\n" for line in _CLOCK), "\n"]
 
     def location(match: str, lines: list[str]) -> str:
         return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
@@ -257,11 +258,19 @@ def _map(source: str, var: str, entries: dict[str, str]) -> str:
     return f"    map {source} {var} {{\n{body}        default \"\";\n    }}\n"
 
 
-#: nginx's own clock when it received the request: ``"$msec $request_time"`` (the time the
-#: answer was sent, and how long after receiving it), so validation can replay each request
-#: at the millisecond nginx's limit_req saw it.
+#: nginx's clocks at the request's first turn of the event loop, taken in the server's
+#: rewrite phase (before ``limit_req``, in the same turn, so at the same cached time):
+#: ``$msec`` (wall clock, epoch seconds to the millisecond), ``$connection`` (the
+#: connection's serial number) and ``$connection_time`` (seconds, to the millisecond, since
+#: nginx accepted the connection). ``limit_req`` counts on ``ngx_current_msec``, a
+#: *monotonic* millisecond clock whose ticks are not the wall clock's (the two differ by a
+#: fraction of a millisecond), so the wall millisecond alone can be one off; the
+#: connection's elapsed time is on the monotonic clock, and validation rebuilds each
+#: request's monotonic millisecond from the three (:func:`loadtests.validation.on_server_clock`).
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
-_TIME = f'add_header {NGINX_TIME_HEADER} "$msec $request_time" always;'
+_CLOCK = ("set $throttlesim_msec $msec;", "set $throttlesim_connection_time $connection_time;")
+_TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $throttlesim_connection_time" '
+         "always;")
 
 
 def _cause_headers(cause: str, indent: str = "") -> list[str]:
