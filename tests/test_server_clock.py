@@ -1,0 +1,92 @@
+"""Reading the servers' clocks from their answers, and putting nginx's requests on the
+millisecond grid its ``limit_req`` counted on."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loadtests.log import server_fields, server_received
+from loadtests.validation import _on_monotonic_grid, on_server_clock
+
+
+def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
+    headers = {"x-throttlesim-nginx-time": "1795626310.428 17 0.043"}
+    assert server_received(headers) == ("1795626310.428", "17", "43")
+    assert server_fields(headers) == {"server_received_s": "1795626310.428", "server_connection": "17",
+                                      "server_connection_ms": "43"}
+
+
+def test_runtime_header_and_no_header():
+    assert server_received({"x-throttlesim-received-s": "12.5"}) == ("12.5", "", "")
+    assert server_received({}) == ("", "", "")
+    assert server_received(None) == ("", "", "")
+    assert server_received({"x-throttlesim-nginx-time": "garbage 1 x"}) == ("", "", "")
+
+
+def test_the_wall_millisecond_that_ticked_early_is_moved_back():
+    # Measured on nginx 1.22: wall ms 654, 668, 682, 697, 711 with connection times
+    # 0, 14, 28, 42, 57 ms. The monotonic clock says the fourth request came 42 ms after
+    # the first, not 43: its wall millisecond ticked early.
+    obs = pd.DataFrame({"server_connection": pd.array([1] * 5, dtype="Int64"),
+                        "server_connection_ms": pd.array([0, 14, 28, 42, 57], dtype="Int64")})
+    wall = np.array([654.0, 668.0, 682.0, 697.0, 711.0])
+    assert _on_monotonic_grid(obs, wall).tolist() == [654.0, 668.0, 682.0, 696.0, 711.0]
+
+
+def test_rows_without_connection_keep_their_wall_millisecond():
+    obs = pd.DataFrame({"server_connection": pd.array([1, None, 1], dtype="Int64"),
+                        "server_connection_ms": pd.array([0, None, 9], dtype="Int64")})
+    assert _on_monotonic_grid(obs, np.array([100.0, 105.0, 110.0])).tolist() == [100.0, 105.0, 109.0]
+    assert _on_monotonic_grid(pd.DataFrame({"x": [1]}), np.array([3.0])).tolist() == [3.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    offset_ms=st.floats(0.0, 0.999),
+    connections=st.lists(
+        st.tuples(st.floats(0, 5_000), st.lists(st.floats(0, 3_000), min_size=1, max_size=30)),
+        min_size=1, max_size=5),
+)
+def test_monotonic_differences_are_recovered(offset_ms, connections):
+    """Whatever the clocks' phase, two requests' rebuilt times differ by what the monotonic
+    clock says, on every connection that had a request on the common side of the tick."""
+    rows = []
+    for c, (accept, gaps) in enumerate(connections):
+        t = accept
+        for g in gaps:
+            t += g
+            rows.append((c, t, accept))
+    real = np.array([r[1] for r in rows]) + 10_000.0
+    mono = real - 5_000.0 - offset_ms  # the two clocks differ by a constant
+    accept_mono = {c: np.floor(a + 10_000.0 - 5_000.0 - offset_ms) for c, (a, _) in enumerate(connections)}
+    conn = np.array([r[0] for r in rows])
+    elapsed = np.floor(mono) - np.array([accept_mono[c] for c in conn])
+    wall = np.floor(real)
+    obs = pd.DataFrame({"server_connection": pd.array(conn, dtype="Int64"),
+                        "server_connection_ms": pd.array(elapsed.astype(int), dtype="Int64")})
+    got = _on_monotonic_grid(obs, wall)
+    for c in set(conn.tolist()):
+        on = conn == c
+        shift = got[on] - np.floor(mono[on])
+        assert np.ptp(shift) == 0  # exact monotonic differences within a connection
+        # ... and the common shift across connections once one request fell after the
+        # monotonic tick within its wall millisecond; one millisecond more otherwise.
+        after_tick = np.any(np.floor(real[on] - offset_ms) == wall[on])
+        assert shift[0] == (5_000.0 if after_tick else 5_001.0)
+
+
+def test_on_server_clock_keeps_planned_start_and_orders_one_millisecond_by_send_time():
+    obs = pd.DataFrame({
+        "intended_start_s": [0.0, 0.001, 0.002],
+        "actual_start_s": [0.0004, 0.0003, 0.0021],
+        "server_received_s": [1000.101, 1000.101, 1000.103],
+        "server_connection": pd.array([1, 2, 1], dtype="Int64"),
+        "server_connection_ms": pd.array([0, 0, 2], dtype="Int64"),
+    })
+    out = on_server_clock(obs)
+    assert out["planned_start_s"].tolist() == [0.0, 0.001, 0.002]
+    at = out["intended_start_s"].to_numpy()
+    assert np.floor(at[0] * 1000) == np.floor(at[1] * 1000)  # the same millisecond
+    assert at[1] < at[0]  # sent first, handled first
+    assert np.floor(at[2] * 1000) - np.floor(at[0] * 1000) == 2
