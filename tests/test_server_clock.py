@@ -41,39 +41,39 @@ def test_rows_without_connection_keep_their_wall_millisecond():
     assert _on_monotonic_grid(pd.DataFrame({"x": [1]}), np.array([3.0])).tolist() == [3.0]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    offset_ms=st.floats(0.0, 0.999),
+    offset_us=st.integers(0, 999),
     connections=st.lists(
-        st.tuples(st.floats(0, 5_000), st.lists(st.floats(0, 3_000), min_size=1, max_size=30)),
+        st.tuples(st.integers(0, 5_000_000), st.lists(st.integers(0, 3_000_000), min_size=1, max_size=30)),
         min_size=1, max_size=5),
 )
-def test_monotonic_differences_are_recovered(offset_ms, connections):
-    """Whatever the clocks' phase, two requests' rebuilt times differ by what the monotonic
-    clock says, on every connection that had a request on the common side of the tick."""
-    rows = []
+def test_monotonic_differences_are_recovered(offset_us, connections):
+    """Whatever the clocks' phase, rebuilt times differ by what the monotonic clock says
+    within a connection, and share one shift across connections that had a request after
+    the monotonic tick within its wall millisecond (times in whole microseconds)."""
+    conn, real_us, accept_us = [], [], []
     for c, (accept, gaps) in enumerate(connections):
         t = accept
         for g in gaps:
             t += g
-            rows.append((c, t, accept))
-    real = np.array([r[1] for r in rows]) + 10_000.0
-    mono = real - 5_000.0 - offset_ms  # the two clocks differ by a constant
-    accept_mono = {c: np.floor(a + 10_000.0 - 5_000.0 - offset_ms) for c, (a, _) in enumerate(connections)}
-    conn = np.array([r[0] for r in rows])
-    elapsed = np.floor(mono) - np.array([accept_mono[c] for c in conn])
-    wall = np.floor(real)
-    obs = pd.DataFrame({"server_connection": pd.array(conn, dtype="Int64"),
-                        "server_connection_ms": pd.array(elapsed.astype(int), dtype="Int64")})
+            conn.append(c)
+            real_us.append(10_000_000 + t)
+            accept_us.append(10_000_000 + accept)
+    real = np.array(real_us)
+    conn_a = np.array(conn)
+    mono_ms = (real - 5_000_000 - offset_us) // 1000  # the monotonic clock: a constant behind
+    accept_ms = (np.array(accept_us) - 5_000_000 - offset_us) // 1000
+    wall = (real // 1000).astype(float)
+    obs = pd.DataFrame({"server_connection": pd.array(conn_a, dtype="Int64"),
+                        "server_connection_ms": pd.array(mono_ms - accept_ms, dtype="Int64")})
     got = _on_monotonic_grid(obs, wall)
-    for c in set(conn.tolist()):
-        on = conn == c
-        shift = got[on] - np.floor(mono[on])
-        assert np.ptp(shift) == 0  # exact monotonic differences within a connection
-        # ... and the common shift across connections once one request fell after the
-        # monotonic tick within its wall millisecond; one millisecond more otherwise.
-        after_tick = np.any(np.floor(real[on] - offset_ms) == wall[on])
-        assert shift[0] == (5_000.0 if after_tick else 5_001.0)
+    for c in set(conn):
+        on = conn_a == c
+        shift = got[on] - mono_ms[on]
+        assert np.ptp(shift) == 0
+        after_tick = np.any((real[on] - offset_us) // 1000 == real[on] // 1000)
+        assert shift[0] == (5_000 if after_tick else 5_001)
 
 
 def test_on_server_clock_keeps_planned_start_and_orders_one_millisecond_by_send_time():
