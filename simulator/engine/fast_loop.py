@@ -41,7 +41,8 @@ from simulator.engine import fast_parts as P
 __all__ = ["no_wraparound", "run"]
 
 
-@njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
+# nogil: the worker making the next inputs (fast_ahead) runs while the loop does.
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
 def run(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, oht, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
         tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
