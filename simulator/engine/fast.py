@@ -96,7 +96,7 @@ __all__ = ["FastEngine", "available", "unsupported"]
 
 _DAY = 86400.0
 #: The arrays the compiled loop takes, in order (fast_loop.run).
-ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hk", "hs", "ev", "evf", "oht", "ohk", "ohc", "ra_i",
+ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "ev", "evf", "oht", "ohk", "ohc", "ra_i",
           "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
 
 
@@ -226,6 +226,7 @@ class FastEngine:
         ev = np.zeros((H, L.N_EV), dtype=np.int64)
         ev[:P, L.E_TYPE], ev[:P, L.E_A] = L.EV_INIT, np.arange(P)
         ev[:H - P, L.E_FREE] = np.arange(H - 1, P - 1, -1)
+        ht = np.zeros(H)
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
         streams = x["streams"]
@@ -242,7 +243,7 @@ class FastEngine:
         return {
             "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
             "ring": np.zeros((F, 2 * int(x["f_ringk"].max()))),
-            "ht": np.zeros(H), "hk": hk, "hs": np.arange(H, dtype=np.int64), "ev": ev, "evf": np.zeros((H, L.N_EVF)),
+            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "ev": ev, "evf": np.zeros((H, L.N_EVF)),
             "oht": np.zeros(max(1, C)), "ohk": np.zeros(max(1, C), dtype=np.int64),
             "ohc": np.zeros(max(1, C), dtype=np.int64),
             "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
@@ -276,7 +277,8 @@ class FastEngine:
             ev = _grow(a["ev"], 0, 2 * H)
             ev[nfree:nfree + H, L.E_FREE] = np.arange(2 * H - 1, H - 1, -1)
             si[L.FREE_N] = nfree + H
-            a.update(ht=_grow(a["ht"], 0, 2 * H), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H), ev=ev,
+            ht = _grow(a["ht"], 0, 2 * H)
+            a.update(ht=ht, hb=ht.view(np.int64), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H), ev=ev,
                      evf=_grow(a["evf"], 0, 2 * H))
         elif code == L.NEED_RECORDS:
             n = 2 * a["ra_i"].shape[1]

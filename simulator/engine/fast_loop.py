@@ -43,7 +43,7 @@ __all__ = ["no_wraparound", "run"]
 
 # nogil: the worker making the next inputs (fast_ahead) runs while the loop does.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
-def run(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, oht, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
+def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
         tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
     while True:
@@ -118,7 +118,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, oht, ohk, ohc, ra_i, 
             c = a
             nh = si[L.HEAP_N] - 1
             si[L.HEAP_N] = nh
-            P.sift_down(ht, hk, hs, nh)
+            P.pop_bits(hb, hk, hs, nh)
             sf[L.NOW] = now
             rid = ev[slot, L.E_RID]
             route = ev[slot, L.E_ROUTE]

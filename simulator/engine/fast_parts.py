@@ -155,6 +155,59 @@ def sift_down(ht, hk, hv, n):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
+def before_bits(hb, hk, x, y):  # type: ignore[no-untyped-def]
+    """:func:`before` on times given as their IEEE-754 bits (an int64 view of the times)."""
+    return np.int64((hb[x] < hb[y]) | ((hb[x] == hb[y]) & (hk[x] < hk[y])))
+
+
+@njit(inline="always")
+def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
+    """Remove the top of the main 4-ary heap, which had n + 1 entries.
+
+    The times are compared as their bits (*hb*, an int64 view of the heap's times): for
+    the non-negative times of a run (never -0.0: every time is ``now + d`` from 0.0)
+    the bits order as the numbers do, and integer comparisons need no NaN checks. The
+    hole left at the top walks down to a leaf along the smallest children, and the
+    heap's last entry moves up from there (Floyd's bottom-up deletion): that entry is a
+    late event that belongs near the bottom, so this saves a comparison, and an
+    unpredictable branch, on every level. The order of the entries is (time, key), keys
+    are unique, so the events come out in the same order as with :func:`sift_down`."""
+    if n == 0:
+        return
+    tb = hb[n]
+    k = hk[n]
+    v = hv[n]
+    i = 0
+    last = n - 1
+    while True:
+        c = 4 * i + 1
+        if c > last:
+            break
+        c2 = min(c + 1, last)
+        c3 = min(c + 2, last)
+        c4 = min(c + 3, last)
+        a = c + (c2 - c) * before_bits(hb, hk, c2, c)
+        b = c3 + (c4 - c3) * before_bits(hb, hk, c4, c3)
+        c = a + (b - a) * before_bits(hb, hk, b, a)
+        hb[i] = hb[c]
+        hk[i] = hk[c]
+        hv[i] = hv[c]
+        i = c
+    while i > 0:
+        p = (i - 1) >> 2
+        pb = hb[p]
+        if pb < tb or (pb == tb and hk[p] < k):
+            break
+        hb[i] = pb
+        hk[i] = hk[p]
+        hv[i] = hv[p]
+        i = p
+    hb[i] = tb
+    hk[i] = k
+    hv[i] = v
+
+
+@njit(inline="always")
 def push(si, ht, hk, hs, ev, evf, t, pri, typ, a, rid, route, n, cause, user, cost, start, created):  # type: ignore[no-untyped-def]
     """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``."""
     eid = si[EID]
