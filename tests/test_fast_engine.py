@@ -17,7 +17,7 @@ from simulator.rng import stream
 from simulator.traffic import open_arrival_times
 from tests.conftest import BASE, merge
 
-pytest.importorskip("numba")
+numba = pytest.importorskip("numba")
 
 from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from simulator.engine import fast as fast_module
@@ -265,3 +265,28 @@ def test_a_bad_prefetch_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("THROTTLESIM_PREFETCH", "sometimes")
     with pytest.raises(simulator.ThrottlesimError, match=r"^THROTTLESIM_PREFETCH: must be auto, on or off, got 'sometimes'$"):
         simulator.simulate(scenario("stage throttle shared by routes, account throttle"), engine="fast")
+
+
+def test_the_histogram_bin_from_the_bits_is_frexps() -> None:
+    from simulator.engine import fast_layout as L
+    from simulator.engine.fast_layout import HIST_EMAX, HIST_EMIN
+    from simulator.engine.fast_parts import hist_bin, hist_bin_frexp
+
+    rng = np.random.default_rng(7)
+    edges = [0.0, -0.0, -1.0, math.nan, 5e-324, 2.0 ** HIST_EMIN, np.nextafter(2.0 ** HIST_EMIN, 1.0),
+             2.0 ** (HIST_EMIN + 1), np.nextafter(2.0 ** (HIST_EMIN + 1), 0.0), 2.0 ** HIST_EMAX,
+             np.nextafter(2.0 ** HIST_EMAX, 0.0), 1e300, 0.25, 0.0401, 29.0]
+    values = list(edges) + list(np.exp(rng.uniform(-16, 18, 20_000))) + list(2.0 ** rng.integers(-30, 30, 500))
+
+    @numba.njit
+    def bins(xs):  # type: ignore[no-untyped-def]
+        out = np.empty((len(xs), 2), dtype=np.int64)
+        for i in range(len(xs)):
+            out[i, 0] = hist_bin(xs[i])
+            out[i, 1] = hist_bin_frexp(xs[i])
+        return out
+
+    got = bins(np.array(values, dtype=np.float64))
+    np.testing.assert_array_equal(got[:, 0], got[:, 1])
+    # frexp's exponent of infinity is undefined; the bits put it in the last bin.
+    assert bins(np.array([math.inf]))[0, 0] == L.HIST_BINS - 1

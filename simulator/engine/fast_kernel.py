@@ -100,7 +100,7 @@ def tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_c
     else:
         si[fn + L.FN_SPILL] += 1
         tsi[row + L.TF_SPILL, b] += 1
-        with_init = billed_ms(run_s + init)
+        with_init = plain if init == 0.0 else billed_ms(run_s + init)  # a warm start bills run_s alone
         sf[cell + L.CUBE_OD_INIT * step] += with_init
         sf[cell + L.CUBE_OD_RUN * step] += plain
 
