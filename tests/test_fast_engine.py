@@ -290,3 +290,25 @@ def test_the_histogram_bin_from_the_bits_is_frexps() -> None:
     np.testing.assert_array_equal(got[:, 0], got[:, 1])
     # frexp's exponent of infinity is undefined; the bits put it in the last bin.
     assert bins(np.array([math.inf]))[0, 0] == L.HIST_BINS - 1
+
+
+def test_billed_milliseconds_equal_the_cost_model() -> None:
+    from simulator.cost.bill import lambda_billed_ms
+    from simulator.engine.fast_kernel import billed_ms
+
+    rng = np.random.default_rng(11)
+    ms = np.arange(0, 20_000) / 1000.0
+    values = np.concatenate([
+        rng.lognormal(-3, 2, 50_000), rng.uniform(0, 900, 20_000), ms, np.nextafter(ms, 1.0), np.nextafter(ms, -1.0),
+        ms + 1e-12, ms + 1.1e-9, [0.0, 0.2, 0.1 + 0.2, 899.9999999, 1e7, 5e9],
+    ])
+    values = values[values >= 0]
+
+    @numba.njit
+    def each(xs):  # type: ignore[no-untyped-def]
+        out = np.empty(len(xs))
+        for i in range(len(xs)):
+            out[i] = billed_ms(xs[i])
+        return out
+
+    np.testing.assert_array_equal(each(values), lambda_billed_ms(values * 1000.0).astype(np.float64))
