@@ -8,10 +8,6 @@ the tables:
     python benchmarks/bench_fast.py --quick      # shorter runs, no SimPy for the long ones
     python benchmarks/bench_fast.py --cold       # also measure a cold compile (empty numba cache)
 
-``fast`` and ``fast/agg`` run on one core (``THROTTLESIM_PREFETCH=off``); ``agg+thread``
-is ``fast/agg`` with its random numbers and arrivals made ahead on a second thread (the
-default on a machine with two cores or more, for runs over 200,000 attempts).
-
 Every measurement runs in a fresh process, so that its peak resident memory is its own;
 the fast engine is warmed up on a tiny scenario first (loading numba's cache), and that
 first-call time is reported on its own line. ``fast`` keeps every attempt's record,
@@ -85,10 +81,8 @@ def _one(path: str, overrides: dict[str, Any], engine: str) -> dict[str, Any]:
             "success": summary["rates"]["success_fraction"]}
 
 
-def _measure(path: str, overrides: dict[str, Any], engine: str, env: dict[str, str] | None = None,
-             prefetch: str = "off") -> dict[str, Any]:
+def _measure(path: str, overrides: dict[str, Any], engine: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--one", json.dumps([path, overrides, engine])]
-    env = {**(env or os.environ), "THROTTLESIM_PREFETCH": prefetch}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -114,31 +108,27 @@ def main() -> None:
     if args.quick:
         cases = [(n, p, {**o, "duration": "4m"}) for n, p, o in cases[:2]]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (another busy core slows both engines)")
-    head = (f"{'scenario':30} {'requests':>10} {'simpy s':>8} {'fast s':>7} {'agg s':>7} {'agg+thr s':>9} "
-            f"{'simpy req/s':>12} {'fast req/s':>11} {'agg req/s':>11} {'agg+thr req/s':>13} {'x simpy':>8} "
-            f"{'x (agg)':>8} {'peak MB':>17}")
+    head = (f"{'scenario':30} {'requests':>10} {'simpy s':>8} {'fast s':>7} {'agg s':>7} {'simpy req/s':>12} "
+            f"{'fast req/s':>11} {'agg req/s':>11} {'x simpy':>8} {'x (agg)':>8} {'peak MB':>17}")
     print(head)
     first = None
     for name, path, overrides in cases:
         ref = _measure(path, overrides, "simpy")
         fast = _measure(path, overrides, "fast")
         agg = _measure(path, overrides, "fast/agg")
-        thr = _measure(path, overrides, "fast/agg", prefetch="on")
         first = fast["first_call_s"]
         n = ref["requests"]
-        assert fast["requests"] == agg["requests"] == thr["requests"] == n
+        assert fast["requests"] == agg["requests"] == n
         print(f"{name:30} {n:>10,} {ref['wall_s']:>8.2f} {fast['wall_s']:>7.3f} {agg['wall_s']:>7.3f} "
-              f"{thr['wall_s']:>9.3f} {n / ref['wall_s']:>12,.0f} {n / fast['wall_s']:>11,.0f} "
-              f"{n / agg['wall_s']:>11,.0f} {n / thr['wall_s']:>13,.0f} "
+              f"{n / ref['wall_s']:>12,.0f} {n / fast['wall_s']:>11,.0f} {n / agg['wall_s']:>11,.0f} "
               f"{ref['wall_s'] / fast['wall_s']:>8.0f} {ref['wall_s'] / agg['wall_s']:>8.0f} "
               f"{ref['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:>5.0f}/{agg['peak_rss_mb']:>5.0f}")
     hour = {"duration": "6m"} if args.quick else {}
     agg = _measure("hour", hour, "fast/agg")
-    thr = _measure("hour", hour, "fast/agg", prefetch="on")
     n = agg["requests"]
     print(f"{HOUR_AT_10K['name'] + (' (6 min)' if args.quick else ''):30} {n:>10,} {'-':>8} {'-':>7} "
-          f"{agg['wall_s']:>7.2f} {thr['wall_s']:>9.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} "
-          f"{n / thr['wall_s']:>13,.0f} {'-':>8} {'-':>8} {'-':>5}/{'-':>5}/{max(agg['peak_rss_mb'], thr['peak_rss_mb']):>5.0f}")
+          f"{agg['wall_s']:>7.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} {'-':>8} {'-':>8} "
+          f"{'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f}")
     print("peak MB: simpy/fast/agg, the whole process's peak resident memory (Python, NumPy, numba included)")
     if first is not None:
         print(f"first call of the fast engine in a process (numba cache warm): {first:.2f} s")

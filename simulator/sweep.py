@@ -247,14 +247,6 @@ def run_point(scenario_path: str, overrides: dict[str, Any], seed: int) -> dict[
     return headline(simulator.simulate(scenario, seed=seed).summary())
 
 
-def _one_core_each() -> None:
-    """A local sweep's workers already use every core: each keeps its runs on one
-    (no second thread making inputs ahead) unless the environment says otherwise."""
-    from simulator.engine.fast_ahead import PREFETCH_ENV
-
-    os.environ.setdefault(PREFETCH_ENV, "off")
-
-
 # --------------------------------------------------------------------------- statistics
 
 
@@ -396,8 +388,7 @@ class Sweep:
         points, seeds = self.validate()
         tasks = [(p, r) for p in range(len(points)) for r in range(len(seeds))]
         own = executor is None
-        pool: Executor = (ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_one_core_each)  # type: ignore[assignment]
-                          if own else executor)
+        pool: Executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor  # type: ignore[assignment]
         try:
             figures = _gather(pool, self.scenario_path, points, seeds, tasks, progress)
         finally:

@@ -65,9 +65,7 @@ def test_open_arrivals_equal_the_reference(arrivals: dict[str, Any], duration_s:
     np.testing.assert_array_equal(np.concatenate(chunks or [np.zeros(0)]), expected)
 
 
-@pytest.mark.parametrize("prefetch", ["off", "on"])
-def test_streamed_arrivals_give_the_same_run(monkeypatch: pytest.MonkeyPatch, prefetch: str) -> None:
-    monkeypatch.setenv("THROTTLESIM_PREFETCH", prefetch)
+def test_streamed_arrivals_give_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_inputs, "STREAM_ABOVE", 100)
     monkeypatch.setattr(fast_inputs, "CHUNK", 4096)
     s = scenario("stage throttle shared by routes, account throttle", duration="3m",
@@ -94,13 +92,10 @@ def test_the_loop_resumes_exactly_after_running_out_of_quota_windows(monkeypatch
     assert len(calls) == 2  # the second call came from the loop, asking for more windows
 
 
-@pytest.mark.parametrize("prefetch", ["off", "on"])
 def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
-        monkeypatch: pytest.MonkeyPatch, prefetch: str) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny random buffers, a burst that fills the event heap, records that outgrow their
-    first arrays: the loop stops many times and still gives the reference's run, with
-    the numbers made on demand or ahead on a worker thread."""
-    monkeypatch.setenv("THROTTLESIM_PREFETCH", prefetch)
+    first arrays: the loop stops many times and still gives the reference's run."""
     monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0))
     monkeypatch.setattr(fast_inputs, "expected_attempts", lambda s: 16)
     s = scenario("stage throttle shared by routes, account throttle", duration="6s",
@@ -240,31 +235,6 @@ def test_histogram_percentiles_are_within_half_a_percent() -> None:
         assert got[p] == pytest.approx(x, rel=0.005)
     assert got["max"] == 3_600_000.0
 
-
-# --------------------------------------------------------------------------- inputs made ahead
-
-
-def test_inputs_made_ahead_change_nothing_and_leave_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    monkeypatch.setattr(fast_inputs, "STREAM_ABOVE", 100)
-    monkeypatch.setattr(fast_inputs, "CHUNK", 4096)
-    s = scenario("stage throttle shared by routes, account throttle", duration="2m",
-                 clients=[{"name": "c", "routes": {"GET /x": 3, "GET /z": 1}, "arrivals": OPEN[1],
-                           "retry": {"mode": "exponential", "max_attempts": 3}}])
-    runs = {}
-    for prefetch in ("off", "on"):
-        monkeypatch.setenv("THROTTLESIM_PREFETCH", prefetch)
-        runs[prefetch] = (simulator.simulate(s, engine="fast").to_json(),
-                          simulator.simulate(s, engine="fast", record=False).to_json())
-    assert runs["on"] == runs["off"]
-    assert not [t for t in threading.enumerate() if t.name.startswith("throttlesim-inputs")]
-
-
-def test_a_bad_prefetch_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THROTTLESIM_PREFETCH", "sometimes")
-    with pytest.raises(simulator.ThrottlesimError, match=r"^THROTTLESIM_PREFETCH: must be auto, on or off, got 'sometimes'$"):
-        simulator.simulate(scenario("stage throttle shared by routes, account throttle"), engine="fast")
 
 
 def test_the_histogram_bin_from_the_bits_is_frexps() -> None:

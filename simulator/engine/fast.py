@@ -61,9 +61,7 @@ Everything the loop calls is inlined into one compiled function
 (:mod:`simulator.engine.fast_layout`); the event heap is 4-ary and picks children
 without branches. numba caches the compiled loop on disk (``cache=True``): the first
 run on a machine compiles for about half a minute, later processes load it in well
-under a second. While the loop runs (it releases the GIL), a worker thread makes the next
-random numbers and arrival chunks (:mod:`simulator.engine.fast_ahead`), when the machine
-has a core to spare for it.
+under a second.
 
 Bounded memory
 --------------
@@ -83,7 +81,6 @@ import numpy as np
 
 from simulator.engine import fast_inputs
 from simulator.engine import fast_layout as L
-from simulator.engine.fast_ahead import Ahead, prefetch_wanted
 from simulator.engine.fast_inputs import flatten, quota_windows
 from simulator.outcomes import CAUSES
 from simulator.results import Result
@@ -152,7 +149,6 @@ class FastEngine:
         self.seed = seed
         self.record = record
         self.x = flatten(scenario, seed)
-        self.prefetch = prefetch_wanted(fast_inputs.expected_attempts(scenario))
         self.a = self._pack()
 
     # ------------------------------------------------------------------ set-up
@@ -305,22 +301,15 @@ class FastEngine:
         if not loop.signatures:  # the first call in this process compiles or loads the loop
             with no_wraparound():
                 code = loop(*(self.a[k] for k in ARRAYS))
-            if code == L.DONE:
-                return self._result()
-            self._serve(code)
-        ahead = Ahead() if self.prefetch else None
-        try:
-            if ahead is not None:
-                self.x["streams"].make_ahead(ahead)
-                self.x["arrivals"].make_ahead(ahead)
-            while True:
-                code = loop(*(self.a[k] for k in ARRAYS))
-                if code == L.DONE:
-                    break
+            if code != L.DONE:
                 self._serve(code)
-        finally:
-            if ahead is not None:
-                ahead.close()
+            else:
+                return self._result()
+        while True:
+            code = loop(*(self.a[k] for k in ARRAYS))
+            if code == L.DONE:
+                break
+            self._serve(code)
         return self._result()
 
     def _result(self) -> Result | AggregateResult:

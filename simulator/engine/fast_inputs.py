@@ -33,7 +33,6 @@ from numba import njit
 
 from simulator.clients import route_weights
 from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
-from simulator.engine.fast_ahead import Ahead, ChunksAhead, StreamAhead
 from simulator.engine.fast_layout import MAX_CHAIN
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
@@ -86,14 +85,6 @@ class Streams:
                 self.const[i] = 1
                 self.value[i] = float(src[0].value_s)
 
-        self.ahead: list[StreamAhead | None] | None = None
-
-    def make_ahead(self, ahead: Ahead) -> None:
-        """From now on, draw every stream's next values ahead on *ahead*'s worker."""
-        chunk = max(1, self.cap // BLOCK // 2)
-        self.ahead = [None if self.const[s] or src is None else StreamAhead(draw_blocks, src[0], src[1], ahead, chunk)
-                      for s, src in enumerate(self.sources)]
-
     def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.sources)
         return np.empty((n, self.cap)), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
@@ -111,10 +102,7 @@ class Streams:
                 continue
             rb[s, :left] = rb[s, rpos[s]:rlen[s]]
             k = min(int(self.blocks[s]), (self.cap - left) // BLOCK)
-            if self.ahead is not None and self.ahead[s] is not None:
-                self.ahead[s].take_into(rb[s, left:left + k * BLOCK])
-            else:
-                rb[s, left:left + k * BLOCK] = draw_blocks(src[0], src[1], k)
+            rb[s, left:left + k * BLOCK] = draw_blocks(src[0], src[1], k)
             rpos[s] = 0
             rlen[s] = left + k * BLOCK
             self.blocks[s] = min(2 * self.blocks[s], self.cap // BLOCK)
@@ -258,12 +246,6 @@ class Arrivals:
                 self.t[o:o + len(times)] = times
                 self.r[o:o + len(times)] = routes
                 self.len[c] = len(times)
-
-    def make_ahead(self, ahead: Ahead) -> None:
-        """From now on, make every chunked client's next chunk ahead on *ahead*'s worker."""
-        for c, src in self.sources.items():
-            if isinstance(src, (ArrivalChunks, ChunksAhead)) and self._next.get(c) is not None:
-                self.sources[c] = ChunksAhead(src, ahead)
 
     def bind(self, view: np.ndarray) -> None:
         """Keep the per-client state (offset, position, length, more) in *view*

@@ -41,7 +41,7 @@ from simulator.engine import fast_parts as P
 __all__ = ["no_wraparound", "run"]
 
 
-# nogil: the worker making the next inputs (fast_ahead) runs while the loop does.
+# nogil: simulations may run side by side in threads of one process.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
 def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
         tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
