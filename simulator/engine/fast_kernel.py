@@ -16,7 +16,8 @@ from numba import njit
 
 from simulator import outcomes as oc
 from simulator.engine import fast_layout as L
-from simulator.engine.fast_parts import acquire, admit, concurrency, draw, hist_bin, push
+from simulator.engine.fast_heap import push
+from simulator.engine.fast_parts import acquire, admit, concurrency, draw, hist_bin
 
 __all__ = ["attempt", "finish", "pick_route", "response", "room", "user_wait"]
 

@@ -35,6 +35,7 @@ from numba import njit
 
 from simulator import outcomes as oc
 from simulator.engine import fast_kernel as K
+from simulator.engine import fast_heap as H
 from simulator.engine import fast_layout as L
 from simulator.engine import fast_parts as P
 
@@ -74,7 +75,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
             k = si[ar + L.AR_OFF] + pos
             t = arr_t[k]
             if t > now:
-                P.push_open(si, oht, ohk, ohc, now + (t - now), c)
+                H.push_open(si, oht, ohk, ohc, now + (t - now), c)
                 si[L.CONT_OPEN] = -1
                 continue
             route = arr_r[k]
@@ -93,7 +94,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
                     return code
                 no = si[L.OHEAP_N] - 1
                 si[L.OHEAP_N] = no
-                P.sift_down(oht, ohk, ohc, no)
+                H.sift_down(oht, ohk, ohc, no)
                 sf[L.NOW] = now
                 # The timeout fired: send the arrival it waited for, then go on looping.
                 ar = ti[L.T_O_ARR] + L.N_AR * c
@@ -118,7 +119,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
             c = a
             nh = si[L.HEAP_N] - 1
             si[L.HEAP_N] = nh
-            P.pop_bits(hb, hk, hs, nh)
+            H.pop_bits(hb, hk, hs, nh)
             sf[L.NOW] = now
             rid = ev[slot, L.E_RID]
             route = ev[slot, L.E_ROUTE]
@@ -128,7 +129,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
             cost = ev[slot, L.E_COST]
             start = evf[slot, L.E_START]
             created = evf[slot, L.E_CREATED]
-            P.free_slot(si, ev, slot)
+            H.free_slot(si, ev, slot)
             if typ == L.EV_RELEASE:
                 P.release(ti, tf, si, sf, rb, ring, a, n != 0, created, now)
                 P.concurrency(ti, si, sf, rc_t, rc_i, tsi, a, now, -1)
@@ -138,7 +139,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
                            now)
                 continue
             if typ == L.EV_DONE_SIGNAL:
-                P.push(si, ht, hk, hs, ev, evf, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
+                H.push(si, ht, hk, hs, ev, evf, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
                 continue
             if typ == L.EV_RETRY:
                 new = False
@@ -154,7 +155,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
                     u = ti[p + 1]
                     spawn = tf[ti[L.T_O_USPAWN] + u]
                     if spawn > 0:
-                        P.push(si, ht, hk, hs, ev, evf, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0, 0.0,
+                        H.push(si, ht, hk, hs, ev, evf, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0, 0.0,
                                0.0)
                         continue
                 if typ == L.EV_INIT or typ == L.EV_USER_SPAWN:
@@ -164,7 +165,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
                 elif typ == L.EV_DONE:
                     wait = K.user_wait(ti, tf, si, sf, rb, u, now)
                     if wait > 0:
-                        P.push(si, ht, hk, hs, ev, evf, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0, 0.0,
+                        H.push(si, ht, hk, hs, ev, evf, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0, 0.0,
                                0.0)
                         continue
                 # The top of the user's ``while env.now < end`` loop.
@@ -192,12 +193,12 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
         cause, latency = K.attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c,
                                    rid, route, n, now)
         if ti[ti[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
-            P.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user, cost,
+            H.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user, cost,
                    start, 0.0)
         else:
             K.finish(ti, si, sf, rr_i, rr_f, c, rid, now + latency, n, cause, start)
             if user >= 0:
-                P.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0, 0.0,
+                H.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0, 0.0,
                        0.0)
         o = si[L.CONT_OPEN]
         if o >= 0:
@@ -208,7 +209,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
             if pos < si[ar + L.AR_LEN]:
                 t = arr_t[si[ar + L.AR_OFF] + pos]
                 if t > now:
-                    P.push_open(si, oht, ohk, ohc, now + (t - now), o)
+                    H.push_open(si, oht, ohk, ohc, now + (t - now), o)
                     si[L.CONT_OPEN] = -1
 
 
@@ -243,7 +244,7 @@ def no_wraparound() -> Iterator[None]:
 def _stamp() -> None:
     """Make numba's cache of :func:`run` depend on every file whose code it inlines."""
     digest = hashlib.sha256()
-    for module in (L, P, K, oc):
+    for module in (L, H, P, K, oc):
         digest.update(Path(module.__file__ or "").read_bytes())
     digest.update(Path(__file__).read_bytes())
     cache_file = getattr(getattr(run, "_cache", None), "_cache_file", None)

@@ -1,5 +1,5 @@
-"""Compiled building blocks of the fast engine: the event heap, random draws, token
-buckets, quotas and Lambda environments, each a line-by-line port of the reference
+"""Compiled building blocks of the fast engine: random draws, token buckets, quotas and
+Lambda environments (the event heap is :mod:`simulator.engine.fast_heap`), each a line-by-line port of the reference
 object it mirrors (:mod:`simulator.gateway.buckets`, :mod:`simulator.gateway.quota`,
 :mod:`simulator.gateway.path`, :mod:`simulator.functions.pool`), working on the packed
 arrays of :mod:`simulator.engine.fast_layout`.
@@ -23,31 +23,17 @@ from simulator.engine.fast_layout import (
     ACCT,
     BUDGET,
     CH_W,
-    E_A,
-    E_CAUSE,
-    E_COST,
-    E_CREATED,
-    E_FREE,
-    E_N,
-    E_RID,
-    E_ROUTE,
-    E_START,
-    E_TYPE,
-    E_USER,
-    EID,
     END_MAX,
     FI_CAP,
     FI_RINGK,
     FI_SCALING,
     FI_SIDLE,
     FN_PEAK,
-    FREE_N,
     FS_BUSY_OD,
     FS_BUSY_PROV,
     FS_IDLE_PROV,
     FS_RING_H,
     FS_RING_N,
-    HEAP_N,
     HIST_BINS,
     HIST_EMAX,
     HIST_EMIN,
@@ -59,9 +45,6 @@ from simulator.engine.fast_layout import (
     N_QS,
     N_TS,
     N_TSF,
-    NORMAL,
-    OHEAP_N,
-    PRI_SHIFT,
     QS_ALLOWED,
     QS_POS,
     QS_USED,
@@ -92,166 +75,6 @@ from simulator.engine.fast_layout import (
 from simulator.outcomes import FORBIDDEN, OK, QUOTA_EXCEEDED, THROTTLED_USAGE_PLAN
 
 __all__ = ["hist_values"]
-
-# --------------------------------------------------------------------------- event heap
-
-
-@njit(inline="always")
-def before(ht, hk, x, y):  # type: ignore[no-untyped-def]
-    """1 if entry *x* comes strictly before entry *y* in (time, key) order, else 0."""
-    return np.int64((ht[x] < ht[y]) | ((ht[x] == ht[y]) & (hk[x] < hk[y])))
-
-
-@njit(inline="always")
-def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
-    """Put (t, key, value) at position *i* of a 4-ary heap and move it up."""
-    while i > 0:
-        p = (i - 1) >> 2
-        tp = ht[p]
-        if tp < t or (tp == t and hk[p] < key):
-            break
-        ht[i] = tp
-        hk[i] = hk[p]
-        hv[i] = hv[p]
-        i = p
-    ht[i] = t
-    hk[i] = key
-    hv[i] = value
-
-
-@njit(inline="always")
-def sift_down(ht, hk, hv, n):  # type: ignore[no-untyped-def]
-    """Remove the top of a 4-ary heap that had n + 1 entries.
-
-    The first of the (up to) four children is found arithmetically, as a small
-    tournament of index offsets, so the processor has no branch to mispredict there;
-    four children per level halve the depth of a binary heap."""
-    if n == 0:
-        return
-    t = ht[n]
-    k = hk[n]
-    v = hv[n]
-    i = 0
-    last = n - 1
-    while True:
-        c = 4 * i + 1
-        if c > last:
-            break
-        c2 = min(c + 1, last)
-        c3 = min(c + 2, last)
-        c4 = min(c + 3, last)
-        a = c + (c2 - c) * before(ht, hk, c2, c)
-        b = c3 + (c4 - c3) * before(ht, hk, c4, c3)
-        c = a + (b - a) * before(ht, hk, b, a)
-        tc = ht[c]
-        kc = hk[c]
-        if not (tc < t or (tc == t and kc < k)):
-            break
-        ht[i] = tc
-        hk[i] = kc
-        hv[i] = hv[c]
-        i = c
-    ht[i] = t
-    hk[i] = k
-    hv[i] = v
-
-
-@njit(inline="always")
-def before_bits(hb, hk, x, y):  # type: ignore[no-untyped-def]
-    """:func:`before` on times given as their IEEE-754 bits (an int64 view of the times)."""
-    return np.int64((hb[x] < hb[y]) | ((hb[x] == hb[y]) & (hk[x] < hk[y])))
-
-
-@njit(inline="always")
-def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
-    """Remove the top of the main 4-ary heap, which had n + 1 entries.
-
-    The times are compared as their bits (*hb*, an int64 view of the heap's times): for
-    the non-negative times of a run (never -0.0: every time is ``now + d`` from 0.0)
-    the bits order as the numbers do, and integer comparisons need no NaN checks. The
-    hole left at the top walks down to a leaf along the smallest children, and the
-    heap's last entry moves up from there (Floyd's bottom-up deletion): that entry is a
-    late event that belongs near the bottom, so this saves a comparison, and an
-    unpredictable branch, on every level. The order of the entries is (time, key), keys
-    are unique, so the events come out in the same order as with :func:`sift_down`."""
-    if n == 0:
-        return
-    tb = hb[n]
-    k = hk[n]
-    v = hv[n]
-    i = 0
-    last = n - 1
-    while True:
-        c = 4 * i + 1
-        if c > last:
-            break
-        c2 = min(c + 1, last)
-        c3 = min(c + 2, last)
-        c4 = min(c + 3, last)
-        a = c + (c2 - c) * before_bits(hb, hk, c2, c)
-        b = c3 + (c4 - c3) * before_bits(hb, hk, c4, c3)
-        c = a + (b - a) * before_bits(hb, hk, b, a)
-        hb[i] = hb[c]
-        hk[i] = hk[c]
-        hv[i] = hv[c]
-        i = c
-    while i > 0:
-        p = (i - 1) >> 2
-        pb = hb[p]
-        if pb < tb or (pb == tb and hk[p] < k):
-            break
-        hb[i] = pb
-        hk[i] = hk[p]
-        hv[i] = hv[p]
-        i = p
-    hb[i] = tb
-    hk[i] = k
-    hv[i] = v
-
-
-@njit(inline="always")
-def push(si, ht, hk, hs, ev, evf, t, pri, typ, a, rid, route, n, cause, user, cost, start, created):  # type: ignore[no-untyped-def]
-    """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``."""
-    eid = si[EID]
-    si[EID] = eid + 1
-    fn = si[FREE_N] - 1
-    si[FREE_N] = fn
-    slot = ev[fn, E_FREE]
-    ev[slot, E_TYPE] = typ
-    ev[slot, E_A] = a
-    ev[slot, E_RID] = rid
-    ev[slot, E_ROUTE] = route
-    ev[slot, E_N] = n
-    ev[slot, E_CAUSE] = cause
-    ev[slot, E_USER] = user
-    ev[slot, E_COST] = cost
-    evf[slot, E_START] = start
-    evf[slot, E_CREATED] = created
-    i = si[HEAP_N]
-    si[HEAP_N] = i + 1
-    sift_up(ht, hk, hs, i, t, (pri << PRI_SHIFT) | eid, slot)
-
-
-@njit(inline="always")
-def push_open(si, oht, ohk, ohc, t, c):  # type: ignore[no-untyped-def]
-    """Schedule open client *c*'s timeout until its next arrival (NORMAL priority).
-
-    These events live in a heap of their own (at most one per client), so that the
-    main heap holds only releases, responses and users; the loop takes whichever top
-    comes first in SimPy's order."""
-    eid = si[EID]
-    si[EID] = eid + 1
-    i = si[OHEAP_N]
-    si[OHEAP_N] = i + 1
-    sift_up(oht, ohk, ohc, i, t, (NORMAL << PRI_SHIFT) | eid, c)
-
-
-@njit(inline="always")
-def free_slot(si, ev, slot):  # type: ignore[no-untyped-def]
-    fn = si[FREE_N]
-    ev[fn, E_FREE] = slot
-    si[FREE_N] = fn + 1
-
 
 # --------------------------------------------------------------------------- random draws
 
