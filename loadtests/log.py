@@ -85,6 +85,7 @@ COLUMNS: tuple[str, ...] = (
     "server_received_s",
     "server_connection",
     "server_connection_ms",
+    "function_received_s",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -103,6 +104,7 @@ _DTYPES: dict[str, Any] = {
     "server_received_s": "float64",
     "server_connection": "Int64",
     "server_connection_ms": "Int64",
+    "function_received_s": "float64",
 }
 
 _MAX_MESSAGE = 200
@@ -196,9 +198,16 @@ def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
 
 
 def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """:func:`server_received` as the log's ``server_*`` columns."""
+    """:func:`server_received` as the log's ``server_*`` columns, and the function runtime's
+    own receive time (``function_received_s``, epoch seconds) when the request reached it."""
     received, connection, connection_ms = server_received(headers)
-    return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms}
+    function = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
+    try:
+        float(function)
+    except ValueError:
+        function = ""
+    return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
+            "function_received_s": function}
 
 
 class AttemptLog:
@@ -230,6 +239,7 @@ class AttemptLog:
         server_received_s: str = "",
         server_connection: str = "",
         server_connection_ms: str = "",
+        function_received_s: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -248,6 +258,7 @@ class AttemptLog:
                 server_received_s,
                 server_connection,
                 server_connection_ms,
+                function_received_s,
             )
         )
         self.rows += 1

@@ -165,8 +165,14 @@ def on_server_clock(observed: Any) -> Any:
     instants, shifted by the median gap to the load generator's start times so that they
     sit on the load test's timeline, are what the server's buckets and concurrency saw;
     the generator's own start times are later than planned by its scheduling lag and earlier
-    than the server's by the network. Attempts without the header (nginx's own 429s) keep
-    their actual start time. ``intended_start_s`` is kept as ``planned_start_s``.
+    than the server's by the network. Attempts without the header keep their actual start
+    time. ``intended_start_s`` is kept as ``planned_start_s``.
+
+    Behind nginx there are two clocks, and the replay uses the one that decided: nginx's
+    millisecond clock when nginx refused any request with 429 (its limit_req counted on
+    it; see :func:`_on_monotonic_grid`), else the function runtime's own fine clock
+    (``function_received_s``), on which it decided Lambda concurrency, with the requests
+    nginx answered alone (504s) moved onto it by the median gap between the two.
     """
     import numpy as np
 
@@ -175,8 +181,12 @@ def on_server_clock(observed: Any) -> Any:
     server = observed["server_received_s"].astype(float).to_numpy()
     actual = observed["actual_start_s"].astype(float).to_numpy()
     have = ~np.isnan(server)
-    offset = float(np.median(server[have] - actual[have]))
     millis = np.all(np.abs(server[have] * 1000 - np.round(server[have] * 1000)) < 1e-3)
+    if millis:
+        runtime = _runtime_clock(observed, server, have)
+        if runtime is not None:
+            server, millis = runtime, False
+    offset = float(np.median(server[have] - actual[have]))
     if millis:
         # nginx's clock ticks in whole milliseconds: keep the replay on the same grid (a
         # whole-millisecond offset) and order the requests of one millisecond as they
@@ -193,6 +203,23 @@ def on_server_clock(observed: Any) -> Any:
         at = server - offset
     replay_at = np.where(have, at, actual)
     return observed.assign(planned_start_s=observed["intended_start_s"], intended_start_s=replay_at)
+
+
+def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
+    """The function runtime's receive times behind nginx, or None when nginx's clock decided
+    (nginx answered some request 429 itself) or the runtime does not say."""
+    import numpy as np
+
+    if "function_received_s" not in observed:
+        return None
+    fn = observed["function_received_s"].to_numpy(dtype=float, na_value=np.nan)
+    reached = ~np.isnan(fn)
+    status = observed["status"].to_numpy()
+    if not reached.any() or np.any((status == 429) & ~reached & have):
+        return None
+    both = reached & have
+    gap = float(np.median(fn[both] - nginx_s[both])) if both.any() else 0.0
+    return np.where(reached, fn, nginx_s + gap)
 
 
 def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:

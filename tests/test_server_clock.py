@@ -7,14 +7,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadtests.log import server_fields, server_received
-from loadtests.validation import _on_monotonic_grid, on_server_clock
+from loadtests.validation import _on_monotonic_grid, _runtime_clock, on_server_clock
 
 
 def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
     headers = {"x-throttlesim-nginx-time": "1795626310.428 17 0.043"}
     assert server_received(headers) == ("1795626310.428", "17", "43")
     assert server_fields(headers) == {"server_received_s": "1795626310.428", "server_connection": "17",
-                                      "server_connection_ms": "43"}
+                                      "server_connection_ms": "43", "function_received_s": ""}
+    behind = {**headers, "x-throttlesim-received-s": "1795626310.428612"}
+    assert server_fields(behind)["function_received_s"] == "1795626310.428612"
+    assert server_fields(behind)["server_received_s"] == "1795626310.428"  # nginx's clock wins
 
 
 def test_runtime_header_and_no_header():
@@ -90,3 +93,32 @@ def test_on_server_clock_keeps_planned_start_and_orders_one_millisecond_by_send_
     assert np.floor(at[0] * 1000) == np.floor(at[1] * 1000)  # the same millisecond
     assert at[1] < at[0]  # sent first, handled first
     assert np.floor(at[2] * 1000) - np.floor(at[0] * 1000) == 2
+
+
+def _behind_nginx(status: list[int], function: list[float | None]) -> pd.DataFrame:
+    n = len(status)
+    return pd.DataFrame({
+        "intended_start_s": [0.01 * i for i in range(n)],
+        "actual_start_s": [0.01 * i + 0.0002 for i in range(n)],
+        "status": status,
+        "server_received_s": [1000.0 + 0.01 * i for i in range(n)],
+        "server_connection": pd.array([1] * n, dtype="Int64"),
+        "server_connection_ms": pd.array([10 * i for i in range(n)], dtype="Int64"),
+        "function_received_s": [np.nan if f is None else f for f in function],
+    })
+
+
+def test_behind_nginx_the_runtime_clock_decides_when_nginx_refused_nothing():
+    # The function runtime received each request 0.7 ms after nginx; the 504 never got its header.
+    obs = _behind_nginx([200, 500, 504, 200], [1000.0007, 1000.0107, None, 1000.0307])
+    runtime = _runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(4, dtype=bool))
+    np.testing.assert_allclose(runtime, [1000.0007, 1000.0107, 1000.0207, 1000.0307])
+    out = on_server_clock(obs)
+    np.testing.assert_allclose(np.diff(out["intended_start_s"].to_numpy()), [0.01, 0.01, 0.01])
+
+
+def test_behind_nginx_its_own_clock_decides_once_it_refused_a_request():
+    obs = _behind_nginx([200, 429, 200], [1000.0007, None, 1000.0207])
+    assert _runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(3, dtype=bool)) is None
+    at = on_server_clock(obs)["intended_start_s"].to_numpy()
+    assert np.floor(np.round(at * 1000, 6)).tolist() == [0.0, 10.0, 20.0]  # whole nginx milliseconds, in order
