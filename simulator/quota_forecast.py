@@ -38,6 +38,10 @@ quota check (a request they refuse uses no quota, so under heavy stage throttlin
 quota lasts longer than forecast). The quota's effect on the throttle buckets is
 ignored (off by at most one burst per period).
 
+The algebra of these flows (piecewise-linear rates, fluid token buckets, repeating
+cycles) is in :mod:`simulator.quota_flows`; this module turns clients into flows and
+flows into per-period forecasts.
+
 ``exact=True`` cross-checks the first period by simulating it with :func:`simulator.simulate`
 (traffic repeated the same way; closed users simply keep running); it counts HTTP
 attempts, retries included, and is meant for short periods.
@@ -55,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from simulator.gateway.quota import period_start
+from simulator.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.scenario import Client, Scenario
 from simulator.traffic import cumulative_rate
 
@@ -62,7 +67,6 @@ __all__ = ["MAX_EXACT_REQUESTS", "QuotaForecast", "forecast_quotas", "render_for
 
 #: ``exact=True`` refuses a first period expected to hold more requests than this.
 MAX_EXACT_REQUESTS = 1_000_000
-_MAX_TRANSIENT_CYCLES = 50
 
 
 @dataclass(frozen=True)
@@ -103,215 +107,6 @@ class QuotaForecast:
             "fraction_refused": round(self.fraction_refused, 6),
             "throttled_requests": round(self.throttled_requests, 3), "method": self.method, "notes": list(self.notes),
         }
-
-
-# --------------------------------------------------------------------------- flows over one cycle
-
-
-@dataclass(frozen=True)
-class _Flow:
-    """Expected requests over one cycle ``[0, D]``: a rate that is linear between breakpoints
-    ``t`` (``r0`` just after ``t[i]``, ``r1`` just before ``t[i+1]``) plus ``atoms[i]`` requests
-    at the instant ``t[i]``."""
-
-    t: np.ndarray
-    r0: np.ndarray
-    r1: np.ndarray
-    atoms: np.ndarray
-
-    @property
-    def cum(self) -> np.ndarray:
-        """Requests up to and including each breakpoint's atom."""
-        seg = np.diff(self.t) * (self.r0 + self.r1) / 2
-        return np.concatenate([[0.0], np.cumsum(seg)]) + np.cumsum(self.atoms)
-
-    @property
-    def total(self) -> float:
-        return float(self.cum[-1])
-
-    def at(self, tau: float, left: bool = False) -> float:
-        """Requests in ``[0, tau]`` (``[0, tau)`` with *left*)."""
-        t, cum = self.t, self.cum
-        i = int(np.searchsorted(t, tau, side="right")) - 1
-        if i >= len(t) - 1:
-            return float(cum[-1] - (self.atoms[-1] if left and tau == t[-1] else 0.0))
-        x = tau - t[i]
-        slope = (self.r1[i] - self.r0[i]) / (t[i + 1] - t[i])
-        inside = self.r0[i] * x + slope * x * x / 2
-        return float(cum[i] + inside - (self.atoms[i] if left and x == 0 else 0.0))
-
-    def inverse(self, q: float) -> float:
-        """The first ``tau`` with ``at(tau) >= q`` (``inf`` if never in this cycle)."""
-        cum = self.cum
-        i = int(np.searchsorted(cum, q, side="left"))
-        if i >= len(cum):
-            return math.inf
-        if i == 0 or cum[i] - self.atoms[i] < q:
-            return float(self.t[i])
-        k = i - 1
-        need = q - cum[k]
-        width = self.t[k + 1] - self.t[k]
-        r0, slope = self.r0[k], (self.r1[k] - self.r0[k]) / width
-        disc = math.sqrt(max(r0 * r0 + 2 * slope * need, 0.0))
-        x = 2 * need / (r0 + disc) if r0 + disc > 0 else width
-        return float(self.t[k] + min(max(x, 0.0), width))
-
-
-def _flow(t: list[float] | np.ndarray, r0: Any, r1: Any, atoms: Any = None) -> _Flow:
-    t = np.asarray(t, dtype=float)
-    a = np.zeros(len(t)) if atoms is None else np.asarray(atoms, dtype=float)
-    return _Flow(t, np.asarray(r0, dtype=float), np.asarray(r1, dtype=float), a)
-
-
-def _sum(flows: list[_Flow], d: float) -> _Flow:
-    if not flows:
-        return _flow([0.0, d], [0.0], [0.0])
-    t = np.unique(np.concatenate([f.t for f in flows]))
-    left, right = t[:-1], t[1:]
-    r0, r1, atoms = np.zeros(len(left)), np.zeros(len(left)), np.zeros(len(t))
-    for f in flows:
-        j = np.clip(np.searchsorted(f.t, left, side="right") - 1, 0, len(f.r0) - 1)
-        slope = (f.r1[j] - f.r0[j]) / (f.t[j + 1] - f.t[j])
-        r0 += f.r0[j] + slope * (left - f.t[j])
-        r1 += f.r0[j] + slope * (right - f.t[j])
-        np.add.at(atoms, np.searchsorted(t, f.t), f.atoms)
-    return _Flow(t, r0, r1, atoms)
-
-
-def _scale(f: _Flow, k: float) -> _Flow:
-    return _Flow(f.t, f.r0 * k, f.r1 * k, f.atoms * k)
-
-
-def _roots(a: float, b: float, c: float) -> list[float]:
-    """Real roots of a x^2 + b x + c = 0."""
-    if abs(a) < 1e-15:
-        return [] if b == 0 else [-c / b]
-    disc = b * b - 4 * a * c
-    if disc < 0:
-        return []
-    q = -(b + math.copysign(math.sqrt(disc), b)) / 2
-    return [q / a] + ([c / q] if q != 0 else [])
-
-
-def _police(f: _Flow, rate: float, burst: float, b: float) -> tuple[_Flow, float]:
-    """What a token bucket (*rate*/s into *burst* tokens, *b* now) admits of *f*, fluid.
-
-    Three regimes: full (b = burst, offered <= rate: everything passes, tokens overflow);
-    empty (b = 0, offered >= rate: *rate* passes); between (everything passes and b changes
-    at rate - offered). The offered rate is linear on a segment, so b is quadratic there."""
-    eps_b = 1e-9 * max(1.0, burst)
-    ts, atoms = [float(f.t[0])], [0.0]
-    r0s: list[float] = []
-    r1s: list[float] = []
-    for i in range(len(f.r0)):
-        take = min(float(f.atoms[i]), b)
-        b -= take
-        atoms[-1] += take
-        t0, t1, lam0 = float(f.t[i]), float(f.t[i + 1]), float(f.r0[i])
-        s = (float(f.r1[i]) - lam0) / (t1 - t0)
-        u, tiny, steps = t0, 1e-12 * max(1.0, t1), 0
-        while u < t1:
-            lu = lam0 + s * (u - t0)
-            end = t1
-            regime = "between"
-            steps += 1
-            if steps > 16:  # numerical ping-pong between regimes: let the rest pass
-                regime = "pass"
-            elif b >= burst - eps_b and (lu < rate or (lu == rate and s <= 0)):
-                regime, end = "full", (min(t1, t0 + (rate - lam0) / s) if s > 0 else t1)
-            elif b <= eps_b and (lu > rate or (lu == rate and s >= 0)):
-                regime, end = "empty", (min(t1, t0 + (rate - lam0) / s) if s < 0 else t1)
-            if end - u <= tiny and regime != "pass":
-                regime, end = "between", t1
-            if regime == "full":
-                b = burst
-            elif regime == "empty":
-                b = 0.0
-            elif regime == "between":
-                span = t1 - u
-                hits = [(x, level) for level in (0.0, burst)
-                        for x in _roots(-s / 2, rate - lu, b - level) if tiny < x <= span]
-                if hits and t1 - (u + min(hits)[0]) > tiny:
-                    x, b = min(hits)
-                    end = u + x
-                else:
-                    b = min(burst, max(0.0, b + (rate - lu) * span - s * span * span / 2))
-            if regime == "empty":
-                r0s.append(rate)
-                r1s.append(rate)
-            else:
-                r0s.append(lu)
-                r1s.append(lam0 + s * (end - t0))
-            ts.append(end)
-            atoms.append(0.0)
-            u = end
-        ts[-1] = t1
-    take = min(float(f.atoms[-1]), b)
-    atoms[-1] += take
-    return _flow(ts, r0s, r1s, atoms), b - take
-
-
-# --------------------------------------------------------------------------- repeated cycles
-
-
-class _Repeating:
-    """A cycle of *d* seconds repeated forever; the first cycles may differ (bucket transients)."""
-
-    def __init__(self, first: list[_Flow], steady: _Flow, d: float) -> None:
-        self.first, self.steady, self.d = first, steady, d
-        self.prefix = np.concatenate([[0.0], np.cumsum([f.total for f in first])])
-
-    def _cycle(self, k: int) -> tuple[float, _Flow]:
-        n = len(self.first)
-        if k < n:
-            return float(self.prefix[k]), self.first[k]
-        return float(self.prefix[n] + (k - n) * self.steady.total), self.steady
-
-    def at(self, t: float, left: bool = False) -> float:
-        """Requests in ``[0, t]`` (``[0, t)`` with *left*)."""
-        k = int(t // self.d)
-        before, flow = self._cycle(k)
-        return before + flow.at(t - k * self.d, left)
-
-    def inverse(self, q: float) -> float:
-        """The first t with ``at(t) >= q``."""
-        n = len(self.first)
-        if q <= self.prefix[n]:
-            k = max(0, int(np.searchsorted(self.prefix, q, side="left")) - 1)
-        elif self.steady.total <= 0:
-            return math.inf
-        else:
-            k = n + max(0, math.ceil((q - self.prefix[n]) / self.steady.total) - 1)
-        before, flow = self._cycle(k)
-        return k * self.d + flow.inverse(q - before)
-
-
-def _through(routes: dict[str, _Flow], scenario: Scenario, plan_name: str, cycles: int) -> _Repeating:
-    """The key's traffic after its usage plan's throttles, cycle by cycle until steady."""
-    d = scenario.duration
-    plan = scenario.usage_plan(plan_name)
-    method = {r: plan.method_throttles[r] for r in routes if r in plan.method_throttles}
-    if not method and plan.throttle is None:
-        total = _sum(list(routes.values()), d)
-        return _Repeating([], total, d)
-    states = {r: float(th.burst) for r, th in method.items()}
-    key_state = float(plan.throttle.burst) if plan.throttle is not None else 0.0
-    out: list[_Flow] = []
-    for _ in range(min(cycles, _MAX_TRANSIENT_CYCLES) + 1):
-        parts = []
-        before = (dict(states), key_state)
-        for r, flow in routes.items():
-            if r in method:
-                flow, states[r] = _police(flow, method[r].rate, method[r].burst, states[r])
-            parts.append(flow)
-        total = _sum(parts, d)
-        if plan.throttle is not None:
-            total, key_state = _police(total, plan.throttle.rate, plan.throttle.burst, key_state)
-        out.append(total)
-        steady = all(abs(states[r] - before[0][r]) < 1e-9 for r in states) and abs(key_state - before[1]) < 1e-9
-        if steady:
-            break
-    return _Repeating(out[:-1], out[-1], d)
 
 
 # --------------------------------------------------------------------------- clients as flows
