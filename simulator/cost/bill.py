@@ -3,43 +3,59 @@
 What AWS bills, and the rules applied here (us-east-1 numbers live in the price file):
 
 * **Lambda** bills every request ($0.20 per million) and the duration of every invocation in
-  GB-seconds: the duration rounded up to the nearest 1 ms, times the configured memory in GB
-  (memory_mb / 1024). Duration prices fall in monthly volume tiers per architecture. Provisioned
-  concurrency bills the configured environments for as long as they are enabled, "rounded up to
-  the nearest five minutes", plus a lower duration rate for invocations they serve; spillover
-  runs at on-demand rates. Ephemeral storage above the included 512 MB is billed per GB-second
-  of duration. The free tier (1M requests and 400,000 GB-s a month) "does not apply to functions
-  that have Provisioned Concurrency enabled". Throttled invokes are not billed.
+  GB-seconds (see :mod:`simulator.cost.metering` for the rounding). Duration prices fall in
+  monthly volume tiers per architecture. Provisioned concurrency bills the configured
+  environments for as long as they are enabled, rounded up to five minutes, plus a lower
+  duration rate for invocations they serve; spillover runs at on-demand rates. Ephemeral
+  storage above the included 512 MB is billed per GB-second of duration. The free tier
+  (1M requests and 400,000 GB-s a month) "does not apply to functions that have Provisioned
+  Concurrency enabled". Throttled invokes are not billed.
   Source: https://aws.amazon.com/lambda/pricing/
 * **API Gateway** bills requests that reach the API (REST, HTTP) or WebSocket messages and
-  connection minutes, in monthly tiers. HTTP API requests are metered in 512 KB increments and
-  WebSocket messages in 32 KB increments, so a 513 KB request counts as two. Requests throttled
-  by API Gateway or rejected for authorization are not billed. A REST cache is billed per hour
-  by size and has no free tier. Source: https://aws.amazon.com/api-gateway/pricing/
+  connection minutes, in monthly tiers; HTTP requests and WebSocket messages are counted in
+  size increments (:func:`http_metered_requests`, :func:`websocket_metered_messages`). Requests
+  throttled by API Gateway or rejected for authorization are not billed. A REST cache is billed
+  per hour by size and has no free tier. Source: https://aws.amazon.com/api-gateway/pricing/
 * **Data transfer out** to the internet is billed per GB after 100 GB a month free across the
   account; **CloudWatch Logs** bills ingestion per GB.
 
 Functions here are pure: they take monthly quantities (already aggregated by the caller) and
-a price table, and return a :class:`CostBreakdown`. Free tiers are off by default, because a
-simulated workload usually shares its account with others. ``already_used`` arguments place
-a run's usage at its position in the month, so that tiers and free allowances apply correctly.
+a price table, and return a :class:`~simulator.cost.breakdown.CostBreakdown`. Free tiers are
+off by default, because a simulated workload usually shares its account with others.
+``already_used`` arguments place a run's usage at its position in the month, so that tiers and
+free allowances apply correctly.
 
 Bytes are converted to GB with 1 GB = 2**30 bytes, the convention AWS uses on its bills.
+
+The cost records (:mod:`simulator.cost.breakdown`) and the metering rules
+(:mod:`simulator.cost.metering`) are importable from here as well.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from simulator.cost.pricing import ARCHITECTURES, PriceItem, PriceTable, load_prices
+from simulator.cost.breakdown import SERVICES, CostBreakdown, CostLine, _add_line, _metered_lines
+from simulator.cost.metering import (
+    MEMORY_MB_MAX,
+    MEMORY_MB_MIN,
+    PROVISIONED_ROUNDING_SECONDS,
+    Prices,
+    _integer,
+    _memory,
+    _non_negative,
+    _table,
+    gb_seconds,
+    http_metered_requests,
+    lambda_billed_ms,
+    provisioned_billed_seconds,
+    websocket_metered_messages,
+)
+from simulator.cost.pricing import ARCHITECTURES, PriceItem, PriceTable
 
 __all__ = [
     "BYTES_PER_GB",
@@ -70,152 +86,14 @@ __all__ = [
 BYTES_PER_GB: int = 2**30
 #: Hours in a billing month, the convention of the AWS Pricing Calculator.
 HOURS_PER_MONTH: float = 730.0
-#: Lambda memory limits (MB), inclusive.
-MEMORY_MB_MIN: int = 128
-MEMORY_MB_MAX: int = 10240
 #: Ephemeral storage (/tmp) included in the Lambda price, and the maximum that can be configured.
 EPHEMERAL_STORAGE_INCLUDED_MB: int = 512
 EPHEMERAL_STORAGE_MAX_MB: int = 10240
-#: Provisioned concurrency time is rounded up to a multiple of this many seconds.
-PROVISIONED_ROUNDING_SECONDS: int = 300
-#: Services in the order they are reported.
-SERVICES: tuple[str, ...] = ("API Gateway", "Lambda", "CloudWatch Logs", "Data Transfer")
 #: CloudWatch Logs ingestion classes and their price keys.
 LOG_CLASSES: Mapping[str, str] = {
     "standard": "cloudwatch_logs.ingestion.standard",
     "infrequent_access": "cloudwatch_logs.ingestion.infrequent_access",
 }
-
-# Durations are rounded to this many decimals of a millisecond before rounding up to whole
-# milliseconds, so that floating-point noise (200.00000000000003) is not billed as 201 ms.
-_MS_GRID_DECIMALS = 6
-_ROUND_DECIMALS = 6
-
-Prices = PriceTable | str
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CostLine:
-    """One billed quantity: *quantity* of *unit* of *service*/*item*, costing *usd*.
-
-    *function* and *client* optionally attribute the line to a Lambda function or an API client.
-    *price_key* is the price-file key used, so an explanation view can show the price's source.
-    """
-
-    service: str
-    item: str
-    quantity: float
-    unit: str
-    usd: float
-    function: str | None = None
-    client: str | None = None
-    price_key: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("service", "item", "unit"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        _non_negative("quantity", self.quantity)
-        _non_negative("usd", self.usd)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, amounts rounded to 1e-6."""
-        return {
-            "service": self.service,
-            "item": self.item,
-            "function": self.function,
-            "client": self.client,
-            "quantity": _rounded(self.quantity),
-            "unit": self.unit,
-            "usd": _rounded(self.usd),
-            "price_key": self.price_key,
-        }
-
-
-@dataclass(frozen=True)
-class CostBreakdown:
-    """A bill: a sequence of :class:`CostLine`. Breakdowns add up with ``+`` and ``sum()``."""
-
-    lines: tuple[CostLine, ...] = ()
-
-    def __post_init__(self) -> None:
-        lines = tuple(self.lines)
-        for index, line in enumerate(lines):
-            if not isinstance(line, CostLine):
-                raise TypeError(f"lines[{index}] must be a CostLine, got {line!r}")
-        object.__setattr__(self, "lines", lines)
-
-    @property
-    def total_usd(self) -> float:
-        """Sum of all lines, in USD."""
-        return math.fsum(line.usd for line in self.lines)
-
-    def by_service(self) -> dict[str, float]:
-        """USD per service, in :data:`SERVICES` order (others after, alphabetically)."""
-        groups = _group(self.lines, lambda line: line.service)
-        order = [s for s in SERVICES if s in groups] + sorted(set(groups) - set(SERVICES))
-        return {service: groups[service] for service in order}
-
-    def by_item(self) -> dict[tuple[str, str], float]:
-        """USD per ``(service, item)``, in order of first appearance."""
-        return _group(self.lines, lambda line: (line.service, line.item))
-
-    def by_function(self) -> dict[str | None, float]:
-        """USD per Lambda function label (``None`` for lines without one)."""
-        return _group(self.lines, lambda line: line.function)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form with a fixed key order; amounts are floats rounded to 1e-6."""
-        return {
-            "currency": "USD",
-            "total_usd": _rounded(self.total_usd),
-            "by_service": {k: _rounded(v) for k, v in self.by_service().items()},
-            "lines": [line.to_dict() for line in self.lines],
-        }
-
-    def __add__(self, other: CostBreakdown) -> CostBreakdown:
-        if not isinstance(other, CostBreakdown):
-            return NotImplemented
-        return CostBreakdown(self.lines + other.lines)
-
-    def __radd__(self, other: object) -> CostBreakdown:
-        # Lets sum(breakdowns) start from its default 0.
-        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
-            return self
-        return NotImplemented
-
-
-def _add_line(
-    lines: list[CostLine],
-    service: str,
-    function: str | None,
-    client: str | None,
-    item: str,
-    quantity: float,
-    unit: str,
-    usd: float,
-    key: str,
-) -> None:
-    """Append a line unless its quantity is zero."""
-    if quantity > 0:
-        lines.append(CostLine(service, item, quantity, unit, usd, function, client, key))
-
-
-def _group(lines: Iterable[CostLine], key: Any) -> dict[Any, float]:
-    parts: dict[Any, list[float]] = {}
-    for line in lines:
-        parts.setdefault(key(line), []).append(line.usd)
-    return {k: math.fsum(v) for k, v in parts.items()}
-
-
-def _rounded(value: float) -> float:
-    return round(float(value), _ROUND_DECIMALS) + 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,52 +101,10 @@ def _rounded(value: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _non_negative(name: str, value: Any) -> float:
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
-    integral = _is_real(value) and math.isfinite(value) and float(value).is_integer()
-    if not integral or value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
-    return int(value)
-
-
-def _memory(name: str, value: Any) -> int:
-    return _integer(name, value, MEMORY_MB_MIN, MEMORY_MB_MAX)
-
-
 def _architecture(name: str, value: Any) -> str:
     if value not in ARCHITECTURES:
         raise ValueError(f"{name} must be one of {', '.join(ARCHITECTURES)}, got {value!r}")
     return str(value)
-
-
-def _table(prices: Prices) -> PriceTable:
-    if isinstance(prices, PriceTable):
-        return prices
-    if isinstance(prices, str):
-        return load_prices(prices)
-    raise TypeError(f"prices must be a PriceTable or a Region name, got {prices!r}")
-
-
-def _array(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {values!r}") from None
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if np.any(bad):
-        first = arr[bad].flat[0] if arr.ndim else arr.item()
-        raise ValueError(f"{name} must hold finite numbers >= 0, got {first!r}")
-    return arr
 
 
 def _already_used(name: str, value: Mapping[str, float] | None, allowed: Sequence[str]) -> dict[str, float]:
@@ -278,85 +114,6 @@ def _already_used(name: str, value: Mapping[str, float] | None, allowed: Sequenc
             raise ValueError(f"{name} has unknown key {key!r} (allowed: {', '.join(allowed)})")
         out[key] = _non_negative(f"{name}[{key!r}]", amount)
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Metering helpers
-# --------------------------------------------------------------------------------------------
-
-
-@overload
-def lambda_billed_ms(duration_ms: float) -> int: ...
-@overload
-def lambda_billed_ms(duration_ms: Sequence[float] | npt.NDArray[Any]) -> npt.NDArray[np.int64]: ...
-def lambda_billed_ms(duration_ms: float | npt.ArrayLike) -> int | npt.NDArray[np.int64]:
-    """Billed milliseconds: each duration rounded up to a whole millisecond.
-
-    Durations are first rounded to a 1e-6 ms grid, so floating-point noise does not add a
-    millisecond: 200.0 and 200.00000000000003 bill 200 ms, 200.000001 bills 201 ms.
-    A scalar gives an ``int``; an array gives an ``int64`` array of the same shape.
-
-    >>> lambda_billed_ms(200.0), lambda_billed_ms(200.4), lambda_billed_ms([0.1, 1.0])
-    (200, 201, array([1, 1]))
-    """
-    arr = _array("duration_ms", duration_ms)
-    billed = np.ceil(np.round(arr, _MS_GRID_DECIMALS))
-    if arr.ndim == 0:
-        return int(billed)
-    return billed.astype(np.int64)
-
-
-def gb_seconds(billed_ms_total: float, memory_mb: int) -> float:
-    """GB-seconds for *billed_ms_total* milliseconds at *memory_mb* (GB = memory_mb / 1024).
-
-    >>> gb_seconds(3_000_000 * 1000, 512)   # 3M invocations of 1 s at 512 MB
-    1500000.0
-    """
-    total = _non_negative("billed_ms_total", billed_ms_total)
-    memory = _memory("memory_mb", memory_mb)
-    return total / 1000.0 * (memory / 1024.0)
-
-
-def _metered(name: str, sizes: npt.ArrayLike, increment: int) -> int:
-    arr = _array(name, sizes)
-    units = np.maximum(1.0, np.ceil(arr / increment))
-    return int(np.sum(units, dtype=np.float64))
-
-
-def http_metered_requests(request_bytes: float | npt.ArrayLike, prices: Prices = "us-east-1") -> int:
-    """Billed HTTP API requests for requests of *request_bytes* each (one size or an array).
-
-    Each request counts ``ceil(size / 512 KB)`` times, at least once: 513 KB counts as 2.
-
-    >>> http_metered_requests([1024, 512 * 1024, 513 * 1024])
-    4
-    """
-    increment = _table(prices)["apigateway.http.requests"].metering_increment_bytes
-    assert increment is not None
-    return _metered("request_bytes", request_bytes, increment)
-
-
-def websocket_metered_messages(message_bytes: float | npt.ArrayLike, prices: Prices = "us-east-1") -> int:
-    """Billed WebSocket messages for messages of *message_bytes* each (32 KB increments, at least 1).
-
-    >>> websocket_metered_messages([100, 33 * 1024])
-    3
-    """
-    increment = _table(prices)["apigateway.websocket.messages"].metering_increment_bytes
-    assert increment is not None
-    return _metered("message_bytes", message_bytes, increment)
-
-
-def provisioned_billed_seconds(configured_seconds: float) -> float:
-    """Provisioned-concurrency time as billed: rounded up to a multiple of five minutes.
-
-    >>> provisioned_billed_seconds(1), provisioned_billed_seconds(300), provisioned_billed_seconds(301)
-    (300.0, 300.0, 600.0)
-    """
-    seconds = _non_negative("configured_seconds", configured_seconds)
-    # Same grid rounding as durations, so 600.0000000001 s is not billed as 900 s.
-    blocks = math.ceil(round(seconds, _MS_GRID_DECIMALS) / PROVISIONED_ROUNDING_SECONDS)
-    return float(blocks * PROVISIONED_ROUNDING_SECONDS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,33 +269,6 @@ def lambda_cost(
 # --------------------------------------------------------------------------------------------
 # API Gateway, CloudWatch Logs, data transfer
 # --------------------------------------------------------------------------------------------
-
-
-def _metered_lines(
-    *,
-    service: str,
-    item_name: str,
-    unit: str,
-    price: PriceItem,
-    free: PriceItem | None,
-    quantity: float,
-    already_used: float,
-    client: str | None = None,
-    function: str | None = None,
-) -> list[CostLine]:
-    """Lines for one tiered or flat item, with an optional free allowance taken first."""
-    free_units = 0.0
-    if free is not None:
-        free_units = min(quantity, max(0.0, free.allowance - already_used))
-    billable = quantity - free_units
-    usd = price.cost(billable, already_used=already_used + free_units)
-    lines = []
-    if billable > 0:
-        lines.append(CostLine(service, item_name, billable, unit, usd, function, client, price.key))
-    if free_units > 0:
-        assert free is not None
-        lines.append(CostLine(service, f"{item_name} (free tier)", free_units, unit, 0.0, function, client, free.key))
-    return lines
 
 
 _API_QUANTITIES = (
