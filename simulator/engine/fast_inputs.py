@@ -113,24 +113,65 @@ class Streams:
 # --------------------------------------------------------------------------- arrivals
 
 
-def _levels(spec: OpenArrivals, total: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """The unit-rate levels below *total*, in chunks, with traffic.py's exact arithmetic."""
+def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray, duration_s: float,
+                 rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The arrival times before *duration_s* (bursts aside), in chunks of at most ``CHUNK``,
+    with traffic.py's exact arithmetic: unit-rate levels, then the inverse of the
+    cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
+    blocks at a time as the rest of the run is expected to need (at most ``CHUNK``
+    levels): the draws come from NumPy, the sums and the inverse from
+    :func:`_poisson_times`, which adds as ``level + np.cumsum(block)`` does."""
+    total = float(cum[-1])
     if spec.process != "poisson":
         k = 0.0
         while k < total:
-            yield np.arange(k, min(k + CHUNK, total), 1.0)
+            yield _invert_sorted(np.arange(k, min(k + CHUNK, total), 1.0), ts, rs, cum, duration_s)
             k += CHUNK
         return
-    m = CHUNK // _LEVEL_BLOCK
     level = 0.0
+    most = CHUNK // _LEVEL_BLOCK
     while level < total:
-        cs = np.cumsum(rng.exponential(1.0, m * _LEVEL_BLOCK).reshape(m, _LEVEL_BLOCK), axis=1)
-        starts = np.empty(m)
-        for i in range(m):
-            starts[i] = level
-            level = level + cs[i, -1]
-        lv = (starts[:, None] + cs).ravel()
-        yield lv[lv < total]
+        blocks = min(most, int((total - level) / _LEVEL_BLOCK) + 2)
+        times, level = _poisson_times(rng.exponential(1.0, blocks * _LEVEL_BLOCK), level, total, ts, rs, cum,
+                                      duration_s)
+        yield times
+
+
+@njit(cache=True)
+def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
+    """Blocks of :data:`_LEVEL_BLOCK` unit-rate gaps as arrival times: each block's levels
+    are ``level + cumsum(block)`` (a running sum, as ``np.cumsum`` adds), those below
+    *total* are inverted (:func:`_invert_sorted`'s arithmetic); the level after them."""
+    out = np.empty(len(draws))
+    m = 0
+    p = 0
+    last = len(ts) - 2
+    for b in range(len(draws) // _LEVEL_BLOCK):
+        if not level < total:
+            break
+        acc = 0.0
+        for j in range(b * _LEVEL_BLOCK, (b + 1) * _LEVEL_BLOCK):
+            acc += draws[j]
+            v = level + acc
+            if not v < total:
+                continue
+            while p < len(cum) and cum[p] <= v:  # searchsorted(cum, v, side="right")
+                p += 1
+            k = min(max(p - 1, 0), last)
+            t0 = ts[k]
+            r0 = rs[k]
+            slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
+            need = v - cum[k]
+            d = r0 * r0 + 2 * slope * need
+            if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
+                d = 0.0
+            den = r0 + math.sqrt(d)
+            t = t0 + (2 * need / den if den > 0 else 0.0)
+            if t < duration:
+                out[m] = t
+                m += 1
+        level = level + acc
+    return out[:m], level
 
 
 @njit(cache=True)
@@ -174,13 +215,15 @@ def open_times(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) 
     _, cum = cumulative_rate(spec.rate, duration_s)
     parts: list[np.ndarray] = []
     if cum[-1] > 0:
-        parts.append(np.concatenate([_invert_sorted(lv, ts, rs, cum, duration_s)
-                                     for lv in _levels(spec, cum[-1], rng)] or [np.zeros(0)]))
-    parts += _bursts(spec)
-    if not parts:
+        parts += list(_time_chunks(spec, ts, rs, cum, duration_s, rng))
+    bursts = _bursts(spec)
+    if not parts and not bursts:
         return np.zeros(0)
-    out = np.concatenate(parts)
-    return np.sort(out[out < duration_s], kind="stable")
+    out = np.concatenate(parts + bursts) if len(parts) + len(bursts) != 1 else (parts + bursts)[0]
+    out = out[out < duration_s]
+    if not bursts and np.all(out[1:] >= out[:-1]):
+        return out  # already in order: the stable sort would change nothing
+    return np.sort(out, kind="stable")
 
 
 class ArrivalChunks(Iterator[np.ndarray]):
@@ -205,8 +248,7 @@ def arrival_chunks(spec: OpenArrivals, duration_s: float, rng: np.random.Generat
     extra = np.sort(extra[extra < duration_s], kind="stable")
     taken = 0
     if total > 0:
-        for lv in _levels(spec, total, rng):
-            times = _invert_sorted(lv, ts, rs, cum, duration_s)
+        for times in _time_chunks(spec, ts, rs, cum, duration_s, rng):
             if not len(times):
                 continue
             upto = int(np.searchsorted(extra, times[-1], side="right"))
