@@ -93,7 +93,7 @@ __all__ = ["FastEngine", "available", "unsupported"]
 
 _DAY = 86400.0
 #: The arrays the compiled loop takes, in order (fast_loop.run).
-ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "ev", "evf", "oht", "ohk", "ohc", "ra_i",
+ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "ev", "evf", "oht", "ohb", "ohk", "ohc", "ra_i",
           "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
 
 
@@ -223,6 +223,7 @@ class FastEngine:
         ev[:P, L.E_TYPE], ev[:P, L.E_A] = L.EV_INIT, np.arange(P)
         ev[:H - P, L.E_FREE] = np.arange(H - 1, P - 1, -1)
         ht = np.zeros(H)
+        oht = np.zeros(max(1, C))
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
         streams = x["streams"]
@@ -240,7 +241,7 @@ class FastEngine:
             "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
             "ring": np.zeros((F, 2 * int(x["f_ringk"].max()))),
             "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "ev": ev, "evf": np.zeros((H, L.N_EVF)),
-            "oht": np.zeros(max(1, C)), "ohk": np.zeros(max(1, C), dtype=np.int64),
+            "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(max(1, C), dtype=np.int64),
             "ohc": np.zeros(max(1, C), dtype=np.int64),
             "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
             "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),

@@ -6,8 +6,8 @@ takes the smallest; the fast engine keeps the same order with three flat arrays 
 ``ev``/``evf``) arranged as a *4-ary* heap: half the depth of a binary one, and the
 smallest of four children is found with arithmetic rather than branches. Keys are
 unique, so any correct heap gives the events in exactly SimPy's order; the shape only
-changes how fast. The main heap removes its top by *bottom-up deletion* on the times'
-bits (:func:`pop_bits`). Open clients' next-arrival timeouts, at most one per client,
+changes how fast. A heap removes its top by *bottom-up deletion* on the times' bits
+(:func:`pop_bits`). Open clients' next-arrival timeouts, at most one per client,
 wait in a small heap of their own (:func:`push_open`).
 
 Every function is inlined into the compiled loop (:mod:`simulator.engine.fast_loop`).
@@ -40,15 +40,11 @@ from simulator.engine.fast_layout import (
 
 __all__: list[str] = []
 
-@njit(inline="always")
-def before(ht, hk, x, y):  # type: ignore[no-untyped-def]
-    """1 if entry *x* comes strictly before entry *y* in (time, key) order, else 0."""
-    return np.int64((ht[x] < ht[y]) | ((ht[x] == ht[y]) & (hk[x] < hk[y])))
-
 
 @njit(inline="always")
 def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
-    """Put (t, key, value) at position *i* of a 4-ary heap and move it up."""
+    """Put (t, key, value) at position *i* of a 4-ary heap and move it up (times as floats,
+    or as their bits with :func:`pop_bits`)."""
     while i > 0:
         p = (i - 1) >> 2
         tp = ht[p]
@@ -64,51 +60,15 @@ def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def sift_down(ht, hk, hv, n):  # type: ignore[no-untyped-def]
-    """Remove the top of a 4-ary heap that had n + 1 entries.
-
-    The first of the (up to) four children is found arithmetically, as a small
-    tournament of index offsets, so the processor has no branch to mispredict there;
-    four children per level halve the depth of a binary heap."""
-    if n == 0:
-        return
-    t = ht[n]
-    k = hk[n]
-    v = hv[n]
-    i = 0
-    last = n - 1
-    while True:
-        c = 4 * i + 1
-        if c > last:
-            break
-        c2 = min(c + 1, last)
-        c3 = min(c + 2, last)
-        c4 = min(c + 3, last)
-        a = c + (c2 - c) * before(ht, hk, c2, c)
-        b = c3 + (c4 - c3) * before(ht, hk, c4, c3)
-        c = a + (b - a) * before(ht, hk, b, a)
-        tc = ht[c]
-        kc = hk[c]
-        if not (tc < t or (tc == t and kc < k)):
-            break
-        ht[i] = tc
-        hk[i] = kc
-        hv[i] = hv[c]
-        i = c
-    ht[i] = t
-    hk[i] = k
-    hv[i] = v
-
-
-@njit(inline="always")
 def before_bits(hb, hk, x, y):  # type: ignore[no-untyped-def]
-    """:func:`before` on times given as their IEEE-754 bits (an int64 view of the times)."""
+    """1 if entry *x* comes strictly before entry *y* in (time, key) order, else 0, with
+    the times given as their IEEE-754 bits (an int64 view of the times)."""
     return np.int64((hb[x] < hb[y]) | ((hb[x] == hb[y]) & (hk[x] < hk[y])))
 
 
 @njit(inline="always")
 def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
-    """Remove the top of the main 4-ary heap, which had n + 1 entries.
+    """Remove the top of a 4-ary heap, which had n + 1 entries.
 
     The times are compared as their bits (*hb*, an int64 view of the heap's times): for
     the non-negative times of a run (never -0.0: every time is ``now + d`` from 0.0)
@@ -117,7 +77,7 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
     heap's last entry moves up from there (Floyd's bottom-up deletion): that entry is a
     late event that belongs near the bottom, so this saves a comparison, and an
     unpredictable branch, on every level. The order of the entries is (time, key), keys
-    are unique, so the events come out in the same order as with :func:`sift_down`."""
+    are unique, so the events come out in SimPy's order."""
     if n == 0:
         return
     tb = hb[n]
@@ -139,18 +99,7 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
         hk[i] = hk[c]
         hv[i] = hv[c]
         i = c
-    while i > 0:
-        p = (i - 1) >> 2
-        pb = hb[p]
-        if pb < tb or (pb == tb and hk[p] < k):
-            break
-        hb[i] = pb
-        hk[i] = hk[p]
-        hv[i] = hv[p]
-        i = p
-    hb[i] = tb
-    hk[i] = k
-    hv[i] = v
+    sift_up(hb, hk, hv, i, tb, k, v)
 
 
 @njit(inline="always")

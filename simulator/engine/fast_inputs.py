@@ -137,6 +137,24 @@ def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.nda
         yield times
 
 
+@njit(inline="always")
+def _invert_one(v, p, ts, rs, cum, last):  # type: ignore[no-untyped-def]
+    """``traffic._invert`` of one level *v* (levels come in nondecreasing order; *p* is
+    where the search in *cum* stopped for the one before): the time, and the new *p*."""
+    while p < len(cum) and cum[p] <= v:  # searchsorted(cum, v, side="right")
+        p += 1
+    k = min(max(p - 1, 0), last)
+    t0 = ts[k]
+    r0 = rs[k]
+    slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
+    need = v - cum[k]
+    d = r0 * r0 + 2 * slope * need
+    if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
+        d = 0.0
+    den = r0 + math.sqrt(d)
+    return t0 + (2 * need / den if den > 0 else 0.0), p
+
+
 @njit(cache=True)
 def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     """Blocks of :data:`_LEVEL_BLOCK` unit-rate gaps as arrival times: each block's levels
@@ -155,18 +173,7 @@ def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[
             v = level + acc
             if not v < total:
                 continue
-            while p < len(cum) and cum[p] <= v:  # searchsorted(cum, v, side="right")
-                p += 1
-            k = min(max(p - 1, 0), last)
-            t0 = ts[k]
-            r0 = rs[k]
-            slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
-            need = v - cum[k]
-            d = r0 * r0 + 2 * slope * need
-            if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
-                d = 0.0
-            den = r0 + math.sqrt(d)
-            t = t0 + (2 * need / den if den > 0 else 0.0)
+            t, p = _invert_one(v, p, ts, rs, cum, last)
             if t < duration:
                 out[m] = t
                 m += 1
@@ -184,18 +191,7 @@ def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     last = len(ts) - 2
     for i in range(len(lv)):
         v = lv[i]
-        while p < len(cum) and cum[p] <= v:  # searchsorted(cum, v, side="right")
-            p += 1
-        k = min(max(p - 1, 0), last)
-        t0 = ts[k]
-        r0 = rs[k]
-        slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
-        need = v - cum[k]
-        d = r0 * r0 + 2 * slope * need
-        if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
-            d = 0.0
-        den = r0 + math.sqrt(d)
-        t = t0 + (2 * need / den if den > 0 else 0.0)
+        t, p = _invert_one(v, p, ts, rs, cum, last)
         if t < duration:
             out[m] = t
             m += 1

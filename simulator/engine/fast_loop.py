@@ -44,7 +44,7 @@ __all__ = ["no_wraparound", "run"]
 
 # nogil: simulations may run side by side in threads of one process.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
-def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
+def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
         tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
     while True:
@@ -94,7 +94,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohk, ohc, ra
                     return code
                 no = si[L.OHEAP_N] - 1
                 si[L.OHEAP_N] = no
-                H.sift_down(oht, ohk, ohc, no)
+                H.pop_bits(ohb, ohk, ohc, no)
                 sf[L.NOW] = now
                 # The timeout fired: send the arrival it waited for, then go on looping.
                 ar = ti[L.T_O_ARR] + L.N_AR * c
