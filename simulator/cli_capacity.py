@@ -36,6 +36,8 @@ def add_capacity_commands(sub: Any) -> None:
     for p in (sweep, plan):
         p.add_argument("scenario", help="scenario file (TOML)")
         p.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES", help=vary_help)
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario key at every point (repeatable), as for run")
         p.add_argument("--replications", type=_positive_int, default=1, metavar="N",
                        help="seeds per point (seed, seed+1, ...); > 1 adds 95%% confidence intervals")
         p.add_argument("--seed", type=_seed, help="first seed (default: the scenario's)")
@@ -61,6 +63,7 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     from simulator.planner import plan
+    from simulator.cli import _overrides
     from simulator.sweep import parse_vary_flags, run_sweep
 
     _check_output, _, _, _, _check_plots_dir = _types()
@@ -68,6 +71,9 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
         vary = parse_vary_flags(args.vary)
     except ValueError as exc:
         raise ThrottlesimError(str(exc)) from None
+    fixed = _overrides(args.set)
+    if both := sorted(set(fixed) & set(vary)):
+        raise ThrottlesimError(f"--set {both[0]}: the key is also given to --vary; give it once")
     _check_output("--out", args.out, (".csv", ".parquet"))
     formats = _check_plots_dir(args)
     if args.dask:
@@ -90,7 +96,8 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress)
+            kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
+                          overrides=fixed)
             result = plan(args.scenario, slos, vary, **kwargs) if slos is not None else run_sweep(args.scenario, vary, **kwargs)
     finally:
         if executor is not None:

@@ -44,7 +44,7 @@ import queue
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -353,6 +353,8 @@ class Sweep:
     replications: int = 1
     #: First seed; None uses the scenario's own.
     seed: int | None = None
+    #: Overrides applied at every point (what ``--set`` is to ``throttlesim run``).
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
@@ -362,6 +364,10 @@ class Sweep:
         for key, values in self.vary.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise ValueError(f"vary[{key!r}] must be a non-empty list of values")
+        both = sorted(set(self.overrides) & set(self.vary))
+        if both:
+            raise ValueError(f"{both[0]!r} is both varied and fixed; give it in vary or in overrides, not both")
+        object.__setattr__(self, "overrides", dict(self.overrides))
         object.__setattr__(self, "scenario_path", str(Path(self.scenario_path).resolve()))
         object.__setattr__(self, "vary", {k: list(v) for k, v in self.vary.items()})
 
@@ -375,11 +381,11 @@ class Sweep:
         first bad one) before any time is spent running; returns the points and the seeds."""
         import simulator
 
-        base = simulator.load_scenario(self.scenario_path)
+        base = simulator.load_scenario(self.scenario_path, overrides=self.overrides or None)
         first = base.seed if self.seed is None else self.seed
         points = self.points()
         for point in points:
-            simulator.load_scenario(self.scenario_path, overrides=point)
+            simulator.load_scenario(self.scenario_path, overrides={**self.overrides, **point})
         return points, tuple(first + r for r in range(self.replications))
 
     def run(self, executor: Executor | None = None, progress: ProgressCallback | None = None) -> SweepResult:
@@ -390,7 +396,8 @@ class Sweep:
         own = executor is None
         pool: Executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor  # type: ignore[assignment]
         try:
-            figures = _gather(pool, self.scenario_path, points, seeds, tasks, progress)
+            figures = _gather(pool, self.scenario_path, [{**self.overrides, **p} for p in points], seeds, tasks,
+                              progress)
         finally:
             if own:
                 pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
@@ -461,12 +468,14 @@ def run_sweep(
     seed: int | None = None,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> SweepResult:
-    """Run *scenario_path* at every combination of *vary*, *replications* seeds each.
+    """Run *scenario_path* at every combination of *vary*, *replications* seeds each, with
+    *overrides* (key path -> value, as ``throttlesim run --set``) applied at every point.
 
     See the module docstring for the grid, the seeds and the confidence intervals.
     """
-    sweep = Sweep(str(scenario_path), {k: list(v) for k, v in vary.items()}, replications, seed)
+    sweep = Sweep(str(scenario_path), {k: list(v) for k, v in vary.items()}, replications, seed, dict(overrides or {}))
     return sweep.run(executor, progress)
 
 

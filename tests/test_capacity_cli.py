@@ -42,3 +42,23 @@ def test_quota_json():
     assert out.returncode == 0, out.stderr
     keys = {f["api_key"] for f in json.loads(out.stdout)}
     assert "free-key-poller-0000000000000000" in keys
+
+
+def test_sweep_set_fixes_a_key_at_every_point():
+    vary = ("--vary", "functions.render.reserved_concurrency=4,16", "--workers", "1", "--json")
+    base = cli("sweep", LAMBDA, *vary)
+    calm = cli("sweep", LAMBDA, *vary, "--set", "clients.renderer.arrivals.rate=5")
+    assert base.returncode == 0 and calm.returncode == 0, calm.stderr
+    base_rows, calm_rows = json.loads(base.stdout), json.loads(calm.stdout)
+    assert [r["functions.render.reserved_concurrency"] for r in calm_rows] == [4, 16]
+    # 60 rps needs ~12 environments: 4 throttles hard. At 5 rps, 4 is (nearly) always enough.
+    assert base_rows[0]["rate_5xx"] > 0.3 and calm_rows[0]["rate_5xx"] < 0.05
+
+
+def test_sweep_set_errors_are_one_line():
+    bad = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4", "--set", "functions.render.memory_mb=64")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "functions[0].memory_mb" in bad.stderr and "64" in bad.stderr
+    both = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4", "--set",
+               "functions.render.reserved_concurrency=8")
+    assert both.returncode == 2 and len(both.stderr.strip().splitlines()) == 1 and "--vary" in both.stderr

@@ -303,3 +303,16 @@ def test_csv_round_trip_and_parquet_needs_pyarrow(three_by_two: SweepResult, tmp
     with pytest.raises(ThrottlesimError) as err:
         three_by_two.to_parquet(tmp_path / "sweep.parquet")
     assert "pyarrow" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_fixed_overrides_apply_at_every_point(mini: str) -> None:
+    fixed = {"functions.checkout.memory_mb": 2048}
+    with ThreadPoolExecutor(2) as pool:
+        result = run_sweep(mini, {KEY: [50, 200]}, executor=pool, overrides=fixed)
+    for row in result.runs.itertuples(index=False):
+        scenario = simulator.load_scenario(mini, overrides={KEY: row[0], **fixed})
+        assert {m: getattr(row, m) for m in METRICS} == headline(simulator.simulate(scenario, seed=row.seed).summary())
+    with pytest.raises(ValueError, match="both varied and fixed"):
+        run_sweep(mini, {KEY: [50]}, overrides={KEY: 100}, executor=RefusingExecutor())
+    with pytest.raises(ScenarioError, match="memory_mb"):
+        run_sweep(mini, {KEY: [50]}, overrides={"functions.checkout.memory_mb": 64}, executor=RefusingExecutor())
