@@ -84,9 +84,9 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
             si[ar + L.AR_POS] = pos + 1
         else:
             # The first event in SimPy's order: the top of the main heap or of the open
-            # clients' heap.
+            # clients' heap (times compared as their bits, as the heaps do).
             nh = si[L.HEAP_N]
-            if si[L.OHEAP_N] > 0 and (nh == 0 or oht[0] < ht[0] or (oht[0] == ht[0] and ohk[0] < hk[0])):
+            if si[L.OHEAP_N] > 0 and (nh == 0 or ohb[0] < hb[0] or (ohb[0] == hb[0] and ohk[0] < hk[0])):
                 now = oht[0]
                 c = ohc[0]
                 code = K.room(ti, si, sf, ra_i, rr_i, rc_t, tsi, now)
