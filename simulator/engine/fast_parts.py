@@ -266,14 +266,18 @@ def concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, delta):  # type: ignore[no-
         rc_i[1, n] = busy
         si[N_CONC] = n + 1
         return
-    peak = ti[T_O_GFN] + N_FN * f + FN_PEAK
-    si[peak] = max(si[peak], busy)
     b = int(now)
     row = N_TS + N_TSF * f
-    tsi[row + TF_CONC_MAX, b] = max(tsi[row + TF_CONC_MAX, b], busy)
     tsi[row + TF_CONC_LAST, b] = busy
-    tsi[TS_ACCT_MAX, b] = max(tsi[TS_ACCT_MAX, b], acct)
     tsi[TS_ACCT_LAST, b] = acct
+    if delta < 0:
+        # A release lowers the level: the level before it, set earlier in this second or
+        # carried into it, already bounds every maximum (see aggregate._level_max).
+        return
+    peak = ti[T_O_GFN] + N_FN * f + FN_PEAK
+    si[peak] = max(si[peak], busy)
+    tsi[row + TF_CONC_MAX, b] = max(tsi[row + TF_CONC_MAX, b], busy)
+    tsi[TS_ACCT_MAX, b] = max(tsi[TS_ACCT_MAX, b], acct)
 
 
 # --------------------------------------------------------------------------- latency histogram
