@@ -128,7 +128,8 @@ def print_validation(run: Any, console: Console | None = None) -> None:
         t.add_row(c.name, f"{c.predicted:.4f}", f"{c.observed:.4f}", f"{c.error:.4f}", f"{c.tolerance:g}", interval,
                   "[green]ok[/green]" if c.ok else "[red]outside[/red]")
     console.print(t)
-    console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g}; "
+    console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g} "
+                  f"(on the {r.cold_starts.get('attempts', 0):g} attempts whose answer says); "
                   f"per-second 429 mean abs error {r.series['429']['mean_abs_error']:g}, "
                   f"5XX {r.series['5xx']['mean_abs_error']:g}")
     console.print("[green]within tolerance[/green]" if r.ok else "[red]outside tolerance[/red]")

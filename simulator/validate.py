@@ -202,6 +202,26 @@ def _per_second(t: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(idx[mask], minlength=n)
 
 
+def _cold_starts(obs: Any, pred: Any) -> dict[str, float]:
+    """Cold starts observed and predicted, counted on the attempts whose answer says
+    whether one happened (a gateway's own 504 cannot know): each client's k-th observed
+    attempt is paired with its k-th predicted one, as for the agreement."""
+    import numpy as np
+
+    if "cold_start" not in obs:
+        return {"observed": float("nan"), "predicted": float(pred["cold_start"].sum()), "attempts": 0.0}
+    observed = predicted = known = 0.0
+    for client, o_group in obs.groupby("client", sort=True):
+        p_group = pred[pred["client"] == client]
+        k = min(len(o_group), len(p_group))
+        flags = o_group["cold_start"].to_numpy(dtype=float, na_value=np.nan)[:k]
+        says = ~np.isnan(flags)
+        observed += float(flags[says].sum())
+        predicted += float(p_group["cold_start"].to_numpy(dtype=float)[:k][says].sum())
+        known += float(says.sum())
+    return {"observed": observed, "predicted": predicted, "attempts": known}
+
+
 def compare(
     observed: pd.DataFrame,
     replay: Result,
@@ -239,11 +259,7 @@ def compare(
     }
     enough_2xx = min(int(np.sum(o_cls == "2xx")), int(np.sum(p_cls == "2xx"))) >= 20
     lat_o, lat_p = ("observed_2xx", "predicted_2xx") if enough_2xx else ("observed", "predicted")
-    o_cold = obs["cold_start"] if "cold_start" in obs else None
-    cold = {
-        "observed": float(np.nansum(o_cold.to_numpy(dtype=float))) if o_cold is not None else float("nan"),
-        "predicted": float(pred["cold_start"].sum()),
-    }
+    cold = _cold_starts(obs, pred)
 
     # Request-by-request: the k-th attempt of each client, in intended-start order.
     agree = 0

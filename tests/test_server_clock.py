@@ -1,6 +1,8 @@
 """Reading the servers' clocks from their answers, and putting nginx's requests on the
 millisecond grid its ``limit_req`` counted on."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -122,3 +124,16 @@ def test_behind_nginx_its_own_clock_decides_once_it_refused_a_request():
     assert _runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(3, dtype=bool)) is None
     at = on_server_clock(obs)["intended_start_s"].to_numpy()
     assert np.floor(np.round(at * 1000, 6)).tolist() == [0.0, 10.0, 20.0]  # whole nginx milliseconds, in order
+
+
+def test_nginx_own_504_says_nothing_about_cold_starts(tmp_path):
+    import simulator
+    from loadtests.target.nginx import nginx_config
+
+    scenario = simulator.load_scenario(str(Path(__file__).resolve().parents[1] / "scenarios" / "validation"
+                                           / "integration_timeout.toml"))
+    config = nginx_config(scenario, port=1, upstream_port=2, prefix=tmp_path)
+    timeout = config[config.index("location @timeout"):]
+    throttled = config[config.index("location @throttled"):config.index("location @timeout")]
+    assert "x-throttlesim-cold-start" not in timeout[:timeout.index("}")]
+    assert "x-throttlesim-cold-start 0" in throttled

@@ -83,3 +83,19 @@ def test_model_runs_give_intervals(scenario_file, tmp_path):
     check = next(c for c in compare(observed, replay, runs).checks if c.name == "fraction_429")
     lo, hi = check.interval
     assert 0 < lo <= hi < 1
+
+
+def test_cold_starts_are_compared_where_the_answer_says(scenario_file, tmp_path):
+    original = simulator.simulate(simulator.load_scenario(scenario_file))
+    observed = observed_from(original)
+    replay = simulator.simulate(replay_scenario(scenario_file, observed, tmp_path / "replay"))
+    everything = compare(observed, replay).cold_starts
+    assert everything["observed"] == everything["predicted"] == original.to_dataframe()["cold_start"].sum() > 0
+    assert everything["attempts"] == len(observed)
+    # A gateway's own answer (nginx's 504) cannot say: those attempts leave both counts.
+    first_cold = int(np.flatnonzero(observed["cold_start"].to_numpy() == 1)[0])
+    unknown = observed.assign(cold_start=observed["cold_start"].astype("Float64"))
+    unknown.loc[first_cold, "cold_start"] = pd.NA
+    some = compare(unknown, replay).cold_starts
+    assert some["observed"] == some["predicted"] == everything["observed"] - 1
+    assert some["attempts"] == len(observed) - 1

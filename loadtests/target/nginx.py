@@ -244,7 +244,7 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     status, body = answers.error(oc.THROTTLED_ACCOUNT)
     server.append(location("@throttled", [*_cause_headers("$throttlesim_throttles"), f"return 429 '{body.decode()}';"]))
     status, body = answers.error(oc.INTEGRATION_TIMEOUT)
-    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT]),
+    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False),
                                         f"return {status} '{body.decode()}';"]))
     server.append("    }\n")
     return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
@@ -273,9 +273,11 @@ _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $thrott
          "always;")
 
 
-def _cause_headers(cause: str, indent: str = "") -> list[str]:
-    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", f"{indent}add_header {COLD_START_HEADER} 0 always;",
-            f"{indent}{_TIME}"]
+def _cause_headers(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:
+    """The headers of an answer nginx gives itself. A refusal started no function (cold start
+    0); a 504 says nothing about one, because the function's answer never reached nginx."""
+    cold = [f"{indent}add_header {COLD_START_HEADER} 0 always;"] if cold_start else []
+    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", *cold, f"{indent}{_TIME}"]
 
 
 def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:
