@@ -7,6 +7,11 @@ after that it is a tree of frozen objects that the engines read but never change
 The models here mirror the TOML file key by key (see the README for the reference).
 All durations are held in seconds (``*_s`` attributes or :class:`~simulator.dists`
 objects); rates are per second.
+
+The ``[[clients]]`` models (arrivals, Locust waits, retry policies) live in
+:mod:`simulator.scenario_clients` and the blocks every model is built from (the strict
+frozen base model, :data:`Duration`) in :mod:`simulator.scenario_base`; all of them are
+importable from here.
 """
 
 from __future__ import annotations
@@ -15,9 +20,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -26,60 +29,59 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator import dists
-from simulator.units import parse_duration
+from simulator.scenario_base import Duration, _between, _Model
+from simulator.scenario_clients import (
+    DEFAULT_RETRY_ON,
+    ArrivalSpec,
+    BetweenWait,
+    Burst,
+    Client,
+    ClosedArrivals,
+    ConstantPacingWait,
+    ConstantThroughputWait,
+    ConstantWait,
+    ExponentialRetry,
+    FixedRetry,
+    NoRetry,
+    OpenArrivals,
+    ReplayArrivals,
+    RetryQuota,
+    RetrySpec,
+    StandardRetry,
+    WaitSpec,
+)
 
 __all__ = [
+    "DEFAULT_RETRY_ON",
     "Account",
     "Api",
+    "ArrivalSpec",
     "Behaviour",
+    "BetweenWait",
+    "Burst",
     "Client",
+    "ClosedArrivals",
+    "ConstantPacingWait",
+    "ConstantThroughputWait",
+    "ConstantWait",
+    "Duration",
+    "ExponentialRetry",
+    "FixedRetry",
     "Function",
+    "NoRetry",
+    "OpenArrivals",
     "Quota",
+    "ReplayArrivals",
+    "RetryQuota",
+    "RetrySpec",
     "Route",
     "Scenario",
     "Stage",
+    "StandardRetry",
     "Throttle",
     "UsagePlan",
+    "WaitSpec",
 ]
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise PydanticCustomError(
-            "duration",
-            "must be a duration string with a unit such as '250ms', '29s' or '10m', got {got}",
-            {"got": repr(value)},
-        )
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise PydanticCustomError("duration", str(exc)) from None
-
-
-#: A duration written with its unit ("250ms"), held as seconds.
-Duration = Annotated[float, BeforeValidator(_duration)]
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _between(value: float, low: float, high: float, what: str = "") -> float:
-    if not low <= value <= high:
-        raise PydanticCustomError(
-            "range",
-            "must be between {low} and {high}{what}, got {got}",
-            {"low": _fmt(low), "high": _fmt(high), "what": what, "got": _fmt(value)},
-        )
-    return value
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --------------------------------------------------------------------------- distributions
@@ -329,228 +331,6 @@ class UsagePlan(_Model):
     quota: Quota | None = None
     #: Per-route throttles inside the plan, keyed by route name ("GET /orders").
     method_throttles: dict[str, Throttle] = {}
-
-
-# --------------------------------------------------------------------------- clients
-
-
-class Burst(_Model):
-    at: Duration
-    count: int = Field(ge=1)
-    #: Spread the burst evenly over this long (default: all at the same instant).
-    over: Duration = 0.0
-
-
-def _rate_shape(value: Any) -> Any:
-    """One clear message for a rate that is neither a number nor a profile."""
-    example = 'a number of requests per second, or a profile like [["0s", 100], ["2m", 800]]'
-    if isinstance(value, bool) or not isinstance(value, (int, float, list)):
-        raise PydanticCustomError("rate", "must be {example}, got {got}", {"example": example, "got": repr(value)})
-    if isinstance(value, list):
-        for point in value:
-            ok = (
-                isinstance(point, (list, tuple)) and len(point) == 2 and isinstance(point[0], str)
-                and isinstance(point[1], (int, float)) and not isinstance(point[1], bool)
-            )
-            if not ok:
-                raise PydanticCustomError(
-                    "rate", "each profile point must be [duration, rate] like [\"2m\", 800], got {got}",
-                    {"got": repr(point)},
-                )
-    return value
-
-
-class OpenArrivals(_Model):
-    """Requests arrive on their own schedule, whatever the responses do (open model)."""
-
-    process: Literal["poisson", "uniform"]
-    #: Requests per second: a number, or a piecewise-linear profile [["0s", 100], ["2m", 800]].
-    rate: Annotated[
-        float | list[Annotated[tuple[Duration, float], BeforeValidator(_as_tuple)]], BeforeValidator(_rate_shape)
-    ]
-    bursts: list[Burst] = []
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, v: float | list[tuple[float, float]]) -> float | list[tuple[float, float]]:
-        if isinstance(v, (int, float)):
-            if v < 0:
-                raise PydanticCustomError("range", "must be >= 0, got {got}", {"got": _fmt(v)})
-            return v
-        if not v:
-            raise PydanticCustomError("profile", "a rate profile needs at least one point")
-        if v[0][0] != 0:
-            raise PydanticCustomError("profile", "a rate profile must start at '0s'")
-        for (t0, _), (t1, _) in zip(v, v[1:]):
-            if t1 <= t0:
-                raise PydanticCustomError("profile", "profile times must increase")
-        for _, r in v:
-            if r < 0:
-                raise PydanticCustomError("range", "profile rates must be >= 0, got {got}", {"got": _fmt(r)})
-        return v
-
-
-class ConstantWait(_Model):
-    kind: Literal["constant"]
-    time: Duration
-
-
-class BetweenWait(_Model):
-    kind: Literal["between"]
-    min: Duration
-    max: Duration
-
-    @model_validator(mode="after")
-    def _order(self) -> BetweenWait:
-        if self.max < self.min:
-            raise PydanticCustomError("range", "max must be at least min")
-        return self
-
-
-class ConstantPacingWait(_Model):
-    kind: Literal["constant_pacing"]
-    time: Duration
-
-
-class ConstantThroughputWait(_Model):
-    kind: Literal["constant_throughput"]
-    #: Task runs per second per user.
-    rate: float = Field(gt=0)
-
-
-WaitSpec = Annotated[
-    Union[ConstantWait, BetweenWait, ConstantPacingWait, ConstantThroughputWait],
-    Field(discriminator="kind"),
-]
-
-
-class ClosedArrivals(_Model):
-    """Locust-style users: each sends a request, waits for the answer, then waits ``wait``."""
-
-    process: Literal["closed"]
-    users: int = Field(ge=1)
-    spawn_rate: float = Field(gt=0)
-    wait: WaitSpec
-
-
-class ReplayArrivals(_Model):
-    """Replays a trace: a CSV of ``time offset in seconds, route`` rows."""
-
-    process: Literal["replay"]
-    file: str
-    times: tuple[float, ...] = Field(default=(), exclude=True)
-    routes: tuple[str, ...] = Field(default=(), exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, dict) or "times" in data or not isinstance(data.get("file"), str):
-            return data
-        from simulator.traffic import read_trace
-
-        base = (info.context or {}).get("base_dir")
-        try:
-            times, routes = read_trace(data["file"], base)
-        except ValueError as exc:
-            raise PydanticCustomError("file", "{msg}", {"msg": str(exc), "key": "file"}) from None
-        return {**data, "times": times, "routes": routes}
-
-
-ArrivalSpec = Annotated[
-    Union[OpenArrivals, ClosedArrivals, ReplayArrivals],
-    Field(discriminator="process"),
-]
-
-#: HTTP statuses a client retries by default; 0 stands for "no response" (client timeout).
-DEFAULT_RETRY_ON = (0, 429, 500, 502, 503, 504)
-
-
-class NoRetry(_Model):
-    mode: Literal["none"]
-
-
-class RetryQuota(_Model):
-    """The AWS SDK standard-mode retry quota (a client-side token bucket of retries)."""
-
-    capacity: int = Field(default=500, ge=0)
-    cost: int = Field(default=5, ge=0)
-    timeout_cost: int = Field(default=10, ge=0)
-    success_increment: int = Field(default=1, ge=0)
-
-
-class FixedRetry(_Model):
-    mode: Literal["fixed"]
-    delay: Duration
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
-    quota: RetryQuota | None = None
-
-
-class ExponentialRetry(_Model):
-    """Exponential backoff: attempt n waits ``min(cap, base * 2**(n-1))``, times U(0,1) with full jitter."""
-
-    mode: Literal["exponential"]
-    base: Duration = 0.1
-    cap: Duration = 20.0
-    jitter: Literal["full", "none"] = "full"
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
-    quota: RetryQuota | None = None
-
-
-class StandardRetry(_Model):
-    """The AWS SDKs' standard retry mode: 3 attempts, full-jitter backoff with base 1 s
-    capped at 20 s, and the 500-token retry quota."""
-
-    mode: Literal["aws_standard"]
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
-
-    @property
-    def base(self) -> float:
-        return 1.0
-
-    @property
-    def cap(self) -> float:
-        return 20.0
-
-    @property
-    def jitter(self) -> str:
-        return "full"
-
-    @property
-    def quota(self) -> RetryQuota:
-        return RetryQuota()
-
-
-RetrySpec = Annotated[
-    Union[NoRetry, FixedRetry, ExponentialRetry, StandardRetry],
-    Field(discriminator="mode"),
-]
-
-
-class Client(_Model):
-    name: str
-    api_key: str | None = None
-    usage_plan: str | None = None
-    #: Route name -> relative weight.
-    routes: dict[str, float]
-    arrivals: ArrivalSpec
-    retry: RetrySpec = NoRetry(mode="none")
-    #: Client-side timeout per attempt; None waits for the gateway's answer.
-    timeout: Duration | None = None
-
-    @field_validator("routes")
-    @classmethod
-    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise PydanticCustomError("routes", "a client needs at least one route")
-        for name, w in v.items():
-            if w <= 0:
-                raise PydanticCustomError(
-                    "range", "weight of {route} must be > 0, got {got}", {"route": repr(name), "got": _fmt(w)}
-                )
-        return v
 
 
 # --------------------------------------------------------------------------- behaviour

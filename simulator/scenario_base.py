@@ -1,0 +1,67 @@
+"""The building blocks every scenario model shares: a strict frozen model, durations, ranges.
+
+A scenario file is validated by pydantic models (:mod:`simulator.scenario` and
+:mod:`simulator.scenario_clients`). They all derive from :class:`_Model`, which
+
+* refuses unknown keys (``extra="forbid"``), so a misspelt key is an error that the loader
+  turns into "unknown key (did you mean ...?)" rather than a silently ignored setting;
+* is frozen: once loaded, a scenario is a tree of values the engines read but never change;
+* is strict: TOML's types are taken as written (``"5"`` is not the number 5).
+
+A duration is always written with its unit (``"250ms"``, ``"29s"``, ``"10m"``) and held as
+seconds: annotate a field with :data:`Duration`. A bare number is refused, because whether
+``30`` means seconds or milliseconds is exactly the mistake a unit prevents.
+
+The errors raised here are :class:`~pydantic_core.PydanticCustomError` with a short type
+(``"duration"``, ``"range"``) and a message the loader prints after the key path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+from simulator.units import parse_duration
+
+__all__ = ["Duration"]
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise PydanticCustomError(
+            "duration",
+            "must be a duration string with a unit such as '250ms', '29s' or '10m', got {got}",
+            {"got": repr(value)},
+        )
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+#: A duration written with its unit ("250ms"), held as seconds.
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _between(value: float, low: float, high: float, what: str = "") -> float:
+    if not low <= value <= high:
+        raise PydanticCustomError(
+            "range",
+            "must be between {low} and {high}{what}, got {got}",
+            {"low": _fmt(low), "high": _fmt(high), "what": what, "got": _fmt(value)},
+        )
+    return value
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
