@@ -72,7 +72,7 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": str(base_dir)})
     except ValidationError as exc:
-        raise ScenarioError(source, [_describe(err, data) for err in exc.errors()]) from None
+        raise ScenarioError(source, [_describe(err, data) for err in _one_union_member(exc.errors())]) from None
     problems = check_references(scenario)
     if problems:
         raise ScenarioError(source, problems)
@@ -211,6 +211,38 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] |
             model = m
             break
     return tuple(clean), model if isinstance(model, type) else None
+
+
+_SCALAR_MEMBERS = ("float", "int", "str", "bool")
+
+
+def _one_union_member(errors: list[Any]) -> list[Any]:
+    """The errors of the union member the input looks like, where a plain union (a number
+    or a list, say) reported every member: a list given for ``rate`` is a profile with a
+    bad entry, not a bad number. Other errors pass unchanged."""
+    def member(err: Any) -> tuple[tuple[Any, ...], str] | None:
+        for i, part in enumerate(err["loc"]):
+            if isinstance(part, str) and (part in _SCALAR_MEMBERS or part.startswith(("list[", "tuple["))):
+                return tuple(err["loc"][:i]), part
+        return None
+
+    inputs: dict[tuple[Any, ...], Any] = {}
+    tags: dict[tuple[Any, ...], set[str]] = {}
+    for err in errors:
+        m = member(err)
+        if m is not None:
+            tags.setdefault(m[0], set()).add(m[1])
+            if m[1] in _SCALAR_MEMBERS:
+                inputs[m[0]] = err.get("input")
+    out = []
+    for err in errors:
+        m = member(err)
+        if m is not None and len(tags[m[0]]) > 1 and m[0] in inputs:
+            wants_list = isinstance(inputs[m[0]], (list, tuple))
+            if wants_list != (m[1] not in _SCALAR_MEMBERS):
+                continue
+        out.append(err)
+    return out
 
 
 def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:

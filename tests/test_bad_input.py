@@ -188,6 +188,11 @@ CASES = {
         [_set("clients.0.arrivals.rate", [["0s", 5], ["30s", -1]])],
         "clients[0].arrivals.rate", "profile rates must be >= 0, got -1",
     ),
+    "bad_duration_in_profile": Case(
+        [_set("clients.0.arrivals.rate", [["0x", 5], ["30s", 10]])],
+        "clients[0].arrivals.rate[0][0]", "expected a duration such as '250ms', '29s', '10m' or '1h30m' "
+        "(units: us, ms, s, m, h, d), got '0x'",
+    ),
     "duration_without_unit": Case(
         [_set("functions.0.timeout", 30)],
         "functions[0].timeout", "must be a duration string with a unit such as '250ms', '29s' or '10m', got 30",
