@@ -232,36 +232,25 @@ class AggregateResult:
                 return np.round(np.where(c > 0, t / np.maximum(c, 1), np.nan), 6)
 
         from simulator.engine import fast_layout as L
+        from simulator.timeseries import series_table
 
         tsn, tsf = g["ts_counts"], g["ts_ms"]
         acct_max, acct_last = tsn[L.TS_ACCT_MAX], tsn[L.TS_ACCT_LAST]
-        out: dict[str, np.ndarray] = {
-            "time_s": np.arange(n) * interval_s,
+        gateway = {
             "Count": count(tsn[L.TS_COUNT]),
             "4XXError": count(tsn[L.TS_4XX]),
             "5XXError": count(tsn[L.TS_5XX]),
             "Latency": mean(tsf[L.TS_LAT_MS], tsn[L.TS_COUNT]),
             "IntegrationLatency": mean(tsf[L.TS_INTEG_MS], tsn[L.TS_INTEG_N]),
         }
-        per: dict[str, np.ndarray] = {}
-        totals = {name: np.zeros(n, dtype=np.int64) for name in (
-            "Invocations", "Throttles", "ConcurrentExecutions", "ProvisionedConcurrencySpilloverInvocations")}
         tsfn = g["ts_functions"]
-        for i, f in enumerate(self.scenario.functions):
-            inv = count(tsfn[i, L.TF_INV])
-            thr = count(tsfn[i, L.TF_THR])
-            spill = count(tsfn[i, L.TF_SPILL]) if f.provisioned_concurrency else np.zeros(n, np.int64)
-            per[f"Invocations[{f.name}]"] = inv
-            per[f"Throttles[{f.name}]"] = thr
-            per[f"ConcurrentExecutions[{f.name}]"] = _level_max(tsfn[i, L.TF_CONC_MAX], tsfn[i, L.TF_CONC_LAST], group, n)
-            per[f"ProvisionedConcurrencySpilloverInvocations[{f.name}]"] = spill
-            totals["Invocations"] += inv
-            totals["Throttles"] += thr
-            totals["ProvisionedConcurrencySpilloverInvocations"] += spill
-        totals["ConcurrentExecutions"] = _level_max(acct_max, acct_last, group, n)
-        out.update(totals)
-        out.update(per)
-        return out
+        per_function = [
+            (f.name, count(tsfn[i, L.TF_INV]), count(tsfn[i, L.TF_THR]),
+             _level_max(tsfn[i, L.TF_CONC_MAX], tsfn[i, L.TF_CONC_LAST], group, n),
+             count(tsfn[i, L.TF_SPILL]) if f.provisioned_concurrency else np.zeros(n, np.int64))
+            for i, f in enumerate(self.scenario.functions)
+        ]
+        return series_table(np.arange(n) * interval_s, gateway, per_function, _level_max(acct_max, acct_last, group, n))
 
     def timeseries_dataframe(self, interval_s: float = 1.0) -> pd.DataFrame:
         import pandas as pd

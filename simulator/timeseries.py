@@ -20,7 +20,7 @@ from simulator.results import PROVISIONED
 if TYPE_CHECKING:
     from simulator.results import Result
 
-__all__ = ["build_timeseries"]
+__all__ = ["build_timeseries", "series_table"]
 
 
 def _max_level(t: np.ndarray, level: np.ndarray, n: int, interval_s: float) -> np.ndarray:
@@ -40,6 +40,38 @@ def _max_level(t: np.ndarray, level: np.ndarray, n: int, interval_s: float) -> n
         if last_in[k] >= 0:
             current = int(level[last_in[k]])
     return np.maximum(out, carry)
+
+
+#: Lambda's account-wide series, in the order results list them.
+LAMBDA_TOTALS = ("Invocations", "Throttles", "ConcurrentExecutions", "ProvisionedConcurrencySpilloverInvocations")
+
+
+def series_table(
+    time_s: np.ndarray,
+    gateway: dict[str, np.ndarray],
+    functions: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    account_concurrency: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The series by their CloudWatch names, in a stable order: ``time_s``, the gateway's,
+    Lambda's account totals, then ``Metric[function]`` for each function, given as
+    ``(name, invocations, throttles, concurrent executions, spillover invocations)``.
+    Both the recorded results and the bounded-memory ones build their table here."""
+    n = len(time_s)
+    out: dict[str, np.ndarray] = {"time_s": time_s, **gateway}
+    totals = {k: np.zeros(n, dtype=np.int64) for k in LAMBDA_TOTALS}
+    per: dict[str, np.ndarray] = {}
+    for name, inv, thr, conc, spill in functions:
+        per[f"Invocations[{name}]"] = inv
+        per[f"Throttles[{name}]"] = thr
+        per[f"ConcurrentExecutions[{name}]"] = conc
+        per[f"ProvisionedConcurrencySpilloverInvocations[{name}]"] = spill
+        totals["Invocations"] += inv
+        totals["Throttles"] += thr
+        totals["ProvisionedConcurrencySpilloverInvocations"] += spill
+    totals["ConcurrentExecutions"] = account_concurrency
+    out.update(totals)
+    out.update(per)
+    return out
 
 
 def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.ndarray]:
@@ -62,8 +94,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     gstatus = a["gateway_status"]
     gcause = a["gateway_cause"]
     reached = a["function"] >= 0
-    out: dict[str, np.ndarray] = {
-        "time_s": np.arange(n) * interval_s,
+    gateway = {
         "Count": count(everything),
         "4XXError": count((gstatus >= 400) & (gstatus < 500)),
         "5XXError": count(gstatus >= 500),
@@ -74,9 +105,6 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     throttled = reached & (gcause == oc.LAMBDA_THROTTLED)
     t_c, f_c, n_c = result._conc
     functions = result.scenario.functions
-    per: dict[str, np.ndarray] = {}
-    totals = {k: np.zeros(n, dtype=np.int64) for k in (
-        "Invocations", "Throttles", "ConcurrentExecutions", "ProvisionedConcurrencySpilloverInvocations")}
     # Account-wide concurrency: the sum over functions, updated at every change.
     prev = np.zeros(len(functions), dtype=np.int64)
     deltas = np.empty(len(n_c), dtype=np.int64)
@@ -85,21 +113,12 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         deltas[k] = n_c[k] - prev[f]
         prev[f] = n_c[k]
     account_level = np.cumsum(deltas)
+    per_function = []
     for i, f in enumerate(functions):
         mine = a["function"] == i
-        inv = count(mine & ran)
-        thr = count(mine & throttled)
         sel = f_c == i
-        conc = _max_level(t_c[sel], n_c[sel], n, interval_s)
         spill = count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency else np.zeros(n, np.int64)
-        per[f"Invocations[{f.name}]"] = inv
-        per[f"Throttles[{f.name}]"] = thr
-        per[f"ConcurrentExecutions[{f.name}]"] = conc
-        per[f"ProvisionedConcurrencySpilloverInvocations[{f.name}]"] = spill
-        totals["Invocations"] += inv
-        totals["Throttles"] += thr
-        totals["ProvisionedConcurrencySpilloverInvocations"] += spill
-    totals["ConcurrentExecutions"] = _max_level(t_c, account_level, n, interval_s)
-    out.update(totals)
-    out.update(per)
-    return out
+        per_function.append((f.name, count(mine & ran), count(mine & throttled),
+                             _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
+    return series_table(np.arange(n) * interval_s, gateway, per_function,
+                        _max_level(t_c, account_level, n, interval_s))
