@@ -24,6 +24,7 @@ client, route, attempt`` and optionally ``cause`` and ``cold_start`` columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -202,18 +203,21 @@ def _per_second(t: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(idx[mask], minlength=n)
 
 
+def _paired(obs: Any, pred: Any) -> Iterator[tuple[Any, Any, int]]:
+    """Each observed client's attempts and the model's, in order, with how many pair up:
+    the k-th observed attempt of a client goes with its k-th predicted one."""
+    for client, o_group in obs.groupby("client", sort=True):
+        p_group = pred[pred["client"] == client]
+        yield o_group, p_group, min(len(o_group), len(p_group))
+
+
 def _cold_starts(obs: Any, pred: Any) -> dict[str, float]:
     """Cold starts observed and predicted, counted on the attempts whose answer says
-    whether one happened (a gateway's own 504 cannot know): each client's k-th observed
-    attempt is paired with its k-th predicted one, as for the agreement."""
-    import numpy as np
-
+    whether one happened (a gateway's own 504 cannot know), on the paired attempts."""
     if "cold_start" not in obs:
         return {"observed": float("nan"), "predicted": float(pred["cold_start"].sum()), "attempts": 0.0}
     observed = predicted = known = 0.0
-    for client, o_group in obs.groupby("client", sort=True):
-        p_group = pred[pred["client"] == client]
-        k = min(len(o_group), len(p_group))
+    for o_group, p_group, k in _paired(obs, pred):
         flags = o_group["cold_start"].to_numpy(dtype=float, na_value=np.nan)[:k]
         says = ~np.isnan(flags)
         observed += float(flags[says].sum())
@@ -264,9 +268,7 @@ def compare(
     # Request-by-request: the k-th attempt of each client, in intended-start order.
     agree = 0
     total = 0
-    for client, o_group in obs.groupby("client", sort=True):
-        p_group = pred[pred["client"] == client]
-        k = min(len(o_group), len(p_group))
+    for o_group, p_group, k in _paired(obs, pred):
         total += max(len(o_group), len(p_group))
         agree += int(np.sum(o_group["status"].to_numpy()[:k] == p_group["status"].to_numpy()[:k]))
     agreement = agree / total if total else 1.0
