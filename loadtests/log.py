@@ -189,23 +189,24 @@ def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
             return f"{float(nginx[0]):.3f}", str(int(nginx[1])), str(round(float(nginx[2]) * 1000))
         except ValueError:
             pass
-    value = (headers.get(RECEIVED_HEADER) or "").strip()
+    return _function_received(headers), "", ""
+
+
+def _function_received(headers: Mapping[str, str] | None) -> str:
+    """The function runtime's ``x-throttlesim-received-s`` (epoch seconds), or ``""``."""
+    value = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
     try:
         float(value)
     except ValueError:
-        return "", "", ""
-    return value, "", ""
+        return ""
+    return value
 
 
 def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     """:func:`server_received` as the log's ``server_*`` columns, and the function runtime's
     own receive time (``function_received_s``, epoch seconds) when the request reached it."""
     received, connection, connection_ms = server_received(headers)
-    function = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
-    try:
-        float(function)
-    except ValueError:
-        function = ""
+    function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
             "function_received_s": function}
 

@@ -12,8 +12,6 @@ compiled functions would pass each of the loop's twenty arrays field by field.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 from numba.core import types
@@ -305,7 +303,8 @@ def hist_bin(x):  # type: ignore[no-untyped-def]
     ``math.frexp``'s exponent and leading mantissa bits, read from the float's bits (an
     out-of-line call less on every attempt): *x* = 0.5 (1 + f) 2**e with e = the biased
     exponent - 1022, and the bin within the power of two is the top bits of f (HIST_SUB
-    is a power of two). Subnormal numbers fall in bin 0 either way."""
+    is a power of two). Subnormal numbers fall in bin 0 either way; the tests check it
+    against the frexp formula."""
     if not x > 0.0:
         return 0
     b = float_bits(x)
@@ -315,19 +314,6 @@ def hist_bin(x):  # type: ignore[no-untyped-def]
     if e > HIST_EMAX:
         return HIST_BINS - 1
     return 1 + (e - HIST_EMIN - 1) * HIST_SUB + ((b >> _SUB_SHIFT) & (HIST_SUB - 1))
-
-
-@njit
-def hist_bin_frexp(x):  # type: ignore[no-untyped-def]
-    """:func:`hist_bin` by ``math.frexp``, its definition (tests compare the two)."""
-    if not x > 0.0:
-        return 0
-    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
-    if e <= HIST_EMIN:
-        return 0
-    if e > HIST_EMAX:
-        return HIST_BINS - 1
-    return 1 + (e - HIST_EMIN - 1) * HIST_SUB + int((m - 0.5) * (2 * HIST_SUB))
 
 
 def hist_values() -> np.ndarray:
