@@ -383,7 +383,7 @@ def loadtest_command(
     err = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[attempts]:,} attempts"),
-        TimeElapsedColumn(), console=err, transient=True,
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,  # a bar only on a terminal
     ) as bar:  # fmt: skip
         task_id = bar.add_task("starting Locust", total=None, attempts=0)
 

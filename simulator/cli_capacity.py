@@ -90,7 +90,9 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        err = Console(stderr=True)
+        # Only a terminal shows a live bar; elsewhere it would leave an empty line on stderr.
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("simulating", total=None)
 
             def progress(done: int, total: int) -> None:

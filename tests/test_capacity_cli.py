@@ -62,3 +62,12 @@ def test_sweep_set_errors_are_one_line():
     both = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4", "--set",
                "functions.render.reserved_concurrency=8")
     assert both.returncode == 2 and len(both.stderr.strip().splitlines()) == 1 and "--vary" in both.stderr
+
+
+def test_errors_leave_no_empty_line_from_the_progress_bar():
+    # Off a terminal the progress bars stay silent: the error is the only line on stderr.
+    sweep = cli("sweep", LAMBDA, "--vary", "functions.render.memory_mb=64")
+    remote = cli("loadtest", LAMBDA, "--host", "http://10.1.2.3:9")
+    for out in (sweep, remote):
+        assert out.returncode == 2
+        assert out.stderr.count("\n") == 1 and out.stderr.strip(), repr(out.stderr)
