@@ -294,3 +294,51 @@ def test_billed_milliseconds_equal_the_cost_model() -> None:
         return out
 
     np.testing.assert_array_equal(each(values), lambda_billed_ms(values * 1000.0).astype(np.float64))
+
+
+def test_the_event_heap_pops_in_simpys_order() -> None:
+    """Any mix of pushes and pops, with many equal times, comes out as ``heapq`` gives
+    ``(time, key)`` tuples: the smallest time first and, among equal times, the smallest key."""
+    import heapq
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from simulator.engine import fast_heap as H
+
+    @numba.njit
+    def drive(ops, times):  # type: ignore[no-untyped-def]
+        n_ops = len(ops)
+        ht = np.zeros(n_ops + 1)
+        hb = ht.view(np.int64)
+        hk = np.zeros(n_ops + 1, dtype=np.int64)
+        hv = np.zeros(n_ops + 1, dtype=np.int64)
+        out = np.full(n_ops, -1, dtype=np.int64)
+        n = 0
+        m = 0
+        for i in range(n_ops):
+            if ops[i] and n > 0:
+                out[m] = hk[0]
+                m += 1
+                n -= 1
+                H.pop_bits(hb, hk, hv, n)
+            else:
+                H.sift_up(ht, hk, hv, n, times[i], i, i)
+                n += 1
+        return out[:m]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.5, 0.75, 1.0, 2.5, 1e-9, 3.0])), max_size=200))
+    def check(steps: list[tuple[bool, float]]) -> None:
+        ops = np.array([p for p, _ in steps], dtype=np.bool_)
+        times = np.array([t for _, t in steps], dtype=np.float64)
+        expected: list[int] = []
+        heap: list[tuple[float, int]] = []
+        for i, (pop, t) in enumerate(steps):
+            if pop and heap:
+                expected.append(heapq.heappop(heap)[1])
+            else:
+                heapq.heappush(heap, (t, i))
+        assert drive(ops, times).tolist() == expected
+
+    check()

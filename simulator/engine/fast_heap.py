@@ -4,7 +4,7 @@ SimPy keeps its events in a binary heap of ``(time, priority, eid, event)`` tupl
 takes the smallest; the fast engine keeps the same order with three flat arrays per heap
 (times, keys = ``priority << PRI_SHIFT | eid``, and the slot of the event's fields in
 ``ev``/``evf``) arranged as a *4-ary* heap: half the depth of a binary one, and the
-smallest of four children is found with arithmetic rather than branches. Keys are
+smallest of four children is found by time with arithmetic rather than branches. Keys are
 unique, so any correct heap gives the events in exactly SimPy's order; the shape only
 changes how fast. A heap removes its top by *bottom-up deletion* on the times' bits
 (:func:`pop_bits`). Open clients' next-arrival timeouts, at most one per client,
@@ -40,6 +40,9 @@ from simulator.engine.fast_layout import (
 
 __all__: list[str] = []
 
+#: Greater than the bits of any time (the largest int64; +inf's bits are 0x7FF0...).
+_LATEST = np.int64(0x7FFFFFFFFFFFFFFF)
+
 
 @njit(inline="always")
 def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
@@ -60,13 +63,6 @@ def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def before_bits(hb, hk, x, y):  # type: ignore[no-untyped-def]
-    """1 if entry *x* comes strictly before entry *y* in (time, key) order, else 0, with
-    the times given as their IEEE-754 bits (an int64 view of the times)."""
-    return np.int64((hb[x] < hb[y]) | ((hb[x] == hb[y]) & (hk[x] < hk[y])))
-
-
-@njit(inline="always")
 def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
     """Remove the top of a 4-ary heap, which had n + 1 entries.
 
@@ -76,8 +72,12 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
     hole left at the top walks down to a leaf along the smallest children, and the
     heap's last entry moves up from there (Floyd's bottom-up deletion): that entry is a
     late event that belongs near the bottom, so this saves a comparison, and an
-    unpredictable branch, on every level. The order of the entries is (time, key), keys
-    are unique, so the events come out in SimPy's order."""
+    unpredictable branch, on every level.
+
+    The smallest of four children is picked by time alone, with arithmetic rather than
+    branches; the keys are read only when two children share the smallest time (rare:
+    times are sums of random durations), and then decide. The order of the entries is
+    (time, key), keys are unique, so the events come out in SimPy's order."""
     if n == 0:
         return
     tb = hb[n]
@@ -89,17 +89,34 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
         c = 4 * i + 1
         if c > last:
             break
-        c2 = min(c + 1, last)
-        c3 = min(c + 2, last)
-        c4 = min(c + 3, last)
-        a = c + (c2 - c) * before_bits(hb, hk, c2, c)
-        b = c3 + (c4 - c3) * before_bits(hb, hk, c4, c3)
-        c = a + (b - a) * before_bits(hb, hk, b, a)
-        hb[i] = hb[c]
-        hk[i] = hk[c]
-        hv[i] = hv[c]
-        i = c
+        # Missing children (past the last entry) count as later than any time.
+        b0 = hb[c]
+        b1 = hb[min(c + 1, last)] if c + 1 <= last else _LATEST
+        b2 = hb[min(c + 2, last)] if c + 2 <= last else _LATEST
+        b3 = hb[min(c + 3, last)] if c + 3 <= last else _LATEST
+        lo01 = min(b0, b1)
+        lo23 = min(b2, b3)
+        m01 = c + np.int64(b1 < b0)
+        m23 = c + 2 + np.int64(b3 < b2)
+        m = m01 if lo01 <= lo23 else m23
+        lo = min(lo01, lo23)
+        if np.int64(b0 == lo) + np.int64(b1 == lo) + np.int64(b2 == lo) + np.int64(b3 == lo) > 1:
+            m = first_of(hb, hk, c, min(c + 3, last))
+        hb[i] = hb[m]
+        hk[i] = hk[m]
+        hv[i] = hv[m]
+        i = m
     sift_up(hb, hk, hv, i, tb, k, v)
+
+
+@njit(inline="always")
+def first_of(hb, hk, lo, hi):  # type: ignore[no-untyped-def]
+    """The entry among *lo*..*hi* that comes first in (time bits, key) order."""
+    m = lo
+    for x in range(lo + 1, hi + 1):
+        if hb[x] < hb[m] or (hb[x] == hb[m] and hk[x] < hk[m]):
+            m = x
+    return m
 
 
 @njit(inline="always")
