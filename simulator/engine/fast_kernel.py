@@ -26,8 +26,16 @@ NCAUSE = len(oc.CAUSES)
 
 @njit(inline="always")
 def billed_ms(seconds):  # type: ignore[no-untyped-def]
-    """:func:`simulator.cost.bill.lambda_billed_ms` of one duration in seconds."""
-    return float(math.ceil(np.rint(seconds * 1000.0 * 1e6) / 1e6))
+    """:func:`simulator.cost.bill.lambda_billed_ms` of one duration in seconds.
+
+    That is ``ceil(rint(ms * 1e6) / 1e6)``. Below 2**52 nanoseconds (52 days) the
+    quotient is under 2**33, where a double's spacing is under 1e-6: a quotient that is
+    not a whole number stays more than half a spacing away from one, so its ceiling is
+    the integers' ceiling division, which needs no floating-point division."""
+    r = np.rint(seconds * 1000.0 * 1e6)
+    if r < 4503599627370496.0:  # 2**52
+        return float((np.int64(r) + 999_999) // 1_000_000)
+    return float(math.ceil(r / 1e6))
 
 
 @njit(inline="always")
