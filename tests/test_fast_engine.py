@@ -49,6 +49,8 @@ OPEN = [
     {"process": "uniform", "rate": [["0s", 0], ["10s", 700], ["1m", 0]]},
     {"process": "poisson", "rate": [["0s", 0], ["10s", 0], ["20s", 50]]},
     {"process": "uniform", "rate": 0, "bursts": [{"at": "0s", "count": 3}]},
+    {"process": "poisson", "rate": [["0s", 33.3], ["20s", 33.3], ["30s", 1234.567], ["1m", 1234.567], ["2m", 0.07]]},
+    {"process": "uniform", "rate": 1e5 / 3},
 ]
 
 

@@ -146,8 +146,15 @@ def _invert_one(v, p, ts, rs, cum, last):  # type: ignore[no-untyped-def]
     k = min(max(p - 1, 0), last)
     t0 = ts[k]
     r0 = rs[k]
-    slope = (rs[k + 1] - r0) / (ts[k + 1] - t0)
     need = v - cum[k]
+    span = ts[k + 1] - t0
+    if rs[k + 1] == r0 and span > 0.0 and 1e-150 < r0 < 1e150:
+        # A constant rate: slope = +0.0, d = r0 * r0 and sqrt(d) == r0 exactly (binary
+        # floating point, no overflow or underflow), so den = 2 * r0 and the quotient
+        # below is need / r0 with the same bits, without the slope's division or the
+        # square root (they share the divider with the quotient).
+        return t0 + need / r0, p
+    slope = (rs[k + 1] - r0) / span
     d = r0 * r0 + 2 * slope * need
     if not (d >= 0.0 or math.isnan(d)):  # np.maximum(d, 0.0)
         d = 0.0
