@@ -300,7 +300,8 @@ def test_billed_milliseconds_equal_the_cost_model() -> None:
 
 def test_the_event_heap_pops_in_simpys_order() -> None:
     """Any mix of pushes and pops, with many equal times, comes out as ``heapq`` gives
-    ``(time, key)`` tuples: the smallest time first and, among equal times, the smallest key."""
+    ``(time, key)`` tuples: the smallest time first and, among equal times, the smallest
+    key; each entry's value and creation time come out with it."""
     import heapq
 
     from hypothesis import given, settings
@@ -315,19 +316,22 @@ def test_the_event_heap_pops_in_simpys_order() -> None:
         hb = ht.view(np.int64)
         hk = np.zeros(n_ops + 1, dtype=np.int64)
         hv = np.zeros(n_ops + 1, dtype=np.int64)
+        hc = np.zeros(n_ops + 1)
         out = np.full(n_ops, -1, dtype=np.int64)
+        rode = np.zeros(n_ops)
         n = 0
         m = 0
         for i in range(n_ops):
             if ops[i] and n > 0:
                 out[m] = hk[0]
+                rode[m] = hc[0]
                 m += 1
                 n -= 1
-                H.pop_bits(hb, hk, hv, n)
+                H.pop_bits(hb, hk, hv, hc, n)
             else:
-                H.sift_up(ht, hk, hv, n, times[i], i, i)
+                H.sift_up(ht, hk, hv, hc, n, times[i], i, i, times[i])
                 n += 1
-        return out[:m]
+        return out[:m], rode[:m]
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.5, 0.75, 1.0, 2.5, 1e-9, 3.0])), max_size=200))
@@ -341,6 +345,8 @@ def test_the_event_heap_pops_in_simpys_order() -> None:
                 expected.append(heapq.heappop(heap)[1])
             else:
                 heapq.heappush(heap, (t, i))
-        assert drive(ops, times).tolist() == expected
+        keys, rode = drive(ops, times)
+        assert keys.tolist() == expected
+        assert rode.tolist() == [times[k] for k in expected]  # the value riding along moved with its entry
 
     check()

@@ -93,8 +93,8 @@ __all__ = ["FastEngine", "available", "unsupported"]
 
 _DAY = 86400.0
 #: The arrays the compiled loop takes, in order (fast_loop.run).
-ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "ev", "evf", "oht", "ohb", "ohk", "ohc", "ra_i",
-          "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
+ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "hc", "ev", "evf", "oht", "ohb", "ohk", "ohc",
+          "ohx", "ra_i", "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
 
 
 def available() -> str | None:
@@ -240,9 +240,9 @@ class FastEngine:
         return {
             "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
             "ring": np.zeros((F, 2 * int(x["f_ringk"].max()))),
-            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "ev": ev, "evf": np.zeros((H, L.N_EVF)),
-            "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(max(1, C), dtype=np.int64),
-            "ohc": np.zeros(max(1, C), dtype=np.int64),
+            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
+            "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(max(1, C), dtype=np.int64),
+            "ohc": np.zeros(max(1, C), dtype=np.int64), "ohx": np.zeros(max(1, C)),
             "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
             "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),
             "rc_t": np.empty(2 * na), "rc_i": np.empty((2, 2 * na), dtype=np.int64),
@@ -269,14 +269,18 @@ class FastEngine:
         elif code == L.NEED_ARRIVALS:
             self.x["arrivals"].load(int(si[L.NEED]))
         elif code == L.NEED_EVENTS:
+            if si[L.FREE_N] < 4:  # event slots (fast_heap.push)
+                E = len(a["ev"])
+                nfree = int(si[L.FREE_N])
+                ev = _grow(a["ev"], 0, 2 * E)
+                ev[nfree:nfree + E, L.E_FREE] = np.arange(2 * E - 1, E - 1, -1)
+                si[L.FREE_N] = nfree + E
+                a.update(ev=ev, evf=_grow(a["evf"], 0, 2 * E))
             H = len(a["ht"])
-            nfree = int(si[L.FREE_N])
-            ev = _grow(a["ev"], 0, 2 * H)
-            ev[nfree:nfree + H, L.E_FREE] = np.arange(2 * H - 1, H - 1, -1)
-            si[L.FREE_N] = nfree + H
-            ht = _grow(a["ht"], 0, 2 * H)
-            a.update(ht=ht, hb=ht.view(np.int64), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H), ev=ev,
-                     evf=_grow(a["evf"], 0, 2 * H))
+            if si[L.HEAP_N] + 4 > H:  # the heap itself (releases take no slot)
+                ht = _grow(a["ht"], 0, 2 * H)
+                a.update(ht=ht, hb=ht.view(np.int64), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H),
+                         hc=_grow(a["hc"], 0, 2 * H))
         elif code == L.NEED_RECORDS:
             n = 2 * a["ra_i"].shape[1]
             for k in ("ra_i", "ra_f", "rr_i", "rr_f"):

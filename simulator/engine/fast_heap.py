@@ -23,7 +23,6 @@ from simulator.engine.fast_layout import (
     E_A,
     E_CAUSE,
     E_COST,
-    E_CREATED,
     E_FREE,
     E_N,
     E_RID,
@@ -36,6 +35,7 @@ from simulator.engine.fast_layout import (
     NORMAL,
     OHEAP_N,
     PRI_SHIFT,
+    URGENT,
 )
 
 __all__: list[str] = []
@@ -45,9 +45,9 @@ _LATEST = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @njit(inline="always")
-def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
-    """Put (t, key, value) at position *i* of a 4-ary heap and move it up (times as floats,
-    or as their bits with :func:`pop_bits`)."""
+def sift_up(ht, hk, hv, hc, i, t, key, value, created):  # type: ignore[no-untyped-def]
+    """Put (t, key, value, created) at position *i* of a 4-ary heap and move it up (times
+    as floats, or as their bits with :func:`pop_bits`)."""
     while i > 0:
         p = (i - 1) >> 2
         tp = ht[p]
@@ -56,14 +56,16 @@ def sift_up(ht, hk, hv, i, t, key, value):  # type: ignore[no-untyped-def]
         ht[i] = tp
         hk[i] = hk[p]
         hv[i] = hv[p]
+        hc[i] = hc[p]
         i = p
     ht[i] = t
     hk[i] = key
     hv[i] = value
+    hc[i] = created
 
 
 @njit(inline="always")
-def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
+def pop_bits(hb, hk, hv, hc, n):  # type: ignore[no-untyped-def]
     """Remove the top of a 4-ary heap, which had n + 1 entries.
 
     The times are compared as their bits (*hb*, an int64 view of the heap's times): for
@@ -83,6 +85,7 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
     tb = hb[n]
     k = hk[n]
     v = hv[n]
+    cr = hc[n]
     i = 0
     last = n - 1
     while True:
@@ -105,8 +108,9 @@ def pop_bits(hb, hk, hv, n):  # type: ignore[no-untyped-def]
         hb[i] = hb[m]
         hk[i] = hk[m]
         hv[i] = hv[m]
+        hc[i] = hc[m]
         i = m
-    sift_up(hb, hk, hv, i, tb, k, v)
+    sift_up(hb, hk, hv, hc, i, tb, k, v, cr)
 
 
 @njit(inline="always")
@@ -120,8 +124,9 @@ def first_of(hb, hk, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def push(si, ht, hk, hs, ev, evf, t, pri, typ, a, rid, route, n, cause, user, cost, start, created):  # type: ignore[no-untyped-def]
-    """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``."""
+def push(si, ht, hk, hs, hc, ev, evf, t, pri, typ, a, rid, route, n, cause, user, cost, start):  # type: ignore[no-untyped-def]
+    """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``; its
+    fields go to a free slot of ``ev``/``evf``, whose number is the heap entry's value."""
     eid = si[EID]
     si[EID] = eid + 1
     fn = si[FREE_N] - 1
@@ -136,14 +141,28 @@ def push(si, ht, hk, hs, ev, evf, t, pri, typ, a, rid, route, n, cause, user, co
     ev[slot, E_USER] = user
     ev[slot, E_COST] = cost
     evf[slot, E_START] = start
-    evf[slot, E_CREATED] = created
     i = si[HEAP_N]
     si[HEAP_N] = i + 1
-    sift_up(ht, hk, hs, i, t, (pri << PRI_SHIFT) | eid, slot)
+    sift_up(ht, hk, hs, hc, i, t, (pri << PRI_SHIFT) | eid, slot, 0.0)
 
 
 @njit(inline="always")
-def push_open(si, oht, ohk, ohc, t, c):  # type: ignore[no-untyped-def]
+def push_release(si, ht, hk, hs, hc, t, f, provisioned, created):  # type: ignore[no-untyped-def]
+    """Schedule the release of an environment of function *f* at *t* (URGENT).
+
+    Releases are most of the heap, and all they carry is the function, whether the
+    environment is provisioned and when it was created, so they take no slot: the heap
+    entry's value is ``-1 - (2 * f + provisioned)`` (negative, unlike a slot) and its
+    creation time rides along in *hc*."""
+    eid = si[EID]
+    si[EID] = eid + 1
+    i = si[HEAP_N]
+    si[HEAP_N] = i + 1
+    sift_up(ht, hk, hs, hc, i, t, (URGENT << PRI_SHIFT) | eid, -1 - (2 * f + provisioned), created)
+
+
+@njit(inline="always")
+def push_open(si, oht, ohk, ohc, ohx, t, c):  # type: ignore[no-untyped-def]
     """Schedule open client *c*'s timeout until its next arrival (NORMAL priority).
 
     These events live in a heap of their own (at most one per client), so that the
@@ -153,7 +172,7 @@ def push_open(si, oht, ohk, ohc, t, c):  # type: ignore[no-untyped-def]
     si[EID] = eid + 1
     i = si[OHEAP_N]
     si[OHEAP_N] = i + 1
-    sift_up(oht, ohk, ohc, i, t, (NORMAL << PRI_SHIFT) | eid, c)
+    sift_up(oht, ohk, ohc, ohx, i, t, (NORMAL << PRI_SHIFT) | eid, c, 0.0)
 
 
 @njit(inline="always")

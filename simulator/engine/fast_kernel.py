@@ -16,7 +16,7 @@ from numba import njit
 
 from simulator import outcomes as oc
 from simulator.engine import fast_layout as L
-from simulator.engine.fast_heap import push
+from simulator.engine.fast_heap import push, push_release
 from simulator.engine.fast_parts import acquire, admit, concurrency, draw, hist_bin
 
 __all__ = ["attempt", "finish", "pick_route", "response", "room", "user_wait"]
@@ -115,8 +115,8 @@ def tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_c
 
 
 @njit(inline="always")
-def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c, rid, route, n,
-            now):  # type: ignore[no-untyped-def]
+def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c, rid, route,
+            n, now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._attempt``: send attempt *n* now; record it; (cause, latency)."""
     cause = admit(ti, tf, si, sf, qe, c, route, now)
     overhead = draw(ti, tf, si, rb, ti[L.T_S_OVER])
@@ -150,8 +150,7 @@ def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, ra_i, ra_f, rc_t,
                 run_s = duration
                 cause = oc.FUNCTION_ERROR if failed else oc.OK
             busy_for = init + run_s
-            push(si, ht, hk, hs, ev, evf, now + busy_for, L.URGENT, L.EV_RELEASE, f, 0, 0, 1 if prov else 0, 0, 0, 0,
-                 0.0, created)
+            push_release(si, ht, hk, hs, hc, now + busy_for, f, 1 if prov else 0, created)
             limit = tf[ti[L.T_O_ROUTE_TO] + route]
             if busy_for > limit:
                 cause = oc.INTEGRATION_TIMEOUT
@@ -210,7 +209,7 @@ def finish(ti, si, sf, rr_i, rr_f, c, rid, end, n, cause, start):  # type: ignor
 
 
 @njit(inline="always")
-def response(ti, tf, si, sf, rb, ht, hk, hs, ev, evf, rr_i, rr_f, c, rid, route, n, cause, user, cost, start,
+def response(ti, tf, si, sf, rb, ht, hk, hs, hc, ev, evf, rr_i, rr_f, c, rid, route, n, cause, user, cost, start,
              now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._after`` with ``RetryPolicy.next_delay`` and ``finished``."""
     status = ti[ti[L.T_O_STATUS] + cause]
@@ -233,7 +232,7 @@ def response(ti, tf, si, sf, rb, ht, hk, hs, ev, evf, rr_i, rr_f, c, rid, route,
             si[tok] = min(cap, tokens)
         finish(ti, si, sf, rr_i, rr_f, c, rid, now, n, cause, start)
         if user >= 0:
-            push(si, ht, hk, hs, ev, evf, now, L.NORMAL, L.EV_DONE, user, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
+            push(si, ht, hk, hs, hc, ev, evf, now, L.NORMAL, L.EV_DONE, user, 0, 0, 0, 0, 0, 0, 0.0)
         return
     if ti[ci + L.CI_RETRY] == 1:
         delay = tf[cf + L.CF_DELAY]
@@ -246,7 +245,7 @@ def response(ti, tf, si, sf, rb, ht, hk, hs, ev, evf, rr_i, rr_f, c, rid, route,
             delay = draw(ti, tf, si, rb, ti[ci + L.CI_SJIT]) * ceiling
         else:
             delay = ceiling
-    push(si, ht, hk, hs, ev, evf, now + delay, L.NORMAL, L.EV_RETRY, c, rid, route, n, cause, user, cost, start, 0.0)
+    push(si, ht, hk, hs, hc, ev, evf, now + delay, L.NORMAL, L.EV_RETRY, c, rid, route, n, cause, user, cost, start)
 
 
 @njit(inline="always")
@@ -270,9 +269,9 @@ def user_wait(ti, tf, si, sf, rb, u, now):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def room(ti, si, sf, ra_i, rr_i, rc_t, tsi, t):  # type: ignore[no-untyped-def]
+def room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, t):  # type: ignore[no-untyped-def]
     """DONE if an event at *t* can be handled in full."""
-    if si[L.FREE_N] < 4:
+    if si[L.FREE_N] < 4 or si[L.HEAP_N] + 4 > hk.shape[0]:
         return L.NEED_EVENTS
     if t >= sf[L.QEND_MIN]:
         return L.NEED_QUOTA

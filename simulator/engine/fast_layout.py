@@ -13,9 +13,10 @@ than when it takes a structure of fifty. So everything is packed:
   busy and idle environments, stream positions, bounded-memory counters), again at the
   offsets of ``ti``'s header.
 * arrays that grow or are large: quota window ends ``qe``, random buffers ``rb``, idle
-  environments ``ring``, the event heap (times ``ht``, keys ``hk``, slots ``hs``; the
-  events' fields in ``ev`` and ``evf``), the open clients' heap (``oht``, ``ohk``,
-  ``ohc``), attempt and request records, concurrency records, time-series bins,
+  environments ``ring``, the event heap (times ``ht``, keys ``hk``, values ``hs``: a slot
+  of the events' fields in ``ev`` and ``evf``, or a release's function; a release's
+  creation time ``hc``), the open clients' heap (``oht``, ``ohk``, ``ohc``, and ``ohx``
+  unused), attempt and request records, concurrency records, time-series bins,
   arrival buffers.
 
 :class:`Pack` assembles one flat array and remembers where each table went.
@@ -31,7 +32,7 @@ __all__ = ["Pack"]
 DONE = 0
 NEED_RANDOM = 1  #: a random-number buffer may run out within the next event
 NEED_ARRIVALS = 2  #: the arrival buffer of client ``si[NEED]`` is used up
-NEED_EVENTS = 3  #: the event heap is full
+NEED_EVENTS = 3  #: the event heap or its event slots are full
 NEED_RECORDS = 4  #: the record columns are full
 NEED_BINS = 5  #: the time-series bins end before the current time
 NEED_QUOTA = 6  #: quota windows are known only up to before the current time
@@ -99,7 +100,7 @@ PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
 
 EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
 EV_OPEN_NEXT = 1  #: an open client's timeout until its next arrival
-EV_RELEASE = 2  #: an execution environment finishes (URGENT)
+EV_RELEASE = 2  #: an execution environment finishes (URGENT; in the heap without a slot, fast_heap.push_release)
 EV_RESPONSE = 3  #: a response reaches a client with a retry policy
 EV_DONE_SIGNAL = 4  #: a response reaches a closed user without retries: it triggers ``done``
 EV_DONE = 5  #: the user's ``done`` event: the user resumes
@@ -109,7 +110,7 @@ EV_USER_SPAWN = 8  #: a user's spawn delay is over
 
 # ev columns (the last one holds the free-slot stack); evf columns
 E_TYPE, E_A, E_RID, E_ROUTE, E_N, E_CAUSE, E_USER, E_COST, E_FREE, N_EV = range(10)
-E_START, E_CREATED, N_EVF = range(3)
+E_START, N_EVF = range(2)
 
 # record columns (same order as simulator.results)
 RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause", "gateway_status",

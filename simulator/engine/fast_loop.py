@@ -44,8 +44,8 @@ __all__ = ["no_wraparound", "run"]
 
 # nogil: simulations may run side by side in threads of one process.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
-def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t, rc_i, tsi,
-        tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
+def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk, ohc, ohx, ra_i, ra_f, rr_i, rr_f, rc_t,
+        rc_i, tsi, tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
     while True:
         # ---------------------------------------------------- the next attempt to send
@@ -69,13 +69,13 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
                 si[L.EID] += 1  # the process ends: SimPy schedules its Process event
                 si[L.CONT_OPEN] = -1
                 continue
-            code = K.room(ti, si, sf, ra_i, rr_i, rc_t, tsi, now)
+            code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
             if code != L.DONE:
                 return code
             k = si[ar + L.AR_OFF] + pos
             t = arr_t[k]
             if t > now:
-                H.push_open(si, oht, ohk, ohc, now + (t - now), c)
+                H.push_open(si, oht, ohk, ohc, ohx, now + (t - now), c)
                 si[L.CONT_OPEN] = -1
                 continue
             route = arr_r[k]
@@ -89,12 +89,12 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
             if si[L.OHEAP_N] > 0 and (nh == 0 or ohb[0] < hb[0] or (ohb[0] == hb[0] and ohk[0] < hk[0])):
                 now = oht[0]
                 c = ohc[0]
-                code = K.room(ti, si, sf, ra_i, rr_i, rc_t, tsi, now)
+                code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
                 if code != L.DONE:
                     return code
                 no = si[L.OHEAP_N] - 1
                 si[L.OHEAP_N] = no
-                H.pop_bits(ohb, ohk, ohc, no)
+                H.pop_bits(ohb, ohk, ohc, ohx, no)
                 sf[L.NOW] = now
                 # The timeout fired: send the arrival it waited for, then go on looping.
                 ar = ti[L.T_O_ARR] + L.N_AR * c
@@ -111,15 +111,24 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
         if from_heap:
             now = ht[0]
             slot = hs[0]
-            typ = ev[slot, L.E_TYPE]
-            a = ev[slot, L.E_A]
-            code = K.room(ti, si, sf, ra_i, rr_i, rc_t, tsi, now)
+            code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
             if code != L.DONE:
                 return code
-            c = a
             nh = si[L.HEAP_N] - 1
             si[L.HEAP_N] = nh
-            H.pop_bits(hb, hk, hs, nh)
+            if slot < 0:
+                # An environment's release (fast_heap.push_release).
+                created = hc[0]
+                H.pop_bits(hb, hk, hs, hc, nh)
+                sf[L.NOW] = now
+                f = (-1 - slot) >> 1
+                P.release(ti, tf, si, sf, rb, ring, f, ((-1 - slot) & 1) != 0, created, now)
+                P.concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, -1)
+                continue
+            typ = ev[slot, L.E_TYPE]
+            a = ev[slot, L.E_A]
+            c = a
+            H.pop_bits(hb, hk, hs, hc, nh)
             sf[L.NOW] = now
             rid = ev[slot, L.E_RID]
             route = ev[slot, L.E_ROUTE]
@@ -128,18 +137,13 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
             user = ev[slot, L.E_USER]
             cost = ev[slot, L.E_COST]
             start = evf[slot, L.E_START]
-            created = evf[slot, L.E_CREATED]
             H.free_slot(si, ev, slot)
-            if typ == L.EV_RELEASE:
-                P.release(ti, tf, si, sf, rb, ring, a, n != 0, created, now)
-                P.concurrency(ti, si, sf, rc_t, rc_i, tsi, a, now, -1)
-                continue
             if typ == L.EV_RESPONSE:
-                K.response(ti, tf, si, sf, rb, ht, hk, hs, ev, evf, rr_i, rr_f, a, rid, route, n, cause, user, cost, start,
+                K.response(ti, tf, si, sf, rb, ht, hk, hs, hc, ev, evf, rr_i, rr_f, a, rid, route, n, cause, user, cost, start,
                            now)
                 continue
             if typ == L.EV_DONE_SIGNAL:
-                H.push(si, ht, hk, hs, ev, evf, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
+                H.push(si, ht, hk, hs, hc, ev, evf, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0)
                 continue
             if typ == L.EV_RETRY:
                 new = False
@@ -155,7 +159,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
                     u = ti[p + 1]
                     spawn = tf[ti[L.T_O_USPAWN] + u]
                     if spawn > 0:
-                        H.push(si, ht, hk, hs, ev, evf, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0, 0.0,
+                        H.push(si, ht, hk, hs, hc, ev, evf, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0,
                                0.0)
                         continue
                 if typ == L.EV_INIT or typ == L.EV_USER_SPAWN:
@@ -165,7 +169,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
                 elif typ == L.EV_DONE:
                     wait = K.user_wait(ti, tf, si, sf, rb, u, now)
                     if wait > 0:
-                        H.push(si, ht, hk, hs, ev, evf, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0, 0.0,
+                        H.push(si, ht, hk, hs, hc, ev, evf, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0,
                                0.0)
                         continue
                 # The top of the user's ``while env.now < end`` loop.
@@ -190,15 +194,15 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
                 rr_i[4, rid] = -1
                 rr_f[0, rid] = now
                 rr_f[1, rid] = np.nan
-        cause, latency = K.attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c,
+        cause, latency = K.attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c,
                                    rid, route, n, now)
         if ti[ti[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
-            H.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user, cost,
-                   start, 0.0)
+            H.push(si, ht, hk, hs, hc, ev, evf, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user,
+                   cost, start)
         else:
             K.finish(ti, si, sf, rr_i, rr_f, c, rid, now + latency, n, cause, start)
             if user >= 0:
-                H.push(si, ht, hk, hs, ev, evf, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0, 0.0,
+                H.push(si, ht, hk, hs, hc, ev, evf, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0,
                        0.0)
         o = si[L.CONT_OPEN]
         if o >= 0:
@@ -209,7 +213,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, ev, evf, oht, ohb, ohk, oh
             if pos < si[ar + L.AR_LEN]:
                 t = arr_t[si[ar + L.AR_OFF] + pos]
                 if t > now:
-                    H.push_open(si, oht, ohk, ohc, now + (t - now), o)
+                    H.push_open(si, oht, ohk, ohc, ohx, now + (t - now), o)
                     si[L.CONT_OPEN] = -1
 
 
