@@ -114,10 +114,10 @@ class Streams:
 
 
 def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray, duration_s: float,
-                 rng: np.random.Generator) -> Iterator[np.ndarray]:
+                 rng: np.random.Generator) -> Iterator[tuple[np.ndarray, bool]]:
     """The arrival times before *duration_s* (bursts aside), in chunks of at most ``CHUNK``,
-    with traffic.py's exact arithmetic: unit-rate levels, then the inverse of the
-    cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
+    each with whether it is in nondecreasing order, with traffic.py's exact arithmetic:
+    unit-rate levels, then the inverse of the cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
     blocks at a time as the rest of the run is expected to need (at most ``CHUNK``
     levels): the draws come from NumPy, the sums and the inverse from
     :func:`_poisson_times`, which adds as ``level + np.cumsum(block)`` does."""
@@ -132,9 +132,9 @@ def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.nda
     most = CHUNK // _LEVEL_BLOCK
     while level < total:
         blocks = min(most, int((total - level) / _LEVEL_BLOCK) + 2)
-        times, level = _poisson_times(rng.exponential(1.0, blocks * _LEVEL_BLOCK), level, total, ts, rs, cum,
-                                      duration_s)
-        yield times
+        times, level, ordered = _poisson_times(rng.exponential(1.0, blocks * _LEVEL_BLOCK), level, total, ts, rs, cum,
+                                               duration_s)
+        yield times, ordered
 
 
 @njit(inline="always")
@@ -166,11 +166,14 @@ def _invert_one(v, p, ts, rs, cum, last):  # type: ignore[no-untyped-def]
 def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     """Blocks of :data:`_LEVEL_BLOCK` unit-rate gaps as arrival times: each block's levels
     are ``level + cumsum(block)`` (a running sum, as ``np.cumsum`` adds), those below
-    *total* are inverted (:func:`_invert_sorted`'s arithmetic); the level after them."""
+    *total* are inverted (:func:`_invert_sorted`'s arithmetic); the level after them, and
+    whether the times are in nondecreasing order."""
     out = np.empty(len(draws))
     m = 0
     p = 0
     last = len(ts) - 2
+    prev = -math.inf
+    ordered = True
     for b in range(len(draws) // _LEVEL_BLOCK):
         if not level < total:
             break
@@ -184,25 +187,34 @@ def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[
             if t < duration:
                 out[m] = t
                 m += 1
+                if t < prev:
+                    ordered = False
+                prev = t
         level = level + acc
-    return out[:m], level
+    return out[:m], level, ordered
 
 
 @njit(cache=True)
 def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     """``traffic._invert`` of nondecreasing levels, keeping the times before *duration*:
-    the same operations on the same values, so the same bits, without NumPy's temporaries."""
+    the same operations on the same values, so the same bits, without NumPy's temporaries;
+    and whether they are in nondecreasing order."""
     out = np.empty(len(lv))
     m = 0
     p = 0
     last = len(ts) - 2
+    prev = -math.inf
+    ordered = True
     for i in range(len(lv)):
         v = lv[i]
         t, p = _invert_one(v, p, ts, rs, cum, last)
         if t < duration:
             out[m] = t
             m += 1
-    return out[:m]
+            if t < prev:
+                ordered = False
+            prev = t
+    return out[:m], ordered
 
 
 def _bursts(spec: OpenArrivals) -> list[np.ndarray]:
@@ -217,14 +229,17 @@ def open_times(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) 
     ts, rs = _profile(spec.rate, duration_s)
     _, cum = cumulative_rate(spec.rate, duration_s)
     parts: list[np.ndarray] = []
+    ordered = True
     if cum[-1] > 0:
-        parts += list(_time_chunks(spec, ts, rs, cum, duration_s, rng))
-    bursts = _bursts(spec)
+        for times, in_order in _time_chunks(spec, ts, rs, cum, duration_s, rng):
+            if len(times):  # every time is before duration_s already
+                ordered = ordered and in_order and (not parts or bool(parts[-1][-1] <= times[0]))
+                parts.append(times)
+    bursts = [b[b < duration_s] for b in _bursts(spec)]
     if not parts and not bursts:
         return np.zeros(0)
     out = np.concatenate(parts + bursts) if len(parts) + len(bursts) != 1 else (parts + bursts)[0]
-    out = out[out < duration_s]
-    if not bursts and np.all(out[1:] >= out[:-1]):
+    if not bursts and ordered:
         return out  # already in order: the stable sort would change nothing
     return np.sort(out, kind="stable")
 
@@ -251,11 +266,11 @@ def arrival_chunks(spec: OpenArrivals, duration_s: float, rng: np.random.Generat
     extra = np.sort(extra[extra < duration_s], kind="stable")
     taken = 0
     if total > 0:
-        for times in _time_chunks(spec, ts, rs, cum, duration_s, rng):
+        for times, ordered in _time_chunks(spec, ts, rs, cum, duration_s, rng):
             if not len(times):
                 continue
             upto = int(np.searchsorted(extra, times[-1], side="right"))
-            if upto == taken and np.all(times[1:] >= times[:-1]):
+            if upto == taken and ordered:
                 yield times  # already in order: the stable sort would change nothing
             else:
                 chunk = np.concatenate([times, extra[taken:upto]]) if upto > taken else times
