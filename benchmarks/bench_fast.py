@@ -12,6 +12,10 @@ Every measurement runs in a fresh process, so that its peak resident memory is i
 the fast engine is warmed up on a tiny scenario first (loading numba's cache), and that
 first-call time is reported on its own line. ``fast`` keeps every attempt's record,
 ``fast/agg`` keeps bounded aggregates only (``record=False``).
+
+``draws s`` is what no engine that gives the same result can avoid: making the run's
+arrivals and drawing the same number of values from the same distributions with NumPy,
+with no event handled at all. ``max req/s`` is the requests per second that would leave.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def _one(path: str, overrides: dict[str, Any], engine: str) -> dict[str, Any]:
     """Run one measurement in this (fresh) process."""
     import simulator
 
+    if engine == "draws":
+        return _draws(path, overrides)
     s = _load(path, overrides)
     first = None
     if engine != "simpy":
@@ -79,6 +85,36 @@ def _one(path: str, overrides: dict[str, Any], engine: str) -> dict[str, Any]:
     return {"requests": r.n_requests, "attempts": r.n_attempts, "wall_s": wall, "first_call_s": first,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mb": base / 1024,
             "success": summary["rates"]["success_fraction"]}
+
+
+def _draws(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Seconds to make the run's arrivals and random numbers alone (the same counts)."""
+    import numpy as np
+
+    from simulator.engine import fast_inputs
+    from simulator.engine.fast import FastEngine
+
+    s = _load(path, overrides)
+    drawn: dict[int, tuple[Any, int]] = {}
+    original = fast_inputs.draw_blocks
+
+    def counting(dist: Any, rng: Any, n_blocks: int) -> Any:
+        drawn[id(rng)] = (dist, drawn.get(id(rng), (dist, 0))[1] + n_blocks)
+        return original(dist, rng, n_blocks)
+
+    fast_inputs.draw_blocks = counting
+    n = FastEngine(s, s.seed, record=False).run().n_requests
+    fast_inputs.draw_blocks = original
+    t0 = time.perf_counter()
+    x = fast_inputs.flatten(s, s.seed)  # the scenario's tables and every open client's first arrivals
+    for src in x["arrivals"].sources.values():
+        if isinstance(src, fast_inputs.ArrivalChunks):
+            for _ in src:  # the rest of a long run's arrivals
+                pass
+    rng = np.random.default_rng(0)
+    for dist, n_blocks in drawn.values():
+        original(dist, rng, n_blocks)
+    return {"requests": n, "wall_s": time.perf_counter() - t0}
 
 
 def _measure(path: str, overrides: dict[str, Any], engine: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -109,27 +145,33 @@ def main() -> None:
         cases = [(n, p, {**o, "duration": "4m"}) for n, p, o in cases[:2]]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (another busy core slows both engines)")
     head = (f"{'scenario':30} {'requests':>10} {'simpy s':>8} {'fast s':>7} {'agg s':>7} {'simpy req/s':>12} "
-            f"{'fast req/s':>11} {'agg req/s':>11} {'x simpy':>8} {'x (agg)':>8} {'peak MB':>17}")
+            f"{'fast req/s':>11} {'agg req/s':>11} {'x simpy':>8} {'x (agg)':>8} {'peak MB':>17} {'draws s':>8} "
+            f"{'max req/s':>11}")
     print(head)
     first = None
     for name, path, overrides in cases:
         ref = _measure(path, overrides, "simpy")
         fast = _measure(path, overrides, "fast")
         agg = _measure(path, overrides, "fast/agg")
+        draws = _measure(path, overrides, "draws")
         first = fast["first_call_s"]
         n = ref["requests"]
-        assert fast["requests"] == agg["requests"] == n
+        assert fast["requests"] == agg["requests"] == draws["requests"] == n
         print(f"{name:30} {n:>10,} {ref['wall_s']:>8.2f} {fast['wall_s']:>7.3f} {agg['wall_s']:>7.3f} "
               f"{n / ref['wall_s']:>12,.0f} {n / fast['wall_s']:>11,.0f} {n / agg['wall_s']:>11,.0f} "
               f"{ref['wall_s'] / fast['wall_s']:>8.0f} {ref['wall_s'] / agg['wall_s']:>8.0f} "
-              f"{ref['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:>5.0f}/{agg['peak_rss_mb']:>5.0f}")
+              f"{ref['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:>5.0f}/{agg['peak_rss_mb']:>5.0f} "
+              f"{draws['wall_s']:>8.3f} {n / draws['wall_s']:>11,.0f}")
     hour = {"duration": "6m"} if args.quick else {}
     agg = _measure("hour", hour, "fast/agg")
+    draws = _measure("hour", hour, "draws")
     n = agg["requests"]
     print(f"{HOUR_AT_10K['name'] + (' (6 min)' if args.quick else ''):30} {n:>10,} {'-':>8} {'-':>7} "
           f"{agg['wall_s']:>7.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} {'-':>8} {'-':>8} "
-          f"{'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f}")
+          f"{'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f} {draws['wall_s']:>8.2f} {n / draws['wall_s']:>11,.0f}")
     print("peak MB: simpy/fast/agg, the whole process's peak resident memory (Python, NumPy, numba included)")
+    print("draws s: the run's arrivals and random numbers alone; max req/s: requests / draws s, the most any engine")
+    print("         consuming the same streams could reach here")
     if first is not None:
         print(f"first call of the fast engine in a process (numba cache warm): {first:.2f} s")
     if args.cold:
