@@ -14,14 +14,16 @@ first-call time is reported on its own line. ``fast`` keeps every attempt's reco
 ``fast/agg`` keeps bounded aggregates only (``record=False``).
 
 ``draws s`` is what no engine that gives the same result can avoid: making the run's
-arrivals and drawing the same number of values from the same distributions with NumPy,
-with no event handled at all. ``max req/s`` is the requests per second that would leave.
+arrivals and drawing the values the run used (whole blocks) from the same distributions
+with NumPy, with no event handled at all (best of three). ``max req/s`` is the requests
+per second that would leave.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -91,6 +93,7 @@ def _draws(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Seconds to make the run's arrivals and random numbers alone (the same counts)."""
     import numpy as np
 
+    from simulator.dists import BLOCK
     from simulator.engine import fast_inputs
     from simulator.engine.fast import FastEngine
 
@@ -103,18 +106,30 @@ def _draws(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
         return original(dist, rng, n_blocks)
 
     fast_inputs.draw_blocks = counting
-    n = FastEngine(s, s.seed, record=False).run().n_requests
+    engine = FastEngine(s, s.seed, record=False)
+    n = engine.run().n_requests
     fast_inputs.draw_blocks = original
-    t0 = time.perf_counter()
-    x = fast_inputs.flatten(s, s.seed)  # the scenario's tables and every open client's first arrivals
-    for src in x["arrivals"].sources.values():
-        if isinstance(src, fast_inputs.ArrivalChunks):
-            for _ in src:  # the rest of a long run's arrivals
-                pass
-    rng = np.random.default_rng(0)
-    for dist, n_blocks in drawn.values():
-        original(dist, rng, n_blocks)
-    return {"requests": n, "wall_s": time.perf_counter() - t0}
+    # Only the blocks the run used (the engine draws ahead; the reference draws one block at a time).
+    streams = engine.x["streams"]
+    used: list[tuple[Any, int]] = []
+    for k, src in enumerate(streams.sources):
+        if src is not None and id(src[1]) in drawn:
+            dist, n_blocks = drawn[id(src[1])]
+            values = n_blocks * BLOCK - int(engine.rlen[k] - engine.rpos[k])
+            used.append((dist, -(-values // BLOCK)))
+    best = math.inf
+    for _ in range(3):  # the best of three: this is a floor
+        t0 = time.perf_counter()
+        x = fast_inputs.flatten(s, s.seed)  # the scenario's tables and every open client's first arrivals
+        for src in x["arrivals"].sources.values():
+            if isinstance(src, fast_inputs.ArrivalChunks):
+                for _ in src:  # the rest of a long run's arrivals
+                    pass
+        rng = np.random.default_rng(0)
+        for dist, n_blocks in used:
+            original(dist, rng, n_blocks)
+        best = min(best, time.perf_counter() - t0)
+    return {"requests": n, "wall_s": best}
 
 
 def _measure(path: str, overrides: dict[str, Any], engine: str, env: dict[str, str] | None = None) -> dict[str, Any]:
