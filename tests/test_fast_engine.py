@@ -100,18 +100,30 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
     first arrays: the loop stops many times and still gives the reference's run."""
     monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0))
     monkeypatch.setattr(fast_inputs, "expected_attempts", lambda s: 16)
-    s = scenario("stage throttle shared by routes, account throttle", duration="6s",
-                 account={"throttle": {"rate": 10000, "burst": 5000}, "lambda_concurrency": 5000},
-                 stage={"throttle": {"rate": 10000, "burst": 5000}}, behaviour={"scaling_burst": 5000},
-                 functions=[{"name": "f", "duration": {"kind": "lognormal", "median": "2s", "p99": "9s"},
-                             "timeout": "60s", "init": {"kind": "exponential", "mean": "300ms"}}],
-                 clients=[{"name": "c", "routes": {"GET /x": 1, "GET /z": 1}, "retry": {"mode": "aws_standard"},
-                           "arrivals": {"process": "poisson", "rate": 200, "bursts": [{"at": "1s", "count": 3000}]}}])
+    def burst(retry: str) -> simulator.Scenario:
+        return scenario(
+            "stage throttle shared by routes, account throttle", duration="6s",
+            account={"throttle": {"rate": 10000, "burst": 5000}, "lambda_concurrency": 5000},
+            stage={"throttle": {"rate": 10000, "burst": 5000}}, behaviour={"scaling_burst": 5000},
+            functions=[{"name": "f", "duration": {"kind": "lognormal", "median": "2s", "p99": "9s"},
+                        "timeout": "60s", "init": {"kind": "exponential", "mean": "300ms"}}],
+            clients=[{"name": "c", "routes": {"GET /x": 1, "GET /z": 1}, "retry": {"mode": retry},
+                      "arrivals": {"process": "poisson", "rate": 200, "bursts": [{"at": "1s", "count": 3000}]}}])
+
+    s = burst("aws_standard")
     assert_same(s)
     engine = FastEngine(s, s.seed)
     engine.run()
     assert len(engine.a["ht"]) > 1024 and engine.a["ra_i"].shape[1] >= 4096  # both grew
+    assert len(engine.a["ev"]) > 1024  # pending responses take event slots
     assert engine.x["streams"].cap == 2 * BLOCK
+    # Without retries the burst leaves only releases waiting, which take no slot: the
+    # heap grows on its own.
+    s = burst("none")
+    assert_same(s)
+    engine = FastEngine(s, s.seed)
+    engine.run()
+    assert len(engine.a["ht"]) > 1024 and len(engine.a["ev"]) == 1024
 
 
 def test_time_series_bins_grow_past_the_end_of_arrivals() -> None:
