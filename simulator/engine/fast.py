@@ -58,8 +58,8 @@ Speed
 -----
 Everything the loop calls is inlined into one compiled function
 (:mod:`simulator.engine.fast_loop`), which works on a few flat arrays
-(:mod:`simulator.engine.fast_layout`); the event heap is 4-ary and picks children
-without branches. numba caches the compiled loop on disk (``cache=True``): the first
+(:mod:`simulator.engine.fast_layout`); the event heap is 4-ary, picks children by
+time without branches, and holds releases (most of its events) without an event slot. numba caches the compiled loop on disk (``cache=True``): the first
 run on a machine compiles for about half a minute, later processes load it in well
 under a second.
 
