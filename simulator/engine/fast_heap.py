@@ -1,9 +1,10 @@
 """The fast engine's event queue: SimPy's ``(time, priority, event id)`` heap, compiled.
 
 SimPy keeps its events in a binary heap of ``(time, priority, eid, event)`` tuples and
-takes the smallest; the fast engine keeps the same order with three flat arrays per heap
-(times, keys = ``priority << PRI_SHIFT | eid``, and the slot of the event's fields in
-``ev``/``evf``) arranged as a *4-ary* heap: half the depth of a binary one, and the
+takes the smallest; the fast engine keeps the same order with four flat arrays per heap
+(times, keys = ``priority << PRI_SHIFT | eid``, a value: the slot of the event's fields in
+``ev``/``evf``, or for a release its function (:func:`push_release`), and a release's
+creation time) arranged as a *4-ary* heap: half the depth of a binary one, and the
 smallest of four children is found by time with arithmetic rather than branches. Keys are
 unique, so any correct heap gives the events in exactly SimPy's order; the shape only
 changes how fast. A heap removes its top by *bottom-up deletion* on the times' bits
