@@ -6,6 +6,7 @@ run without records keeps bounded aggregates whose figures equal the recorded ru
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_perce
 from simulator.engine import fast as fast_module
 from simulator.engine import fast_inputs
 from simulator.engine.fast import FastEngine
+from simulator.engine.fast_streams import Inline, Streams, Worker
 from tests.test_engine_differential import CORPUS, assert_same
 
 
@@ -67,14 +69,59 @@ def test_open_arrivals_equal_the_reference(arrivals: dict[str, Any], duration_s:
     np.testing.assert_array_equal(np.concatenate(chunks or [np.zeros(0)]), expected)
 
 
-def test_streamed_arrivals_give_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("ahead", [False, True], ids=["inline", "made-ahead"])
+def test_streamed_arrivals_give_the_same_run(monkeypatch: pytest.MonkeyPatch, ahead: bool) -> None:
+    monkeypatch.setattr(fast_module, "AHEAD_ABOVE", -1 if ahead else 1 << 62)
     monkeypatch.setattr(fast_inputs, "STREAM_ABOVE", 100)
     monkeypatch.setattr(fast_inputs, "CHUNK", 4096)
     s = scenario("stage throttle shared by routes, account throttle", duration="3m",
                  clients=[{"name": "c", "routes": {"GET /x": 3, "GET /z": 1}, "arrivals": OPEN[1]}])
     engine = FastEngine(s, s.seed)
     assert isinstance(engine.x["arrivals"].sources[0], fast_inputs.ArrivalChunks)
+    assert isinstance(engine.maker, Worker if ahead else Inline)
+    engine.run()
     assert_same(s)
+
+
+@pytest.mark.parametrize("maker", [Inline, Worker])
+def test_a_stream_taken_in_any_steps_hands_out_the_values_of_a_draws(maker: Any) -> None:
+    """However the loop takes values and whoever draws the parts, a stream's buffer gets
+    the values :class:`~simulator.dists.Draws` hands out, in order, and ``used`` counts
+    the values taken."""
+    dist = LogNormal(0.05, 0.4)
+    draws = Draws(dist, stream(5, "x"))
+    expected = [draws.next() for _ in range(40 * BLOCK)]
+    made = maker()
+    streams = Streams([None, (Fixed(0.5), stream(5, "y")), (dist, stream(5, "x"))], max_total=8 * BLOCK,
+                      expected_draws=16 * BLOCK, maker=made)
+    rb, rpos, rlen = streams.buffers()
+    steps = np.random.default_rng(0)
+    got: list[float] = []
+    while len(got) < len(expected):
+        streams.refill(rb, rpos, rlen)
+        take = int(steps.integers(1, rlen[2] - rpos[2] + 1))
+        got += rb[2, rpos[2]:rpos[2] + take].tolist()
+        rpos[2] += take
+        assert streams.used(rpos, rlen)[2] == len(got)
+    made.close()
+    assert got[:len(expected)] == expected
+
+
+def test_a_run_made_ahead_leaves_no_thread_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_module, "AHEAD_ABOVE", -1)
+    s = scenario("stage throttle shared by routes, account throttle")
+    simulator.simulate(s, engine="fast", record=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("throttlesim-ahead")]
+
+
+@pytest.mark.parametrize("name", ["rate profile and an empirical duration",
+                                  "closed users: between, constant_pacing, constant zero wait, with retries",
+                                  "reserved and unreserved pools, LRU reuse, short random idle timeouts",
+                                  "aws_standard retries without jitter quota running dry"])
+def test_numbers_made_ahead_in_small_parts_give_the_same_run(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(fast_module, "AHEAD_ABOVE", -1)
+    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
+    assert_same(scenario(name))
 
 
 # --------------------------------------------------------------------------- resuming
@@ -98,7 +145,7 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny random buffers, a burst that fills the event heap, records that outgrow their
     first arrays: the loop stops many times and still gives the reference's run."""
-    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0))
+    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
     monkeypatch.setattr(fast_inputs, "expected_attempts", lambda s: 16)
     def burst(retry: str) -> simulator.Scenario:
         return scenario(

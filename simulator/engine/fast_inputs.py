@@ -1,14 +1,6 @@
-"""What the fast engine draws on: the scenario flattened into arrays, and the named
-random streams and open arrivals served in bounded buffers.
-
-**Random streams.** The reference engine reads every stream through a
-:class:`~simulator.dists.Draws`: blocks of :data:`~simulator.dists.BLOCK` samples drawn
-with ``dist.sample(rng, BLOCK)``. :class:`Streams` draws the same blocks from the same
-generators, several at a time, into a fixed buffer per stream. For the exponential,
-lognormal and uniform distributions one call of ``k * BLOCK`` samples gives exactly
-the values of ``k`` calls of ``BLOCK`` (NumPy draws each sample on its own); an
-empirical distribution (bounded integers, which NumPy buffers within a call) is drawn
-block by block. A fixed distribution needs no buffer at all.
+"""What the fast engine starts from: the scenario flattened into arrays, and the open
+clients' arrival times (their buffers, and the random streams, are
+:mod:`simulator.engine.fast_streams`).
 
 **Open arrivals.** :func:`open_times` is :func:`simulator.traffic.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
@@ -32,8 +24,9 @@ import numpy as np
 from numba import njit
 
 from simulator.clients import route_weights
-from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
+from simulator.dists import Distribution, Uniform
 from simulator.engine.fast_layout import MAX_CHAIN
+from simulator.engine.fast_streams import Arrivals, Maker, Streams, draw_blocks
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
 from simulator.gateway.quota import QuotaCounter
@@ -49,66 +42,6 @@ STREAM_ABOVE = 1 << 21
 #: Arrivals per chunk (a multiple of the 4,096 unit-rate levels drawn at a time).
 CHUNK = 1 << 18
 _LEVEL_BLOCK = 4096
-
-#: Distributions whose samples NumPy draws one by one, so block boundaries do not matter.
-_PER_SAMPLE = (Exponential, LogNormal, Uniform)
-
-
-def draw_blocks(dist: Distribution, rng: np.random.Generator, n_blocks: int) -> np.ndarray:
-    """The next *n_blocks* blocks of a :class:`~simulator.dists.Draws` of *dist* on *rng*."""
-    if isinstance(dist, _PER_SAMPLE):
-        return np.asarray(dist.sample(rng, n_blocks * BLOCK), dtype=np.float64)
-    return np.concatenate([np.asarray(dist.sample(rng, BLOCK), dtype=np.float64) for _ in range(n_blocks)])
-
-
-class Streams:
-    """Every named random stream of a run, as rows of one buffer array."""
-
-    def __init__(self, sources: list[tuple[Distribution, np.random.Generator] | None], max_total: int = 1 << 23,
-                 expected_draws: int = 0) -> None:
-        self.sources = sources
-        live = [s for s in sources if s is not None and not isinstance(s[0], Fixed)]
-        per = max(2, min(64, (max_total // BLOCK) // max(1, len(live))))
-        self.cap = per * BLOCK
-        n = len(sources)
-        self.const = np.zeros(n, dtype=np.int64)
-        self.value = np.full(n, np.nan)
-        # Blocks drawn at the next refill of each stream: doubling from a size that suits
-        # the run's expected number of draws (few refills for long runs, little waste for
-        # short ones).
-        first = min(per // 2, max(1, expected_draws // (8 * BLOCK)))
-        self.blocks = np.full(n, first, dtype=np.int64)
-        for i, src in enumerate(sources):
-            if src is None:
-                self.const[i] = 1
-            elif isinstance(src[0], Fixed):
-                self.const[i] = 1
-                self.value[i] = float(src[0].value_s)
-
-    def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(self.sources)
-        return np.empty((n, self.cap)), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-
-    def refill(self, rb: np.ndarray, rpos: np.ndarray, rlen: np.ndarray) -> int:
-        """Top up every drawn-from stream that is less than half full; return how many
-        draws are now safe whatever streams they come from (the fewest left in one)."""
-        budget = 1 << 62
-        for s, src in enumerate(self.sources):
-            if self.const[s] or src is None:
-                continue
-            left = int(rlen[s] - rpos[s])
-            if left >= self.cap // 2:
-                budget = min(budget, left)
-                continue
-            rb[s, :left] = rb[s, rpos[s]:rlen[s]]
-            k = min(int(self.blocks[s]), (self.cap - left) // BLOCK)
-            rb[s, left:left + k * BLOCK] = draw_blocks(src[0], src[1], k)
-            rpos[s] = 0
-            rlen[s] = left + k * BLOCK
-            self.blocks[s] = min(2 * self.blocks[s], self.cap // BLOCK)
-            budget = min(budget, int(rlen[s]))
-        return budget
-
 
 # --------------------------------------------------------------------------- arrivals
 
@@ -162,7 +95,7 @@ def _invert_one(v, p, ts, rs, cum, last):  # type: ignore[no-untyped-def]
     return t0 + (2 * need / den if den > 0 else 0.0), p
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     """Blocks of :data:`_LEVEL_BLOCK` unit-rate gaps as arrival times: each block's levels
     are ``level + cumsum(block)`` (a running sum, as ``np.cumsum`` adds), those below
@@ -194,7 +127,7 @@ def _poisson_times(draws, level, total, ts, rs, cum, duration):  # type: ignore[
     return out[:m], level, ordered
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
     """``traffic._invert`` of nondecreasing levels, keeping the times before *duration*:
     the same operations on the same values, so the same bits, without NumPy's temporaries;
@@ -280,55 +213,6 @@ def arrival_chunks(spec: OpenArrivals, duration_s: float, rng: np.random.Generat
         yield extra[taken:]
 
 
-class Arrivals:
-    """The arrival buffers of the open clients: one region of one flat array each."""
-
-    def __init__(self, sources: dict[int, Any], n_clients: int) -> None:
-        self.sources = sources  # client -> (times, routes) or an iterator of chunks
-        self.off = np.zeros(n_clients, dtype=np.int64)
-        sizes = np.zeros(n_clients, dtype=np.int64)
-        for c, src in sources.items():
-            sizes[c] = src.max_len if isinstance(src, ArrivalChunks) else len(src[0])
-        self.off[1:] = np.cumsum(sizes)[:-1]
-        self.t = np.zeros(int(sizes.sum()) + 1)
-        self.r = np.full(int(sizes.sum()) + 1, -1, dtype=np.int64)
-        self.pos = np.zeros(n_clients, dtype=np.int64)
-        self.len = np.zeros(n_clients, dtype=np.int64)
-        self.more = np.zeros(n_clients, dtype=np.int64)
-        self._next: dict[int, np.ndarray | None] = {}
-        for c, src in sources.items():
-            if isinstance(src, ArrivalChunks):
-                self._next[c] = next(src, None)
-                self.load(c)
-            else:
-                times, routes = src
-                o = self.off[c]
-                self.t[o:o + len(times)] = times
-                self.r[o:o + len(times)] = routes
-                self.len[c] = len(times)
-
-    def bind(self, view: np.ndarray) -> None:
-        """Keep the per-client state (offset, position, length, more) in *view*
-        (clients x 4, inside the engine's state array) from now on."""
-        view[:, 0], view[:, 1], view[:, 2], view[:, 3] = self.off, self.pos, self.len, self.more
-        self.off, self.pos, self.len, self.more = view[:, 0], view[:, 1], view[:, 2], view[:, 3]
-
-    def load(self, c: int) -> None:
-        """Put client *c*'s next chunk in its region (its previous one is used up)."""
-        chunk = self._next[c]
-        src = self.sources[c]
-        while chunk is not None and len(chunk) == 0:
-            chunk = next(src, None)
-        o = self.off[c]
-        n = 0 if chunk is None else len(chunk)
-        if chunk is not None:
-            self.t[o:o + n] = chunk
-        self.pos[c] = 0
-        self.len[c] = n
-        self._next[c] = next(src, None) if chunk is not None else None
-        self.more[c] = 1 if self._next[c] is not None else 0
-
-
 # --------------------------------------------------------------------------- the scenario as arrays
 
 
@@ -340,10 +224,11 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
     return np.full(shape, fill, dtype=np.float64)
 
 
-def flatten(s: Scenario, seed: int) -> dict[str, Any]:
+def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any]:
     """Every table of :class:`~simulator.engine.fast_layout.Tables` for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
-    processes in the order the reference engine starts them."""
+    processes in the order the reference engine starts them. *maker* makes the streams'
+    and the arrival chunks' next parts (:mod:`simulator.engine.fast_streams`)."""
     b = s.behaviour
     C, R, F = len(s.clients), len(s.routes), len(s.functions)
     status = status_codes(s)
@@ -490,13 +375,13 @@ def flatten(s: Scenario, seed: int) -> dict[str, Any]:
             else:
                 times = open_times(arr, s.duration, rng)
                 arrivals[c] = (times, np.full(len(times), -1, dtype=np.int64))
-    streams = Streams(sources, expected_draws=expected_attempts(s))
+    streams = Streams(sources, expected_draws=expected_attempts(s), maker=maker)
     out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_retry=c_retry,
                c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap, c_full_jitter=c_full,
                c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
                c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(), c_swait=c_s[2].copy(),
                s_const=streams.const, s_val=streams.value, streams=streams,
-               arrivals=Arrivals(arrivals, C),
+               arrivals=Arrivals(arrivals, C, maker),
                proc_kind=np.array(proc_kind, dtype=np.int64), proc_id=np.array(proc_id, dtype=np.int64),
                u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]),
                n_users=len(u_client),
