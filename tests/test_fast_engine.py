@@ -100,7 +100,7 @@ def test_a_stream_taken_in_any_steps_hands_out_the_values_of_a_draws(maker: Any)
     while len(got) < len(expected):
         streams.refill(rb, rpos, rlen)
         take = int(steps.integers(1, rlen[2] - rpos[2] + 1))
-        got += rb[2, rpos[2]:rpos[2] + take].tolist()
+        got += rb[2, np.arange(rpos[2], rpos[2] + take) % streams.cap].tolist()  # a ring
         rpos[2] += take
         assert streams.used(rpos, rlen)[2] == len(got)
     made.close()

@@ -79,14 +79,16 @@ __all__ = ["hist_values"]
 
 @njit(inline="always")
 def draw(ti, tf, si, rb, s):  # type: ignore[no-untyped-def]
-    """The next value of stream *s* (a :class:`~simulator.dists.Draws`' ``next()``)."""
+    """The next value of stream *s* (a :class:`~simulator.dists.Draws`' ``next()``).
+    Each stream's buffer is a ring (its length a power of two): position *p* counts every
+    value taken, and the value is at ``p % length``."""
     if ti[ti[T_O_SCONST] + s]:
         return tf[ti[T_O_SVAL] + s]
     o = ti[T_O_RSTATE] + 2 * s
     p = si[o]
     si[o] = p + 1
     si[BUDGET] -= 1
-    return rb[s, p]
+    return rb[s, p & (rb.shape[1] - 1)]
 
 
 # --------------------------------------------------------------------------- buckets and quotas

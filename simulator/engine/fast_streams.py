@@ -4,8 +4,8 @@ made ahead on another core for long runs.
 **Random streams.** The reference engine reads every stream through a
 :class:`~simulator.dists.Draws`: blocks of :data:`~simulator.dists.BLOCK` samples drawn
 with ``dist.sample(rng, BLOCK)``. :class:`Streams` draws the same blocks from the same
-generators, several at a time, and copies them into a fixed buffer per stream that the
-compiled loop reads. For the exponential, lognormal and uniform distributions one call
+generators, several at a time, and copies them into a fixed ring buffer per stream
+that the compiled loop reads. For the exponential, lognormal and uniform distributions one call
 of ``k * BLOCK`` samples gives exactly the values of ``k`` calls of ``BLOCK`` (NumPy draws
 each sample on its own); an empirical distribution (bounded integers, which NumPy buffers
 within a call) is drawn block by block. A fixed distribution needs no buffer at all.
@@ -115,6 +115,7 @@ class Streams:
         self.maker: Maker = maker or Inline()
         live = [s for s in sources if s is not None and not isinstance(s[0], Fixed)]
         per = max(2, min(64, (max_total // BLOCK) // max(1, len(live))))
+        per = 1 << (per.bit_length() - 1)  # a power of two, like BLOCK: the buffers are rings
         self.cap = per * BLOCK
         n = len(sources)
         self.const = np.zeros(n, dtype=np.int64)
@@ -157,18 +158,20 @@ class Streams:
             if left >= self.cap // 2:
                 budget = min(budget, left)
                 continue
-            rb[s, :left] = rb[s, rpos[s]:rlen[s]]
             if self.taken[s] == len(self.part[s]):
                 self.part[s] = self.next[s].result()  # type: ignore[union-attr]
                 self.taken[s] = 0
                 self._ask(s)
             at = int(self.taken[s])
             k = min(len(self.part[s]) - at, self.cap - left)
-            rb[s, left:left + k] = self.part[s][at:at + k]
+            # The ring's free room starts after its last value, and may wrap around.
+            start = int(rlen[s]) % self.cap
+            head = min(k, self.cap - start)
+            rb[s, start:start + head] = self.part[s][at:at + head]
+            rb[s, :k - head] = self.part[s][at + head:at + k]
             self.taken[s] = at + k
             self.copied[s] += k
-            rpos[s] = 0
-            rlen[s] = left + k
+            rlen[s] += k
             budget = min(budget, left + k)
         return budget
 
