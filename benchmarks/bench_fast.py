@@ -39,8 +39,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.engine.fast import AHEAD_ABOVE
-
 #: One simulated hour of a simple open Poisson stream at 10,000 requests per second.
 HOUR_AT_10K: dict[str, Any] = {
     "name": "poisson-10k-rps-1h",
@@ -180,6 +178,8 @@ def main() -> None:
           f"{agg['wall_s']:>7.2f} {agg['cpu_s']:>9.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} {'-':>8} {'-':>8} "
           f"{'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f} {draws['wall_s']:>8.2f} {n / draws['wall_s']:>11,.0f}")
     print("peak MB: simpy/fast/agg, the whole process's peak resident memory (Python, NumPy, numba included)")
+    from simulator.engine.fast import AHEAD_ABOVE
+
     print(f"agg cpu s: CPU time of the fast/agg run; above {AHEAD_ABOVE:,} expected attempts a second thread makes the")
     print("         random numbers and arrivals while the loop runs, so it can exceed the wall time")
     print("draws s: the run's arrivals and random numbers alone; max req/s: requests / draws s, the most any engine")
