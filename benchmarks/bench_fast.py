@@ -109,7 +109,7 @@ def _draws(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     streams = engine.x["streams"]
     taken = streams.used(engine.rpos, engine.rlen)
     used = [(src[0], -(-int(taken[k]) // BLOCK)) for k, src in enumerate(streams.sources)
-            if src is not None and not streams.const[k]]
+            if src is not None and not streams.const[k] and taken[k] > 0]
     best = math.inf
     for _ in range(3):  # the best of three: this is a floor
         t0 = time.perf_counter()

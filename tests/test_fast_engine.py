@@ -22,7 +22,7 @@ numba = pytest.importorskip("numba")
 
 from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from simulator.engine import fast as fast_module
-from simulator.engine import fast_inputs
+from simulator.engine import fast_inputs, fast_streams
 from simulator.engine.fast import FastEngine
 from simulator.engine.fast_streams import Inline, Streams, Worker
 from tests.test_engine_differential import CORPUS, assert_same
@@ -41,7 +41,7 @@ def test_blocks_are_the_values_a_draws_hands_out(dist: Any) -> None:
     draws = Draws(dist, stream(5, "x"))
     expected = [draws.next() for _ in range(5 * BLOCK + 17)]
     rng = stream(5, "x")
-    got = np.concatenate([fast_inputs.draw_blocks(dist, rng, 2), fast_inputs.draw_blocks(dist, rng, 4)])
+    got = np.concatenate([fast_streams.draw_blocks(dist, rng, 2), fast_streams.draw_blocks(dist, rng, 4)])
     assert got[:len(expected)].tolist() == expected
 
 
@@ -120,7 +120,7 @@ def test_a_run_made_ahead_leaves_no_thread_behind(monkeypatch: pytest.MonkeyPatc
                                   "aws_standard retries without jitter quota running dry"])
 def test_numbers_made_ahead_in_small_parts_give_the_same_run(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(fast_module, "AHEAD_ABOVE", -1)
-    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
+    monkeypatch.setattr(Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
     assert_same(scenario(name))
 
 
@@ -145,7 +145,7 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny random buffers, a burst that fills the event heap, records that outgrow their
     first arrays: the loop stops many times and still gives the reference's run."""
-    monkeypatch.setattr(fast_inputs.Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
+    monkeypatch.setattr(Streams.__init__, "__defaults__", (2 * BLOCK, 0, None))
     monkeypatch.setattr(fast_inputs, "expected_attempts", lambda s: 16)
     def burst(retry: str) -> simulator.Scenario:
         return scenario(

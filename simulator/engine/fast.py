@@ -62,10 +62,12 @@ Everything the loop calls is inlined into one compiled function
 (:mod:`simulator.engine.fast_layout`); the event heap is 4-ary, picks children by
 time without branches, and holds releases (most of its events) without an event slot.
 numba caches the compiled loop on disk (``cache=True``): the first run on a machine
-compiles for about half a minute, later processes load it in well under a second. A run expecting more than :data:`AHEAD_ABOVE` attempts makes its random
-numbers and arrival times in a second thread while the loop runs (the loop holds no
-GIL): about a third of a long run's time, taken off the wall clock on a machine with a
-core to spare, and the numbers are the same.
+compiles for about half a minute, later processes load it in well under a second.
+
+A run expecting more than :data:`AHEAD_ABOVE` attempts makes its random numbers and
+arrival times in a second thread while the loop runs (the loop holds no GIL): about a
+third of a long run's time, taken off the wall clock on a machine with a core to spare,
+and the numbers are the same (:mod:`simulator.engine.fast_streams`).
 
 Bounded memory
 --------------

@@ -26,7 +26,7 @@ from numba import njit
 from simulator.clients import route_weights
 from simulator.dists import Distribution, Uniform
 from simulator.engine.fast_layout import MAX_CHAIN
-from simulator.engine.fast_streams import Arrivals, Maker, Streams, draw_blocks
+from simulator.engine.fast_streams import Arrivals, Maker, Streams
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
 from simulator.gateway.quota import QuotaCounter
@@ -35,7 +35,7 @@ from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
 from simulator.traffic import _profile, cumulative_rate
 
-__all__ = ["STREAM_ABOVE", "Arrivals", "Streams", "arrival_chunks", "draw_blocks", "flatten", "open_times"]
+__all__ = ["STREAM_ABOVE", "arrival_chunks", "flatten", "open_times"]
 
 #: Open clients expecting more arrivals than this get them in chunks.
 STREAM_ABOVE = 1 << 21

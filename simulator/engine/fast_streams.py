@@ -36,7 +36,7 @@ import numpy as np
 
 from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
 
-__all__ = ["Arrivals", "Inline", "Streams", "Worker", "draw_blocks"]
+__all__ = ["Arrivals", "Inline", "Maker", "Pending", "Streams", "Worker", "draw_blocks"]
 
 #: Distributions whose samples NumPy draws one by one, so block boundaries do not matter.
 _PER_SAMPLE = (Exponential, LogNormal, Uniform)
@@ -53,6 +53,8 @@ def draw_blocks(dist: Distribution, rng: np.random.Generator, n_blocks: int) -> 
 
 
 class Pending(Protocol):
+    """A part being made: ``result()`` waits for it."""
+
     def result(self) -> Any: ...
 
 
@@ -107,7 +109,14 @@ class Worker:
 
 
 class Streams:
-    """Every named random stream of a run, as rows of one buffer array."""
+    """Every named random stream of a run, as rows of one buffer array.
+
+    Each row is a ring of :attr:`cap` values (a power of two): ``rpos`` counts the values
+    the loop took from it and ``rlen`` the values put in it, both only ever grow, and
+    value *p* is at ``p % cap``. A stream's values arrive in *parts* of whole blocks, up
+    to a ring each, made by *maker*: the part being copied from and, asked for as soon as
+    that one is taken, the next. So the numbers take at most three times the rings'
+    memory (*max_total* values in all)."""
 
     def __init__(self, sources: list[tuple[Distribution, np.random.Generator] | None], max_total: int = 1 << 23,
                  expected_draws: int = 0, maker: Maker | None = None) -> None:
@@ -117,6 +126,8 @@ class Streams:
         per = max(2, min(64, (max_total // BLOCK) // max(1, len(live))))
         per = 1 << (per.bit_length() - 1)  # a power of two, like BLOCK: the buffers are rings
         self.cap = per * BLOCK
+        if self.cap & (self.cap - 1):  # pragma: no cover - BLOCK is a power of two
+            raise ValueError(f"the random-number rings need a power-of-two length, not {self.cap}")
         n = len(sources)
         self.const = np.zeros(n, dtype=np.int64)
         self.value = np.full(n, np.nan)
@@ -126,8 +137,8 @@ class Streams:
         self.blocks = np.full(n, first, dtype=np.int64)
         self.part: list[np.ndarray] = [np.zeros(0)] * n  # the part being copied from
         self.taken = np.zeros(n, dtype=np.int64)  # values of it already copied
-        self.copied = np.zeros(n, dtype=np.int64)  # values copied into the buffer in all
-        self.next: list[Pending | None] = [None] * n
+        self.copied = np.zeros(n, dtype=np.int64)  # values copied into the ring in all
+        self.ahead: list[Pending | None] = [None] * n  # the next part
         for i, src in enumerate(sources):
             if src is None:
                 self.const[i] = 1
@@ -140,7 +151,7 @@ class Streams:
     def _ask(self, s: int) -> None:
         """Ask for stream *s*'s next part."""
         dist, rng = self.sources[s]  # type: ignore[misc]
-        self.next[s] = self.maker.submit(draw_blocks, dist, rng, int(self.blocks[s]))
+        self.ahead[s] = self.maker.submit(draw_blocks, dist, rng, int(self.blocks[s]))
         self.blocks[s] = min(2 * self.blocks[s], self.cap // BLOCK)
 
     def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,31 +159,39 @@ class Streams:
         return np.empty((n, self.cap)), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
 
     def refill(self, rb: np.ndarray, rpos: np.ndarray, rlen: np.ndarray) -> int:
-        """Top up every drawn-from stream that is less than half full; return how many
-        draws are now safe whatever streams they come from (the fewest left in one)."""
+        """Top up every drawn-from stream whose ring is less than half full, to at least
+        half (the rest of the current part, then new parts while under half, as room
+        allows); return how many draws are now safe whatever streams they come from (the
+        fewest left in one)."""
         budget = 1 << 62
+        cap = self.cap
         for s, src in enumerate(self.sources):
             if self.const[s] or src is None:
                 continue
-            left = int(rlen[s] - rpos[s])
-            if left >= self.cap // 2:
-                budget = min(budget, left)
-                continue
-            if self.taken[s] == len(self.part[s]):
-                self.part[s] = self.next[s].result()  # type: ignore[union-attr]
-                self.taken[s] = 0
-                self._ask(s)
-            at = int(self.taken[s])
-            k = min(len(self.part[s]) - at, self.cap - left)
-            # The ring's free room starts after its last value, and may wrap around.
-            start = int(rlen[s]) % self.cap
-            head = min(k, self.cap - start)
-            rb[s, start:start + head] = self.part[s][at:at + head]
-            rb[s, :k - head] = self.part[s][at + head:at + k]
-            self.taken[s] = at + k
-            self.copied[s] += k
-            rlen[s] += k
-            budget = min(budget, left + k)
+            if rlen[s] - rpos[s] < cap // 2:
+                while True:
+                    part, at = self.part[s], int(self.taken[s])
+                    if at == len(part):
+                        if rlen[s] - rpos[s] >= cap // 2:
+                            break
+                        part = self.part[s] = self.ahead[s].result()  # type: ignore[union-attr]
+                        at = 0
+                        self._ask(s)
+                    k = min(len(part) - at, cap - int(rlen[s] - rpos[s]))
+                    if k == 0:  # the ring is full
+                        break
+                    # The ring's free room starts after its last value, and may wrap around.
+                    start = int(rlen[s]) % cap
+                    head = min(k, cap - start)
+                    rb[s, start:start + head] = part[at:at + head]
+                    rb[s, :k - head] = part[at + head:at + k]
+                    self.taken[s] = at + k
+                    self.copied[s] += k
+                    rlen[s] += k
+                if self.taken[s] == len(self.part[s]):
+                    self.part[s] = np.zeros(0)  # used up: let it go
+                    self.taken[s] = 0
+            budget = min(budget, int(rlen[s] - rpos[s]))
         return budget
 
     def used(self, rpos: np.ndarray, rlen: np.ndarray) -> np.ndarray:
@@ -202,7 +221,7 @@ class Arrivals:
         self.pos = np.zeros(n_clients, dtype=np.int64)
         self.len = np.zeros(n_clients, dtype=np.int64)
         self.more = np.zeros(n_clients, dtype=np.int64)
-        self._next: dict[int, np.ndarray | None] = {}
+        self._next: dict[int, np.ndarray | None] = {}  # a client's first chunk, until loaded
         self._ahead: dict[int, Pending] = {}
         for c, src in sources.items():
             if isinstance(src, tuple):
@@ -224,7 +243,7 @@ class Arrivals:
     def load(self, c: int) -> None:
         """Put client *c*'s next chunk in its region (its previous one is used up)."""
         src: Iterator[np.ndarray] = self.sources[c]
-        chunk = self._ahead.pop(c).result() if c in self._ahead else self._next[c]
+        chunk = self._ahead.pop(c).result() if c in self._ahead else self._next.pop(c, None)
         while chunk is not None and len(chunk) == 0:
             chunk = next(src, None)
         o = self.off[c]
