@@ -221,8 +221,7 @@ class Arrivals:
         self.pos = np.zeros(n_clients, dtype=np.int64)
         self.len = np.zeros(n_clients, dtype=np.int64)
         self.more = np.zeros(n_clients, dtype=np.int64)
-        self._next: dict[int, np.ndarray | None] = {}  # a client's first chunk, until loaded
-        self._ahead: dict[int, Pending] = {}
+        self._ahead: dict[int, Pending] = {}  # a chunked client's next chunk
         for c, src in sources.items():
             if isinstance(src, tuple):
                 times, routes = src
@@ -231,7 +230,7 @@ class Arrivals:
                 self.r[o:o + len(times)] = routes
                 self.len[c] = len(times)
             else:
-                self._next[c] = next(src, None)
+                self._ahead[c] = self.maker.submit(next, src, None)
                 self.load(c)
 
     def bind(self, view: np.ndarray) -> None:
@@ -243,7 +242,7 @@ class Arrivals:
     def load(self, c: int) -> None:
         """Put client *c*'s next chunk in its region (its previous one is used up)."""
         src: Iterator[np.ndarray] = self.sources[c]
-        chunk = self._ahead.pop(c).result() if c in self._ahead else self._next.pop(c, None)
+        chunk = self._ahead.pop(c).result() if c in self._ahead else None
         while chunk is not None and len(chunk) == 0:
             chunk = next(src, None)
         o = self.off[c]
