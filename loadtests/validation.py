@@ -225,15 +225,26 @@ def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
 def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
 
-    nginx takes both clocks at each turn of its event loop; they tick at different instants,
-    so a wall millisecond *W* is the monotonic millisecond *W - k* or *W - k - 1* for one
-    constant *k*, depending on where in *W* the turn fell. A connection's elapsed time
+    nginx takes both clocks at each turn of its event loop, so for a wall millisecond *W*
+    the monotonic millisecond is *W - k* or *W - k - 1* for one constant *k*, depending on
+    where in the millisecond the turn fell (:mod:`loadtests.target.nginx` explains the
+    clocks and how the target makes the second case rare). A connection's elapsed time
     (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
     is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
-    ``W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``, and its minimum over the connection's
-    requests is ``A_c + k`` as soon as one of them fell on the common side. Requests are
-    then at ``min(W - e) + e``: monotonic milliseconds shifted by the whole number *k*,
-    which the replay's offset absorbs. Rows without the connection columns keep *W*.
+    ``u_i = W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``; and because the wall clock is
+    read first, a turn interrupted between the two reads can only make ``u_i`` smaller.
+
+    Each connection's base ``A_c + k`` is therefore read from the top of its ``u`` values:
+    when the two highest are one apart, the lower one is the base, exactly. A connection
+    whose requests all gave the same top value (typically one that carried one to three
+    requests) leaves two candidates; it gets the side that the unambiguous connections
+    show to be the commoner (their share of ``k + 1`` samples, the clocks' phase, is the
+    same for every connection). When the target aligned nginx's clock, that share is
+    about 0.2% and the choice is right but for about one connection in 500 raised to the
+    number of its requests; on plain clocks it is right with the probability of the
+    commoner side. Requests are then at ``base + e``: monotonic milliseconds shifted by
+    the whole number *k*, which the replay's offset absorbs. Rows without the connection
+    columns keep *W*.
     """
     import numpy as np
 
@@ -244,12 +255,33 @@ def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
     if not known.any():
         return wall_ms
-    import pandas as pd
-
-    base = pd.Series(wall_ms[known] - elapsed[known]).groupby(conn[known]).transform("min").to_numpy()
+    bases = connection_bases(conn[known], wall_ms[known] - elapsed[known])
     out = np.array(wall_ms, dtype=float)
-    out[known] = base + elapsed[known]
+    out[known] = np.array([bases[c] for c in conn[known]]) + elapsed[known]
     return out
+
+
+def connection_bases(conn: Any, u: Any) -> dict[float, float]:
+    """Each connection's base from its ``u = W - e`` values (see :func:`_on_monotonic_grid`)."""
+    import numpy as np
+
+    tops: dict[float, float] = {}
+    below: dict[float, bool] = {}
+    for c in np.unique(conn):
+        values = u[conn == c]
+        top = float(values.max())
+        tops[c] = top
+        below[c] = bool(np.any(values == top - 1))
+    # The clocks' phase: among connections that show both sides, the share of requests
+    # on the k + 1 side.
+    upper = lower = 0
+    for c, both in below.items():
+        if both:
+            values = u[conn == c]
+            upper += int(np.sum(values == tops[c]))
+            lower += int(np.sum(values == tops[c] - 1))
+    upper_commoner = upper > lower
+    return {c: tops[c] - 1 if (below[c] or upper_commoner) else tops[c] for c in tops}
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:
