@@ -39,6 +39,12 @@ intended start. Columns, in order:
     the ``x-throttlesim-cold-start`` header as ``1``/``0``, empty when absent.
 ``worker``
     the load-generating worker that sent it.
+``server_received_s``, ``server_connection``, ``server_connection_ms``, ``function_received_s``
+    the local targets' clocks (:func:`server_fields`), empty elsewhere.
+``function_ms``
+    the ``x-throttlesim-function-ms`` header of the local targets: how long the function's
+    environment was busy (init plus run, in ms), the part of the latency the model draws;
+    empty when absent.
 
 :func:`to_trace` turns the first attempts back into replay traces, so the model can be
 run on exactly the requests that were sent.
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping, Sequence
@@ -86,6 +93,7 @@ COLUMNS: tuple[str, ...] = (
     "server_connection",
     "server_connection_ms",
     "function_received_s",
+    "function_ms",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -105,6 +113,7 @@ _DTYPES: dict[str, Any] = {
     "server_connection": "Int64",
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
+    "function_ms": "float64",
 }
 
 _MAX_MESSAGE = 200
@@ -112,6 +121,7 @@ CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -194,12 +204,17 @@ def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
 
 def _function_received(headers: Mapping[str, str] | None) -> str:
     """The function runtime's ``x-throttlesim-received-s`` (epoch seconds), or ``""``."""
-    value = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
+    return _number_header(headers, RECEIVED_HEADER)
+
+
+def _number_header(headers: Mapping[str, str] | None, name: str) -> str:
+    """Header *name* when it holds a finite number, else ``""``."""
+    value = ((headers or {}).get(name) or "").strip()
     try:
-        float(value)
+        number = float(value)
     except ValueError:
         return ""
-    return value
+    return value if math.isfinite(number) else ""
 
 
 def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -208,7 +223,7 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     received, connection, connection_ms = server_received(headers)
     function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
-            "function_received_s": function}
+            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER)}
 
 
 class AttemptLog:
@@ -241,6 +256,7 @@ class AttemptLog:
         server_connection: str = "",
         server_connection_ms: str = "",
         function_received_s: str = "",
+        function_ms: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -260,6 +276,7 @@ class AttemptLog:
                 server_connection,
                 server_connection_ms,
                 function_received_s,
+                function_ms,
             )
         )
         self.rows += 1

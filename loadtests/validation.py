@@ -33,6 +33,9 @@ __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
 TARGETS = ("emulated", "nginx")
 
+#: Where the model's gateway overhead comes from on a local target.
+OVERHEAD_CHOICES = ("measured", "scenario")
+
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
     "emulated": {"fraction_429": 0.005, "fraction_5xx": 0.005},
@@ -103,12 +106,23 @@ def run_validation(
     allow_remote: bool = False,
     plots: bool = True,
     progress: Callable[[Any], None] | None = None,
+    overhead: str = "measured",
 ) -> ValidationRun:
-    """Load-test *target* with the scenario's traffic and compare with the model."""
+    """Load-test *target* with the scenario's traffic and compare with the model.
+
+    *overhead* says what the model takes as the gateway's own time on a local target:
+    ``"measured"`` (the default) draws from what the target added to each successful
+    answer beyond the function's time (:func:`simulator.validate.measured_overhead`);
+    ``"scenario"`` keeps ``behaviour.gateway_overhead``. Against a URL the scenario's
+    value is used and a measured one, when the API reports function times, is suggested.
+    """
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, replay_scenario
+    from simulator.validate import compare, measured_overhead, replay_scenario
+
+    if overhead not in OVERHEAD_CHOICES:
+        raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
 
     path = Path(scenario_path)
     out = Path(out_dir)
@@ -144,18 +158,39 @@ def run_validation(
     observed = on_server_clock(read_log(loadtest.log_path))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    measured = measured_overhead(observed)
+    if measured is not None and local and overhead == "measured":
+        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
     report = compare(observed, replay, runs, tolerances=tol)
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol, **report.to_dict()}
+    overhead_doc = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.overhead = overhead_doc
+    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+           "gateway_overhead": overhead_doc, **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
     return ValidationRun(report, out, target, host, files)
+
+
+def _describe_dist(spec: Any) -> str:
+    """A scenario distribution in milliseconds: ``"10 ms"``, ``"lognormal median=80 ms p99=600 ms"``."""
+    data = dict(spec.model_dump())
+    kind = data.pop("kind", "")
+    parts = {k: (f"{v * 1000:g} ms" if isinstance(v, float) else str(v)) for k, v in data.items()
+             if k != "values_s" and v is not None}
+    if kind == "fixed":
+        return parts.get("value", "")
+    return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
 
 
 def on_server_clock(observed: Any) -> Any:

@@ -16,10 +16,12 @@ def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
     headers = {"x-throttlesim-nginx-time": "1795626310.428 17 0.043"}
     assert server_received(headers) == ("1795626310.428", "17", "43")
     assert server_fields(headers) == {"server_received_s": "1795626310.428", "server_connection": "17",
-                                      "server_connection_ms": "43", "function_received_s": ""}
-    behind = {**headers, "x-throttlesim-received-s": "1795626310.428612"}
+                                      "server_connection_ms": "43", "function_received_s": "", "function_ms": ""}
+    behind = {**headers, "x-throttlesim-received-s": "1795626310.428612", "x-throttlesim-function-ms": "30.125"}
     assert server_fields(behind)["function_received_s"] == "1795626310.428612"
+    assert server_fields(behind)["function_ms"] == "30.125"
     assert server_fields(behind)["server_received_s"] == "1795626310.428"  # nginx's clock wins
+    assert server_fields({**behind, "x-throttlesim-function-ms": "nan"})["function_ms"] == ""
 
 
 def test_runtime_header_and_no_header():
