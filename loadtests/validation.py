@@ -36,6 +36,31 @@ TARGETS = ("emulated", "nginx")
 #: Where the model's gateway overhead comes from on a local target.
 OVERHEAD_CHOICES = ("measured", "scenario")
 
+#: What a run against each kind of target checks. ``independent``: an implementation that
+#: is not the model's code decides it (so the run tests the model's rule);
+#: ``model``: the target serves the model's own code in real time (the run tests the
+#: harness, the clocks and the replay, not the rule); ``absent``: the target has no such
+#: part. Keys are the parts of the request path.
+TARGET_PARTS: dict[str, dict[str, str]] = {
+    "emulated": {
+        "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
+        "route, stage and account throttles": "model", "integration timeouts": "model",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "nginx": {
+        "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
+        "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
+        "integration timeouts": "independent (nginx proxy_read_timeout)",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "url": {
+        "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
+        "route, stage and account throttles": "independent", "integration timeouts": "independent",
+        "Lambda concurrency and throttles": "independent", "cold starts": "independent",
+        "function errors and timeouts": "independent",
+    },
+}
+
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
     "emulated": {"fraction_429": 0.005, "fraction_5xx": 0.005},
@@ -173,8 +198,9 @@ def run_validation(
         "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
     }
     report.overhead = overhead_doc
+    report.parts = TARGET_PARTS[target if local else "url"]
     doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
-           "gateway_overhead": overhead_doc, **report.to_dict()}
+           "gateway_overhead": overhead_doc, "parts_checked": report.parts, **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:

@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("scenario", help="scenario file (TOML)")
     serve.add_argument("--port", type=_whole(0), default=8000, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--gateway", choices=["emulated", "nginx"], default="emulated",
-                       help="emulated: API Gateway + Lambda in one process; nginx: Debian's nginx in front of "
-                            "the function runtime")
+                       help="emulated: the model's own API Gateway and Lambda served in real time, in one "
+                            "process (for testing the harness); nginx: Debian's nginx in front of the function "
+                            "runtime")
     serve.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     serve.add_argument("--duration-limit", type=_interval, metavar="DURATION", help="stop by itself after this long")
@@ -145,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="load-test a real API and compare what it did with the model")
     val.add_argument("scenario", help="scenario file (TOML)")
     val.add_argument("--target", default="emulated", metavar="emulated|nginx|URL",
-                     help="a local target started for the run, or the URL of a running API")
+                     help="emulated: the model itself served in real time (tests the harness, not the model); "
+                          "nginx: Debian's nginx decides keys, throttles and integration timeouts; "
+                          "URL: a running API (your staging stage)")
     val.add_argument("--duration", type=_interval, help="how long to send traffic (default: the scenario's)")
     val.add_argument("--out", default="validation-out", metavar="DIR")
     val.add_argument("--seeds", type=_positive_int, default=5, help="seeds of the traffic model for intervals")

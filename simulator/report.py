@@ -112,6 +112,17 @@ def print_validation(run: Any, console: Console | None = None) -> None:
     r = run.report
     console.print(f"[bold]validation[/bold] against {run.target} ({run.host}): {r.n_observed:,} attempts observed; "
                   f"files in {run.out_dir}")
+    parts = getattr(r, "parts", None)
+    if parts:
+        own = [k for k, v in parts.items() if v.startswith("independent")]
+        served = [k for k, v in parts.items() if v == "model"]
+        absent = [k for k, v in parts.items() if v == "absent"]
+        console.print("checked against an implementation of its own: " + (", ".join(own) or "nothing"))
+        if served:
+            console.print("served by the model's own code (this checks the harness, not these rules): "
+                          + ", ".join(served))
+        if absent:
+            console.print("not served by this target: " + ", ".join(absent))
     t = Table(title="Status classes (fraction of attempts)", title_justify="left")
     for col in ("class", "predicted", "observed"):
         t.add_column(col, justify="left" if col == "class" else "right")

@@ -220,6 +220,8 @@ class ValidationReport:
     per_second: Any = field(default=None, repr=False)
     #: Where the model's gateway overhead came from (set by the harness that ran the target).
     overhead: dict[str, Any] | None = None
+    #: Which parts of the request path the target decides independently of the model's code.
+    parts: dict[str, str] | None = None
 
     @property
     def ok(self) -> bool:
