@@ -41,6 +41,9 @@ intended start. Columns, in order:
     the load-generating worker that sent it.
 ``server_received_s``, ``server_connection``, ``server_connection_ms``, ``function_received_s``
     the local targets' clocks (:func:`server_fields`), empty elsewhere.
+``aws_request_id``
+    API Gateway's request id (``x-amzn-RequestId``, HTTP API ``apigw-requestid``), which
+    ties the attempt to a server's own logs; empty when absent.
 ``function_ms``
     the ``x-throttlesim-function-ms`` header of the local targets: how long the function's
     environment was busy (init plus run, in ms), the part of the latency the model draws;
@@ -70,6 +73,7 @@ __all__ = [
     "merge_logs",
     "read_log",
     "replay_overrides",
+    "request_id",
     "response_message",
     "server_fields",
     "server_received",
@@ -94,6 +98,7 @@ COLUMNS: tuple[str, ...] = (
     "server_connection_ms",
     "function_received_s",
     "function_ms",
+    "aws_request_id",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -114,6 +119,7 @@ _DTYPES: dict[str, Any] = {
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
     "function_ms": "float64",
+    "aws_request_id": "string",
 }
 
 _MAX_MESSAGE = 200
@@ -223,7 +229,16 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     received, connection, connection_ms = server_received(headers)
     function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
-            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER)}
+            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER),
+            "aws_request_id": request_id(headers)}
+
+
+def request_id(headers: Mapping[str, str] | None) -> str:
+    """API Gateway's request id of an answer: ``x-amzn-RequestId`` (REST), ``apigw-requestid``
+    (HTTP), or ``""``."""
+    h = headers or {}
+    value = h.get("x-amzn-RequestId") or h.get("x-amzn-requestid") or h.get("apigw-requestid") or ""
+    return re.sub(r"[^A-Za-z0-9._:-]", "", value)[:100]
 
 
 class AttemptLog:
@@ -257,6 +272,7 @@ class AttemptLog:
         server_connection_ms: str = "",
         function_received_s: str = "",
         function_ms: str = "",
+        aws_request_id: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -277,6 +293,7 @@ class AttemptLog:
                 server_connection_ms,
                 function_received_s,
                 function_ms,
+                aws_request_id,
             )
         )
         self.rows += 1

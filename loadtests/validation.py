@@ -84,9 +84,12 @@ class ValidationRun:
 class _Target:
     """A local target server as a subprocess; always stopped on exit."""
 
-    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str]) -> None:
+    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
+                 log_dir: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
                "--duration-limit", repr(limit_s)]
+        if log_dir is not None:
+            cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
             cmd += ["--set", f"{key}={value}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -173,14 +176,14 @@ def run_validation(
     if local:
         # The target outlives the load test by a margin, then stops by itself whatever happens.
         target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        with _Target(path, target, run_s + 120.0, target_overrides) as t:
+        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
             host = t.host
             loadtest = load(host)
     else:
         host = target
         loadtest = load(host)
 
-    observed = on_server_clock(read_log(loadtest.log_path))
+    observed = on_server_clock(with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv"))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     measured = measured_overhead(observed)
@@ -217,6 +220,26 @@ def _describe_dist(spec: Any) -> str:
     if kind == "fixed":
         return parts.get("value", "")
     return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
+
+
+def with_invocations(observed: Any, path: Path) -> Any:
+    """The attempt log with what the function runtime logged for requests whose answer the
+    client did not get from it (nginx's own 504s): when the runtime received them, how long
+    the function ran, and whether it was a cold start, joined on the gateway's request id."""
+    from loadtests.target.invocation_log import read_invocations
+
+    runtime = read_invocations(path)
+    if runtime.empty or "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    out = observed.copy()
+    for column in ("function_received_s", "function_ms", "cold_start"):
+        if column not in out or column not in runtime:
+            continue
+        known = ids.map(runtime[column]).where(ids != "")
+        missing = out[column].isna()
+        out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
+    return out
 
 
 def on_server_clock(observed: Any) -> Any:

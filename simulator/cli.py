@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     serve.add_argument("--duration-limit", type=_interval, metavar="DURATION", help="stop by itself after this long")
+    serve.add_argument("--log-dir", metavar="DIR",
+                       help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv")
 
     lt = sub.add_parser("loadtest", help="send a scenario's traffic to a real API with Locust")
     lt.add_argument("scenario", help="scenario file (TOML)")
@@ -272,6 +274,8 @@ def _serve(args: argparse.Namespace) -> int:
         argv += ["--set", item]
     if args.duration_limit is not None:
         argv += ["--duration-limit", repr(args.duration_limit)]
+    if args.log_dir is not None:
+        argv += ["--log-dir", args.log_dir]
     return serve_main(argv)
 
 

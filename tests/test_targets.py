@@ -357,3 +357,38 @@ def test_nginx_configuration_maps_aws_throttles_to_limit_req(scenario, tmp_path)
     assert "limit_req zone=r1 nodelay;" in text  # AWS burst 1 is nginx burst 0
     assert "proxy_read_timeout 300ms;" in text and "proxy_read_timeout 29000ms;" in text
     assert "usage-plan quotas (metered) have no nginx equivalent" in text
+
+
+@needs_nginx
+def test_nginx_504_is_completed_by_the_runtimes_invocation_log(scenario, tmp_path):
+    """nginx answers the 504 itself; the runtime still logs when it received the request,
+    how long the function ran and whether it was a cold start, under the request id the
+    client got as ``x-amzn-RequestId``."""
+    from loadtests.log import request_id, server_fields
+    from loadtests.target.invocation_log import read_invocations
+    from loadtests.validation import with_invocations
+
+    import pandas as pd
+
+    target = Target(scenario, "nginx", "--duration-limit", "60", "--log-dir", str(tmp_path))
+    try:
+        limited = [target.get("/limited") for _ in range(2)]
+        hang = target.get("/hang")
+    finally:
+        assert target.stop() == 0
+        target.kill()
+    ids = [request_id(r.headers) for r in (*limited, hang)]
+    assert all(len(i) == 32 for i in ids) and len(set(ids)) == 3  # nginx's $request_id on every answer
+    assert answer(hang)[0] == 504 and server_fields(hang.headers)["function_ms"] == ""
+    logged = read_invocations(tmp_path / "invocations.csv")
+    assert ids[1] not in logged.index  # refused by nginx: never reached the runtime
+    assert logged.loc[ids[2], "function_ms"] == pytest.approx(1501.0)  # init 1 ms + run 1,500 ms
+    assert logged.loc[ids[2], "cold_start"] == 1
+    observed = pd.DataFrame({"aws_request_id": pd.array(ids, dtype="string"), "status": [200, 429, 504],
+                             "function_received_s": [1.0, float("nan"), float("nan")],
+                             "function_ms": [float("nan")] * 3, "cold_start": pd.array([1, 0, None], dtype="Int8")})
+    filled = with_invocations(observed, tmp_path / "invocations.csv")
+    assert filled["function_received_s"].iloc[0] == 1.0  # what the client saw is kept
+    assert filled["function_received_s"].iloc[2] == logged.loc[ids[2], "function_received_s"]
+    assert pd.isna(filled["function_received_s"].iloc[1])
+    assert filled["cold_start"].iloc[2] == 1

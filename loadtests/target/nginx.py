@@ -23,6 +23,11 @@ How the scenario becomes nginx directives
   :func:`~simulator.gateway.nginx.nginx_rate` (whole ``r/s``, else the nearest whole
   ``r/m``) and ``burst=B-1 nodelay`` (nginx lets burst + 1 through at once); burst 0
   becomes ``return 429``. ``limit_req_status 429``.
+* Every answer carries nginx's ``$request_id`` as API Gateway's request-id header
+  (``x-amzn-RequestId``, HTTP API ``apigw-requestid``), and nginx passes it to the
+  function runtime (``x-throttlesim-request-id``), whose invocation log
+  (:mod:`loadtests.target.invocation_log`) then says when each proxied request reached
+  it, even one nginx answered 504 itself.
 * The integration timeout is ``proxy_read_timeout``: nginx answers 504 (HTTP API 503)
   with ``{"message":"Endpoint request timed out"}`` when the runtime has not answered in
   time; the function runs on in the runtime. Routes with different timeouts get one
@@ -51,6 +56,7 @@ from pathlib import Path
 from typing import Self
 
 from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, Answers
+from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
@@ -217,11 +223,12 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         "proxy_connect_timeout 5s;",
         f"proxy_pass http://throttlesim_lambda{INVOKE_PATH.replace('{name}', '$throttlesim_function')};",
     ]
+    rid = f"add_header {request_id_header(s)} $request_id always;"
     status, body = answers.no_route()
-    first = ['if ($throttlesim_route = "") {', f"    return {status} '{body.decode()}';", "}"]
+    first = ['if ($throttlesim_route = "") {', f"    {rid}", f"    return {status} '{body.decode()}';", "}"]
     if layout.plan_id:
         status, body = answers.error(oc.FORBIDDEN)
-        first += ['if ($throttlesim_plan = "") {', *_cause_headers(oc.CAUSES[oc.FORBIDDEN], "    "),
+        first += ['if ($throttlesim_plan = "") {', *_cause_headers(oc.CAUSES[oc.FORBIDDEN], "    "), f"    {rid}",
                   f"    return {status} '{body.decode()}';", "}"]
     if closed:
         first += ["if ($throttlesim_closed) {", "    return 429;", "}"]
@@ -234,7 +241,7 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
 
     def proxied(timeout_s: float) -> list[str]:
         return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", _TIME,
-                *proxy]
+                rid, f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
@@ -242,9 +249,10 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         server.append(location("/", [*first, "rewrite ^ /__throttlesim/$throttlesim_group last;"]))
         server += [location(f"= /__throttlesim/g{g}", ["internal;", *proxied(t)]) for g, t in enumerate(timeouts)]
     status, body = answers.error(oc.THROTTLED_ACCOUNT)
-    server.append(location("@throttled", [*_cause_headers("$throttlesim_throttles"), f"return 429 '{body.decode()}';"]))
+    server.append(location("@throttled", [*_cause_headers("$throttlesim_throttles"), rid,
+                                          f"return 429 '{body.decode()}';"]))
     status, body = answers.error(oc.INTEGRATION_TIMEOUT)
-    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False),
+    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False), rid,
                                         f"return {status} '{body.decode()}';"]))
     server.append("    }\n")
     return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
@@ -271,6 +279,12 @@ NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 _CLOCK = ("set $throttlesim_msec $msec;", "set $throttlesim_connection_time $connection_time;")
 _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $throttlesim_connection_time" '
          "always;")
+
+
+def request_id_header(s: Scenario) -> str:
+    """The response header that carries API Gateway's request id: ``x-amzn-RequestId``
+    (REST APIs) or ``apigw-requestid`` (HTTP APIs)."""
+    return "x-amzn-RequestId" if s.api.type == "REST" else "apigw-requestid"
 
 
 def _cause_headers(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:

@@ -21,6 +21,7 @@ import resource
 import signal
 import socket
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from aiohttp import web
 import simulator
 from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
+from loadtests.target.invocation_log import InvocationLog
 from loadtests.target.nginx import NginxError, NginxServer, find_nginx
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
@@ -73,11 +75,14 @@ def serve(
     duration_limit_s: float | None = None,
     overrides: dict[str, str] | None = None,
     ready: Callable[[str], None] = lambda line: print(line, flush=True),
+    log_dir: str | Path | None = None,
 ) -> None:
     """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
 
     Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
-    :class:`~loadtests.target.nginx.NginxError` if nginx does not start.
+    :class:`~loadtests.target.nginx.NginxError` if nginx does not start. With *log_dir*,
+    the function runtime behind nginx writes ``invocations.csv`` there
+    (:mod:`loadtests.target.invocation_log`).
     """
     if gateway not in GATEWAYS:
         raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
@@ -87,11 +92,12 @@ def serve(
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
     _raise_open_files_limit()
-    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready))
+    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready, log_dir))
 
 
 async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
-                 duration_limit_s: float | None, ready: Callable[[str], None]) -> None:
+                 duration_limit_s: float | None, ready: Callable[[str], None],
+                 log_dir: str | Path | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -105,7 +111,8 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
         listen = port
     else:
         runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
-        app = runtime_app(runtime)
+        log = InvocationLog(Path(log_dir) / "invocations.csv") if log_dir is not None else None
+        app = runtime_app(runtime, log)
         app.on_cleanup.append(lambda _: _close(runtime))
         listen = 0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -150,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a scenario key, as in throttlesim run")
     p.add_argument("--duration-limit", type=float, default=None, metavar="S",
                    help="stop by itself after S seconds")
+    p.add_argument("--log-dir", default=None, metavar="DIR",
+                   help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv")
     return p
 
 
@@ -165,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides[key] = value
     try:
         serve(args.scenario, port=args.port, gateway=args.gateway, seed=args.seed,
-              duration_limit_s=args.duration_limit, overrides=overrides or None)
+              duration_limit_s=args.duration_limit, overrides=overrides or None, log_dir=args.log_dir)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
