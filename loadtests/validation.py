@@ -147,7 +147,7 @@ def run_validation(
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, measured_overhead, replay_scenario
+    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
@@ -192,7 +192,13 @@ def run_validation(
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
-    report = compare(observed, replay, runs, tolerances=tol)
+    groups: dict[str, str] | None = None
+    if not observed["cause"].fillna("").astype(str).str.len().any():
+        # The API said nothing of causes (a deployed stage): read them from the answers.
+        observed, groups = causes_from_answers(observed, base)
+    report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
+    if groups is not None:
+        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
     overhead_doc = {
@@ -203,7 +209,9 @@ def run_validation(
     report.overhead = overhead_doc
     report.parts = TARGET_PARTS[target if local else "url"]
     doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
-           "gateway_overhead": overhead_doc, "parts_checked": report.parts, **report.to_dict()}
+           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
+           "causes_from": "answers" if groups is not None else "target",
+           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CAUSES", "GATEWAY_REJECTIONS", "status_codes"]
+__all__ = ["CAUSES", "GATEWAY_REJECTIONS", "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -81,3 +81,31 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         504 if rest else b.http_api_timeout_status,
         0,
     )
+
+
+def messages(scenario: Scenario) -> tuple[str, ...]:
+    """The ``message`` of each cause's answer body (``{"message": ...}``, API Gateway's
+    default gateway responses; indexed like :data:`CAUSES`), ``""`` where there is none
+    (``ok`` carries the function's own body, ``client_timeout`` no answer at all)."""
+    rest = scenario.api.type == "REST"
+    lambda_failed = "Internal server error" if rest else "Internal Server Error"
+    timeout = "Service Unavailable" if status_codes(scenario)[INTEGRATION_TIMEOUT] == 503 else "Endpoint request timed out"
+    return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+
+
+def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
+    """Causes by the answer a client sees, ``(status, message) -> causes``: the causes in
+    one group cannot be told apart from the answer alone (for example the four throttles
+    behind ``429 Too Many Requests``, or a function error and a function timeout behind
+    a REST API's ``502``). HTTP APIs have no API keys or usage plans, so those causes are
+    left out for them."""
+    status, message = status_codes(scenario), messages(scenario)
+    rest = scenario.api.type == "REST"
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for i, cause in enumerate(CAUSES):
+        if not rest and i in (FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED):
+            continue
+        key = (status[i], message[i])
+        out[key] = (*out.get(key, ()), cause)
+    return out

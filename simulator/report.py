@@ -154,4 +154,7 @@ def print_validation(run: Any, console: Console | None = None) -> None:
                   f"(on the {r.cold_starts.get('attempts', 0):g} attempts whose answer says); "
                   f"per-second 429 mean abs error {r.series['429']['mean_abs_error']:g}, "
                   f"5XX {r.series['5xx']['mean_abs_error']:g}")
+    if getattr(r, "indistinguishable", None):
+        console.print("causes read from the answers alone; these answer alike and are counted together: "
+                      + "; ".join(r.indistinguishable))
     console.print("[green]within tolerance[/green]" if r.ok else "[red]outside tolerance[/red]")

@@ -45,8 +45,6 @@ RECEIVED_HEADER = "x-throttlesim-received-s"
 #: what a client waits is the target's own overhead, which validation measures.
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
-_THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
-
 
 class Answers:
     """Status codes and bodies of one scenario's API (REST or HTTP)."""
@@ -54,20 +52,14 @@ class Answers:
     def __init__(self, scenario: Scenario) -> None:
         self.rest = scenario.api.type == "REST"
         self.status = oc.status_codes(scenario)
+        self.messages = oc.messages(scenario)
 
     def message(self, cause: int) -> str:
         """The ``message`` of the default gateway response for *cause* (not ``ok``)."""
-        if cause == oc.FORBIDDEN:
-            return "Forbidden"
-        if cause in _THROTTLES:
-            return "Too Many Requests"
-        if cause == oc.QUOTA_EXCEEDED:
-            return "Limit Exceeded"
-        if cause == oc.INTEGRATION_TIMEOUT:
-            return "Service Unavailable" if self.status[cause] == 503 else "Endpoint request timed out"
-        if cause in (oc.LAMBDA_THROTTLED, oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT):
-            return "Internal server error" if self.rest else "Internal Server Error"
-        raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        text = self.messages[cause]
+        if not text:
+            raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        return text
 
     def error(self, cause: int) -> tuple[int, bytes]:
         """``(status, body)`` of the gateway's answer for *cause*."""
