@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from simulator.loader import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.outcomes import CAUSES
 
 if TYPE_CHECKING:

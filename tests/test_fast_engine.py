@@ -15,12 +15,12 @@ import pytest
 import simulator
 from simulator.dists import BLOCK, Draws, Empirical, Exponential, Fixed, LogNormal, Uniform
 from simulator.rng import stream
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
 from tests.conftest import BASE, merge
 
 numba = pytest.importorskip("numba")
 
-from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
+from simulator.results.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from simulator.engine import fast as fast_module
 from simulator.engine import fast_inputs, fast_streams
 from simulator.engine.fast import FastEngine

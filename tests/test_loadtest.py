@@ -27,7 +27,7 @@ import simulator
 from loadtests.log import AttemptLog, answer_fields, client_error_message, read_log, replay_overrides, to_trace
 from loadtests.plan import api_key_variable, drain_bound_s, plan_arrivals, route_request, worker_share
 from simulator.rng import stream
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
 
 # Looked up, never imported: importing Locust would monkey-patch this process with gevent.
 needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed")

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.quota_forecast import QuotaForecast, forecast_quotas
+from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
 
 UTC = timezone.utc
 

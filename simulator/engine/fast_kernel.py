@@ -1,7 +1,7 @@
 """The attempt, the response and the checks of the fast engine's compiled loop.
 
 These functions are the reference engine's ``_attempt``, ``_send``/``_after`` (with
-:class:`~simulator.clients.RetryPolicy`), ``Waiter.wait`` and ``Recorder`` ported to the
+:class:`~simulator.traffic.clients.RetryPolicy`), ``Waiter.wait`` and ``Recorder`` ported to the
 packed arrays of :mod:`simulator.engine.fast_layout`. Like the building blocks of
 :mod:`simulator.engine.fast_parts`, they are inlined into :func:`simulator.engine.fast_loop.run`,
 each at one call site.

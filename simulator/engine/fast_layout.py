@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator import outcomes as oc
+
 __all__ = ["Pack"]
 
 # --------------------------------------------------------------------------- return codes
@@ -118,8 +120,8 @@ RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause"
 RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
 RR_INT = ("client", "route", "attempts", "status", "cause")
 RR_FLOAT = ("time_s", "end_s")
-COLD = 1
-PROVISIONED = 2
+COLD = oc.COLD
+PROVISIONED = oc.PROVISIONED
 
 # aggregates
 G_LAT_ATT_SUM, G_LAT_ATT_MAX, G_LAT_REQ_SUM, G_LAT_REQ_MAX, N_GLAT = range(5)

@@ -31,14 +31,15 @@ import simpy
 from simpy.events import NORMAL, URGENT, Event
 
 from simulator import outcomes as oc
-from simulator.clients import RetryPolicy, Waiter, route_weights
+from simulator.outcomes import COLD, PROVISIONED
+from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
 from simulator.dists import Draws, Uniforms
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
-from simulator.results import COLD, PROVISIONED, Recorder, Result
+from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
 
 __all__ = ["ReferenceEngine"]
 

@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from simulator import outcomes as oc
-from simulator.outcomes import CAUSES, status_codes
+from simulator.cost.usage import run_cost
+from simulator.outcomes import CAUSES, COLD, status_codes
 from simulator.plots.style import CAUSE_COLOURS, format_usd, new_figure
-from simulator.results import COLD
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -397,8 +397,6 @@ def run_figures(
         "latency_cdf": latency_cdf(result, by_client=len(result.names.clients) > 1),
     }
     if cost is True:
-        from simulator.cost.usage import run_cost
-
         cost = run_cost(result)
     if cost is not False:
         figures["cost"] = cost_breakdown(cost, title=f"Cost by item: {_run_title(result)}")

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator import outcomes as oc
-from simulator.results import PROVISIONED
+from simulator.outcomes import PROVISIONED
 
 if TYPE_CHECKING:
-    from simulator.results import Result
+    from simulator.results.records import Result
 
 __all__ = ["build_timeseries", "series_table"]
 

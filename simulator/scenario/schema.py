@@ -9,9 +9,9 @@ All durations are held in seconds (``*_s`` attributes or :class:`~simulator.dist
 objects); rates are per second.
 
 The ``[[clients]]`` models (arrivals, Locust waits, retry policies) live in
-:mod:`simulator.scenario_clients` and the blocks every model is built from (the strict
-frozen base model, :data:`Duration`) in :mod:`simulator.scenario_base`; all of them are
-importable from here.
+:mod:`simulator.scenario.clients` and the blocks every model is built from (the strict
+frozen base model, :data:`Duration`) in :mod:`simulator.scenario.base`; all of them are
+importable from :mod:`simulator.scenario`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator import dists
-from simulator.scenario_base import Duration, _between, _Model
-from simulator.scenario_clients import (
+from simulator.scenario.base import Duration, _between, _Model
+from simulator.scenario.clients import (
     DEFAULT_RETRY_ON,
     ArrivalSpec,
     BetweenWait,

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from simulator.errors import ScenarioError
-from simulator.scenario import Scenario
+from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
 

@@ -11,7 +11,7 @@ taken to repeat every ``duration`` (a 10-minute scenario stands for every 10 min
 the period). For the clients of one key:
 
 * *offered* requests ``O(t)``: open arrivals integrate their rate profile (the same
-  ``Lambda(t)`` as :func:`simulator.traffic.cumulative_rate`), bursts add their counts,
+  ``Lambda(t)`` as :func:`simulator.traffic.arrivals.cumulative_rate`), bursts add their counts,
   replayed traces count their rows. Closed (Locust-style) users are approximated: each
   user sends ``1 / (wait + mean latency)`` requests per second, where the mean latency is
   the gateway overhead plus the mean duration of the functions behind the client's routes
@@ -39,7 +39,7 @@ quota lasts longer than forecast). The quota's effect on the throttle buckets is
 ignored (off by at most one burst per period).
 
 The algebra of these flows (piecewise-linear rates, fluid token buckets, repeating
-cycles) is in :mod:`simulator.quota_flows`; this module turns clients into flows and
+cycles) is in :mod:`simulator.studies.quota_flows`; this module turns clients into flows and
 flows into per-period forecasts.
 
 ``exact=True`` cross-checks the first period by simulating it with :func:`simulator.simulate`
@@ -58,10 +58,13 @@ from typing import Any
 
 import numpy as np
 
+from simulator import outcomes as oc
+from simulator.engine import simulate
 from simulator.gateway.quota import period_start
-from simulator.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
+from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.scenario import Client, Scenario
-from simulator.traffic import cumulative_rate
+from simulator.traffic.arrivals import cumulative_rate
+from simulator.units import parse_duration
 
 __all__ = ["MAX_EXACT_REQUESTS", "QuotaForecast", "forecast_quotas", "render_forecasts"]
 
@@ -214,8 +217,6 @@ def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, e
     *exact* simulates the first period instead (see the module docstring); *seed* is
     the seed of that run (default: the scenario's).
     """
-    from simulator.units import parse_duration
-
     if horizon is None:
         horizon_s = None
     elif isinstance(horizon, bool) or not isinstance(horizon, (str, int, float)):
@@ -320,9 +321,6 @@ def _repeated(c: Client, d: float, window: float) -> Client:
 
 
 def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[QuotaForecast]:
-    import simulator
-    from simulator import outcomes as oc
-
     if not firsts:
         return []
     window = max((f.period_end - s.start).total_seconds() for f in firsts)
@@ -333,7 +331,7 @@ def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[Q
                          f"(at most {MAX_EXACT_REQUESTS:,}); use the analytic forecast")
     clients = [_repeated(c, s.duration, window) for c in s.clients]
     run = s.model_copy(update={"duration": window, "clients": clients})
-    result = simulator.simulate(run, seed=seed)
+    result = simulate(run, seed=seed)
     a = result.attempts
     names = [c.name for c in s.clients]
     out = []
