@@ -57,8 +57,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -82,11 +83,11 @@ from loadtests.plan import (
     route_request,
     worker_share,
 )
-from simulator.traffic.clients import RetryPolicy, Waiter
 from simulator.errors import ThrottlesimError
-from simulator.scenario.loader import load_scenario
 from simulator.rng import stream
 from simulator.scenario import Client, ClosedArrivals, Scenario
+from simulator.scenario.loader import load_scenario
+from simulator.traffic.clients import RetryPolicy, Waiter
 
 START_MESSAGE = "throttlesim_start"
 DONE_MESSAGE = "throttlesim_done"

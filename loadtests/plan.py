@@ -24,14 +24,14 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from simulator.dists import Uniforms
-from simulator.scenario.loader import load_scenario
 from simulator.rng import stream
 from simulator.scenario import Client, ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.scenario.loader import load_scenario
 from simulator.traffic.arrivals import open_arrival_times
 
 __all__ = [

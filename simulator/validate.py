@@ -24,15 +24,15 @@ client, route, attempt`` and optionally ``cause`` and ``cold_start`` columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.scenario.loader import load_scenario
 from simulator.outcomes import CAUSES
+from simulator.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -22,11 +22,12 @@ def _nginx() -> bool:
         return False
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("target, scenario", [
     ("emulated", "usage_plan_keys.toml"),
     ("emulated", "lambda_concurrency.toml"),
-    *(pytest.param("nginx", name, marks=pytest.mark.skipif(not _nginx(),
-                                                           reason="Debian's nginx is not installed (.ci/run installs it)"))
+    *(pytest.param("nginx", name, marks=pytest.mark.skipif(
+        not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)"))
       for name in ("route_account.toml", "lambda_concurrency.toml")),
 ])
 def test_the_model_agrees_with_a_real_target(tmp_path, target, scenario):

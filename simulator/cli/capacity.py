@@ -45,7 +45,8 @@ def add_capacity_commands(sub: Any) -> None:
                       help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
     quota.add_argument("scenario", help="scenario file (TOML)")
-    quota.add_argument("--horizon", metavar="DURATION", help="forecast every period up to this long after start, e.g. 90d")
+    quota.add_argument("--horizon", metavar="DURATION",
+                       help="forecast every period up to this long after start, e.g. 90d")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -91,7 +92,10 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
 
             kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
                           overrides=fixed)
-            result = plan(args.scenario, slos, vary, **kwargs) if slos is not None else run_sweep(args.scenario, vary, **kwargs)
+            if slos is not None:
+                result = plan(args.scenario, slos, vary, **kwargs)
+            else:
+                result = run_sweep(args.scenario, vary, **kwargs)
     finally:
         if executor is not None:
             executor.close() if args.dask else executor.shutdown()

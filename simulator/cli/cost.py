@@ -107,8 +107,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
-    t = Table(title=f"{base['summary']['scenario']}: baseline vs " + ", ".join(f"{k}={v}" for k, v in overrides.items()),
-              title_justify="left")
+    variant = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    t = Table(title=f"{base['summary']['scenario']}: baseline vs {variant}", title_justify="left")
     for col in ("figure", "baseline", "variant", "delta"):
         t.add_column(col, justify="left" if col == "figure" else "right")
     for k in hb:

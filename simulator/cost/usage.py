@@ -80,10 +80,10 @@ from simulator.cost.bill import (
     LambdaUsage,
     api_gateway_cost,
     data_transfer_cost,
-    logs_cost,
     http_metered_requests,
     lambda_billed_ms,
     lambda_cost,
+    logs_cost,
 )
 from simulator.cost.pricing import PriceTable, load_prices
 from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS, PROVISIONED

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from simulator.traffic.clients import route_weights
 from simulator.dists import Distribution, Uniform
 from simulator.engine.fast_layout import MAX_CHAIN
 from simulator.engine.fast_streams import Arrivals, Maker, Streams
@@ -33,7 +32,8 @@ from simulator.gateway.quota import QuotaCounter
 from simulator.outcomes import CAUSES, status_codes
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.traffic.arrivals import rate_profile, cumulative_rate
+from simulator.traffic.arrivals import cumulative_rate, rate_profile
+from simulator.traffic.clients import route_weights
 
 __all__ = ["STREAM_ABOVE", "arrival_chunks", "flatten", "open_times"]
 

@@ -26,7 +26,8 @@ and quota.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from simulator import outcomes as oc
 from simulator.gateway.buckets import TokenBucket

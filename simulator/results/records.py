@@ -224,7 +224,9 @@ class Result:
             "latency_ms": _percentiles(a_lat),
         }
 
-    def _rates(self, a_status: np.ndarray, a_cause: np.ndarray, r_status: np.ndarray, n_att: int, n_req: int) -> dict[str, float]:
+    def _rates(
+        self, a_status: np.ndarray, a_cause: np.ndarray, r_status: np.ndarray, n_att: int, n_req: int
+    ) -> dict[str, float]:
         dur = self.scenario.duration
 
         def frac(x: int, n: int) -> float:
@@ -335,7 +337,8 @@ class Result:
             "cause": np.array(CAUSES, dtype=object)[a["cause"]] if self.n_attempts else np.array([], dtype=object),
             "latency_s": a["latency_s"],
             "gateway_status": a["gateway_status"],
-            "gateway_cause": np.array(CAUSES, dtype=object)[a["gateway_cause"]] if self.n_attempts else np.array([], dtype=object),
+            "gateway_cause": (np.array(CAUSES, dtype=object)[a["gateway_cause"]] if self.n_attempts
+                              else np.array([], dtype=object)),
             "gateway_latency_s": a["gateway_latency_s"],
             "integration_latency_s": a["integration_latency_s"],
             "cold_start": (a["flags"] & COLD) != 0,

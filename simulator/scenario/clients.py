@@ -36,7 +36,7 @@ These models only describe the traffic; :mod:`simulator.traffic.arrivals` and
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -154,7 +154,7 @@ class ConstantThroughputWait(_Model):
 
 
 WaitSpec = Annotated[
-    Union[ConstantWait, BetweenWait, ConstantPacingWait, ConstantThroughputWait],
+    ConstantWait | BetweenWait | ConstantPacingWait | ConstantThroughputWait,
     Field(discriminator="kind"),
 ]
 
@@ -190,7 +190,7 @@ class ReplayArrivals(_Model):
 
 
 ArrivalSpec = Annotated[
-    Union[OpenArrivals, ClosedArrivals, ReplayArrivals],
+    OpenArrivals | ClosedArrivals | ReplayArrivals,
     Field(discriminator="process"),
 ]
 
@@ -260,7 +260,7 @@ class StandardRetry(_Model):
 
 
 RetrySpec = Annotated[
-    Union[NoRetry, FixedRetry, ExponentialRetry, StandardRetry],
+    NoRetry | FixedRetry | ExponentialRetry | StandardRetry,
     Field(discriminator="mode"),
 ]
 

@@ -16,8 +16,8 @@ importable from :mod:`simulator.scenario`.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -199,7 +199,7 @@ def _dist_shorthand(value: Any) -> Any:
 
 #: A distribution of durations: a duration string (fixed) or a table with ``kind``.
 DistSpec = Annotated[
-    Union[FixedDist, ExponentialDist, LogNormalDist, UniformDist, EmpiricalDist],
+    FixedDist | ExponentialDist | LogNormalDist | UniformDist | EmpiricalDist,
     Field(discriminator="kind"),
     BeforeValidator(_dist_shorthand),
 ]
@@ -402,7 +402,7 @@ def _utc(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     return value
 
 
@@ -413,7 +413,7 @@ class Scenario(_Model):
     description: str = ""
     duration: Duration
     seed: int = Field(default=0, ge=0)
-    start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=UTC)
     api: Api = Api()
     account: Account = Account()
     stage: Stage = Stage()

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from simulator.units import parse_duration
 from simulator.studies.sweep import METRICS, Executor, ProgressCallback, SweepResult, run_sweep
+from simulator.units import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -474,12 +474,15 @@ def run_sweep(
     return sweep.run(executor, progress)
 
 
-def render_sweep(result: SweepResult, metrics: Sequence[str] = ("rate_429", "rate_5xx", "p99_ms", "monthly_usd")) -> Any:
+def render_sweep(
+    result: SweepResult, metrics: Sequence[str] = ("rate_429", "rate_5xx", "p99_ms", "monthly_usd")
+) -> Any:
     """A rich table of a sweep for the terminal: the keys, then ``mean [lo, hi]`` per metric."""
     from rich.table import Table
 
+    more = "..." if result.replications > 3 else ""
     table = Table(title=f"{Path(result.scenario_path).name}: {len(result.table)} points x "
-                        f"{result.replications} seeds {list(result.seeds)[:3]}{'...' if result.replications > 3 else ''}",
+                        f"{result.replications} seeds {list(result.seeds)[:3]}{more}",
                   title_justify="left")
     for key in result.vary:
         table.add_column(key, justify="right")
