@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from simulator.dists import Distribution, Uniform
-from simulator.engine.fast_layout import MAX_CHAIN
+from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN
 from simulator.engine.fast_streams import Arrivals, Maker, Streams
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
@@ -253,12 +253,12 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
             for j, (level, cause) in enumerate(chain):
                 if id(level) not in where:
                     if isinstance(level, QuotaCounter):
-                        where[id(level)] = (1, len(quotas))
+                        where[id(level)] = (LEVEL_QUOTA, len(quotas))
                         quotas.append(level)
                     elif not isinstance(level, TokenBucket):
                         raise NotImplementedError(f"the fast engine has no gateway level {type(level).__name__}")
                     else:
-                        where[id(level)] = (0, len(buckets))
+                        where[id(level)] = (LEVEL_BUCKET, len(buckets))
                         buckets.append(level)  # type: ignore[arg-type]
                 chain_kind[c, r, j], chain_idx[c, r, j] = where[id(level)]
                 chain_cause[c, r, j] = cause

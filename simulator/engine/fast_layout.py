@@ -100,9 +100,10 @@ URGENT = 0
 NORMAL = 1
 PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
 
+# Event types of the main heap's slots. Open clients' next arrivals wait in their own heap
+# (``oht``...) and releases of execution environments sit in the main heap without a slot
+# (fast_heap.push_release): neither has a type, so 1 and 2 are not used.
 EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
-EV_OPEN_NEXT = 1  #: an open client's timeout until its next arrival
-EV_RELEASE = 2  #: an execution environment finishes (URGENT; in the heap without a slot, fast_heap.push_release)
 EV_RESPONSE = 3  #: a response reaches a client with a retry policy
 EV_DONE_SIGNAL = 4  #: a response reaches a closed user without retries: it triggers ``done``
 EV_DONE = 5  #: the user's ``done`` event: the user resumes
