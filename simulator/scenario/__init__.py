@@ -14,13 +14,10 @@ objects and never changes them.
 
 from __future__ import annotations
 
-from simulator.scenario.loader import apply_overrides, load_scenario, parse_scenario
-from simulator.scenario.schema import (
+from simulator.scenario.base import Duration
+from simulator.scenario.clients import (
     DEFAULT_RETRY_ON,
-    Account,
-    Api,
     ArrivalSpec,
-    Behaviour,
     BetweenWait,
     Burst,
     Client,
@@ -28,23 +25,28 @@ from simulator.scenario.schema import (
     ConstantPacingWait,
     ConstantThroughputWait,
     ConstantWait,
-    Duration,
     ExponentialRetry,
     FixedRetry,
-    Function,
     NoRetry,
     OpenArrivals,
-    Quota,
     ReplayArrivals,
     RetryQuota,
     RetrySpec,
+    StandardRetry,
+    WaitSpec,
+)
+from simulator.scenario.loader import apply_overrides, load_scenario, parse_scenario
+from simulator.scenario.schema import (
+    Account,
+    Api,
+    Behaviour,
+    Function,
+    Quota,
     Route,
     Scenario,
     Stage,
-    StandardRetry,
     Throttle,
     UsagePlan,
-    WaitSpec,
 )
 
 __all__ = [

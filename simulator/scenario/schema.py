@@ -30,58 +30,9 @@ from pydantic_core import PydanticCustomError
 
 from simulator import dists
 from simulator.scenario.base import Duration, _between, _Model
-from simulator.scenario.clients import (
-    DEFAULT_RETRY_ON,
-    ArrivalSpec,
-    BetweenWait,
-    Burst,
-    Client,
-    ClosedArrivals,
-    ConstantPacingWait,
-    ConstantThroughputWait,
-    ConstantWait,
-    ExponentialRetry,
-    FixedRetry,
-    NoRetry,
-    OpenArrivals,
-    ReplayArrivals,
-    RetryQuota,
-    RetrySpec,
-    StandardRetry,
-    WaitSpec,
-)
+from simulator.scenario.clients import Client
 
-__all__ = [
-    "DEFAULT_RETRY_ON",
-    "Account",
-    "Api",
-    "ArrivalSpec",
-    "Behaviour",
-    "BetweenWait",
-    "Burst",
-    "Client",
-    "ClosedArrivals",
-    "ConstantPacingWait",
-    "ConstantThroughputWait",
-    "ConstantWait",
-    "Duration",
-    "ExponentialRetry",
-    "FixedRetry",
-    "Function",
-    "NoRetry",
-    "OpenArrivals",
-    "Quota",
-    "ReplayArrivals",
-    "RetryQuota",
-    "RetrySpec",
-    "Route",
-    "Scenario",
-    "Stage",
-    "StandardRetry",
-    "Throttle",
-    "UsagePlan",
-    "WaitSpec",
-]
+__all__ = ["Account", "Api", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan"]
 
 
 # --------------------------------------------------------------------------- distributions
