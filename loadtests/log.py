@@ -59,8 +59,9 @@ import csv
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any
 
 import pandas as pd
 
@@ -247,7 +248,8 @@ class AttemptLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")
+        # The writer holds its file open from one write() to the next, until close().
+        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._w = csv.writer(self._fh)
         self._w.writerow(COLUMNS)
         self.rows = 0

@@ -19,6 +19,10 @@ function_timeout          502         500         the function ran past its own 
 integration_timeout       504         503 (504)   the gateway stopped waiting
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
+
+An attempt that reached Lambda also says how its invocation started: on a warm
+environment, after a cold start (:data:`COLD`), or on a provisioned environment
+(:data:`PROVISIONED`); the records keep these as bit flags.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CAUSES", "GATEWAY_REJECTIONS", "answer_groups", "messages", "status_codes"]
+__all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "PROVISIONED", "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -58,6 +62,11 @@ CAUSES: tuple[str, ...] = (
     INTEGRATION_TIMEOUT,
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
+
+#: Bit flags of an attempt's invocation (the records' ``flags`` column): a cold start ran
+#: init first; the environment was a provisioned one.
+COLD = 1
+PROVISIONED = 2
 
 #: Causes decided by the gateway before any integration is called.
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
@@ -89,7 +98,8 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     (``ok`` carries the function's own body, ``client_timeout`` no answer at all)."""
     rest = scenario.api.type == "REST"
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
-    timeout = "Service Unavailable" if status_codes(scenario)[INTEGRATION_TIMEOUT] == 503 else "Endpoint request timed out"
+    timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
+    timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
     return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
             "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
 

@@ -24,15 +24,15 @@ client, route, attempt`` and optionally ``cause`` and ``cold_start`` columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.loader import load_scenario
 from simulator.outcomes import CAUSES, answer_groups
+from simulator.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -307,7 +307,8 @@ def causes_from_answers(observed: pd.DataFrame, scenario: Scenario) -> tuple[pd.
     label = {key: "|".join(causes) for key, causes in groups.items()}
     of_cause = {cause: label[key] for key, causes in groups.items() for cause in causes}
     status = observed["status"].to_numpy(dtype=np.int64)
-    message = observed["message"].fillna("").astype(str).to_numpy() if "message" in observed else np.full(len(status), "")
+    message = (observed["message"].fillna("").astype(str).to_numpy() if "message" in observed
+               else np.full(len(status), ""))
     found = np.array([
         "ok" if 200 <= st < 300 else "client_timeout" if st == 0 else label.get((int(st), str(m)), "")
         for st, m in zip(status, message)

@@ -15,8 +15,9 @@ A runtime writes one :class:`InvocationLog` row per invocation as it starts it, 
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any
 
 __all__ = ["COLUMNS", "INVOCATION_REQUEST_ID_HEADER", "InvocationLog", "read_invocations"]
 
@@ -43,7 +44,7 @@ class InvocationLog:
     def __init__(self, path: str | Path) -> None:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(p, "w", newline="", encoding="utf-8")
+        self._fh: IO[str] = open(p, "w", newline="", encoding="utf-8")  # noqa: SIM115 - open for the server's life
         self._w = csv.writer(self._fh)
         self._w.writerow(COLUMNS)
 

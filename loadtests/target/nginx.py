@@ -200,7 +200,8 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         "    limit_req_status 429;\n    limit_req_log_level info;\n\n",
         *([_map("$uri", "$throttlesim_path", {_q(f"~^/{stage}(/.*)$", regex=True): "$1"})] if stage else []),
         layout.route_map("$throttlesim_path" if stage else "$uri"),
-        _map("$throttlesim_route", "$throttlesim_function", {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
+        _map("$throttlesim_route", "$throttlesim_function",
+             {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
         _map("$http_x_api_key", "$throttlesim_plan",
              {_q(key): pid for key, pid in _plan_of_key(s, layout.plan_id).items()}),
         *layout.maps,
@@ -256,8 +257,8 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     def proxied(timeout_s: float) -> list[str]:
         hide = [f"proxy_hide_header {h};" for h in _RUNTIME_HEADERS] if stage else []
         return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};",
-                *([time_line] if time_line else []), rid, f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;",
-                *hide, *proxy]
+                *([time_line] if time_line else []), rid,
+                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide, *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
@@ -292,7 +293,8 @@ def _access_log_format(s: Scenario, path: Path) -> str:
               '"path":"$request_uri","status":"$status","error":{"message":"$throttlesim_error_message"},'
               '"responseLatency":"$throttlesim_response_ms","integrationLatency":"$throttlesim_integration_ms"')
     return (_map('"$status $throttlesim_route"', "$throttlesim_error_message", error)
-            + _map("$throttlesim_msec", "$throttlesim_epoch_ms", ms) + _map("$request_time", "$throttlesim_response_ms", ms)
+            + _map("$throttlesim_msec", "$throttlesim_epoch_ms", ms)
+            + _map("$request_time", "$throttlesim_response_ms", ms)
             + _map("$upstream_response_time", "$throttlesim_integration_ms", ms)
             + f"    log_format apigw escape=json '{{{fields}}}';\n    access_log {path} apigw;\n")
 

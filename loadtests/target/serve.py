@@ -22,8 +22,8 @@ import resource
 import signal
 import socket
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from simulator.outcomes import CAUSES
+from simulator.outcomes import CAUSES, status_codes
 from simulator.results import Result
 
 __all__ = ["print_summary"]
@@ -98,8 +98,6 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
 
 def _statuses(result: Result) -> Any:
-    from simulator.outcomes import status_codes
-
     return status_codes(result.scenario)
 
 
