@@ -55,9 +55,10 @@ from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
+from simulator.redact import redact_key
 from simulator.scenario import Scenario, Throttle
 
-__all__ = ["NginxError", "NginxServer", "find_nginx", "nginx_config"]
+__all__ = ["NginxError", "NginxServer", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
 
 #: Where Debian's nginx-light puts the binary.
 DEBIAN_NGINX = "/usr/sbin/nginx"
@@ -75,11 +76,40 @@ def find_nginx() -> str | None:
     return None
 
 
+#: Characters a double-quoted nginx string cannot hold (a regular expression only the first three).
+_UNQUOTABLE = '"\n\r\\$;{}'
+
+
 def _q(text: str, *, regex: bool = False) -> str:
     """A double-quoted nginx string (a regular expression may hold ``\\ $ { }``)."""
-    if any(c in text for c in ('"\n\r' if regex else '"\\$;{}\n\r')):
+    if any(c in text for c in (_UNQUOTABLE[:3] if regex else _UNQUOTABLE)):
         raise ValueError(f"{text!r} cannot be written in an nginx configuration")
     return f'"{text}"'
+
+
+def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
+    """The first client whose ``api_key`` nginx's configuration cannot hold: (its index,
+    the key, the first character in the way), or None. Keys are checked before the
+    configuration is written so that the error can name the key without showing it."""
+    written = _plan_of_key(s, _Layout(s).plan_id)
+    for i, c in enumerate(s.clients):
+        key = c.api_key
+        if key is not None and key in written:
+            bad = next((ch for ch in key if ch in _UNQUOTABLE), None)
+            if bad is not None:
+                return i, key, bad
+    return None
+
+
+def key_error(s: Scenario, source: str) -> str | None:
+    """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
+    found = unwritable_key(s)
+    if found is None:
+        return None
+    i, key, bad = found
+    return (f"{source}: clients.{i}.api_key: the key {redact_key(key)} holds {bad!r}, which an nginx "
+            "configuration cannot hold; use another key, or --target emulated")
 
 
 def _ms(seconds: float) -> str:
