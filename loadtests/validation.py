@@ -187,12 +187,12 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
     if any(p.quota is not None for p in scenario.usage_plans):
         raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
                                "--target emulated or your API")
-    if find_nginx() is None:
-        raise ThrottlesimError("--target nginx: no nginx binary found (apt-get install nginx-light, "
-                               "or set THROTTLESIM_NGINX)")
     problem = key_error(scenario, str(path))
     if problem is not None:
         raise ThrottlesimError(problem)
+    if find_nginx() is None:
+        raise ThrottlesimError("--target nginx: no nginx binary found (apt-get install nginx-light, "
+                               "or set THROTTLESIM_NGINX)")
 
 
 def on_server_clock(observed: Any) -> Any:

@@ -84,10 +84,10 @@ def serve(
     source = scenario.name if isinstance(scenario, Scenario) else str(scenario)
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
-    if gateway == "nginx" and find_nginx() is None:
-        raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     if gateway == "nginx" and (problem := key_error(scenario, source)):
         raise ServeError(problem)
+    if gateway == "nginx" and find_nginx() is None:
+        raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
     _raise_open_files_limit()
     asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready))
