@@ -138,13 +138,9 @@ def _attempt_timeout_s(client: Client) -> float:
 
 
 def no_redirects(session: FastHttpSession) -> FastHttpSession:
-    """*session* answering every 3XX as it is: no status counts as a redirect to follow.
-
-    Sessions are also made with ``max_redirects=0`` (the user agent then returns the
-    first answer whatever it is); this is a second, independent guard. Locust's own
-    ``allow_redirects=False`` is not used: it swaps this setting in and out around each
-    request, which requests in flight at the same time on one session undo.
-    """
+    """*session* with no status counted as a redirect: a guard besides ``max_redirects=0``.
+    (Locust's ``allow_redirects=False`` swaps this setting around each request, which
+    concurrent requests on one session undo.)"""
     session.client.redirect_response_codes = frozenset()
     return session
 
