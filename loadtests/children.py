@@ -69,15 +69,16 @@ def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGTERM) ->
 
     Called in a child, either before exec (``preexec_fn=lambda: die_with_parent(pid)``)
     or first thing after it starts. If the parent is already gone (the parent is not
-    *parent_pid*, or no longer the one it was before the request), *sig* is sent at
-    once: the request would otherwise never fire.
+    *parent_pid*, or no longer the one it was before the request), the request would
+    never fire: the process ends at once (SIGKILL, which no handler set before an exec
+    can catch).
     """
     before = os.getppid()
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     after = os.getppid()
     if after != before or (parent_pid is not None and after != parent_pid):
-        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def popen_dying_with_parent(cmd: list[str], **kwargs: Any) -> subprocess.Popen[Any]:

@@ -242,3 +242,15 @@ def test_loadtest_with_forked_workers_leaves_no_process(tmp_path: Path, api: int
     cmd = [sys.executable, "-m", "simulator.cli", "loadtest", str(scenario), "--host", f"http://127.0.0.1:{api}",
            "--out", str(out), "--processes", "2"]
     _interrupt(cmd, out, sig, expect={"locust": 3}, local=False)  # the master and 2 workers
+
+
+def test_a_child_whose_parent_is_already_gone_ends_at_once() -> None:
+    """The race :func:`die_with_parent` closes: a parent that died before the request."""
+    from loadtests.children import die_with_parent
+
+    for expected, code in ((os.getpid(), 0), (1, -signal.SIGKILL)):  # the right parent, then a wrong one
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            die_with_parent(expected)
+            os._exit(0)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == code
