@@ -155,3 +155,14 @@ def test_out_on_a_read_only_file_system_is_refused(scenario: Path, tmp_path: Pat
         f"--out {ro}/lt: on a read-only file system",
         f"--out {ro}/v: on a read-only file system",
     ]
+
+
+def test_the_nginx_configuration_never_shows_a_key_it_cannot_hold(tmp_path: Path) -> None:
+    import simulator
+    from loadtests.target.nginx import nginx_config
+
+    path = tmp_path / "keyed.toml"
+    path.write_text(KEYED)
+    with pytest.raises(ValueError) as err:
+        nginx_config(simulator.load_scenario(path), port=1, upstream_port=2, prefix=tmp_path)
+    assert "clients.1.api_key" in str(err.value) and QUOTED_KEY not in str(err.value)

@@ -197,8 +197,13 @@ class _Layout:
 def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: Path,
                  worker_connections: int = 4096) -> str:
     """The nginx configuration for *scenario*: listen on 127.0.0.1:*port*, proxy to the
-    runtime on 127.0.0.1:*upstream_port*, keep every file under *prefix*."""
+    runtime on 127.0.0.1:*upstream_port*, keep every file under *prefix*.
+
+    A key the configuration cannot hold is a :class:`ValueError` that shows it redacted."""
     s = scenario
+    problem = key_error(s, f"scenario {s.name!r}")
+    if problem is not None:
+        raise ValueError(problem)
     layout = _Layout(s)
     answers = Answers(s)
     timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
