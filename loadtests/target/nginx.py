@@ -38,7 +38,6 @@ to it, in order, joined by ``|`` (one name when only one applied).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import shutil
@@ -50,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Self
 
+from loadtests.children import die_with_parent
 from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, Answers
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
@@ -354,10 +354,11 @@ class NginxServer:
         conf.write_text(nginx_config(self.scenario, port=self.port, upstream_port=self.upstream_port,
                                      prefix=self.prefix, worker_connections=connections))
         log = self.prefix / "error.log"
+        parent = os.getpid()
         self.process = subprocess.Popen(
             [self.binary, "-p", f"{self.prefix}/", "-c", str(conf), "-e", str(log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the target starts nginx before any thread
+            preexec_fn=lambda: die_with_parent(parent),  # noqa: PLW1509 - the target starts nginx before any thread
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -400,11 +401,3 @@ class NginxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when its parent dies."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
