@@ -59,13 +59,20 @@ def make_out_dir(path: str | Path, option: str = "--out") -> tuple[Path, bool]:
 
 @contextmanager
 def removed_if_refused(out: Path, created: bool) -> Iterator[None]:
-    """Remove *out* if this command *created* it and an error leaves it empty."""
+    """Remove *out* if this command *created* it and an error leaves no file in it
+    (empty directories below it go too)."""
     try:
         yield
     except BaseException:
         if created:
-            try:
-                out.rmdir()  # only if empty
-            except OSError:
-                pass
+            for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                _remove_if_empty(folder)
+            _remove_if_empty(out)
         raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only if empty
+    except OSError:
+        pass

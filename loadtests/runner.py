@@ -45,9 +45,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -57,7 +58,7 @@ from loadtests.log import merge_logs, read_log
 from loadtests.outdir import check_out_dir, make_out_dir
 from loadtests.plan import closed_clients, drain_bound_s, plan_arrivals
 from simulator.errors import ThrottlesimError
-from simulator.loader import load_scenario
+from simulator.scenario.loader import load_scenario
 
 __all__ = ["LoadTestError", "LoadTestProgress", "LoadTestRun", "check_host", "loadtest_command", "run_loadtest"]
 

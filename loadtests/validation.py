@@ -27,9 +27,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
 from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
@@ -38,6 +39,34 @@ from simulator.errors import ThrottlesimError
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
 TARGETS = ("emulated", "nginx")
+
+#: Where the model's gateway overhead comes from on a local target.
+OVERHEAD_CHOICES = ("measured", "scenario")
+
+#: What a run against each kind of target checks. ``independent``: an implementation that
+#: is not the model's code decides it (so the run tests the model's rule);
+#: ``model``: the target serves the model's own code in real time (the run tests the
+#: harness, the clocks and the replay, not the rule); ``absent``: the target has no such
+#: part. Keys are the parts of the request path.
+TARGET_PARTS: dict[str, dict[str, str]] = {
+    "emulated": {
+        "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
+        "route, stage and account throttles": "model", "integration timeouts": "model",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "nginx": {
+        "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
+        "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
+        "integration timeouts": "independent (nginx proxy_read_timeout)",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "url": {
+        "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
+        "route, stage and account throttles": "independent", "integration timeouts": "independent",
+        "Lambda concurrency and throttles": "independent", "cold starts": "independent",
+        "function errors and timeouts": "independent",
+    },
+}
 
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
@@ -67,9 +96,12 @@ class _Target:
     """A local target server as a subprocess in a session of its own, started on entry and
     always stopped on exit; Linux signals it if this process dies (:mod:`loadtests.children`)."""
 
-    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str]) -> None:
+    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
+                 log_dir: Path | None = None) -> None:
         self.cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0",
                     "--gateway", gateway, "--duration-limit", repr(limit_s)]
+        if log_dir is not None:
+            self.cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
             self.cmd += ["--set", f"{key}={value}"]
         self.proc: subprocess.Popen[str] | None = None
@@ -114,14 +146,26 @@ def run_validation(
     allow_remote: bool = False,
     plots: bool = True,
     progress: Callable[[Any], None] | None = None,
+    overhead: str = "measured",
 ) -> ValidationRun:
-    """Load-test *target* with the scenario's traffic and compare with the model."""
+    """Load-test *target* with the scenario's traffic and compare with the model.
+
+    *overhead* says what the model takes as the gateway's own time on a local target:
+    ``"measured"`` (the default) draws from what the target added to each successful
+    answer beyond the function's time (:func:`simulator.validate.measured_overhead`);
+    ``"scenario"`` keeps ``behaviour.gateway_overhead``. Against a URL the scenario's
+    value is used and a measured one, when the API reports function times, is suggested.
+    """
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, replay_scenario
+    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
+
+    if overhead not in OVERHEAD_CHOICES:
+        raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
 
     path = Path(scenario_path)
+    out = Path(out_dir)
     scenario = simulator.load_scenario(path, seed=seed)
     overrides: dict[str, str] = {}
     if duration_s is not None:
@@ -135,40 +179,87 @@ def run_validation(
     run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
-    out = Path(out_dir)
-
     def load(host: str) -> Any:
-        made, created = make_out_dir(out_dir)  # every check has passed
-        with removed_if_refused(made, created):
-            return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
-                                allow_remote=allow_remote, progress=progress)
+        return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
+                            allow_remote=allow_remote, progress=progress)
 
-    with stop_on_signals():
+    made, created = make_out_dir(out_dir)  # every check has passed
+    with stop_on_signals(), removed_if_refused(made, created):
         if local:
             # The target outlives the load test by a margin, then stops by itself whatever happens.
             target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-            with _Target(path, target, run_s + 120.0, target_overrides) as t:
+            with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
                 host = t.host
                 loadtest = load(host)
         else:
             host = target
             loadtest = load(host)
 
-    observed = on_server_clock(read_log(loadtest.log_path))
+    observed = on_server_clock(with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv"))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    measured = measured_overhead(observed)
+    if measured is not None and local and overhead == "measured":
+        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
-    report = compare(observed, replay, runs, tolerances=tol)
+    groups: dict[str, str] | None = None
+    if not observed["cause"].fillna("").astype(str).str.len().any():
+        # The API said nothing of causes (a deployed stage): read them from the answers.
+        observed, groups = causes_from_answers(observed, base)
+    report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
+    if groups is not None:
+        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol, **report.to_dict()}
+    overhead_doc = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.overhead = overhead_doc
+    report.parts = TARGET_PARTS[target if local else "url"]
+    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
+           "causes_from": "answers" if groups is not None else "target",
+           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
     return ValidationRun(report, out, target, host, files)
+
+
+def _describe_dist(spec: Any) -> str:
+    """A scenario distribution in milliseconds: ``"10 ms"``, ``"lognormal median=80 ms p99=600 ms"``."""
+    data = dict(spec.model_dump())
+    kind = data.pop("kind", "")
+    parts = {k: (f"{v * 1000:g} ms" if isinstance(v, float) else str(v)) for k, v in data.items()
+             if k != "values_s" and v is not None}
+    if kind == "fixed":
+        return parts.get("value", "")
+    return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
+
+
+def with_invocations(observed: Any, path: Path) -> Any:
+    """The attempt log with what the function runtime logged for requests whose answer the
+    client did not get from it (nginx's own 504s): when the runtime received them, how long
+    the function ran, and whether it was a cold start, joined on the gateway's request id."""
+    from loadtests.target.invocation_log import read_invocations
+
+    runtime = read_invocations(path)
+    if runtime.empty or "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    out = observed.copy()
+    for column in ("function_received_s", "function_ms", "cold_start"):
+        if column not in out or column not in runtime:
+            continue
+        known = ids.map(runtime[column]).where(ids != "")
+        missing = out[column].isna()
+        out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
+    return out
 
 
 def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) -> None:
@@ -262,15 +353,26 @@ def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
 def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
 
-    nginx takes both clocks at each turn of its event loop; they tick at different instants,
-    so a wall millisecond *W* is the monotonic millisecond *W - k* or *W - k - 1* for one
-    constant *k*, depending on where in *W* the turn fell. A connection's elapsed time
+    nginx takes both clocks at each turn of its event loop, so for a wall millisecond *W*
+    the monotonic millisecond is *W - k* or *W - k - 1* for one constant *k*, depending on
+    where in the millisecond the turn fell (:mod:`loadtests.target.nginx` explains the
+    clocks and how the target makes the second case rare). A connection's elapsed time
     (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
     is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
-    ``W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``, and its minimum over the connection's
-    requests is ``A_c + k`` as soon as one of them fell on the common side. Requests are
-    then at ``min(W - e) + e``: monotonic milliseconds shifted by the whole number *k*,
-    which the replay's offset absorbs. Rows without the connection columns keep *W*.
+    ``u_i = W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``; and because the wall clock is
+    read first, a turn interrupted between the two reads can only make ``u_i`` smaller.
+
+    Each connection's base ``A_c + k`` is therefore read from the top of its ``u`` values:
+    when the two highest are one apart, the lower one is the base, exactly. A connection
+    whose requests all gave the same top value (typically one that carried one to three
+    requests) leaves two candidates; it gets the side that the unambiguous connections
+    show to be the commoner (their share of ``k + 1`` samples, the clocks' phase, is the
+    same for every connection). When the target aligned nginx's clock, that share is
+    about 0.2% and the choice is right but for about one connection in 500 raised to the
+    number of its requests; on plain clocks it is right with the probability of the
+    commoner side. Requests are then at ``base + e``: monotonic milliseconds shifted by
+    the whole number *k*, which the replay's offset absorbs. Rows without the connection
+    columns keep *W*.
     """
     import numpy as np
 
@@ -281,12 +383,33 @@ def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
     if not known.any():
         return wall_ms
-    import pandas as pd
-
-    base = pd.Series(wall_ms[known] - elapsed[known]).groupby(conn[known]).transform("min").to_numpy()
+    bases = connection_bases(conn[known], wall_ms[known] - elapsed[known])
     out = np.array(wall_ms, dtype=float)
-    out[known] = base + elapsed[known]
+    out[known] = np.array([bases[c] for c in conn[known]]) + elapsed[known]
     return out
+
+
+def connection_bases(conn: Any, u: Any) -> dict[float, float]:
+    """Each connection's base from its ``u = W - e`` values (see :func:`_on_monotonic_grid`)."""
+    import numpy as np
+
+    tops: dict[float, float] = {}
+    below: dict[float, bool] = {}
+    for c in np.unique(conn):
+        values = u[conn == c]
+        top = float(values.max())
+        tops[c] = top
+        below[c] = bool(np.any(values == top - 1))
+    # The clocks' phase: among connections that show both sides, the share of requests
+    # on the k + 1 side.
+    upper = lower = 0
+    for c, both in below.items():
+        if both:
+            values = u[conn == c]
+            upper += int(np.sum(values == tops[c]))
+            lower += int(np.sum(values == tops[c] - 1))
+    upper_commoner = upper > lower
+    return {c: tops[c] - 1 if (below[c] or upper_commoner) else tops[c] for c in tops}
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:
