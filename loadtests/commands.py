@@ -68,6 +68,9 @@ def register(sub: Any) -> None:
     val.add_argument("--overhead", choices=("measured", "scenario"), default="measured",
                      help="the gateway overhead the model uses on a local target: what the target measurably adds "
                           "to each answer beyond the function's time (default), or the scenario's")
+    val.add_argument("--access-log", metavar="FILE",
+                     help="the API's JSON access log of the run (requestId, requestTimeEpoch, status, error.message, "
+                          "responseLatency, integrationLatency): replay on the gateway's clock, measure its overhead")
     val.add_argument("--json", action="store_true", help="print the report as JSON")
     val.set_defaults(handler=_validate)
 
@@ -111,7 +114,7 @@ def _validate(args: argparse.Namespace) -> int:
             raise ThrottlesimError(f"--tolerance {item}: {value!r} is not a number") from None
     run = run_validation(args.scenario, target=args.target, duration_s=args.duration, out_dir=args.out,
                          seeds=args.seeds, seed=args.seed, tolerances=tolerances, allow_remote=args.allow_remote,
-                         overhead=args.overhead)
+                         overhead=args.overhead, access_log=args.access_log)
     if args.json:
         sys.stdout.write(run.files["report"].read_text(encoding="utf-8"))
     else:

@@ -146,7 +146,12 @@ def print_validation(run: Any, console: Console | None = None) -> None:
         m = overhead.get("measured")
         measured = (f"measured on the target {m['p50_ms']:g} ms median, {m['p95_ms']:g} ms p95 "
                     f"({m['n']:g} successful attempts)") if m else "not measured (the target reports no function times)"
-        use = "the measured one is used" if overhead.get("used") == "measured" else "the scenario's is used"
+        if overhead.get("used") == "measured":
+            use = "the measured one is used"
+        elif m:
+            use = f'the scenario\'s is used; suggested: behaviour.gateway_overhead = "{m["p50_ms"]:g}ms"'
+        else:
+            use = "the scenario's is used"
         console.print(f"gateway overhead: scenario {overhead.get('scenario')}; {measured}; {use}")
     console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g} "
                   f"(on the {r.cold_starts.get('attempts', 0):g} attempts whose answer says); "
