@@ -24,10 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "validation" / "usage_plan_keys.toml"
 ENV_KEY = "env-secret-key-5d1c0ffee0123456789"
 
-pytestmark = [
-    pytest.mark.realtime,
-    pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed"),
-]
+needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed")
 
 
 def test_redact_key_shows_four_characters_and_a_short_hash() -> None:
@@ -51,6 +48,8 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.realtime
+@needs_locust
 def test_no_key_is_printed_or_written_in_full(tmp_path: Path) -> None:
     env = {**os.environ, "THROTTLESIM_API_KEY_KEYLESS": ENV_KEY}
     cli = [sys.executable, "-m", "simulator.cli"]
