@@ -29,11 +29,8 @@ import pytest
 
 from loadtests.target.nginx import find_nginx
 
-pytestmark = [
-    pytest.mark.realtime,
-    pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed"),
-    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc"),
-]
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed")
 
 #: The requirement: every child stops within 5 s of the signal. The implementation's own
 #: bound is 4 s (2 s for Locust, then 2 s for the target, before SIGKILL; both get
@@ -203,6 +200,8 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
 TARGETS = ["emulated", pytest.param("nginx", marks=pytest.mark.skipif(find_nginx() is None, reason="no nginx"))]
 
 
+@pytest.mark.realtime
+@needs_locust
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_validate_leaves_no_process(tmp_path: Path, target: str, sig: signal.Signals) -> None:
@@ -234,6 +233,8 @@ def api() -> Iterator[int]:
     server.server_close()
 
 
+@pytest.mark.realtime
+@needs_locust
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_loadtest_with_forked_workers_leaves_no_process(tmp_path: Path, api: int, sig: signal.Signals) -> None:
     scenario = tmp_path / "signals.toml"
