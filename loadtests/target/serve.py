@@ -5,7 +5,7 @@
 from this process on a free port and runs nginx in front of it
 (:mod:`loadtests.target.nginx`). When the target accepts connections one line is
 printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
-on SIGTERM or SIGINT, or by itself after ``--duration-limit`` seconds. ``--port 0``
+on SIGTERM, SIGINT or SIGHUP, or by itself after ``--duration-limit`` seconds. ``--port 0``
 picks a free port and prints it.
 
 Bad input (a scenario that does not load, a port in use, no nginx) ends with one line on
@@ -31,7 +31,7 @@ import simulator
 from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
 from loadtests.target.invocation_log import InvocationLog
-from loadtests.target.nginx import NginxError, NginxServer, find_nginx
+from loadtests.target.nginx import NginxError, NginxServer, find_nginx, key_error
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.scenario import Scenario
@@ -79,7 +79,7 @@ def serve(
     log_dir: str | Path | None = None,
     stage: str | None = None,
 ) -> None:
-    """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
+    """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT/SIGHUP or *duration_limit_s*.
 
     Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
     :class:`~loadtests.target.nginx.NginxError` if nginx does not start. With *log_dir*,
@@ -92,8 +92,11 @@ def serve(
         raise ServeError(f"--stage {stage!r}: a stage name (letters, digits, _ and -) with --gateway nginx")
     if gateway not in GATEWAYS:
         raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
+    source = scenario.name if isinstance(scenario, Scenario) else str(scenario)
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
+    if gateway == "nginx" and (problem := key_error(scenario, source)):
+        raise ServeError(problem)
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
@@ -106,7 +109,7 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
                  log_dir: str | Path | None = None, stage: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     if duration_limit_s is not None:
         loop.call_later(duration_limit_s, stop.set)
