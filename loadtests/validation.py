@@ -169,9 +169,8 @@ def run_validation(
     overhead is read from it (suggested, for a URL).
     """
     import simulator
-    from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
+    from simulator.validate import measured_overhead
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
@@ -188,6 +187,8 @@ def run_validation(
         model_overrides["behaviour.throttle_algorithm"] = "nginx_limit_req"
     _check_target(target, path, scenario, allow_remote)
     check_out_dir(out_dir)
+    if access_log is not None and Path(access_log).is_dir():
+        raise ThrottlesimError(f"--access-log {access_log}: is a directory, not an access-log file")
     run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
@@ -207,18 +208,40 @@ def run_validation(
             host = target
             loadtest = load(host)
 
-    observed = with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv")
-    if access_log is not None:
-        observed = with_access_log(observed, read_access_log(access_log))
-    observed = on_server_clock(observed)
-    no_server_clock = "server_received_s" not in observed or observed["server_received_s"].isna().all()
-    if no_server_clock and "agreement" not in (tolerances or {}):
-        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
+    observed = _observed(loadtest.log_path, out, access_log)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    if "agreement" not in (tolerances or {}) and _no_server_clock(observed):
+        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
     measured = measured_overhead(observed)
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
+    report, groups = _compare(path, observed, out, model_overrides, seed, seeds, tol)
+    report.overhead = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.parts = TARGET_PARTS[target if local else "url"]
+    files = _write_report(report, out, loadtest.log_path, plots, {
+        "scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+        "gateway_overhead": report.overhead, "parts_checked": report.parts,
+        "causes_from": "answers" if groups is not None else "target", **_nginx_clock(out / "target" / "nginx.json"),
+        "indistinguishable_causes": report.indistinguishable or []})
+    return ValidationRun(report, out, target, host, files)
+
+
+def _no_server_clock(observed: Any) -> bool:
+    return "server_received_s" not in observed or bool(observed["server_received_s"].isna().all())
+
+
+def _compare(path: Path, observed: Any, out: Path, model_overrides: dict[str, Any], seed: int | None, seeds: int,
+             tol: dict[str, float]) -> tuple[Any, dict[str, str] | None]:
+    """The model's predictions (the replay, and *seeds* runs of the scenario's own traffic)
+    against the observation; causes are read from the answers when the API said none."""
+    import simulator
+    from simulator.validate import causes_from_answers, compare, replay_scenario
+
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
@@ -227,26 +250,40 @@ def run_validation(
         # The API said nothing of causes (a deployed stage): read them from the answers.
         observed, groups = causes_from_answers(observed, base)
     report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
-    if groups is not None:
-        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
+    report.indistinguishable = sorted({g for g in groups.values() if "|" in g}) if groups is not None else None
+    return report, groups
 
-    files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    overhead_doc = {
-        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
-        "measured": measured.to_dict() if measured is not None else None,
-        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
-    }
-    report.overhead = overhead_doc
-    report.parts = TARGET_PARTS[target if local else "url"]
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
-           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
-           "causes_from": "answers" if groups is not None else "target",
-           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
-    files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+def _observed(log_path: Path, out: Path, access_log: str | Path | None) -> Any:
+    """The attempt log, completed from the runtime's invocation log and the API's access log,
+    on the clock of the server that decided."""
+    from loadtests.log import read_log
+
+    observed = with_invocations(read_log(log_path), out / "target" / "invocations.csv")
+    if access_log is not None:
+        observed = with_access_log(observed, read_access_log(access_log))
+    return on_server_clock(observed)
+
+
+def _write_report(report: Any, out: Path, log_path: Path, plots: bool, head: dict[str, Any]) -> dict[str, Path]:
+    """``validation.json`` (*head* first, then the report), ``per_second.csv`` and the figures."""
+    files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": log_path}
+    files["report"].write_text(json.dumps({**head, **report.to_dict()}, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
-    return ValidationRun(report, out, target, host, files)
+    return files
+
+
+def _nginx_clock(path: Path) -> dict[str, str]:
+    """What the report says of nginx's clock: aligned to the wall clock's milliseconds (its
+    own time namespace), or plain (connections with few requests are then estimated)."""
+    try:
+        aligned = json.loads(path.read_text(encoding="utf-8")).get("clock_aligned")
+    except (OSError, ValueError):
+        return {}
+    plain = "plain (no time namespace: a connection's offset may be estimated)"
+    return {"nginx_clock": "aligned" if aligned else plain}
 
 
 def _describe_dist(spec: Any) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import re
 import resource
 import signal
@@ -137,6 +138,9 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
             nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]), stage=stage,
                                 access_log=access_log)
             nginx.start()
+            if log_dir is not None:  # what the validation report should say of nginx's clock
+                (Path(log_dir) / "nginx.json").write_text(json.dumps(
+                    {"clock_aligned": nginx.clock_aligned, "clock_offset_ns": nginx.clock_offset_ns}) + "\n")
         ready(f"listening on http://127.0.0.1:{port}" + (f"/{stage}" if stage else ""))
         await stop.wait()
     finally:
