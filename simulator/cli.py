@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     from simulator.cli_capacity import add_capacity_commands
 
     add_capacity_commands(sub)
+    from simulator.stack.cli import register as add_stack_commands
+
+    add_stack_commands(sub)
 
     check = sub.add_parser("check", help="validate scenario files and say what is wrong")
     check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
@@ -314,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "stack_handler", None) is not None:
+            return args.stack_handler(args)
         if args.command == "run":
             return _run(args)
         if args.command == "check":

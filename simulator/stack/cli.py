@@ -1,0 +1,124 @@
+"""The ``import`` and ``export`` commands, hooked into ``throttlesim`` by :func:`register`.
+
+``simulator.cli`` calls :func:`register` with its sub-parsers; each command stores its
+handler as ``args.stack_handler``, which ``main`` calls. Errors are
+:class:`~simulator.errors.ThrottlesimError` s: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from simulator.errors import ThrottlesimError
+
+__all__ = ["register"]
+
+IMPORT_EXAMPLES = """examples:
+  throttlesim import template.yaml -o api.toml                 # SAM or CloudFormation, YAML or JSON
+  throttlesim import template.yaml --api OrdersApi --param StageName=staging -o api.toml
+  throttlesim import openapi.yaml --type HTTP -o api.toml       # OpenAPI 3 / Swagger 2 with API Gateway extensions
+"""
+
+EXPORT_EXAMPLES = """examples:
+  throttlesim export api.toml -o throttles.yaml                 # CloudFormation (also valid in a SAM template)
+  throttlesim export api.toml --format terraform -o throttles.tf.json
+  throttlesim export api.toml --set functions.orders.reserved_concurrency=400 -o chosen.yaml
+"""
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ThrottlesimError(f"{option} {item}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def register(sub: Any) -> None:
+    """Add ``import`` and ``export`` to *sub* (the ``throttlesim`` sub-parsers)."""
+    raw = argparse.RawDescriptionHelpFormatter
+    imp = sub.add_parser(
+        "import", help="write a scenario from a SAM/CloudFormation template or an OpenAPI file "
+                       "(e.g. throttlesim import template.yaml -o api.toml)",
+        description="Read an API's stage, routes, usage plans and functions from a template and write a scenario "
+                    "that passes throttlesim check; every value says where it came from, PLACEHOLDER marks what no "
+                    "template holds. Needs the aws extra: pip install 'throttlesim[aws]'.",
+        epilog=IMPORT_EXAMPLES, formatter_class=raw)
+    imp.add_argument("source", help="template (YAML or JSON) or OpenAPI file")
+    imp.add_argument("-o", "--out", metavar="FILE", help="scenario file to write (default: print it)")
+    imp.add_argument("--from", dest="source_kind", choices=["cloudformation", "sam", "openapi"],
+                     help="what SOURCE is (default: detected)")
+    imp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a template parameter (repeatable)")
+    imp.add_argument("--api", metavar="NAME", help="the API to import when the template has several")
+    imp.add_argument("--stage", metavar="NAME", help="the stage to import when the API has several")
+    imp.add_argument("--region", default="us-east-1", help="value of AWS::Region (default us-east-1)")
+    imp.add_argument("--type", dest="api_type", choices=["REST", "HTTP"], default="REST",
+                     help="OpenAPI files only: the API type (default REST)")
+    imp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    imp.set_defaults(stack_handler=_import)
+
+    exp = sub.add_parser(
+        "export", help="write a scenario's limits as CloudFormation YAML or Terraform JSON "
+                       "(e.g. throttlesim export api.toml -o throttles.yaml)",
+        description="Write the scenario's throttles, usage plans (keys as placeholders, never values), integration "
+                    "timeouts and reserved/provisioned concurrency as infrastructure code; account limits, which no "
+                    "template sets, are printed as the Service Quotas requests to make.",
+        epilog=EXPORT_EXAMPLES, formatter_class=raw)
+    exp.add_argument("scenario", help="scenario file (TOML)")
+    exp.add_argument("-o", "--out", metavar="FILE", help="file to write (default: print it)")
+    exp.add_argument("--format", choices=["cloudformation", "terraform"],
+                     help="default: from FILE's name (.tf.json is terraform), else cloudformation")
+    exp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    exp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    exp.set_defaults(stack_handler=_export)
+
+
+def _refuse_existing(path: str | None, force: bool) -> None:
+    from pathlib import Path
+
+    if path and Path(path).exists() and not force:
+        raise ThrottlesimError(f"{path}: exists; give another name or --force to overwrite it")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from simulator.stack.importer import import_stack, write_atomic
+
+    _refuse_existing(args.out, args.force)
+    kind = {"sam": "cloudformation"}.get(args.source_kind, args.source_kind)
+    result = import_stack(args.source, source=kind, params=_pairs(args.param, "--param"), api=args.api,
+                          stage=args.stage, region=args.region, api_type=args.api_type)
+    for finding in result.findings:
+        print(f"finding: {finding}", file=sys.stderr)
+    if args.out:
+        write_atomic(args.out, result.text)
+        print(f"{args.out}: written; {result.placeholders} PLACEHOLDER values (traffic, durations, cold starts) are "
+              "guesses to replace", file=sys.stderr)
+    else:
+        sys.stdout.write(result.text)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import simulator
+    from simulator.stack.importer import write_atomic
+
+    _refuse_existing(args.out, args.force)
+    scenario = simulator.load_scenario(args.scenario, overrides=_pairs(args.set, "--set"))
+    fmt = args.format or ("terraform" if (args.out or "").endswith(".tf.json") else "cloudformation")
+    if fmt == "terraform":
+        from simulator.stack.export_tf import export_terraform as export
+    else:
+        from simulator.stack.export_cfn import export_cloudformation as export
+    text, quota_requests = export(scenario)
+    for line in quota_requests:
+        print(f"service quotas: {line}", file=sys.stderr)
+    if args.out:
+        write_atomic(args.out, text)
+        print(f"{args.out}: written ({fmt})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

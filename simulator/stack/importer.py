@@ -1,0 +1,119 @@
+"""``throttlesim import``: a template or an OpenAPI file in, a checked scenario file out.
+
+:func:`import_stack` reads the source into a :class:`~simulator.stack.model.Stack`, lists
+the findings, renders the scenario (:mod:`~simulator.stack.scenario_toml`) and validates it
+with the same loader as ``throttlesim check`` before anything is written; the file is written
+under a temporary name and renamed, so a failed import leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+from simulator.stack.errors import Origin, Sourced, StackError
+from simulator.stack.model import RouteSpec, Stack
+
+__all__ = ["Imported", "import_stack", "write_atomic"]
+
+Source = Literal["cloudformation", "openapi"]
+
+
+@dataclass
+class Imported:
+    text: str
+    findings: list[str] = field(default_factory=list)
+    placeholders: int = 0
+
+
+def _detect(path: Path) -> Source:
+    """``openapi`` for a document with a top-level ``openapi`` or ``swagger`` key, else ``cloudformation``."""
+    from simulator.stack.template import _decode
+
+    doc = _decode(path, str(path))
+    return "openapi" if ("openapi" in doc or "swagger" in doc) and "Resources" not in doc else "cloudformation"
+
+
+def _openapi_stack(path: str, api_type: str) -> Stack:
+    from simulator.stack.cloudformation import _ARN
+    from simulator.stack.openapi import load_openapi
+
+    stack = Stack(source=path, api_name=Path(path).stem, api_type=Sourced(api_type, Origin("--type")),
+                  stage=Sourced("prod", Origin("PLACEHOLDER: an OpenAPI file names no stage")))
+    for op in load_openapi(path):
+        match = _ARN.search(op.uri) if isinstance(op.uri, str) else None
+        function = match.group(1) if match else None
+        stack.routes.append(RouteSpec(name=op.name, origin=op.origin, function=function,
+                                      qualifier=match.group(2) if match else None, timeout_s=op.timeout_s,
+                                      api_key_required=op.api_key_required))
+        if op.uri is not None and function is None:
+            stack.findings.append(f"{op.origin}: {op.name}: integration uri {op.uri!r} names no Lambda function")
+    return stack
+
+
+def _unknown_functions(stack: Stack) -> None:
+    for route in stack.routes:
+        if route.function and route.function not in stack.functions and stack.source.endswith(("json", "yaml", "yml")):
+            stack.findings.append(f"{route.origin}: {route.name} calls function {route.function}, which the source "
+                                  "does not define: its settings are placeholders")
+
+
+def read_source(path: str, *, source: Source | None = None, params: Mapping[str, str] | None = None,
+                api: str | None = None, stage: str | None = None, region: str = "us-east-1",
+                api_type: str = "REST") -> Stack:
+    """The stack a template or OpenAPI file describes."""
+    kind = source or _detect(Path(path))
+    if kind == "openapi":
+        stack = _openapi_stack(path, api_type)
+    else:
+        from simulator.stack.cloudformation import read_stack
+        from simulator.stack.intrinsics import Resolver
+        from simulator.stack.template import load_template
+
+        template = load_template(path, region=region)
+        stack = read_stack(template, Resolver(template, params or {}, region), api=api, stage=stage)
+    if not stack.routes:
+        raise StackError(path, f"API {stack.api_name} has no routes")
+    _unknown_functions(stack)
+    return stack
+
+
+def import_stack(path: str, **options: object) -> Imported:
+    """Read *path* and render the scenario; raises :class:`StackError` (one line) on bad input."""
+    import simulator
+    from simulator.stack.findings import check
+    from simulator.stack.scenario_toml import PLACEHOLDER, render
+
+    stack = read_source(path, **options)  # type: ignore[arg-type]
+    findings = check(stack)
+    text = render(stack, findings)
+    import tomllib
+
+    try:
+        simulator.parse_scenario(tomllib.loads(text), source=f"{path} (imported)", base_dir=Path(path).parent)
+    except simulator.ScenarioError as exc:
+        first = str(exc).splitlines()[0]
+        raise StackError(path, f"the imported scenario does not check: {first}") from None
+    return Imported(text=text, findings=findings, placeholders=text.count(f"# {PLACEHOLDER}"))
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write *text* to *path* through a temporary file in the same directory, then rename."""
+    target = Path(path)
+    if target.is_dir():
+        raise StackError(str(path), "is a directory; give a file name")
+    if not target.resolve().parent.is_dir():
+        raise StackError(str(path), "the directory does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
