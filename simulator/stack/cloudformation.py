@@ -102,9 +102,11 @@ def _choose_api(rd: _Reader, api: str | None) -> tuple[str, str]:
     apis = {k: "REST" for k in rd.of_type("AWS::ApiGateway::RestApi")}
     for k in rd.of_type("AWS::ApiGatewayV2::Api"):
         protocol = rd.value(k, ["ProtocolType"])
+        if protocol is None and isinstance(rd.raw(k, ["Body"]), Mapping):
+            protocol = "HTTP"  # an OpenAPI Body defines an HTTP API (WebSocket APIs cannot be imported)
         if protocol == "HTTP":
             apis[k] = "HTTP"
-        elif api in (k, rd.text(k, ["Name"])):
+        elif api is not None and api in (k, rd.text(k, ["Name"])):
             raise StackError(rd.t.where(k, ["ProtocolType"]), f"{k} is a {protocol} API; only REST and HTTP APIs "
                                                               "are simulated")
     if not apis:
