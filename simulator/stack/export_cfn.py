@@ -33,8 +33,8 @@ _STUB = "def handler(event, context):\n    raise NotImplementedError('replace wi
 
 
 def _sub_uri(target: dict[str, Any]) -> dict[str, Any]:
-    return {"Fn::Sub": ["arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Target}/invocations",
-                        {"Target": target}]}
+    uri = "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Target}/invocations"
+    return {"Fn::Sub": [uri, {"Target": target}]}
 
 
 def _functions(scenario: Scenario, res: dict[str, Any], taken: set[str]) -> dict[str, tuple[str, Any]]:
