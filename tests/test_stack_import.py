@@ -16,7 +16,7 @@ from simulator.stack.errors import StackError
 from simulator.stack.importer import import_stack
 
 DATA = Path(__file__).parent / "data" / "stack"
-SOURCES = ["sam_rest.yaml", "sam_http.yaml", "cfn_rest.json", "openapi_rest.yaml"]
+SOURCES = ["sam_rest.yaml", "sam_http.yaml", "cfn_rest.json", "openapi_rest.yaml", "terraform_plan.json"]
 
 
 @pytest.fixture
@@ -67,6 +67,17 @@ def test_findings_of_the_catalog_template(data_dir: Path) -> None:
                      "throttles every request (429)",
                      "reserved concurrency 0"):
         assert expected in findings
+
+
+def test_terraform_plan_through_modules_and_unset_values(data_dir: Path) -> None:
+    imported = import_stack("terraform_plan.json")
+    s = simulator.parse_scenario(tomllib.loads(imported.text))
+    fn = s.function("orders")  # the integration's uri is a module variable that references the alias
+    assert (fn.memory_mb, fn.reserved_concurrency, fn.provisioned_concurrency) == (1024, None, 10)  # -1 is unset
+    assert s.stage.throttle.model_dump() == {"rate": 300, "burst": 150}
+    assert s.integration_timeout_s(s.route("GET /orders")) == 12.0
+    assert any("POST /orders's throttle has rate 0, burst 0: it throttles every request" in f
+               for f in imported.findings)
 
 
 def test_params_override_defaults(data_dir: Path) -> None:
@@ -141,3 +152,12 @@ def test_help_lists_import_and_export(capsys: pytest.CaptureFixture[str]) -> Non
     out = " ".join(capsys.readouterr().out.split())
     assert "throttlesim import template.yaml -o api.toml" in out
     assert "throttlesim export api.toml -o throttles.yaml" in out
+
+
+def test_output_that_is_not_a_regular_file_is_refused(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    os.mkfifo(data_dir / "pipe")
+    assert main(["import", "sam_rest.yaml", "-o", "pipe", "--force"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert (data_dir / "pipe").is_fifo()

@@ -19,6 +19,7 @@ IMPORT_EXAMPLES = """examples:
   throttlesim import template.yaml -o api.toml                 # SAM or CloudFormation, YAML or JSON
   throttlesim import template.yaml --api OrdersApi --param StageName=staging -o api.toml
   throttlesim import openapi.yaml --type HTTP -o api.toml       # OpenAPI 3 / Swagger 2 with API Gateway extensions
+  terraform show -json plan.out > plan.json && throttlesim import plan.json -o api.toml
 """
 
 EXPORT_EXAMPLES = """examples:
@@ -42,15 +43,15 @@ def register(sub: Any) -> None:
     """Add ``import`` and ``export`` to *sub* (the ``throttlesim`` sub-parsers)."""
     raw = argparse.RawDescriptionHelpFormatter
     imp = sub.add_parser(
-        "import", help="write a scenario from a SAM/CloudFormation template or an OpenAPI file "
+        "import", help="write a scenario from a SAM/CloudFormation template, an OpenAPI file or a Terraform plan "
                        "(e.g. throttlesim import template.yaml -o api.toml)",
         description="Read an API's stage, routes, usage plans and functions from a template and write a scenario "
                     "that passes throttlesim check; every value says where it came from, PLACEHOLDER marks what no "
                     "template holds. Needs the aws extra: pip install 'throttlesim[aws]'.",
         epilog=IMPORT_EXAMPLES, formatter_class=raw)
-    imp.add_argument("source", help="template (YAML or JSON) or OpenAPI file")
+    imp.add_argument("source", help="template (YAML or JSON), OpenAPI file, or terraform show -json output")
     imp.add_argument("-o", "--out", metavar="FILE", help="scenario file to write (default: print it)")
-    imp.add_argument("--from", dest="source_kind", choices=["cloudformation", "sam", "openapi"],
+    imp.add_argument("--from", dest="source_kind", choices=["cloudformation", "sam", "openapi", "terraform"],
                      help="what SOURCE is (default: detected)")
     imp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a template parameter (repeatable)")
     imp.add_argument("--api", metavar="NAME", help="the API to import when the template has several")

@@ -10,6 +10,7 @@ The same settings as :mod:`~simulator.stack.export_cfn`, as Terraform resources:
 ``aws_lambda_function`` (memory, whole-second timeout, architecture,
 ``reserved_concurrent_executions``) and ``aws_lambda_provisioned_concurrency_config`` on the
 alias the integrations call. The functions' ``filename`` is a placeholder for the real package.
+Nested blocks are written as lists of objects, the form ``terraform show -json`` prints them in.
 
 https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/api_gateway_method_settings
 """
@@ -104,13 +105,13 @@ def _rest(scenario: Scenario, res: dict[str, dict[str, Any]], targets: dict[str,
     rate, burst = "throttling_rate_limit", "throttling_burst_limit"
     if scenario.stage.throttle is not None:
         settings["stage_default"] = {"rest_api_id": api, "stage_name": stage, "method_path": "*/*",
-                                     "settings": _limits(scenario.stage.throttle, rate, burst)}
+                                     "settings": [_limits(scenario.stage.throttle, rate, burst)]}
     for route in scenario.routes:
         if route.throttle is not None:
             method, path = common.split_route(route)
             settings[_id("route " + route.name, taken)] = {
                 "rest_api_id": api, "stage_name": stage, "method_path": f"{path.strip('/')}/{method}",
-                "settings": _limits(route.throttle, rate, burst)}
+                "settings": [_limits(route.throttle, rate, burst)]}
     if settings:
         res["aws_api_gateway_method_settings"] = settings
     _plans(scenario, res, api, stage, taken)
@@ -127,10 +128,10 @@ def _plans(scenario: Scenario, res: dict[str, dict[str, Any]], api: str, stage: 
                                    "burst_limit": t.burst} for r, t in plan.method_throttles.items()]
         props: dict[str, Any] = {"name": plan.name, "api_stages": [attach]}
         if plan.throttle is not None:
-            props["throttle_settings"] = _limits(plan.throttle, "rate_limit", "burst_limit")
+            props["throttle_settings"] = [_limits(plan.throttle, "rate_limit", "burst_limit")]
         if plan.quota is not None:
-            props["quota_settings"] = {"limit": plan.quota.limit, "period": plan.quota.period,
-                                       "offset": plan.quota.offset}
+            props["quota_settings"] = [{"limit": plan.quota.limit, "period": plan.quota.period,
+                                        "offset": plan.quota.offset}]
         res.setdefault("aws_api_gateway_usage_plan", {})[pid] = props
     seen: set[str] = set()
     for client in scenario.clients:
@@ -162,7 +163,7 @@ def _http(scenario: Scenario, res: dict[str, dict[str, Any]], targets: dict[str,
             route_settings.append({"route_key": route.name, **_limits(route.throttle, rate, burst)})
     stage: dict[str, Any] = {"api_id": api, "name": scenario.api.stage, "auto_deploy": True}
     if scenario.stage.throttle is not None:
-        stage["default_route_settings"] = _limits(scenario.stage.throttle, rate, burst)
+        stage["default_route_settings"] = [_limits(scenario.stage.throttle, rate, burst)]
     if route_settings:
         stage["route_settings"] = route_settings
         stage["depends_on"] = [f"aws_apigatewayv2_route.{r}" for r in res["aws_apigatewayv2_route"]]

@@ -1,4 +1,4 @@
-"""``throttlesim import``: a template or an OpenAPI file in, a checked scenario file out.
+"""``throttlesim import``: a template, an OpenAPI file or a Terraform plan in, a checked scenario file out.
 
 :func:`import_stack` reads the source into a :class:`~simulator.stack.model.Stack`, lists
 the findings, renders the scenario (:mod:`~simulator.stack.scenario_toml`) and validates it
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
-from simulator.stack.errors import Origin, Sourced, StackError
+from simulator.stack.errors import Origin, Sourced, StackError, require_extra
 from simulator.stack.model import RouteSpec, Stack
 
 __all__ = ["Imported", "import_stack", "write_atomic"]
 
-Source = Literal["cloudformation", "openapi"]
+Source = Literal["cloudformation", "openapi", "terraform"]
 
 
 @dataclass
@@ -34,7 +34,11 @@ def _detect(path: Path) -> Source:
     from simulator.stack.template import _decode
 
     doc = _decode(path, str(path))
-    return "openapi" if ("openapi" in doc or "swagger" in doc) and "Resources" not in doc else "cloudformation"
+    if "Resources" in doc:
+        return "cloudformation"
+    if "planned_values" in doc or ("values" in doc and "format_version" in doc):
+        return "terraform"
+    return "openapi" if "openapi" in doc or "swagger" in doc else "cloudformation"
 
 
 def _openapi_stack(path: str, api_type: str) -> Stack:
@@ -68,6 +72,11 @@ def read_source(path: str, *, source: Source | None = None, params: Mapping[str,
     kind = source or _detect(Path(path))
     if kind == "openapi":
         stack = _openapi_stack(path, api_type)
+    elif kind == "terraform":
+        from simulator.stack.terraform import read_terraform
+
+        require_extra("cfnlint")
+        stack = read_terraform(path, api=api, stage=stage)
     else:
         from simulator.stack.cloudformation import read_stack
         from simulator.stack.intrinsics import Resolver
@@ -105,6 +114,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise StackError(str(path), "is a directory; give a file name")
+    if target.exists() and not target.is_file():
+        raise StackError(str(path), "is not a regular file; give a file name (or no -o to print)")
     if not target.resolve().parent.is_dir():
         raise StackError(str(path), "the directory does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.resolve().parent)

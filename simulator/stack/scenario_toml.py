@@ -74,7 +74,7 @@ def _functions(w: _Writer, stack: Stack, names: list[str]) -> list[str]:
     notes: list[str] = []
     for name in names:
         fn = stack.functions.get(name)
-        w.table("[[functions]]", fn.origin if fn else f"{PLACEHOLDER}: called by the API, not defined in the template")
+        w.table("[[functions]]", fn.origin if fn else f"{PLACEHOLDER}: called by the API, not defined in the source")
         w.kv("name", _s(name))
         if fn is not None:
             w.kv("memory_mb", str(fn.memory_mb.value), fn.memory_mb.origin)
@@ -158,7 +158,7 @@ def render(stack: Stack, findings: list[str]) -> str:
         w.table("[[routes]]", route.origin)
         w.kv("name", _s(route.name))
         w.kv("function", _s(function), None if route.function else f"{PLACEHOLDER}: the integration calls no Lambda "
-                                                                 "function of the template")
+                                                                 "function of the source")
         if route.throttle is not None:
             w.kv("throttle", *_throttle(route.throttle))
         if route.timeout_s is not None:
