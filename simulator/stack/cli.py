@@ -1,4 +1,4 @@
-"""The ``import`` and ``export`` commands, hooked into ``throttlesim`` by :func:`register`.
+"""The ``import``, ``export`` and ``calibrate`` commands, hooked into ``throttlesim`` by :func:`register`.
 
 ``simulator.cli`` calls :func:`register` with its sub-parsers; each command stores its
 handler as ``args.stack_handler``, which ``main`` calls. Errors are
@@ -29,6 +29,13 @@ EXPORT_EXAMPLES = """examples:
 """
 
 
+CALIBRATE_EXAMPLES = """examples:
+  throttlesim calibrate api.toml --report-log orders=orders-reports.log -o calibrated.toml
+  throttlesim calibrate api.toml --report-log orders=reports.json --access-log access.jsonl --key abc123=paid-shop \\
+      --fit empirical --report calibration.json -o calibrated.toml
+"""
+
+
 def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     out = {}
     for item in items or []:
@@ -40,7 +47,7 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
 
 
 def register(sub: Any) -> None:
-    """Add ``import`` and ``export`` to *sub* (the ``throttlesim`` sub-parsers)."""
+    """Add ``import``, ``export`` and ``calibrate`` to *sub* (the ``throttlesim`` sub-parsers)."""
     raw = argparse.RawDescriptionHelpFormatter
     imp = sub.add_parser(
         "import", help="write a scenario from a SAM/CloudFormation template, an OpenAPI file or a Terraform plan "
@@ -76,6 +83,26 @@ def register(sub: Any) -> None:
     exp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     exp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     exp.set_defaults(stack_handler=_export)
+
+    cal = sub.add_parser(
+        "calibrate", help="fill a scenario's durations, cold starts, error rates and traffic from AWS's logs "
+                          "(e.g. throttlesim calibrate api.toml --report-log orders=reports.log -o calibrated.toml)",
+        description="Fit each function's run and init durations and error rate to its Lambda REPORT lines (text or "
+                    "JSON), and turn API Gateway JSON access logs into replay traces per API key and the gateway's "
+                    "own overhead. Writes a new scenario and reports sample sizes and the fit on held-out data.",
+        epilog=CALIBRATE_EXAMPLES, formatter_class=raw)
+    cal.add_argument("scenario", help="scenario file (TOML), e.g. one written by throttlesim import")
+    cal.add_argument("-o", "--out", metavar="FILE", required=True, help="the calibrated scenario to write")
+    cal.add_argument("--report-log", action="append", metavar="FUNCTION=FILE",
+                     help="a function's REPORT lines (FILE alone when the scenario has one function; repeatable)")
+    cal.add_argument("--access-log", action="append", metavar="FILE", help="API Gateway JSON access log (repeatable)")
+    cal.add_argument("--key", action="append", metavar="KEY_ID=CLIENT", help="replay an API key id's requests as a "
+                     "client of the scenario (repeatable)")
+    cal.add_argument("--fit", choices=["lognormal", "empirical"], default="lognormal",
+                     help="lognormal matched at median and p99 (default), or the measured samples")
+    cal.add_argument("--report", metavar="FILE", help="also write the calibration report as JSON")
+    cal.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    cal.set_defaults(stack_handler=_calibrate)
 
 
 def _refuse_existing(path: str | None, force: bool) -> None:
@@ -122,4 +149,53 @@ def _export(args: argparse.Namespace) -> int:
         print(f"{args.out}: written ({fmt})", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _report_logs(items: list[str] | None, scenario: str) -> dict[str, list[str]]:
+    import simulator
+
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            functions = simulator.load_scenario(scenario).functions
+            if len(functions) != 1:
+                raise ThrottlesimError(f"--report-log {item}: the scenario has {len(functions)} functions; "
+                                       "write FUNCTION=FILE")
+            name, path = functions[0].name, item
+        out.setdefault(name, []).append(path)
+    return out
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from simulator.stack.calibrate import calibrate, write
+    from simulator.stack.importer import write_atomic
+
+    if Path(args.out).resolve() == Path(args.scenario).resolve():
+        raise ThrottlesimError(f"-o {args.out}: that is the input scenario; give a new file name")
+    _refuse_existing(args.out, args.force)
+    if not args.report_log and not args.access_log:
+        raise ThrottlesimError("throttlesim calibrate: give --report-log and/or --access-log")
+    cal = calibrate(args.scenario, reports=_report_logs(args.report_log, args.scenario),
+                    access_logs=args.access_log or [], keys=_pairs(args.key, "--key"), out=args.out, fit=args.fit)
+    sources = [f"REPORT lines of {name}: {', '.join(paths)}" for name, paths in
+               _report_logs(args.report_log, args.scenario).items()] + [f"access log {p}" for p in args.access_log or []]
+    write(cal, args.out, [f"Calibrated from {args.scenario} by throttlesim calibrate ({args.fit} fits), from:",
+                          *sources])
+    if args.report:
+        write_atomic(args.report, json.dumps(cal.report(), indent=2) + "\n")
+    print(f"{'fit':<28} {'n':>7} {'held out':>8} {'median ms':>10} {'p99 ms':>10} {'KS':>6} {'p50 err':>8} "
+          f"{'p90 err':>8} {'p99 err':>8}")
+    for name, fit in cal.fits.items():
+        errors = [f"{fit.quantile_errors.get(q, float('nan')):+8.1%}" for q in ("p50", "p90", "p99")]
+        ks = f"{fit.ks:6.3f}" if fit.ks is not None else f"{'-':>6}"
+        print(f"{name:<28} {fit.n:>7} {fit.n_held_out:>8} {fit.median_s * 1000:>10.2f} {fit.p99_s * 1000:>10.2f} "
+              f"{ks} {' '.join(errors)}")
+    for warning in cal.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{args.out}: written", file=sys.stderr)
     return 0

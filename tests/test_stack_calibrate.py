@@ -1,0 +1,137 @@
+"""throttlesim calibrate with throttlesim as its own oracle.
+
+A known scenario runs with records; its rows are rendered the way AWS logs them (Lambda REPORT
+lines in the text and the JSON format, API Gateway JSON access-log lines); calibrating a copy
+of the scenario from those logs must recover the distributions it was run with, and replaying
+the recovered traffic must reproduce the gateway's decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator
+from simulator.cli import main
+from simulator.stack.calibrate import calibrate, write
+from simulator.stack.lambda_logs import read_reports
+
+ORACLE = Path(__file__).parent / "data" / "stack" / "oracle.toml"
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+RESPONSE_TYPES = {"throttled_stage": "THROTTLED", "throttled_method": "THROTTLED", "quota_exceeded": "QUOTA_EXCEEDED",
+                  "integration_timeout": "INTEGRATION_TIMEOUT"}
+
+
+def _report_text(row: pd.Series, i: int) -> str:
+    parts = [f"REPORT RequestId: 00000000-0000-0000-0000-{i:012d}", f"Duration: {row.run_s * 1000:.2f} ms",
+             f"Billed Duration: {int(np.ceil(row.run_s * 1000))} ms", "Memory Size: 512 MB", "Max Memory Used: 90 MB"]
+    if row.cold_start:
+        parts.append(f"Init Duration: {row.init_s * 1000:.2f} ms")
+    if row.cause in ("function_error", "function_timeout"):
+        parts.append(f"Status: {'error' if row.cause == 'function_error' else 'timeout'}")
+    return "\t".join(parts)
+
+
+def _report_json(row: pd.Series, i: int) -> str:
+    metrics = {"durationMs": round(row.run_s * 1000, 3), "billedDurationMs": int(np.ceil(row.run_s * 1000)),
+               "memorySizeMB": 512, "maxMemoryUsedMB": 90}
+    if row.cold_start:
+        metrics["initDurationMs"] = round(row.init_s * 1000, 3)
+    status = {"function_error": "error", "function_timeout": "timeout"}.get(row.cause, "success")
+    return json.dumps({"time": "2026-01-01T00:00:00.000Z", "type": "platform.report",
+                       "record": {"requestId": f"r-{i}", "metrics": metrics, "status": status}})
+
+
+def _access_json(row: pd.Series) -> str:
+    integration = row.integration_latency_s * 1000 if row.integration_latency_s > 0 else "-"
+    return json.dumps({"requestTimeEpoch": EPOCH_MS + row.time_s * 1000, "httpMethod": row.route.split()[0],
+                       "resourcePath": row.route.split()[1], "status": str(row.gateway_status),
+                       "responseType": RESPONSE_TYPES.get(row.cause, "-"), "integrationLatency": integration,
+                       "responseLatency": row.gateway_latency_s * 1000, "apiKeyId": "-"})
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    out = tmp_path_factory.mktemp("oracle")
+    df = simulator.simulate(simulator.load_scenario(ORACLE), engine="simpy").to_dataframe()
+    ran = df[(df.function != "") & (df.run_s > 0)]
+    half = len(ran) // 2
+    (out / "reports.log").write_text("\n".join(
+        [_report_text(r, i) for i, r in enumerate(ran.iloc[:half].itertuples())]
+        + ["START RequestId: x Version: $LATEST", "REPORT RequestId: broken Duration: ms"]) + "\n")
+    (out / "reports.json").write_text("\n".join(_report_json(r, i) for i, r in enumerate(ran.iloc[half:].itertuples()))
+                                      + "\n")
+    (out / "access.jsonl").write_text("\n".join(_access_json(r) for r in df.itertuples()) + "\n")
+    (out / "api.toml").write_text(ORACLE.read_text().replace(
+        'duration = { kind = "lognormal", median = "80ms", p99 = "400ms" }', 'duration = "100ms"'))
+    return out, df
+
+
+def test_report_lines_of_both_formats_are_read(logs: tuple[Path, pd.DataFrame]) -> None:
+    out, df = logs
+    text, js = read_reports(out / "reports.log"), read_reports(out / "reports.json")
+    ran = df[(df.function != "") & (df.run_s > 0)]
+    assert len(text.invocations) + len(js.invocations) == len(ran)
+    assert text.unreadable == 1 and "broken" in text.first_unreadable  # the START line is no report, not an error
+    assert sum(i.init_ms is not None for i in text.invocations + js.invocations) == int(ran.cold_start.sum())
+
+
+def test_calibration_recovers_the_distributions(logs: tuple[Path, pd.DataFrame]) -> None:
+    out, _ = logs
+    cal = calibrate(out / "api.toml", reports={"orders": [str(out / "reports.log"), str(out / "reports.json")]},
+                    access_logs=[str(out / "access.jsonl")], out=out / "calibrated.toml")
+    duration, init, overhead = cal.fits["orders.duration"], cal.fits["orders.init"], cal.fits["gateway_overhead"]
+    # Tolerances: a half of ~4,500 run durations, ~1,700 inits and ~4,800 overheads fixes a median to a few
+    # percent and a p99 to about 15%.
+    assert duration.median_s == pytest.approx(0.080, rel=0.05) and duration.p99_s == pytest.approx(0.400, rel=0.15)
+    assert init.median_s == pytest.approx(0.300, rel=0.06) and init.p99_s == pytest.approx(0.900, rel=0.15)
+    assert overhead.median_s == pytest.approx(0.012, rel=0.05) and overhead.p99_s == pytest.approx(0.030, rel=0.15)
+    assert duration.ks < 0.03 and abs(duration.quantile_errors["p50"]) < 0.05
+    fn = cal.data["functions"][0]
+    assert fn["error_rate"] == pytest.approx(0.05, abs=0.012)
+    assert fn["duration"]["kind"] == "lognormal"
+
+
+def test_replaying_the_recovered_traffic_reproduces_the_statuses(logs: tuple[Path, pd.DataFrame]) -> None:
+    out, df = logs
+    target = out / "replayed.toml"
+    assert main(["calibrate", str(out / "api.toml"), "--report-log", f"orders={out / 'reports.log'}",
+                 "--report-log", f"orders={out / 'reports.json'}", "--access-log", str(out / "access.jsonl"),
+                 "--report", str(out / "report.json"), "-o", str(target)]) == 0
+    scenario = simulator.load_scenario(target)
+    assert scenario.clients[0].arrivals.process == "replay" and len(scenario.clients[0].arrivals.times) == len(df)
+    replayed = simulator.simulate(scenario, engine="simpy").to_dataframe()
+    assert (replayed.cause == "throttled_stage").sum() == (df.cause == "throttled_stage").sum()
+    assert len(replayed) == len(df)
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"]["429"] == int((df.gateway_status == 429).sum())
+
+
+def test_empirical_fit_writes_the_samples(logs: tuple[Path, pd.DataFrame]) -> None:
+    out, _ = logs
+    cal = calibrate(out / "api.toml", reports={"orders": [str(out / "reports.json")]}, out=out / "emp.toml",
+                    fit="empirical")
+    write(cal, out / "emp.toml", ["test"])
+    s = simulator.load_scenario(out / "emp.toml")
+    values = s.function("orders").duration.values
+    assert len(values) == len(read_reports(out / "reports.json").invocations) - sum(
+        i.status != "success" for i in read_reports(out / "reports.json").invocations)
+    assert tomllib.loads((out / "emp.toml").read_text())["functions"][0]["duration"]["kind"] == "empirical"
+
+
+def test_bad_logs_are_one_line_errors_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.log").write_text("START RequestId: x\n")
+    (tmp_path / "api.toml").write_text(ORACLE.read_text())
+    assert main(["calibrate", str(tmp_path / "api.toml"), "--report-log", str(tmp_path / "empty.log"),
+                 "-o", str(tmp_path / "out.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds no Lambda REPORT lines" in err
+    assert main(["calibrate", str(tmp_path / "api.toml"), "--report-log", str(tmp_path / "empty.log"),
+                 "-o", str(tmp_path / "api.toml")]) == 2
+    assert "that is the input scenario" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.toml", "empty.log"]
