@@ -135,3 +135,10 @@ def test_bad_logs_are_one_line_errors_and_write_nothing(tmp_path: Path, capsys: 
                  "-o", str(tmp_path / "api.toml")]) == 2
     assert "that is the input scenario" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.toml", "empty.log"]
+
+
+def test_a_fixed_overhead_is_fitted_as_fixed_despite_rounding() -> None:
+    from simulator.stack.fitting import fit_lognormal
+
+    fit = fit_lognormal([0.010 + 1e-12 * ((-1) ** i) for i in range(100)])
+    assert fit.fixed and fit.ks == 0.0 and fit.median_s == pytest.approx(0.010)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.stack.errors import StackError
+from simulator.stack.logfile import LogFile, log_lines
 
 __all__ = ["AccessLog", "Request", "read_access_log"]
 
@@ -37,11 +38,8 @@ class Request:
 
 
 @dataclass
-class AccessLog:
-    source: str
+class AccessLog(LogFile):
     requests: list[Request] = field(default_factory=list)
-    unreadable: int = 0
-    first_unreadable: str = ""
 
 
 def _get(entry: dict[str, Any], *names: str) -> Any:
@@ -91,22 +89,15 @@ def _request(entry: dict[str, Any]) -> Request:
 
 def read_access_log(path: str | Path) -> AccessLog:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise StackError(source, f"cannot read: {exc.strerror}") from None
     log = AccessLog(source=source)
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in log_lines(path):
         try:
             entry = json.loads(line)
             if isinstance(entry, dict) and isinstance(entry.get("message"), str):
                 entry = json.loads(entry["message"])
             log.requests.append(_request(entry))
         except (ValueError, TypeError, AttributeError) as exc:
-            log.unreadable += 1
-            log.first_unreadable = log.first_unreadable or f"{source}:{number}: {exc}"
+            log.skip(number, str(exc))
     if not log.requests:
         raise StackError(source, "holds no readable access-log lines (JSON with status and request time)")
     log.requests.sort(key=lambda r: r.time_s)

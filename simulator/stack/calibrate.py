@@ -127,8 +127,7 @@ def calibrate(
         for path in paths:
             log = read_reports(path)
             invocations += log.invocations
-            if log.unreadable:
-                cal.warnings.append(f"{log.unreadable} unreadable lines skipped; the first: {log.first_unreadable}")
+            cal.warnings += [w for w in [log.warning()] if w]
         _function(cal, functions[name], invocations, fit, f"{stem}_data")
     if access_logs:
         apply_access_logs(cal, access_logs, keys or {}, fit, stem)

@@ -96,8 +96,7 @@ def apply_access_logs(cal: Calibration, paths: Sequence[str], keys: Mapping[str,
     for path in paths:
         log = read_access_log(path)
         requests += log.requests
-        if log.unreadable:
-            cal.warnings.append(f"{log.unreadable} unreadable lines skipped; the first: {log.first_unreadable}")
+        cal.warnings += [w for w in [log.warning()] if w]
     requests.sort(key=lambda r: r.time_s)
     _traces(cal, requests, keys, stem)
     overhead = np.array([(r.response_ms - r.integration_ms) / 1000 for r in requests

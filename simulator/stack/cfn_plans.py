@@ -17,18 +17,28 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.stack.errors import Origin, Sourced
 from simulator.stack.intrinsics import linked_ids
-from simulator.stack.model import KeySpec, PlanSpec, QuotaSpec, Stack
+from simulator.stack.model import KeySpec, PlanSpec, QuotaSpec, Stack, ThrottleSpec
 
 if TYPE_CHECKING:
     from simulator.stack.cloudformation import _Reader
 
-__all__ = ["method_route", "read_plans"]
+__all__ = ["add_method_throttle", "method_route", "read_plans"]
 
 
 def method_route(key: str) -> str:
     """``/orders/POST`` (a usage plan's per-method key) as the route ``POST /orders``."""
     path, _, method = key.rstrip("/").rpartition("/")
     return f"{method.upper()} {path or '/'}"
+
+
+def add_method_throttle(stack: Stack, plan: PlanSpec, key: str, throttle: ThrottleSpec | None, where: object) -> None:
+    """Put a per-method throttle (keyed ``/orders/POST``) in *plan*, or find that it names no method."""
+    route = method_route(key)
+    if stack.route(route) is None:
+        stack.findings.append(f"{where}: usage plan {plan.name} throttles {key}, which names no method of the API; "
+                              "it throttles nothing")
+    elif throttle is not None:
+        plan.method_throttles[route] = throttle
 
 
 def _stage_name(rd: _Reader, value: Any) -> Any:
@@ -76,12 +86,8 @@ def read_plans(rd: _Reader, stack: Stack, api_id: str, stage_id: str | None) -> 
         per_method = rd.value(plan_id, ["ApiStages", index, "Throttle"]) or {}
         for key in per_method if isinstance(per_method, dict) else {}:
             throttle = rd.throttle(plan_id, ["ApiStages", index, "Throttle", key], "RateLimit", "BurstLimit")
-            route = method_route(str(key))
-            if stack.route(route) is None:
-                stack.findings.append(f"{rd.t.where(plan_id, ['ApiStages', index, 'Throttle', key])}: usage plan "
-                                      f"{name} throttles {key}, which names no method of the API; it throttles nothing")
-            elif throttle is not None:
-                plan.method_throttles[route] = throttle
+            add_method_throttle(stack, plan, str(key), throttle, rd.t.where(plan_id, ["ApiStages", index, "Throttle",
+                                                                                   key]))
         for pk in rd.of_type("AWS::ApiGateway::UsagePlanKey"):
             if rd.targets(rd.value(pk, ["UsagePlanId"]), plan_id):
                 kid = next((k for k in linked_ids(rd.value(pk, ["KeyId"])) if k in keys), None)

@@ -191,7 +191,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"{'fit':<28} {'n':>7} {'held out':>8} {'median ms':>10} {'p99 ms':>10} {'KS':>6} {'p50 err':>8} "
           f"{'p90 err':>8} {'p99 err':>8}")
     for name, fit in cal.fits.items():
-        errors = [f"{fit.quantile_errors.get(q, float('nan')):+8.1%}" for q in ("p50", "p90", "p99")]
+        errors = [f"{fit.quantile_errors[q]:+8.1%}" if q in fit.quantile_errors else f"{'-':>8}"
+                  for q in ("p50", "p90", "p99")]
         ks = f"{fit.ks:6.3f}" if fit.ks is not None else f"{'-':>6}"
         print(f"{name:<28} {fit.n:>7} {fit.n_held_out:>8} {fit.median_s * 1000:>10.2f} {fit.p99_s * 1000:>10.2f} "
               f"{ks} {' '.join(errors)}")

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from simulator.stack.errors import Origin, Sourced, StackError, as_number
 from simulator.stack.intrinsics import Resolver, Unresolved, linked_ids
-from simulator.stack.model import DOCS, FunctionSpec, KeySpec, PlanSpec, QuotaSpec, RouteSpec, Stack, ThrottleSpec
+from simulator.stack.model import DOCS, FunctionSpec, RouteSpec, Stack, ThrottleSpec
 from simulator.stack.openapi import read_operations
 from simulator.stack.template import Template
 

@@ -35,7 +35,8 @@ class Fit:
 
     @property
     def fixed(self) -> bool:
-        return self.p99_s <= self.median_s
+        """A point mass: the p99 equals the median (to a millionth, below the logs' resolution)."""
+        return self.p99_s <= self.median_s * (1 + 1e-6)
 
     def quantile(self, q: float) -> float:
         if self.fixed:
@@ -45,7 +46,7 @@ class Fit:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         if self.fixed:
-            return (x >= self.median_s).astype(float)
+            return (x >= self.median_s * (1 - 1e-6)).astype(float)
         sigma = math.log(self.p99_s / self.median_s) / Z99
         z = (np.log(np.maximum(x, 1e-300)) - math.log(self.median_s)) / (sigma * math.sqrt(2.0))
         return 0.5 * (1.0 + np.vectorize(math.erf)(z))
@@ -65,8 +66,12 @@ def _z(p: float) -> float:
 
 def _ks(fit: Fit, held_out: np.ndarray) -> float:
     x = np.sort(held_out)
-    model = fit.cdf(x)
     n = len(x)
+    if fit.fixed:  # a point mass: the share of samples on either side of it (rounding noise ignored)
+        below = np.mean(x < fit.median_s * (1 - 1e-6))
+        above = np.mean(x > fit.median_s * (1 + 1e-6))
+        return float(max(below, above))
+    model = fit.cdf(x)
     above = np.arange(1, n + 1) / n - model
     below = model - np.arange(0, n) / n
     return float(max(above.max(), below.max()))

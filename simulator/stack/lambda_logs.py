@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.stack.errors import StackError
+from simulator.stack.logfile import LogFile, log_lines
 
 __all__ = ["Invocation", "ReportLog", "read_reports"]
 
@@ -42,13 +43,10 @@ class Invocation:
 
 
 @dataclass
-class ReportLog:
+class ReportLog(LogFile):
     """The invocations of one function's logs, and what could not be read."""
 
-    source: str
     invocations: list[Invocation] = field(default_factory=list)
-    unreadable: int = 0
-    first_unreadable: str = ""
 
 
 def _from_text(line: str) -> Invocation | None:
@@ -81,20 +79,12 @@ def _from_json(event: Any) -> Invocation | None:
 def read_reports(path: str | Path) -> ReportLog:
     """Every REPORT of a log file; lines that are neither reports nor other log lines are counted."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise StackError(source, f"cannot read: {exc.strerror}") from None
     log = ReportLog(source=source)
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped:
-            continue
+    for number, stripped in log_lines(path):
         try:
             invocation = _from_json(json.loads(stripped)) if stripped.startswith("{") else _from_text(stripped)
         except (ValueError, KeyError, TypeError):
-            log.unreadable += 1
-            log.first_unreadable = log.first_unreadable or f"{source}:{number}: {stripped[:120]}"
+            log.skip(number, stripped[:120])
             continue
         if invocation is not None:
             log.invocations.append(invocation)

@@ -11,7 +11,6 @@ calibrate`` or an editor replaces them; :func:`placeholders` lists them for the 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from simulator.stack.errors import Origin, Sourced
 from simulator.stack.model import DOCS, FunctionSpec, Stack, ThrottleSpec

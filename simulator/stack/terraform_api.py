@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from simulator.stack.cfn_plans import method_route
+from simulator.stack.cfn_plans import add_method_throttle
 from simulator.stack.cfn_routes import route_matches
 from simulator.stack.errors import Origin, Sourced, StackError
 from simulator.stack.model import KeySpec, PlanSpec, QuotaSpec, RouteSpec, Stack
@@ -117,13 +117,9 @@ def _plans(p: _Plan, stack: Stack, api: str, stage: str | None) -> None:
                                                   p.origin(u, "quota_settings", 0, "period")),
                                    offset=Sourced(int(offset.value), offset.origin) if offset else None)
         for j, item in enumerate(stages[index].get("throttle") or []):
-            route = method_route(str(item.get("path")))
             throttle = _throttle(p, u, ("api_stages", index, "throttle", j), "rate_limit", "burst_limit")
-            if stack.route(route) is None:
-                stack.findings.append(f"{p.origin(u, 'api_stages', index, 'throttle', j, 'path')}: usage plan "
-                                      f"{name} throttles {item.get('path')}, which names no method of the API")
-            elif throttle is not None:
-                plan.method_throttles[route] = throttle
+            add_method_throttle(stack, plan, str(item.get("path")), throttle,
+                                p.origin(u, "api_stages", index, "throttle", j, "path"))
         for k in p.of_type("aws_api_gateway_usage_plan_key"):
             if p.link(k, "usage_plan_id", kinds=("aws_api_gateway_usage_plan",)) == u:
                 key = p.link(k, "key_id", kinds=("aws_api_gateway_api_key",))
