@@ -20,6 +20,7 @@ IMPORT_EXAMPLES = """examples:
   throttlesim import template.yaml --api OrdersApi --param StageName=staging -o api.toml
   throttlesim import openapi.yaml --type HTTP -o api.toml       # OpenAPI 3 / Swagger 2 with API Gateway extensions
   terraform show -json plan.out > plan.json && throttlesim import plan.json -o api.toml
+  throttlesim import --from account --region eu-west-1 --api orders -o api.toml   # read-only boto3 calls
 """
 
 EXPORT_EXAMPLES = """examples:
@@ -56,10 +57,12 @@ def register(sub: Any) -> None:
                     "that passes throttlesim check; every value says where it came from, PLACEHOLDER marks what no "
                     "template holds. Needs the aws extra: pip install 'throttlesim[aws]'.",
         epilog=IMPORT_EXAMPLES, formatter_class=raw)
-    imp.add_argument("source", help="template (YAML or JSON), OpenAPI file, or terraform show -json output")
+    imp.add_argument("source", nargs="?", help="template (YAML or JSON), OpenAPI file, or terraform show -json output "
+                                               "(none with --from account)")
     imp.add_argument("-o", "--out", metavar="FILE", help="scenario file to write (default: print it)")
-    imp.add_argument("--from", dest="source_kind", choices=["cloudformation", "sam", "openapi", "terraform"],
-                     help="what SOURCE is (default: detected)")
+    imp.add_argument("--from", dest="source_kind", choices=["cloudformation", "sam", "openapi", "terraform", "account"],
+                     help="what SOURCE is (default: detected); account: read the API from AWS with boto3, "
+                          "read-only, credentials as the AWS CLI finds them")
     imp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a template parameter (repeatable)")
     imp.add_argument("--api", metavar="NAME", help="the API to import when the template has several")
     imp.add_argument("--stage", metavar="NAME", help="the stage to import when the API has several")
@@ -117,7 +120,9 @@ def _import(args: argparse.Namespace) -> int:
 
     _refuse_existing(args.out, args.force)
     kind = {"sam": "cloudformation"}.get(args.source_kind, args.source_kind)
-    result = import_stack(args.source, source=kind, params=_pairs(args.param, "--param"), api=args.api,
+    if (args.source is None) != (kind == "account"):
+        raise ThrottlesimError("throttlesim import: give a SOURCE file, or --from account without one")
+    result = import_stack(args.source or "account", source=kind, params=_pairs(args.param, "--param"), api=args.api,
                           stage=args.stage, region=args.region, api_type=args.api_type)
     for finding in result.findings:
         print(f"finding: {finding}", file=sys.stderr)

@@ -19,7 +19,7 @@ from simulator.stack.model import RouteSpec, Stack
 
 __all__ = ["Imported", "import_stack", "write_atomic"]
 
-Source = Literal["cloudformation", "openapi", "terraform"]
+Source = Literal["cloudformation", "openapi", "terraform", "account"]
 
 
 @dataclass
@@ -67,10 +67,15 @@ def _unknown_functions(stack: Stack) -> None:
 
 def read_source(path: str, *, source: Source | None = None, params: Mapping[str, str] | None = None,
                 api: str | None = None, stage: str | None = None, region: str = "us-east-1",
-                api_type: str = "REST") -> Stack:
-    """The stack a template or OpenAPI file describes."""
+                api_type: str = "REST", session: object = None) -> Stack:
+    """The stack a template, OpenAPI file, Terraform plan or (``source="account"``, through the boto3
+    *session*) live account describes."""
     kind = source or _detect(Path(path))
-    if kind == "openapi":
+    if kind == "account":
+        from simulator.stack.live import read_account
+
+        stack = read_account(api=api, stage=stage, region=region, session=session)
+    elif kind == "openapi":
         stack = _openapi_stack(path, api_type)
     elif kind == "terraform":
         from simulator.stack.terraform import read_terraform

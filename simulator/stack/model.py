@@ -94,6 +94,9 @@ class Stack:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     plans: list[PlanSpec] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    #: The account's API Gateway throttle and Lambda concurrency, when the source knows them (a live account).
+    account_throttle: ThrottleSpec | None = None
+    lambda_concurrency: Sourced[int] | None = None
 
     def route(self, name: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -112,6 +112,22 @@ def _clients(w: _Writer, stack: Stack, key_required: bool) -> None:
         w.kv("arrivals", '{ process = "poisson", rate = 1 }', f"{PLACEHOLDER}: traffic; calibrate from access logs")
 
 
+def _account(w: _Writer, stack: Stack) -> None:
+    reserved = sum(f.reserved.value for f in stack.functions.values() if f.reserved is not None)
+    w.table("[account]", None if stack.account_throttle else
+            f"documented defaults ({DOCS['throttle']}, {DOCS['concurrency']})")
+    if stack.account_throttle is not None:
+        w.kv("throttle", *_throttle(stack.account_throttle))
+    else:
+        w.kv("throttle", "{ rate = 10000, burst = 5000 }", "documented default")
+    if stack.lambda_concurrency is not None:
+        w.kv("lambda_concurrency", str(stack.lambda_concurrency.value), stack.lambda_concurrency.origin)
+    else:
+        concurrency = max(1000, reserved + 100)
+        w.kv("lambda_concurrency", str(concurrency), "documented default" if concurrency == 1000 else
+             "raised above the documented 1000 to fit the template's reserved concurrency: a Service Quotas request")
+
+
 def render(stack: Stack, findings: list[str]) -> str:
     """The scenario file's text."""
     w = _Writer()
@@ -140,12 +156,7 @@ def render(stack: Stack, findings: list[str]) -> str:
     default = 29.0 if kind == "REST" else 30.0
     w.kv("integration_timeout", _s(fmt_duration(default)),
          Origin.default(DOCS["rest_timeout" if kind == "REST" else "http_timeout"]))
-    reserved = sum(f.reserved.value for f in stack.functions.values() if f.reserved is not None)
-    w.table("[account]", f"documented defaults ({DOCS['throttle']}, {DOCS['concurrency']})")
-    w.kv("throttle", "{ rate = 10000, burst = 5000 }", "documented default")
-    concurrency = max(1000, reserved + 100)
-    w.kv("lambda_concurrency", str(concurrency), "documented default" if concurrency == 1000 else
-         "raised above the documented 1000 to fit the template's reserved concurrency: a Service Quotas request")
+    _account(w, stack)
     if stack.stage_throttle is not None:
         value, origin = _throttle(stack.stage_throttle)
         w.table("[stage]")
