@@ -102,12 +102,14 @@ def test_replaying_the_recovered_traffic_reproduces_the_statuses(logs: tuple[Pat
     target = out / "replayed.toml"
     assert main(["calibrate", str(out / "api.toml"), "--report-log", f"orders={out / 'reports.log'}",
                  "--report-log", f"orders={out / 'reports.json'}", "--access-log", str(out / "access.jsonl"),
-                 "--report", str(out / "report.json"), "-o", str(target)]) == 0
+                 "--report", str(out / "report.json"), "--plots", str(out / "plots"), "-o", str(target)]) == 0
     scenario = simulator.load_scenario(target)
     assert scenario.clients[0].arrivals.process == "replay" and len(scenario.clients[0].arrivals.times) == len(df)
     replayed = simulator.simulate(scenario, engine="simpy").to_dataframe()
     assert (replayed.cause == "throttled_stage").sum() == (df.cause == "throttled_stage").sum()
     assert len(replayed) == len(df)
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "qq_gateway_overhead.png", "qq_orders_duration.png", "qq_orders_init.png", "rate_profile.png"]
     report = json.loads((out / "report.json").read_text())
     assert report["status"]["429"] == int((df.gateway_status == 429).sum())
 

@@ -45,6 +45,9 @@ class Calibration:
     data: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
     fits: dict[str, Fit] = field(default_factory=dict)
+    #: The samples behind each fit (seconds), and each replayed client's request times (seconds from the start).
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    traces: dict[str, list[float]] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -76,12 +79,14 @@ def _function(cal: Calibration, fn: dict[str, Any], invocations: Sequence[Invoca
     if len(ok) == 0:
         raise StackError(name, "its REPORT lines hold no successful invocation to take durations from")
     fit = cal.fits[f"{name}.duration"] = fit_lognormal(ok)
+    cal.samples[f"{name}.duration"] = ok
     fn["duration"], samples = dist_spec(fit, ok, kind, f"{data_dir}/{name}_duration_ms.txt")
     if samples:
         cal.files[f"{data_dir}/{name}_duration_ms.txt"] = samples
     inits = np.array([i.init_ms / 1000 for i in invocations if i.init_ms is not None])
     if len(inits):
         fit = cal.fits[f"{name}.init"] = fit_lognormal(inits)
+        cal.samples[f"{name}.init"] = inits
         fn["init"], samples = dist_spec(fit, inits, kind, f"{data_dir}/{name}_init_ms.txt")
         if samples:
             cal.files[f"{data_dir}/{name}_init_ms.txt"] = samples

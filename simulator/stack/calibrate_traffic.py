@@ -66,6 +66,7 @@ def _traces(cal: Calibration, requests: Sequence[Request], keys: Mapping[str, st
         name = str(client["name"])
         clients[name] = client
         rows.setdefault(name, []).append(f"{req.time_s - t0:.6f},{req.route}")
+        cal.traces.setdefault(name, []).append(req.time_s - t0)
         weights.setdefault(name, Counter())[req.route] += 1
     for route, count in unknown.most_common():
         cal.warnings.append(f"{count} requests to {route}, which the scenario has no route for, were left out")
@@ -103,6 +104,7 @@ def apply_access_logs(cal: Calibration, paths: Sequence[str], keys: Mapping[str,
                          if r.integration_ms and r.response_ms is not None and r.response_ms >= r.integration_ms])
     if len(overhead):
         fit = cal.fits["gateway_overhead"] = fit_lognormal(overhead)
+        cal.samples["gateway_overhead"] = overhead
         spec, samples = dist_spec(fit, overhead, kind, f"{stem}_data/gateway_overhead_ms.txt")
         cal.data.setdefault("behaviour", {})["gateway_overhead"] = spec
         if samples:

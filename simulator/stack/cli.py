@@ -104,6 +104,8 @@ def register(sub: Any) -> None:
     cal.add_argument("--fit", choices=["lognormal", "empirical"], default="lognormal",
                      help="lognormal matched at median and p99 (default), or the measured samples")
     cal.add_argument("--report", metavar="FILE", help="also write the calibration report as JSON")
+    cal.add_argument("--plots", metavar="DIR", help="write quantile-quantile plots of the fits and the replayed "
+                                                    "rate profile (PNG) to DIR")
     cal.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     cal.set_defaults(stack_handler=_calibrate)
 
@@ -193,6 +195,11 @@ def _calibrate(args: argparse.Namespace) -> int:
                           *sources])
     if args.report:
         write_atomic(args.report, json.dumps(cal.report(), indent=2) + "\n")
+    if args.plots:
+        from simulator.plots import save_figures
+        from simulator.stack.calibrate_plots import calibration_figures
+
+        save_figures(calibration_figures(cal), args.plots, ("png",))
     print(f"{'fit':<28} {'n':>7} {'held out':>8} {'median ms':>10} {'p99 ms':>10} {'KS':>6} {'p50 err':>8} "
           f"{'p90 err':>8} {'p99 err':>8}")
     for name, fit in cal.fits.items():

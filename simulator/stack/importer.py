@@ -70,6 +70,8 @@ def read_source(path: str, *, source: Source | None = None, params: Mapping[str,
                 api_type: str = "REST", session: object = None) -> Stack:
     """The stack a template, OpenAPI file, Terraform plan or (``source="account"``, through the boto3
     *session*) live account describes."""
+    if source != "account":
+        require_extra("cfnlint", "yaml")
     kind = source or _detect(Path(path))
     if kind == "account":
         from simulator.stack.live import read_account
@@ -80,7 +82,6 @@ def read_source(path: str, *, source: Source | None = None, params: Mapping[str,
     elif kind == "terraform":
         from simulator.stack.terraform import read_terraform
 
-        require_extra("cfnlint")
         stack = read_terraform(path, api=api, stage=stage)
     else:
         from simulator.stack.cloudformation import read_stack
