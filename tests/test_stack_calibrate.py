@@ -12,7 +12,6 @@ import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,53 +19,23 @@ import simulator
 from simulator.cli import main
 from simulator.stack.calibrate import calibrate, write
 from simulator.stack.lambda_logs import read_reports
+from simulator.stack.render_logs import access_log_lines, report_lines
 
 ORACLE = Path(__file__).parent / "data" / "stack" / "oracle.toml"
-EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-RESPONSE_TYPES = {"throttled_stage": "THROTTLED", "throttled_method": "THROTTLED", "quota_exceeded": "QUOTA_EXCEEDED",
-                  "integration_timeout": "INTEGRATION_TIMEOUT"}
-
-
-def _report_text(row: pd.Series, i: int) -> str:
-    parts = [f"REPORT RequestId: 00000000-0000-0000-0000-{i:012d}", f"Duration: {row.run_s * 1000:.2f} ms",
-             f"Billed Duration: {int(np.ceil(row.run_s * 1000))} ms", "Memory Size: 512 MB", "Max Memory Used: 90 MB"]
-    if row.cold_start:
-        parts.append(f"Init Duration: {row.init_s * 1000:.2f} ms")
-    if row.cause in ("function_error", "function_timeout"):
-        parts.append(f"Status: {'error' if row.cause == 'function_error' else 'timeout'}")
-    return "\t".join(parts)
-
-
-def _report_json(row: pd.Series, i: int) -> str:
-    metrics = {"durationMs": round(row.run_s * 1000, 3), "billedDurationMs": int(np.ceil(row.run_s * 1000)),
-               "memorySizeMB": 512, "maxMemoryUsedMB": 90}
-    if row.cold_start:
-        metrics["initDurationMs"] = round(row.init_s * 1000, 3)
-    status = {"function_error": "error", "function_timeout": "timeout"}.get(row.cause, "success")
-    return json.dumps({"time": "2026-01-01T00:00:00.000Z", "type": "platform.report",
-                       "record": {"requestId": f"r-{i}", "metrics": metrics, "status": status}})
-
-
-def _access_json(row: pd.Series) -> str:
-    integration = row.integration_latency_s * 1000 if row.integration_latency_s > 0 else "-"
-    return json.dumps({"requestTimeEpoch": EPOCH_MS + row.time_s * 1000, "httpMethod": row.route.split()[0],
-                       "resourcePath": row.route.split()[1], "status": str(row.gateway_status),
-                       "responseType": RESPONSE_TYPES.get(row.cause, "-"), "integrationLatency": integration,
-                       "responseLatency": row.gateway_latency_s * 1000, "apiKeyId": "-"})
 
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     out = tmp_path_factory.mktemp("oracle")
-    df = simulator.simulate(simulator.load_scenario(ORACLE), engine="simpy").to_dataframe()
+    scenario = simulator.load_scenario(ORACLE)
+    df = simulator.simulate(scenario, engine="simpy").to_dataframe()
     ran = df[(df.function != "") & (df.run_s > 0)]
     half = len(ran) // 2
+    text = list(report_lines(df.loc[ran.index[:half]], scenario, "text"))
     (out / "reports.log").write_text("\n".join(
-        [_report_text(r, i) for i, r in enumerate(ran.iloc[:half].itertuples())]
-        + ["START RequestId: x Version: $LATEST", "REPORT RequestId: broken Duration: ms"]) + "\n")
-    (out / "reports.json").write_text("\n".join(_report_json(r, i) for i, r in enumerate(ran.iloc[half:].itertuples()))
-                                      + "\n")
-    (out / "access.jsonl").write_text("\n".join(_access_json(r) for r in df.itertuples()) + "\n")
+        text + ["START RequestId: x Version: $LATEST", "REPORT RequestId: broken Duration: ms"]) + "\n")
+    (out / "reports.json").write_text("\n".join(report_lines(df.loc[ran.index[half:]], scenario, "json")) + "\n")
+    (out / "access.jsonl").write_text("\n".join(access_log_lines(df, scenario)) + "\n")
     (out / "api.toml").write_text(ORACLE.read_text().replace(
         'duration = { kind = "lognormal", median = "80ms", p99 = "400ms" }', 'duration = "100ms"'))
     return out, df
