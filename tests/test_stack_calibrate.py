@@ -113,3 +113,23 @@ def test_a_fixed_overhead_is_fitted_as_fixed_despite_rounding() -> None:
 
     fit = fit_lognormal([0.010 + 1e-12 * ((-1) ** i) for i in range(100)])
     assert fit.fixed and fit.ks == 0.0 and fit.median_s == pytest.approx(0.010)
+
+
+def test_log_streams_give_reuse_gaps_lifetimes_and_peak_concurrency() -> None:
+    from simulator.stack.environments import environments
+    from simulator.stack.lambda_logs import _from_json
+
+    def event(stream: str, end_s: float, duration_ms: float, init_ms: float | None = None) -> str:
+        init = f"\tInit Duration: {init_ms} ms" if init_ms else ""
+        return json.dumps({"logStreamName": stream, "timestamp": end_s * 1000,
+                           "message": f"REPORT RequestId: x\tDuration: {duration_ms} ms\tBilled Duration: 1 ms{init}"})
+
+    # Stream a: cold start 0.0-0.3 (init 200 ms + run 100 ms), then 0.8-1.0 and 5.0-5.5; stream b: 0.9-1.2.
+    lines = [event("a", 0.3, 100, 200), event("a", 1.0, 200), event("a", 5.5, 500), event("b", 1.2, 300)]
+    invocations = [_from_json(json.loads(line)) for line in lines]
+    assert invocations[0].stream == "a" and invocations[0].init_ms == 200
+    figures = environments(invocations)
+    assert figures["environments"] == 2 and figures["peak_concurrency"] == 2
+    assert figures["longest_reuse_gap_s"] == pytest.approx(4.0) and figures["median_reuse_gap_s"] == pytest.approx(2.25)
+    assert figures["longest_lifetime_s"] == pytest.approx(5.5)
+    assert environments([]) is None

@@ -8,7 +8,9 @@ From each function's Lambda REPORT lines (:mod:`~simulator.stack.lambda_logs`):
 * ``init``: the ``Init Duration`` of cold starts, the same way;
 * ``error_rate``: the share of invocations whose status is ``error``; timeouts are reported
   (the model times a function out by its ``timeout``, not by a rate);
-* a memory check: the reports' ``Memory Size`` against the scenario's, and the peak used.
+* a memory check: the reports' ``Memory Size`` against the scenario's, and the peak used;
+* from the log streams (:mod:`~simulator.stack.environments`), reported only: reuse gaps (the
+  longest a lower bound for the idle timeout), environment lifetimes and peak concurrency.
 
 From API Gateway access logs (:mod:`~simulator.stack.access_logs`, see
 :mod:`~simulator.stack.calibrate_traffic`): a replay trace per API key, the status and cause
@@ -30,6 +32,7 @@ import numpy as np
 
 from simulator.errors import ThrottlesimError
 from simulator.stack.errors import StackError
+from simulator.stack.environments import environments
 from simulator.stack.fitting import Fit, fit_lognormal
 from simulator.stack.lambda_logs import Invocation, read_reports
 
@@ -96,7 +99,8 @@ def _function(cal: Calibration, fn: dict[str, Any], invocations: Sequence[Invoca
     timeouts = sum(i.status == "timeout" for i in invocations)
     fn["error_rate"] = round(errors / len(invocations), 6)
     cal.figures.setdefault("functions", {})[name] = {
-        "invocations": len(invocations), "errors": errors, "timeouts": timeouts, "cold_starts": int(len(inits))}
+        "invocations": len(invocations), "errors": errors, "timeouts": timeouts, "cold_starts": int(len(inits)),
+        "environments": environments(invocations)}
     sizes = {i.memory_mb for i in invocations if i.memory_mb is not None}
     if sizes and sizes != {fn.get("memory_mb", 128)}:
         cal.warnings.append(f"function {name}: the reports say Memory Size {sorted(sizes)} MB, the scenario "

@@ -208,6 +208,15 @@ def _calibrate(args: argparse.Namespace) -> int:
         ks = f"{fit.ks:6.3f}" if fit.ks is not None else f"{'-':>6}"
         print(f"{name:<28} {fit.n:>7} {fit.n_held_out:>8} {fit.median_s * 1000:>10.2f} {fit.p99_s * 1000:>10.2f} "
               f"{ks} {' '.join(errors)}")
+    for name, figures in cal.figures.get("functions", {}).items():
+        print(f"{name}: {figures['invocations']} invocations, {figures['errors']} errors, {figures['timeouts']} "
+              f"timeouts, {figures['cold_starts']} cold starts")
+        env = figures.get("environments")
+        if env:
+            gap = env["longest_reuse_gap_s"]
+            print(f"{name}: {env['environments']} environments (log streams), peak concurrency "
+                  f"{env['peak_concurrency']}, longest lifetime {env['longest_lifetime_s']:.0f} s"
+                  + (f", longest reuse gap {gap:.1f} s (the idle timeout is at least that)" if gap else ""))
     for warning in cal.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.out}: written", file=sys.stderr)

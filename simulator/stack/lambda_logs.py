@@ -10,7 +10,9 @@ restore, ``Status`` for errors and timeouts in newer runtimes, X-Ray ids when tr
 the JSON format the same facts are a ``platform.report`` event: ``record.metrics.durationMs``,
 ``initDurationMs``, ``restoreDurationMs``, ``memorySizeMB``, ``maxMemoryUsedMB`` and
 ``record.status`` (``success``, ``error``, ``timeout``). Lines of either kind may carry a
-prefix (a timestamp) or arrive wrapped in a CloudWatch Logs export event (``message``).
+prefix (a timestamp) or arrive wrapped in a CloudWatch Logs event (``message``, with its
+``logStreamName`` and ``timestamp``, as ``aws logs filter-log-events`` prints them). Each log stream
+is one execution environment, which :mod:`~simulator.stack.environments` reads.
 
 https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html
 https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,18 @@ class Invocation:
     status: str = "success"
     memory_mb: float | None = None
     max_memory_used_mb: float | None = None
+    #: The log stream (one execution environment) and when the report was logged (Unix seconds), if known.
+    stream: str | None = None
+    logged_s: float | None = None
+
+
+def _iso_seconds(text: Any) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -57,15 +72,21 @@ def _from_text(line: str) -> Invocation | None:
     if "Duration" not in fields:
         raise ValueError("no Duration")
     number = {k: float(v) for k, v in fields.items() if k != "Status"}
+    prefix = line[:at].split()
     return Invocation(duration_ms=number["Duration"], init_ms=number.get("Init Duration"),
                       status=fields.get("Status", "success").lower(), memory_mb=number.get("Memory Size"),
-                      max_memory_used_mb=number.get("Max Memory Used"))
+                      max_memory_used_mb=number.get("Max Memory Used"),
+                      logged_s=_iso_seconds(prefix[0]) if prefix else None)
 
 
 def _from_json(event: Any) -> Invocation | None:
     if isinstance(event, dict) and isinstance(event.get("message"), str):
         message = event["message"].strip()
-        return _from_json(json.loads(message)) if message.startswith("{") else _from_text(message)
+        inner = _from_json(json.loads(message)) if message.startswith("{") else _from_text(message)
+        if inner is None:
+            return None
+        logged = float(event["timestamp"]) / 1000 if "timestamp" in event else inner.logged_s
+        return replace(inner, stream=event.get("logStreamName"), logged_s=logged)
     if not (isinstance(event, dict) and event.get("type") == "platform.report"):
         return None
     record = event.get("record") or {}
@@ -73,7 +94,8 @@ def _from_json(event: Any) -> Invocation | None:
     init = metrics.get("initDurationMs")
     return Invocation(duration_ms=float(metrics["durationMs"]), init_ms=float(init) if init is not None else None,
                       status=str(record.get("status", "success")).lower(),
-                      memory_mb=metrics.get("memorySizeMB"), max_memory_used_mb=metrics.get("maxMemoryUsedMB"))
+                      memory_mb=metrics.get("memorySizeMB"), max_memory_used_mb=metrics.get("maxMemoryUsedMB"),
+                      logged_s=_iso_seconds(event.get("time")))
 
 
 def read_reports(path: str | Path) -> ReportLog:
