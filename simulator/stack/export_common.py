@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import re
 
-from simulator.scenario import Route, Scenario, Throttle
+from simulator.scenario import Route, Scenario
 
-__all__ = ["ALIAS", "check_exportable", "function_timeout_s", "logical_id", "method_path", "quota_requests",
-           "resource_paths", "route_timeout_ms", "split_route"]
+__all__ = ["ALIAS", "check_exportable", "escaped_path", "function_timeout_s", "logical_id", "method_path",
+           "quota_requests", "resource_paths", "route_timeout_ms", "split_route"]
 
 #: The alias that carries provisioned concurrency and that integrations call.
 ALIAS = "live"
@@ -75,10 +75,6 @@ def check_exportable(scenario: Scenario) -> None:
         for route in scenario.routes:
             if route.name == "$default":
                 raise StackError("routes", "REST APIs have no $default route; name the method and path")
-
-
-def throttle_equal(a: Throttle | None, b: Throttle | None) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None and a.rate == b.rate and a.burst == b.burst)
 
 
 def quota_requests(scenario: Scenario) -> list[str]:

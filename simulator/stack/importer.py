@@ -60,7 +60,7 @@ def _openapi_stack(path: str, api_type: str) -> Stack:
 
 def _unknown_functions(stack: Stack) -> None:
     for route in stack.routes:
-        if route.function and route.function not in stack.functions and stack.source.endswith(("json", "yaml", "yml")):
+        if route.function and route.function not in stack.functions:
             stack.findings.append(f"{route.origin}: {route.name} calls function {route.function}, which the source "
                                   "does not define: its settings are placeholders")
 
