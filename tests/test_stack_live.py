@@ -134,3 +134,51 @@ def test_several_apis_need_a_choice(aws: Any) -> None:
     ag.create_rest_api(name="two")
     with pytest.raises(StackError, match="choose one with --api NAME"):
         import_stack("account", source="account", session=aws)
+
+
+def test_calibrate_reads_cloudwatch_metrics(aws: Any, tmp_path: Path) -> None:
+    """A run's per-minute series put into CloudWatch come back as the observed series and the arrival rate."""
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from simulator.cli import main
+
+    oracle = DATA / "oracle.toml"
+    scenario = simulator.load_scenario(oracle)
+    series = simulator.simulate(scenario, engine="simpy").timeseries_dataframe(60)
+    series = series[series.time_s < scenario.duration]  # the minutes of arrivals, not the drain after them
+    cw = aws.client("cloudwatch", region_name=REGION)
+    api = [{"Name": "ApiName", "Value": "oracle"}, {"Name": "Stage", "Value": "prod"}]
+    fn = [{"Name": "FunctionName", "Value": "orders"}]
+    for values in series.to_dict("records"):
+        at = scenario.start + timedelta(seconds=float(values["time_s"]))
+        data = [{"MetricName": m, "Dimensions": api, "Timestamp": at, "Value": float(values[m])}
+                for m in ("Count", "5XXError", "Latency") if values[m] == values[m]]  # no datapoint for NaN
+        data.append({"MetricName": "Invocations", "Dimensions": fn, "Timestamp": at,
+                     "Value": float(values["Invocations[orders]"])})
+        cw.put_metric_data(Namespace="AWS/ApiGateway", MetricData=data[:-1])
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data[-1:])
+    (tmp_path / "api.toml").write_text(oracle.read_text().replace('rate = 50 }', 'rate = 1 }'))
+    window = "2026-01-01T00:00Z/2026-01-01T00:02Z"
+    assert main(["calibrate", str(tmp_path / "api.toml"), "--metrics", window, "--api", "oracle",
+                 "-o", str(tmp_path / "out.toml")]) == 0
+    observed = pd.read_csv(tmp_path / "out_observed.csv")
+    assert observed["Count"].tolist() == series["Count"].tolist()
+    assert observed["Invocations[orders]"].tolist() == series["Invocations[orders]"].tolist()
+    calibrated = simulator.load_scenario(tmp_path / "out.toml")
+    profile = calibrated.clients[0].arrivals.rate
+    assert [r for _, r in profile] == pytest.approx([c / 60 for c in series["Count"]])
+    assert calibrated.duration == 120.0
+
+
+def test_metrics_with_no_data_are_a_one_line_error(aws: Any, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.cli import main
+
+    (tmp_path / "api.toml").write_text((DATA / "oracle.toml").read_text())
+    assert main(["calibrate", str(tmp_path / "api.toml"), "--metrics", "2026-01-01T00:00Z/2026-01-01T01:00Z",
+                 "--api", "nothing", "-o", str(tmp_path / "out.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no Count datapoints" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.toml"]

@@ -17,6 +17,9 @@ From API Gateway access logs (:mod:`~simulator.stack.access_logs`, see
 mix, and the gateway's own overhead (response latency minus integration latency) as
 ``behaviour.gateway_overhead``.
 
+From CloudWatch metrics (:mod:`~simulator.stack.metrics`): the observed per-minute series, written
+next to the scenario to compare a run with, and, without access logs, the arrival-rate profile.
+
 The result is a *new* scenario file (an existing file is kept unless forced) and a report:
 sample sizes, the fit on held-out data (Kolmogorov-Smirnov distance, p50/p90/p99 errors).
 """
@@ -118,8 +121,10 @@ def calibrate(
     keys: Mapping[str, str] | None = None,
     out: str | Path,
     fit: FitKind = "lognormal",
+    metrics: Any = None,
 ) -> Calibration:
-    """Calibrate *scenario_path* from log files; nothing is written here (see :func:`write`)."""
+    """Calibrate *scenario_path* from log files and CloudWatch *metrics* (a frame of
+    :func:`~simulator.stack.metrics.read_metrics`); nothing is written here (see :func:`write`)."""
     import simulator
     from simulator.stack.calibrate_traffic import apply_access_logs
 
@@ -140,6 +145,12 @@ def calibrate(
         _function(cal, functions[name], invocations, fit, f"{stem}_data")
     if access_logs:
         apply_access_logs(cal, access_logs, keys or {}, fit, stem)
+    if metrics is not None:
+        from simulator.stack.metrics import apply_rate_profile
+
+        cal.files[f"{stem}_observed.csv"] = metrics.to_csv(index=False)
+        if not access_logs:
+            apply_rate_profile(cal, metrics)
     return cal
 
 

@@ -34,6 +34,7 @@ CALIBRATE_EXAMPLES = """examples:
   throttlesim calibrate api.toml --report-log orders=orders-reports.log -o calibrated.toml
   throttlesim calibrate api.toml --report-log orders=reports.json --access-log access.jsonl --key abc123=paid-shop \\
       --fit empirical --report calibration.json -o calibrated.toml
+  throttlesim calibrate api.toml --metrics 2026-03-02T09:00Z/2026-03-02T10:00Z --api orders -o calibrated.toml
 """
 
 
@@ -101,6 +102,12 @@ def register(sub: Any) -> None:
     cal.add_argument("--access-log", action="append", metavar="FILE", help="API Gateway JSON access log (repeatable)")
     cal.add_argument("--key", action="append", metavar="KEY_ID=CLIENT", help="replay an API key id's requests as a "
                      "client of the scenario (repeatable)")
+    cal.add_argument("--metrics", metavar="START/END", help="also read CloudWatch metrics of the API and its "
+                     "functions for this UTC interval (e.g. 2026-03-02T09:00Z/2026-03-02T10:00Z) with boto3: the "
+                     "observed per-minute series, and the arrival rate when there are no access logs")
+    cal.add_argument("--api", metavar="NAME", help="with --metrics: the REST API's name or HTTP API's id "
+                     "(default: the scenario's name up to its last '-')")
+    cal.add_argument("--region", default="us-east-1", help="with --metrics: the AWS Region (default us-east-1)")
     cal.add_argument("--fit", choices=["lognormal", "empirical"], default="lognormal",
                      help="lognormal matched at median and p99 (default), or the measured samples")
     cal.add_argument("--report", metavar="FILE", help="also write the calibration report as JSON")
@@ -175,6 +182,35 @@ def _report_logs(items: list[str] | None, scenario: str) -> dict[str, list[str]]
     return out
 
 
+def _metrics(args: argparse.Namespace) -> Any:
+    from datetime import datetime, timezone
+
+    import simulator
+    from simulator.stack.errors import require_extra
+    from simulator.stack.metrics import read_metrics
+
+    require_extra("boto3")
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    first, sep, last = args.metrics.partition("/")
+    try:
+        start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
+    except ValueError:
+        start = end = None
+    if not sep or start is None or end is None or start.tzinfo is None or end <= start:
+        raise ThrottlesimError(f"--metrics {args.metrics}: expected START/END in UTC, e.g. "
+                               "2026-03-02T09:00Z/2026-03-02T10:00Z, END after START")
+    scenario = simulator.load_scenario(args.scenario)
+    api = args.api or scenario.name.rsplit("-", 1)[0]
+    try:
+        return read_metrics(boto3.client("cloudwatch", region_name=args.region), api_type=scenario.api.type, api=api,
+                            stage=scenario.api.stage, functions=[f.name for f in scenario.functions],
+                            start=start.astimezone(timezone.utc), end=end.astimezone(timezone.utc))
+    except (BotoCoreError, ClientError) as exc:
+        raise ThrottlesimError(f"cloudwatch {args.region}: {str(exc).splitlines()[0]}") from None
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -185,10 +221,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     if Path(args.out).resolve() == Path(args.scenario).resolve():
         raise ThrottlesimError(f"-o {args.out}: that is the input scenario; give a new file name")
     _refuse_existing(args.out, args.force)
-    if not args.report_log and not args.access_log:
-        raise ThrottlesimError("throttlesim calibrate: give --report-log and/or --access-log")
+    if not args.report_log and not args.access_log and not args.metrics:
+        raise ThrottlesimError("throttlesim calibrate: give --report-log, --access-log and/or --metrics")
     cal = calibrate(args.scenario, reports=_report_logs(args.report_log, args.scenario),
-                    access_logs=args.access_log or [], keys=_pairs(args.key, "--key"), out=args.out, fit=args.fit)
+                    access_logs=args.access_log or [], keys=_pairs(args.key, "--key"), out=args.out, fit=args.fit,
+                    metrics=_metrics(args) if args.metrics else None)
     sources = [f"REPORT lines of {name}: {', '.join(paths)}" for name, paths in
                _report_logs(args.report_log, args.scenario).items()] + [f"access log {p}" for p in args.access_log or []]
     write(cal, args.out, [f"Calibrated from {args.scenario} by throttlesim calibrate ({args.fit} fits), from:",
