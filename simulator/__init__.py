@@ -34,6 +34,16 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "simulate",
+    "stack",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # simulator.stack (import, calibrate, export) is loaded on first use: it needs the aws extra.
+    if name == "stack":
+        import importlib
+
+        return importlib.import_module("simulator.stack")
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")

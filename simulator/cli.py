@@ -317,8 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "stack_handler", None) is not None:
-            return args.stack_handler(args)
+        if getattr(args, "handler", None) is not None:
+            return args.handler(args)
         if args.command == "run":
             return _run(args)
         if args.command == "check":

@@ -104,7 +104,8 @@ _API = """
 
 @pytest.mark.parametrize(("text", "message"), [
     ("Resources:\n  A: [1,\n", ":3: cannot read the template"),
-    ("Resources:\n  Thing:\n    Type: AWS::Nope::Thing\n", ":2: resource Thing: unknown resource type AWS::Nope::Thing"),
+    ("Resources:\n  Thing:\n    Type: AWS::Nope::Thing\n",
+     ":2: resource Thing: unknown resource type AWS::Nope::Thing"),
     ("Resources:" + _API.format(n=1) + _API.format(n=2), "has 2 APIs (Api1, Api2); choose one with --api NAME"),
     ("Parameters:\n  Mem:\n    Type: Number\nResources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n"
      "      Role: r\n      Code: {ZipFile: x}\n      MemorySize: !Ref Mem\n" + _API.format(n=1),

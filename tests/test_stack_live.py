@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("cfnlint")
-moto = pytest.importorskip("moto")
-boto3 = pytest.importorskip("boto3")
-
 import simulator
 from simulator.scenario import Scenario
 from simulator.stack.importer import import_stack
+
+pytest.importorskip("cfnlint")
+moto = pytest.importorskip("moto")
+boto3 = pytest.importorskip("boto3")
 
 DATA = Path(__file__).parent / "data" / "stack"
 REGION = "us-east-1"
@@ -46,7 +46,9 @@ def _hooks(session: Any) -> list[str]:
         answered.append("ListProvisionedConcurrencyConfigs")
         name = params["url_path"].split("/functions/")[1].split("/")[0]
         configs = [{"FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live",
-                    "RequestedProvisionedConcurrentExecutions": 5, "Status": "READY"}] if name == "OrdersFunction" else []
+                    "RequestedProvisionedConcurrentExecutions": 5, "Status": "READY"}]
+        if name != "OrdersFunction":
+            configs = []
         return ok, {"ProvisionedConcurrencyConfigs": configs}
 
     def account(**_: Any) -> tuple[Any, dict[str, Any]]:

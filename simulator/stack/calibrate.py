@@ -26,22 +26,28 @@ sample sizes, the fit on held-out data (Kolmogorov-Smirnov distance, p50/p90/p99
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from simulator.errors import ThrottlesimError
-from simulator.stack.errors import StackError
+from simulator.stack import scenario_access
+from simulator.stack.calibrate_traffic import apply_access_logs
 from simulator.stack.environments import environments
-from simulator.stack.fitting import Fit, fit_lognormal
+from simulator.stack.errors import StackError
+from simulator.stack.fitting import Fit, FitKind, dist_spec, fit_lognormal
 from simulator.stack.lambda_logs import Invocation, read_reports
+from simulator.stack.metrics import apply_rate_profile
+from simulator.stack.toml_dump import dumps
 
-__all__ = ["Calibration", "calibrate", "dist_spec", "write"]
-
-FitKind = Literal["lognormal", "empirical"]
+__all__ = ["Calibration", "calibrate", "write"]
 
 
 @dataclass
@@ -62,20 +68,6 @@ class Calibration:
                                 "p99_ms": f.p99_s * 1000, "ks": f.ks, "quantile_errors": f.quantile_errors}
                          for name, f in self.fits.items()},
                 **self.figures, "warnings": self.warnings}
-
-
-def _ms(seconds: float) -> str:
-    return f"{round(seconds * 1000, 3):g}ms"
-
-
-def dist_spec(fit: Fit, samples_s: np.ndarray, kind: FitKind, file: str) -> tuple[dict[str, Any] | str, str | None]:
-    """The scenario value for a fitted distribution, and the samples file it needs (if any)."""
-    if kind == "empirical":
-        return {"kind": "empirical", "file": file, "unit": "ms"}, "\n".join(
-            f"{v * 1000:.3f}" for v in samples_s) + "\n"
-    if fit.fixed:
-        return _ms(fit.median_s), None
-    return {"kind": "lognormal", "median": _ms(fit.median_s), "p99": _ms(fit.p99_s)}, None
 
 
 def _function(cal: Calibration, fn: dict[str, Any], invocations: Sequence[Invocation], kind: FitKind,
@@ -125,10 +117,7 @@ def calibrate(
 ) -> Calibration:
     """Calibrate *scenario_path* from log files and CloudWatch *metrics* (a frame of
     :func:`~simulator.stack.metrics.read_metrics`); nothing is written here (see :func:`write`)."""
-    import simulator
-    from simulator.stack.calibrate_traffic import apply_access_logs
-
-    simulator.load_scenario(scenario_path)  # a bad scenario is reported as such, first
+    scenario_access.load_scenario(scenario_path)  # a bad scenario is reported as such, first
     data = tomllib.loads(Path(scenario_path).read_text(encoding="utf-8"))
     cal = Calibration(data=data)
     stem = Path(out).name.removesuffix(".toml")
@@ -146,8 +135,6 @@ def calibrate(
     if access_logs:
         apply_access_logs(cal, access_logs, keys or {}, fit, stem)
     if metrics is not None:
-        from simulator.stack.metrics import apply_rate_profile
-
         cal.files[f"{stem}_observed.csv"] = metrics.to_csv(index=False)
         if not access_logs:
             apply_rate_profile(cal, metrics)
@@ -159,13 +146,6 @@ def write(cal: Calibration, out: str | Path, header: list[str]) -> None:
 
     The scenario is renamed into place last, so a failure leaves no partial scenario behind.
     """
-    import os
-    import shutil
-    import tempfile
-
-    import simulator
-    from simulator.stack.toml_dump import dumps
-
     target = Path(out)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.resolve().parent))
     try:
@@ -174,8 +154,8 @@ def write(cal: Calibration, out: str | Path, header: list[str]) -> None:
             (work / name).write_text(text, encoding="utf-8")
         (work / target.name).write_text(dumps(cal.data, header), encoding="utf-8")
         try:
-            simulator.load_scenario(work / target.name)
-        except simulator.ScenarioError as exc:
+            scenario_access.load_scenario(work / target.name)
+        except scenario_access.ScenarioError as exc:
             first = str(exc).splitlines()[0].replace(str(work / target.name), str(out))
             raise ThrottlesimError(f"the calibrated scenario does not check: {first}") from None
         for name in cal.files:

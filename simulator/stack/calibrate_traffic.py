@@ -16,15 +16,17 @@ reached the integration; it becomes ``behaviour.gateway_overhead``. The status a
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.errors import ThrottlesimError
 from simulator.stack.access_logs import Request, read_access_log
-from simulator.stack.fitting import fit_lognormal
+from simulator.stack.fitting import FitKind, dist_spec, fit_lognormal
 
 if TYPE_CHECKING:
-    from simulator.stack.calibrate import Calibration, FitKind
+    from simulator.stack.calibrate import Calibration
 
 __all__ = ["apply_access_logs"]
 
@@ -35,8 +37,6 @@ def _client_for(data: dict[str, Any], key: str | None, keys: Mapping[str, str], 
     if key is not None and key in keys:
         found = [c for c in clients if c.get("name") == keys[key]]
         if not found:
-            from simulator.errors import ThrottlesimError
-
             raise ThrottlesimError(f"--key {key}={keys[key]}: the scenario has no client {keys[key]!r}")
         return found[0]
     match = [c for c in clients if c.get("api_key") == key] if key is not None else [
@@ -91,8 +91,6 @@ def _traces(cal: Calibration, requests: Sequence[Request], keys: Mapping[str, st
 
 def apply_access_logs(cal: Calibration, paths: Sequence[str], keys: Mapping[str, str], kind: FitKind,
                       stem: str) -> None:
-    from simulator.stack.calibrate import dist_spec
-
     requests: list[Request] = []
     for path in paths:
         log = read_access_log(path)

@@ -20,7 +20,7 @@ from simulator.stack.intrinsics import linked_ids
 from simulator.stack.model import KeySpec, PlanSpec, QuotaSpec, Stack, ThrottleSpec
 
 if TYPE_CHECKING:
-    from simulator.stack.cloudformation import _Reader
+    from simulator.stack.cfn_reader import Reader
 
 __all__ = ["add_method_throttle", "method_route", "read_plans"]
 
@@ -41,7 +41,7 @@ def add_method_throttle(stack: Stack, plan: PlanSpec, key: str, throttle: Thrott
         plan.method_throttles[route] = throttle
 
 
-def _stage_name(rd: _Reader, value: Any) -> Any:
+def _stage_name(rd: Reader, value: Any) -> Any:
     for ref in linked_ids(value):
         res = rd.t.resources.get(ref, {})
         if res.get("Type") == "AWS::ApiGateway::Stage":
@@ -49,15 +49,16 @@ def _stage_name(rd: _Reader, value: Any) -> Any:
     return value
 
 
-def _attachment(rd: _Reader, plan_id: str, api_id: str, stage: str) -> int | None:
+def _attachment(rd: Reader, plan_id: str, api_id: str, stage: str) -> int | None:
     stages = rd.value(plan_id, ["ApiStages"]) or []
     for i, item in enumerate(stages if isinstance(stages, list) else []):
-        if isinstance(item, dict) and rd.targets(item.get("ApiId"), api_id) and _stage_name(rd, item.get("Stage")) == stage:
+        if (isinstance(item, dict) and rd.targets(item.get("ApiId"), api_id)
+                and _stage_name(rd, item.get("Stage")) == stage):
             return i
     return None
 
 
-def _quota(rd: _Reader, plan_id: str) -> QuotaSpec | None:
+def _quota(rd: Reader, plan_id: str) -> QuotaSpec | None:
     limit = rd.number(plan_id, ["Quota", "Limit"])
     if limit is None:
         return None
@@ -68,7 +69,7 @@ def _quota(rd: _Reader, plan_id: str) -> QuotaSpec | None:
                      offset=Sourced(int(offset.value), offset.origin) if offset else None)
 
 
-def read_plans(rd: _Reader, stack: Stack, api_id: str, stage_id: str | None) -> None:
+def read_plans(rd: Reader, stack: Stack, api_id: str, stage_id: str | None) -> None:
     keys = {}
     for kid in rd.of_type("AWS::ApiGateway::ApiKey"):
         keys[kid] = KeySpec(name=rd.text(kid, ["Name"]) or kid, origin=Origin(rd.t.where(kid, [])))

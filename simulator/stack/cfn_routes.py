@@ -15,25 +15,25 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ap
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
+from simulator.stack.cfn_reader import Reader, link_target, read_body_routes
 from simulator.stack.errors import Origin, Sourced, StackError
 from simulator.stack.intrinsics import linked_ids
 from simulator.stack.model import RouteSpec, Stack
 
-if TYPE_CHECKING:
-    from simulator.stack.cloudformation import _Reader
-
 __all__ = ["read_routes", "read_stage_throttles", "route_matches"]
 
 
-def _resource_path(rd: _Reader, resource_id: Any, api_id: str) -> str | None:
+def _resource_path(rd: Reader, resource_id: Any, api_id: str) -> str | None:
     parts: list[str] = []
     seen = set()
     while True:
         if isinstance(resource_id, str) and resource_id.startswith("{root:"):
             return "/" + "/".join(reversed(parts))
-        ids = [i for i in linked_ids(resource_id) if rd.t.resources.get(i, {}).get("Type") == "AWS::ApiGateway::Resource"]
+        ids = [i for i in linked_ids(resource_id)
+               if rd.t.resources.get(i, {}).get("Type") == "AWS::ApiGateway::Resource"]
         if not ids or ids[0] in seen:
             return None
         seen.add(ids[0])
@@ -46,9 +46,7 @@ def _add(stack: Stack, route: RouteSpec) -> None:
         stack.routes.append(route)
 
 
-def read_routes(rd: _Reader, stack: Stack, api_id: str, kind: str, by_id: Mapping[str, tuple[str, str | None]]) -> None:
-    from simulator.stack.cloudformation import _link, read_body_routes
-
+def read_routes(rd: Reader, stack: Stack, api_id: str, kind: str, by_id: Mapping[str, tuple[str, str | None]]) -> None:
     for route in read_body_routes(rd, api_id, by_id):
         _add(stack, route)
     if kind == "REST":
@@ -63,7 +61,7 @@ def read_routes(rd: _Reader, stack: Stack, api_id: str, kind: str, by_id: Mappin
                 continue
             timeout = rd.number(mid, ["Integration", "TimeoutInMillis"])
             key = rd.value(mid, ["ApiKeyRequired"])
-            function, qualifier = _link(rd.value(mid, ["Integration", "Uri"]), by_id)
+            function, qualifier = link_target(rd.value(mid, ["Integration", "Uri"]), by_id)
             _add(stack, RouteSpec(
                 name=f"{method} {path}", origin=Origin(rd.t.where(mid, [])), function=function, qualifier=qualifier,
                 timeout_s=Sourced(timeout.value / 1000, timeout.origin) if timeout else None,
@@ -73,18 +71,19 @@ def read_routes(rd: _Reader, stack: Stack, api_id: str, kind: str, by_id: Mappin
     integrations = {}
     for iid in rd.of_type("AWS::ApiGatewayV2::Integration"):
         timeout = rd.number(iid, ["TimeoutInMillis"])
-        integrations[iid] = (_link(rd.value(iid, ["IntegrationUri"]), by_id),
+        integrations[iid] = (link_target(rd.value(iid, ["IntegrationUri"]), by_id),
                              Sourced(timeout.value / 1000, timeout.origin) if timeout else None)
     for rid in rd.of_type("AWS::ApiGatewayV2::Route"):
         if not rd.targets(rd.value(rid, ["ApiId"]), api_id):
             continue
         target = next((i for i in linked_ids(rd.value(rid, ["Target"])) if i in integrations), None)
-        (function, qualifier), timeout = integrations.get(target, ((None, None), None)) if target else ((None, None), None)
+        none: tuple[tuple[str | None, str | None], Sourced[float] | None] = ((None, None), None)
+        (function, qualifier), timeout = integrations.get(target, none) if target else none
         _add(stack, RouteSpec(name=str(rd.value(rid, ["RouteKey"])), origin=Origin(rd.t.where(rid, [])),
                               function=function, qualifier=qualifier, timeout_s=timeout))
     quick = rd.value(api_id, ["Target"])
     if quick is not None:
-        function, qualifier = _link(quick, by_id)
+        function, qualifier = link_target(quick, by_id)
         key = rd.text(api_id, ["RouteKey"]) or "$default"
         _add(stack, RouteSpec(name=key, origin=Origin(rd.t.where(api_id, ["Target"])), function=function,
                               qualifier=qualifier))
@@ -103,7 +102,7 @@ def _unescape(resource_path: str) -> str:
     return resource_path[1:].replace("~1", "/")
 
 
-def read_stage_throttles(rd: _Reader, stack: Stack, stage_id: str, kind: str) -> None:
+def read_stage_throttles(rd: Reader, stack: Stack, stage_id: str, kind: str) -> None:
     if kind == "HTTP":
         stack.stage_throttle = rd.throttle(stage_id, ["DefaultRouteSettings"], "ThrottlingRateLimit",
                                            "ThrottlingBurstLimit")

@@ -1,7 +1,7 @@
 """The ``import``, ``export`` and ``calibrate`` commands, hooked into ``throttlesim`` by :func:`register`.
 
 ``simulator.cli`` calls :func:`register` with its sub-parsers; each command stores its
-handler as ``args.stack_handler``, which ``main`` calls. Errors are
+handler as ``args.handler`` (``set_defaults(handler=...)``), which ``main`` calls. Errors are
 :class:`~simulator.errors.ThrottlesimError` s: one line, exit code 2.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC
 from typing import Any
 
 from simulator.errors import ThrottlesimError
@@ -71,7 +72,7 @@ def register(sub: Any) -> None:
     imp.add_argument("--type", dest="api_type", choices=["REST", "HTTP"], default="REST",
                      help="OpenAPI files only: the API type (default REST)")
     imp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    imp.set_defaults(stack_handler=_import)
+    imp.set_defaults(handler=_import)
 
     exp = sub.add_parser(
         "export", help="write a scenario's limits as CloudFormation YAML or Terraform JSON "
@@ -86,7 +87,7 @@ def register(sub: Any) -> None:
                      help="default: from FILE's name (.tf.json is terraform), else cloudformation")
     exp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     exp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    exp.set_defaults(stack_handler=_export)
+    exp.set_defaults(handler=_export)
 
     cal = sub.add_parser(
         "calibrate", help="fill a scenario's durations, cold starts, error rates and traffic from AWS's logs "
@@ -114,7 +115,7 @@ def register(sub: Any) -> None:
     cal.add_argument("--plots", metavar="DIR", help="write quantile-quantile plots of the fits and the replayed "
                                                     "rate profile (PNG) to DIR")
     cal.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    cal.set_defaults(stack_handler=_calibrate)
+    cal.set_defaults(handler=_calibrate)
 
 
 def _refuse_existing(path: str | None, force: bool) -> None:
@@ -145,11 +146,11 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import simulator
+    from simulator.stack import scenario_access
     from simulator.stack.importer import write_atomic
 
     _refuse_existing(args.out, args.force)
-    scenario = simulator.load_scenario(args.scenario, overrides=_pairs(args.set, "--set"))
+    scenario = scenario_access.load_scenario(args.scenario, overrides=_pairs(args.set, "--set"))
     fmt = args.format or ("terraform" if (args.out or "").endswith(".tf.json") else "cloudformation")
     if fmt == "terraform":
         from simulator.stack.export_tf import export_terraform as export
@@ -167,13 +168,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report_logs(items: list[str] | None, scenario: str) -> dict[str, list[str]]:
-    import simulator
+    from simulator.stack import scenario_access
 
     out: dict[str, list[str]] = {}
     for item in items or []:
         name, sep, path = item.partition("=")
         if not sep:
-            functions = simulator.load_scenario(scenario).functions
+            functions = scenario_access.load_scenario(scenario).functions
             if len(functions) != 1:
                 raise ThrottlesimError(f"--report-log {item}: the scenario has {len(functions)} functions; "
                                        "write FUNCTION=FILE")
@@ -183,9 +184,9 @@ def _report_logs(items: list[str] | None, scenario: str) -> dict[str, list[str]]
 
 
 def _metrics(args: argparse.Namespace) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    import simulator
+    from simulator.stack import scenario_access
     from simulator.stack.errors import require_extra
     from simulator.stack.metrics import read_metrics
 
@@ -201,12 +202,12 @@ def _metrics(args: argparse.Namespace) -> Any:
     if not sep or start is None or end is None or start.tzinfo is None or end <= start:
         raise ThrottlesimError(f"--metrics {args.metrics}: expected START/END in UTC, e.g. "
                                "2026-03-02T09:00Z/2026-03-02T10:00Z, END after START")
-    scenario = simulator.load_scenario(args.scenario)
+    scenario = scenario_access.load_scenario(args.scenario)
     api = args.api or scenario.name.rsplit("-", 1)[0]
     try:
         return read_metrics(boto3.client("cloudwatch", region_name=args.region), api_type=scenario.api.type, api=api,
                             stage=scenario.api.stage, functions=[f.name for f in scenario.functions],
-                            start=start.astimezone(timezone.utc), end=end.astimezone(timezone.utc))
+                            start=start.astimezone(UTC), end=end.astimezone(UTC))
     except (BotoCoreError, ClientError) as exc:
         raise ThrottlesimError(f"cloudwatch {args.region}: {str(exc).splitlines()[0]}") from None
 
@@ -226,8 +227,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     cal = calibrate(args.scenario, reports=_report_logs(args.report_log, args.scenario),
                     access_logs=args.access_log or [], keys=_pairs(args.key, "--key"), out=args.out, fit=args.fit,
                     metrics=_metrics(args) if args.metrics else None)
-    sources = [f"REPORT lines of {name}: {', '.join(paths)}" for name, paths in
-               _report_logs(args.report_log, args.scenario).items()] + [f"access log {p}" for p in args.access_log or []]
+    sources = [f"REPORT lines of {name}: {', '.join(paths)}"
+               for name, paths in _report_logs(args.report_log, args.scenario).items()]
+    sources += [f"access log {p}" for p in args.access_log or []]
     write(cal, args.out, [f"Calibrated from {args.scenario} by throttlesim calibrate ({args.fit} fits), from:",
                           *sources])
     if args.report:

@@ -21,84 +21,19 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/AWS_ApiGateway.ht
 
 from __future__ import annotations
 
-import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
 
-from simulator.stack.errors import Origin, Sourced, StackError, as_number
-from simulator.stack.intrinsics import Resolver, Unresolved, linked_ids
-from simulator.stack.model import DOCS, FunctionSpec, RouteSpec, Stack, ThrottleSpec
-from simulator.stack.openapi import read_operations
+from simulator.stack import cfn_plans, cfn_routes
+from simulator.stack.cfn_reader import Reader
+from simulator.stack.errors import Origin, Sourced, StackError
+from simulator.stack.intrinsics import Resolver, linked_ids
+from simulator.stack.model import DOCS, FunctionSpec, Stack
 from simulator.stack.template import Template
 
 __all__ = ["read_stack"]
 
-_ARN = re.compile(r":function:([A-Za-z0-9_-]+)(?::([A-Za-z0-9_$-]+))?")
 
-
-class _Reader:
-    """Reads one template's values with their origins."""
-
-    def __init__(self, template: Template, resolver: Resolver) -> None:
-        self.t = template
-        self.r = resolver
-
-    def of_type(self, *types: str) -> dict[str, Mapping[str, Any]]:
-        return {k: v for k, v in self.t.resources.items() if v.get("Type") in types}
-
-    def props(self, logical_id: str) -> Mapping[str, Any]:
-        props = self.t.resources[logical_id].get("Properties") or {}
-        return props if isinstance(props, Mapping) else {}
-
-    def raw(self, logical_id: str, path: Sequence[Any]) -> Any:
-        node: Any = self.props(logical_id)
-        for part in path:
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-            else:
-                return None
-        return node
-
-    def value(self, logical_id: str, path: Sequence[Any]) -> Any:
-        return self.r.resolve(self.raw(logical_id, path))
-
-    def origin(self, logical_id: str, path: Sequence[Any]) -> Origin:
-        return self.r.param_origin(self.raw(logical_id, path)) or Origin(self.t.where(logical_id, path))
-
-    def number(self, logical_id: str, path: Sequence[Any]) -> Sourced[float] | None:
-        """A numeric property, or None when absent; unresolved or non-numeric is an error."""
-        raw = self.raw(logical_id, path)
-        if raw is None:
-            return None
-        value = self.r.resolve(raw)
-        number = as_number(value)
-        if number is None:
-            why = value.why if isinstance(value, Unresolved) else f"{value!r} is not a number"
-            raise StackError(self.t.where(logical_id, path), f"{logical_id}.{'.'.join(map(str, path))}: {why}")
-        return Sourced(number, self.origin(logical_id, path))
-
-    def text(self, logical_id: str, path: Sequence[Any], default: str | None = None) -> str | None:
-        value = self.value(logical_id, path)
-        return value if isinstance(value, str) and not linked_ids(value) else default
-
-    def targets(self, value: Any, logical_id: str) -> bool:
-        """Whether a resolved reference (``{ref:X}``) points at *logical_id*."""
-        return logical_id in linked_ids(value) or value == logical_id
-
-    def throttle(self, logical_id: str, path: Sequence[Any], rate_key: str, burst_key: str) -> ThrottleSpec | None:
-        rate = self.number(logical_id, [*path, rate_key])
-        burst = self.number(logical_id, [*path, burst_key])
-        if rate is None and burst is None:
-            return None
-        if rate is None:
-            rate = Sourced(10000.0, Origin.default(DOCS["throttle"]))
-        if burst is None:
-            burst = Sourced(5000.0, Origin.default(DOCS["throttle"]))
-        return ThrottleSpec(rate=rate, burst=Sourced(int(burst.value), burst.origin))
-
-
-def _choose_api(rd: _Reader, api: str | None) -> tuple[str, str]:
+def _choose_api(rd: Reader, api: str | None) -> tuple[str, str]:
     apis = {k: "REST" for k in rd.of_type("AWS::ApiGateway::RestApi")}
     for k in rd.of_type("AWS::ApiGatewayV2::Api"):
         protocol = rd.value(k, ["ProtocolType"])
@@ -125,7 +60,7 @@ def _choose_api(rd: _Reader, api: str | None) -> tuple[str, str]:
     return only, kind
 
 
-def _choose_stage(rd: _Reader, api_id: str, kind: str, stage: str | None) -> tuple[str | None, Sourced[str]]:
+def _choose_stage(rd: Reader, api_id: str, kind: str, stage: str | None) -> tuple[str | None, Sourced[str]]:
     stage_type = "AWS::ApiGateway::Stage" if kind == "REST" else "AWS::ApiGatewayV2::Stage"
     api_key = "RestApiId" if kind == "REST" else "ApiId"
     stages = {k: rd.text(k, ["StageName"], k) or k for k in rd.of_type(stage_type)
@@ -137,8 +72,9 @@ def _choose_stage(rd: _Reader, api_id: str, kind: str, stage: str | None) -> tup
                                         f"{', '.join(sorted(stages.values())) or 'none'}")
         stages = {chosen[0]: stages[chosen[0]]}
     if len(stages) > 1:
-        raise StackError(rd.t.where(sorted(stages)[0], []), f"{api_id} has {len(stages)} stages "
-                                                            f"({', '.join(sorted(stages.values()))}); choose one with --stage NAME")
+        names = ", ".join(sorted(stages.values()))
+        raise StackError(rd.t.where(sorted(stages)[0], []),
+                         f"{api_id} has {len(stages)} stages ({names}); choose one with --stage NAME")
     if stages:
         (stage_id, name), = stages.items()
         return stage_id, Sourced(name, rd.origin(stage_id, ["StageName"]))
@@ -150,7 +86,7 @@ def _choose_stage(rd: _Reader, api_id: str, kind: str, stage: str | None) -> tup
     return None, Sourced("prod", Origin("PLACEHOLDER: the template deploys no stage of this API"))
 
 
-def _functions(rd: _Reader) -> tuple[dict[str, FunctionSpec], dict[str, tuple[str, str | None]]]:
+def _functions(rd: Reader) -> tuple[dict[str, FunctionSpec], dict[str, tuple[str, str | None]]]:
     """Functions by name, and every Lambda logical id -> (function name, qualifier)."""
     functions: dict[str, FunctionSpec] = {}
     by_id: dict[str, tuple[str, str | None]] = {}
@@ -181,27 +117,16 @@ def _functions(rd: _Reader) -> tuple[dict[str, FunctionSpec], dict[str, tuple[st
     return functions, by_id
 
 
-def _link(uri: Any, by_id: Mapping[str, tuple[str, str | None]]) -> tuple[str | None, str | None]:
-    for ref in linked_ids(uri):
-        if ref in by_id:
-            return by_id[ref]
-    match = _ARN.search(uri) if isinstance(uri, str) else None
-    if match:
-        return match.group(1), match.group(2)
-    return None, None
-
-
 def read_stack(
     template: Template, resolver: Resolver, *, api: str | None = None, stage: str | None = None
 ) -> Stack:
     """Read the chosen API's stage (both chosen automatically when the template has one)."""
-    from simulator.stack import cfn_routes, cfn_plans
-
-    rd = _Reader(template, resolver)
+    rd = Reader(template, resolver)
     api_id, kind = _choose_api(rd, api)
     stage_id, stage_name = _choose_stage(rd, api_id, kind, stage)
     stack = Stack(source=template.file, api_name=rd.text(api_id, ["Name"]) or api_id,
-                  api_type=Sourced(kind, Origin(f"{template.where(api_id, [])} ({template.resources[api_id]['Type']})")),
+                  api_type=Sourced(kind, Origin(f"{template.where(api_id, [])} "
+                                                f"({template.resources[api_id]['Type']})")),
                   stage=stage_name)
     stack.functions, by_id = _functions(rd)
     cfn_routes.read_routes(rd, stack, api_id, kind, by_id)
@@ -210,16 +135,3 @@ def read_stack(
     if kind == "REST":
         cfn_plans.read_plans(rd, stack, api_id, stage_id)
     return stack
-
-
-def read_body_routes(rd: _Reader, api_id: str, by_id: Mapping[str, tuple[str, str | None]]) -> list[RouteSpec]:
-    body = rd.raw(api_id, ["Body"])
-    if not isinstance(body, Mapping):
-        return []
-    operations = read_operations(body, lambda path: Origin(rd.t.where(api_id, ["Body", *path])), rd.r.resolve)
-    routes = []
-    for op in operations:
-        function, qualifier = _link(op.uri, by_id)
-        routes.append(RouteSpec(name=op.name, origin=op.origin, function=function, qualifier=qualifier,
-                                timeout_s=op.timeout_s, api_key_required=op.api_key_required))
-    return routes

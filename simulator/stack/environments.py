@@ -17,7 +17,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,6 +8,7 @@ use raises :class:`StackError`, a one-line message that names the file and line.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -58,8 +59,6 @@ class Sourced(Generic[T]):
 
 def require_extra(*modules: str) -> None:
     """Fail in one line, saying how to install the ``aws`` extra, when a module is missing."""
-    import importlib.util
-
     for name in modules:
         if importlib.util.find_spec(name) is None:
             raise ThrottlesimError(f"this command needs {name}: {MISSING_EXTRA}")

@@ -69,7 +69,7 @@ def _functions(scenario: Scenario, res: dict[str, Any], taken: set[str]) -> dict
 
 
 def _permissions(res: dict[str, Any], targets: dict[str, tuple[str, Any]], api_id: str, taken: set[str]) -> None:
-    for name, (target_id, _) in targets.items():
+    for target_id, _ in targets.values():
         pid = common.logical_id(target_id, "Permission", taken)
         res[pid] = {"Type": "AWS::Lambda::Permission", "Properties": {
             "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": target_id},

@@ -16,6 +16,7 @@ import math
 import re
 
 from simulator.scenario import Route, Scenario
+from simulator.stack.errors import StackError
 
 __all__ = ["ALIAS", "check_exportable", "escaped_path", "function_timeout_s", "logical_id", "method_path",
            "quota_requests", "resource_paths", "route_timeout_ms", "split_route"]
@@ -69,8 +70,6 @@ def function_timeout_s(timeout_s: float) -> int:
 
 
 def check_exportable(scenario: Scenario) -> None:
-    from simulator.stack.errors import StackError
-
     if scenario.api.type == "REST":
         for route in scenario.routes:
             if route.name == "$default":

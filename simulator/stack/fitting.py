@@ -5,19 +5,23 @@ is fitted: the sample median and p99 of the *training* half (every other sample,
 so the split needs no random numbers). The other half judges the fit: the Kolmogorov-Smirnov
 distance (the largest gap between its empirical CDF and the lognormal's CDF) and the relative
 errors of the fitted p50, p90 and p99 against its own. An empirical distribution (the samples
-themselves) is the alternative when the shape is far from lognormal.
+themselves) is the alternative when the shape is far from lognormal; :func:`dist_spec` writes
+either as a scenario value.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 from simulator.dists import Z99
 
-__all__ = ["Fit", "fit_lognormal"]
+__all__ = ["Fit", "FitKind", "dist_spec", "fit_lognormal"]
+
+FitKind = Literal["lognormal", "empirical"]
 
 _QUANTILES = (50, 90, 99)
 
@@ -90,3 +94,17 @@ def fit_lognormal(samples_s: np.ndarray | list[float]) -> Fit:
     errors = {f"p{q}": fit.quantile(q) / float(np.percentile(test, q)) - 1.0 for q in _QUANTILES}
     return Fit(median_s=fit.median_s, p99_s=fit.p99_s, n=fit.n, n_held_out=len(test), ks=_ks(fit, test),
                quantile_errors=errors)
+
+
+def _ms(seconds: float) -> str:
+    return f"{round(seconds * 1000, 3):g}ms"
+
+
+def dist_spec(fit: Fit, samples_s: np.ndarray, kind: FitKind, file: str) -> tuple[dict[str, Any] | str, str | None]:
+    """The scenario value for a fitted distribution, and the samples file it needs (if any)."""
+    if kind == "empirical":
+        return {"kind": "empirical", "file": file, "unit": "ms"}, "\n".join(
+            f"{v * 1000:.3f}" for v in samples_s) + "\n"
+    if fit.fixed:
+        return _ms(fit.median_s), None
+    return {"kind": "lognormal", "median": _ms(fit.median_s), "p99": _ms(fit.p99_s)}, None

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
+from simulator.stack import scenario_access
+from simulator.stack.cfn_reader import FUNCTION_ARN
+from simulator.stack.cloudformation import read_stack
 from simulator.stack.errors import Origin, Sourced, StackError, require_extra
+from simulator.stack.findings import check
+from simulator.stack.intrinsics import Resolver
+from simulator.stack.live import read_account
 from simulator.stack.model import RouteSpec, Stack
+from simulator.stack.openapi import load_openapi
+from simulator.stack.scenario_toml import PLACEHOLDER, render
+from simulator.stack.template import decode_file, load_template
+from simulator.stack.terraform import read_terraform
 
 __all__ = ["Imported", "import_stack", "write_atomic"]
 
@@ -31,9 +43,7 @@ class Imported:
 
 def _detect(path: Path) -> Source:
     """``openapi`` for a document with a top-level ``openapi`` or ``swagger`` key, else ``cloudformation``."""
-    from simulator.stack.template import _decode
-
-    doc = _decode(path, str(path))
+    doc = decode_file(path, str(path))
     if "Resources" in doc:
         return "cloudformation"
     if "planned_values" in doc or ("values" in doc and "format_version" in doc):
@@ -42,13 +52,10 @@ def _detect(path: Path) -> Source:
 
 
 def _openapi_stack(path: str, api_type: str) -> Stack:
-    from simulator.stack.cloudformation import _ARN
-    from simulator.stack.openapi import load_openapi
-
     stack = Stack(source=path, api_name=Path(path).stem, api_type=Sourced(api_type, Origin("--type")),
                   stage=Sourced("prod", Origin("PLACEHOLDER: an OpenAPI file names no stage")))
     for op in load_openapi(path):
-        match = _ARN.search(op.uri) if isinstance(op.uri, str) else None
+        match = FUNCTION_ARN.search(op.uri) if isinstance(op.uri, str) else None
         function = match.group(1) if match else None
         stack.routes.append(RouteSpec(name=op.name, origin=op.origin, function=function,
                                       qualifier=match.group(2) if match else None, timeout_s=op.timeout_s,
@@ -74,20 +81,12 @@ def read_source(path: str, *, source: Source | None = None, params: Mapping[str,
         require_extra("cfnlint", "yaml")
     kind = source or _detect(Path(path))
     if kind == "account":
-        from simulator.stack.live import read_account
-
         stack = read_account(api=api, stage=stage, region=region, session=session)
     elif kind == "openapi":
         stack = _openapi_stack(path, api_type)
     elif kind == "terraform":
-        from simulator.stack.terraform import read_terraform
-
         stack = read_terraform(path, api=api, stage=stage)
     else:
-        from simulator.stack.cloudformation import read_stack
-        from simulator.stack.intrinsics import Resolver
-        from simulator.stack.template import load_template
-
         template = load_template(path, region=region)
         stack = read_stack(template, Resolver(template, params or {}, region), api=api, stage=stage)
     if not stack.routes:
@@ -98,18 +97,12 @@ def read_source(path: str, *, source: Source | None = None, params: Mapping[str,
 
 def import_stack(path: str, **options: object) -> Imported:
     """Read *path* and render the scenario; raises :class:`StackError` (one line) on bad input."""
-    import simulator
-    from simulator.stack.findings import check
-    from simulator.stack.scenario_toml import PLACEHOLDER, render
-
     stack = read_source(path, **options)  # type: ignore[arg-type]
     findings = check(stack)
     text = render(stack, findings)
-    import tomllib
-
     try:
-        simulator.parse_scenario(tomllib.loads(text), source=f"{path} (imported)", base_dir=Path(path).parent)
-    except simulator.ScenarioError as exc:
+        scenario_access.parse_scenario(tomllib.loads(text), source=f"{path} (imported)", base_dir=Path(path).parent)
+    except scenario_access.ScenarioError as exc:
         first = str(exc).splitlines()[0]
         raise StackError(path, f"the imported scenario does not check: {first}") from None
     return Imported(text=text, findings=findings, placeholders=text.count(f"# {PLACEHOLDER}"))

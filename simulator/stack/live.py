@@ -16,11 +16,12 @@ https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from simulator.stack.cfn_plans import add_method_throttle
 from simulator.stack.cfn_routes import route_matches
-from simulator.stack.errors import Origin, Sourced, StackError
+from simulator.stack.errors import Origin, Sourced, StackError, require_extra
 from simulator.stack.model import FunctionSpec, KeySpec, PlanSpec, QuotaSpec, RouteSpec, Stack, ThrottleSpec
 
 __all__ = ["read_account"]
@@ -95,11 +96,12 @@ def _rest(ag: Any, lam: Any, api_id: str, name: str, stage: str | None) -> Stack
         stages = [s for s in stages if s["stageName"] == stage]
     if len(stages) != 1:
         names = ", ".join(sorted(s["stageName"] for s in ag.get_stages(restApiId=api_id).get("item", [])))
-        raise StackError(f"apigateway get_stages ({name})", f"choose one stage with --stage NAME; it has {names or 'none'}")
+        raise StackError(f"apigateway get_stages ({name})",
+                         f"choose one stage with --stage NAME; it has {names or 'none'}")
     stage_name = stages[0]["stageName"]
     at = Origin(f"apigateway get_stage ({name}, {stage_name})")
-    stack = Stack(source=f"account ({name})", api_name=name, api_type=Sourced("REST", Origin("apigateway get_rest_apis")),
-                  stage=Sourced(stage_name, at))
+    stack = Stack(source=f"account ({name})", api_name=name,
+                  api_type=Sourced("REST", Origin("apigateway get_rest_apis")), stage=Sourced(stage_name, at))
     for res in _pages(ag, "get_resources", "items", restApiId=api_id, embed=["methods"]):
         for method, spec in (res.get("resourceMethods") or {}).items():
             integration = spec.get("methodIntegration") or {}
@@ -176,11 +178,8 @@ def _http(v2: Any, lam: Any, api_id: str, name: str, stage: str | None) -> Stack
 def read_account(*, api: str | None = None, stage: str | None = None, region: str = "us-east-1",
                  session: Any = None) -> Stack:
     """Read one API's stage from the account (credentials as boto3 finds them)."""
-    from simulator.stack.errors import require_extra
-
     require_extra("boto3")
     import boto3
-
     from botocore.exceptions import BotoCoreError, ClientError
 
     session = session or boto3.session.Session(region_name=region)
@@ -193,7 +192,8 @@ def read_account(*, api: str | None = None, stage: str | None = None, region: st
 def _read(session: Any, api: str | None, stage: str | None, region: str) -> Stack:
     ag, v2, lam = (session.client(s, region_name=region) for s in ("apigateway", "apigatewayv2", "lambda"))
     apis = [(a["id"], a["name"], "REST") for a in _pages(ag, "get_rest_apis", "items")]
-    apis += [(a["ApiId"], a["Name"], "HTTP") for a in _pages(v2, "get_apis", "Items") if a.get("ProtocolType") == "HTTP"]
+    apis += [(a["ApiId"], a["Name"], "HTTP") for a in _pages(v2, "get_apis", "Items")
+             if a.get("ProtocolType") == "HTTP"]
     api_id, name, kind = _choose(apis, api, f"account {region}")
     stack = _rest(ag, lam, api_id, name, stage) if kind == "REST" else _http(v2, lam, api_id, name, stage)
     account = ag.get_account().get("throttleSettings")

@@ -6,9 +6,9 @@ kept to show, and reading goes on. A file that cannot be opened is a one-line er
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from simulator.stack.errors import StackError
 

@@ -19,8 +19,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from simulator.stack.errors import StackError
 
@@ -44,8 +45,9 @@ def _queries(api_type: str, api: str, stage: str, functions: Sequence[str], peri
     out = [(column, {"Namespace": "AWS/ApiGateway", "MetricName": metric, "Dimensions": by, "stat": stat})
            for metric, column, stat in _API[api_type]]
     for fn in functions:
+        by_function = [{"Name": "FunctionName", "Value": fn}]
         out += [(f"{metric}[{fn}]", {"Namespace": "AWS/Lambda", "MetricName": metric, "stat": stat,
-                                     "Dimensions": [{"Name": "FunctionName", "Value": fn}]}) for metric, stat in _LAMBDA]
+                                     "Dimensions": by_function}) for metric, stat in _LAMBDA]
     return [(column, {"Id": f"m{i}", "MetricStat": {
         "Metric": {k: v for k, v in q.items() if k != "stat"}, "Period": period_s, "Stat": q["stat"]}})
         for i, (column, q) in enumerate(out)]

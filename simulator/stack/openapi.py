@@ -12,12 +12,13 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from simulator.stack.errors import Origin, Sourced, StackError, as_number
-from simulator.stack.template import walk_line
+from simulator.stack.template import decode_file, walk_line
 
 __all__ = ["Operation", "load_openapi", "read_operations"]
 
@@ -85,10 +86,8 @@ def read_operations(
 
 def load_openapi(path: str | Path) -> list[Operation]:
     """The operations of an OpenAPI file (YAML or JSON), with the line of every value."""
-    from simulator.stack.template import _decode
-
     source = str(path)
-    doc = _decode(Path(path), source)
+    doc = decode_file(Path(path), source)
 
     def where(keys: Sequence[Any]) -> Origin:
         return Origin.line(source, walk_line(doc, keys))

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Iterator, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,13 +17,14 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from simulator.stack.errors import StackError, require_extra
 
-__all__ = ["SAM_TRANSFORM", "Template", "key_line", "load_template"]
+__all__ = ["SAM_TRANSFORM", "Template", "decode_file", "key_line", "load_template", "node_line", "walk_line"]
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
@@ -35,7 +36,7 @@ def key_line(mapping: Any, key: Any) -> int | None:
     """The 1-based line of *key* in a decoded *mapping*, or None when it has no real mark."""
     if not isinstance(mapping, Mapping):
         return None
-    for k in mapping.keys():
+    for k in mapping:
         if k == key:
             mark = getattr(k, "start_mark", None)
             line = getattr(mark, "line", 0)
@@ -117,7 +118,7 @@ class Template:
         return f"{self.file}:{line}" if line else self.file
 
 
-def _decode(path: Path, source: str) -> Mapping[str, Any]:
+def decode_file(path: Path, source: str) -> Mapping[str, Any]:
     from cfnlint.decode import decode
 
     if not path.is_file():
@@ -196,7 +197,7 @@ def load_template(path: str | Path, *, region: str = "us-east-1") -> Template:
     """Decode a template and expand SAM; bad input raises :class:`StackError` naming file and line."""
     require_extra("cfnlint", "yaml")
     source = str(path)
-    original = _decode(Path(path), source)
+    original = decode_file(Path(path), source)
     resources = original.get("Resources")
     if not isinstance(resources, Mapping) or not resources:
         raise StackError(source, "the template has no Resources")

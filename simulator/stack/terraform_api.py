@@ -12,13 +12,13 @@ https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/api_
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from simulator.stack.cfn_plans import add_method_throttle
 from simulator.stack.cfn_routes import route_matches
 from simulator.stack.errors import Origin, Sourced, StackError
 from simulator.stack.model import KeySpec, PlanSpec, QuotaSpec, RouteSpec, Stack
-from simulator.stack.terraform import _Plan, _throttle
+from simulator.stack.terraform_plan import PlanJson, plan_throttle
 
 __all__ = ["read_http", "read_rest"]
 
@@ -26,14 +26,15 @@ _FUNCTIONS = ("aws_lambda_alias", "aws_lambda_function")
 _RATE, _BURST = "throttling_rate_limit", "throttling_burst_limit"
 
 
-def _stage(p: _Plan, stack: Stack, kind: str, key: str, name_key: str, api: str, wanted: str | None) -> str | None:
+def _stage(p: PlanJson, stack: Stack, kind: str, key: str, name_key: str, api: str, wanted: str | None) -> str | None:
     stages = {a: str(p.get(a, name_key)) for a in p.of_type(kind)
               if p.link(a, key, kinds=(p.resources[api]["type"],)) == api}
     if wanted is not None:
         stages = {a: n for a, n in stages.items() if wanted in (a, n)}
     if len(stages) > 1:
-        raise StackError(str(p.origin(sorted(stages)[0])), f"{api} has {len(stages)} stages "
-                                                           f"({', '.join(sorted(stages.values()))}); choose one with --stage NAME")
+        names = ", ".join(sorted(stages.values()))
+        raise StackError(str(p.origin(sorted(stages)[0])),
+                         f"{api} has {len(stages)} stages ({names}); choose one with --stage NAME")
     if not stages:
         stack.stage = Sourced(wanted or "prod", Origin("PLACEHOLDER: the plan has no stage of this API"))
         return None
@@ -42,7 +43,7 @@ def _stage(p: _Plan, stack: Stack, kind: str, key: str, name_key: str, api: str,
     return address
 
 
-def _path(p: _Plan, resource: str | None) -> str:
+def _path(p: PlanJson, resource: str | None) -> str:
     parts: list[str] = []
     while resource is not None and len(parts) < 64:
         parts.append(str(p.get(resource, "path_part")))
@@ -50,13 +51,13 @@ def _path(p: _Plan, resource: str | None) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def _function(p: _Plan, address: str, attr: str, by_address: Mapping[str, tuple[str, str | None]]
+def _function(p: PlanJson, address: str, attr: str, by_address: Mapping[str, tuple[str, str | None]]
               ) -> tuple[str | None, str | None]:
     target = p.link(address, attr, kinds=_FUNCTIONS)
     return by_address.get(target or "", (None, None))
 
 
-def read_rest(p: _Plan, stack: Stack, api: str, by_address: Mapping[str, tuple[str, str | None]],
+def read_rest(p: PlanJson, stack: Stack, api: str, by_address: Mapping[str, tuple[str, str | None]],
               wanted: str | None) -> None:
     stage = _stage(p, stack, "aws_api_gateway_stage", "rest_api_id", "stage_name", api, wanted)
     integrations = {}
@@ -80,7 +81,7 @@ def read_rest(p: _Plan, stack: Stack, api: str, by_address: Mapping[str, tuple[s
     for s in p.of_type("aws_api_gateway_method_settings"):
         if stage is None or p.link(s, "stage_name", kinds=("aws_api_gateway_stage",)) != stage:
             continue
-        throttle = _throttle(p, s, ("settings", 0), _RATE, _BURST)
+        throttle = plan_throttle(p, s, ("settings", 0), _RATE, _BURST)
         path, _, method = str(p.get(s, "method_path")).rpartition("/")
         path = "/*" if path == "*" else "/" + path.strip("/")
         if (path, method) == ("/*", "*"):
@@ -95,7 +96,7 @@ def read_rest(p: _Plan, stack: Stack, api: str, by_address: Mapping[str, tuple[s
     _plans(p, stack, api, stage)
 
 
-def _plans(p: _Plan, stack: Stack, api: str, stage: str | None) -> None:
+def _plans(p: PlanJson, stack: Stack, api: str, stage: str | None) -> None:
     for u in p.of_type("aws_api_gateway_usage_plan"):
         name = str(p.get(u, "name") or u)
         stages = p.get(u, "api_stages") or []
@@ -105,9 +106,10 @@ def _plans(p: _Plan, stack: Stack, api: str, stage: str | None) -> None:
                               u, "api_stages", i, "stage", kinds=("aws_api_gateway_stage",)) == stage))), None)
         if index is None:
             stack.findings.append(f"{p.origin(u, 'api_stages')}: usage plan {name} is attached to no stage of "
-                                  f"{stack.api_name} ({stack.stage.value}); it limits nothing there and its keys get 403")
+                                  f"{stack.api_name} ({stack.stage.value}); it limits nothing there and its keys "
+                                  "get 403")
             continue
-        plan = PlanSpec(name=name, origin=p.origin(u), throttle=_throttle(p, u, ("throttle_settings", 0),
+        plan = PlanSpec(name=name, origin=p.origin(u), throttle=plan_throttle(p, u, ("throttle_settings", 0),
                                                                          "rate_limit", "burst_limit"))
         limit = p.number(u, "quota_settings", 0, "limit")
         if limit is not None:
@@ -117,7 +119,7 @@ def _plans(p: _Plan, stack: Stack, api: str, stage: str | None) -> None:
                                                   p.origin(u, "quota_settings", 0, "period")),
                                    offset=Sourced(int(offset.value), offset.origin) if offset else None)
         for j, item in enumerate(stages[index].get("throttle") or []):
-            throttle = _throttle(p, u, ("api_stages", index, "throttle", j), "rate_limit", "burst_limit")
+            throttle = plan_throttle(p, u, ("api_stages", index, "throttle", j), "rate_limit", "burst_limit")
             add_method_throttle(stack, plan, str(item.get("path")), throttle,
                                 p.origin(u, "api_stages", index, "throttle", j, "path"))
         for k in p.of_type("aws_api_gateway_usage_plan_key"):
@@ -128,7 +130,7 @@ def _plans(p: _Plan, stack: Stack, api: str, stage: str | None) -> None:
         stack.plans.append(plan)
 
 
-def read_http(p: _Plan, stack: Stack, api: str, by_address: Mapping[str, tuple[str, str | None]],
+def read_http(p: PlanJson, stack: Stack, api: str, by_address: Mapping[str, tuple[str, str | None]],
               wanted: str | None) -> None:
     stage = _stage(p, stack, "aws_apigatewayv2_stage", "api_id", "name", api, wanted)
     for r in p.of_type("aws_apigatewayv2_route"):
@@ -143,10 +145,10 @@ def read_http(p: _Plan, stack: Stack, api: str, by_address: Mapping[str, tuple[s
         stack.routes.append(route)
     if stage is None:
         return
-    stack.stage_throttle = _throttle(p, stage, ("default_route_settings", 0), _RATE, _BURST)
+    stack.stage_throttle = plan_throttle(p, stage, ("default_route_settings", 0), _RATE, _BURST)
     for i, item in enumerate(p.get(stage, "route_settings") or []):
         route = stack.route(str(item.get("route_key")))
-        throttle = _throttle(p, stage, ("route_settings", i), _RATE, _BURST)
+        throttle = plan_throttle(p, stage, ("route_settings", i), _RATE, _BURST)
         if route is None:
             stack.findings.append(f"{p.origin(stage, 'route_settings', i, 'route_key')}: route settings name route "
                                   f"{item.get('route_key')!r}, which the API does not have")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 __all__ = ["dumps"]
 
@@ -28,7 +29,7 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if value == value and abs(value) != float("inf") else json.dumps(str(value))
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + (
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
             f".{value.microsecond:06d}" if value.microsecond else "") + "Z"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
