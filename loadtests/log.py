@@ -39,6 +39,15 @@ intended start. Columns, in order:
     the ``x-throttlesim-cold-start`` header as ``1``/``0``, empty when absent.
 ``worker``
     the load-generating worker that sent it.
+``server_received_s``, ``server_connection``, ``server_connection_ms``, ``function_received_s``
+    the local targets' clocks (:func:`server_fields`), empty elsewhere.
+``aws_request_id``
+    API Gateway's request id (``x-amzn-RequestId``, HTTP API ``apigw-requestid``), which
+    ties the attempt to a server's own logs; empty when absent.
+``function_ms``
+    the ``x-throttlesim-function-ms`` header of the local targets: how long the function's
+    environment was busy (init plus run, in ms), the part of the latency the model draws;
+    empty when absent.
 
 :func:`to_trace` turns the first attempts back into replay traces, so the model can be
 run on exactly the requests that were sent.
@@ -48,9 +57,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any
 
 import pandas as pd
 
@@ -63,6 +74,7 @@ __all__ = [
     "merge_logs",
     "read_log",
     "replay_overrides",
+    "request_id",
     "response_message",
     "server_fields",
     "server_received",
@@ -86,6 +98,8 @@ COLUMNS: tuple[str, ...] = (
     "server_connection",
     "server_connection_ms",
     "function_received_s",
+    "function_ms",
+    "aws_request_id",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -105,6 +119,8 @@ _DTYPES: dict[str, Any] = {
     "server_connection": "Int64",
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
+    "function_ms": "float64",
+    "aws_request_id": "string",
 }
 
 _MAX_MESSAGE = 200
@@ -112,6 +128,7 @@ CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -194,12 +211,17 @@ def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
 
 def _function_received(headers: Mapping[str, str] | None) -> str:
     """The function runtime's ``x-throttlesim-received-s`` (epoch seconds), or ``""``."""
-    value = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
+    return _number_header(headers, RECEIVED_HEADER)
+
+
+def _number_header(headers: Mapping[str, str] | None, name: str) -> str:
+    """Header *name* when it holds a finite number, else ``""``."""
+    value = ((headers or {}).get(name) or "").strip()
     try:
-        float(value)
+        number = float(value)
     except ValueError:
         return ""
-    return value
+    return value if math.isfinite(number) else ""
 
 
 def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -208,7 +230,16 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     received, connection, connection_ms = server_received(headers)
     function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
-            "function_received_s": function}
+            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER),
+            "aws_request_id": request_id(headers)}
+
+
+def request_id(headers: Mapping[str, str] | None) -> str:
+    """API Gateway's request id of an answer: ``x-amzn-RequestId`` (REST), ``apigw-requestid``
+    (HTTP), or ``""``."""
+    h = headers or {}
+    value = h.get("x-amzn-RequestId") or h.get("x-amzn-requestid") or h.get("apigw-requestid") or ""
+    return re.sub(r"[^A-Za-z0-9._:-]", "", value)[:100]
 
 
 class AttemptLog:
@@ -217,7 +248,8 @@ class AttemptLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")
+        # The writer holds its file open from one write() to the next, until close().
+        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._w = csv.writer(self._fh)
         self._w.writerow(COLUMNS)
         self.rows = 0
@@ -241,6 +273,8 @@ class AttemptLog:
         server_connection: str = "",
         server_connection_ms: str = "",
         function_received_s: str = "",
+        function_ms: str = "",
+        aws_request_id: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -260,6 +294,8 @@ class AttemptLog:
                 server_connection,
                 server_connection_ms,
                 function_received_s,
+                function_ms,
+                aws_request_id,
             )
         )
         self.rows += 1

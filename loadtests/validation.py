@@ -23,15 +23,51 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from loadtests.access_log import AccessLog, read_access_log
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
 TARGETS = ("emulated", "nginx")
+
+#: The per-request agreement asked of a URL that says nothing of when it received each
+#: request (no access log): the replay then runs on the load generator's send times, and
+#: a request sent within a few milliseconds of a limit can land on either side of it
+#: (lambda_concurrency through the AWS-shaped stand-in's URL: 0.928 on an idle machine).
+CLIENT_CLOCK_AGREEMENT = 0.90
+
+#: Where the model's gateway overhead comes from on a local target.
+OVERHEAD_CHOICES = ("measured", "scenario")
+
+#: What a run against each kind of target checks. ``independent``: an implementation that
+#: is not the model's code decides it (so the run tests the model's rule);
+#: ``model``: the target serves the model's own code in real time (the run tests the
+#: harness, the clocks and the replay, not the rule); ``absent``: the target has no such
+#: part. Keys are the parts of the request path.
+TARGET_PARTS: dict[str, dict[str, str]] = {
+    "emulated": {
+        "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
+        "route, stage and account throttles": "model", "integration timeouts": "model",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "nginx": {
+        "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
+        "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
+        "integration timeouts": "independent (nginx proxy_read_timeout)",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "url": {
+        "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
+        "route, stage and account throttles": "independent", "integration timeouts": "independent",
+        "Lambda concurrency and throttles": "independent", "cold starts": "independent",
+        "function errors and timeouts": "independent",
+    },
+}
 
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
@@ -56,9 +92,12 @@ class ValidationRun:
 class _Target:
     """A local target server as a subprocess; always stopped on exit."""
 
-    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str]) -> None:
+    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
+                 log_dir: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
                "--duration-limit", repr(limit_s)]
+        if log_dir is not None:
+            cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
             cmd += ["--set", f"{key}={value}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -103,12 +142,28 @@ def run_validation(
     allow_remote: bool = False,
     plots: bool = True,
     progress: Callable[[Any], None] | None = None,
+    overhead: str = "measured",
+    access_log: str | Path | None = None,
 ) -> ValidationRun:
-    """Load-test *target* with the scenario's traffic and compare with the model."""
+    """Load-test *target* with the scenario's traffic and compare with the model.
+
+    *overhead* says what the model takes as the gateway's own time on a local target:
+    ``"measured"`` (the default) draws from what the target added to each successful
+    answer beyond the function's time (:func:`simulator.validate.measured_overhead`);
+    ``"scenario"`` keeps ``behaviour.gateway_overhead``. Against a URL the scenario's
+    value is used and a measured one, when the API reports function times, is suggested.
+
+    *access_log* is the API's own JSON access log of the run (:mod:`loadtests.access_log`):
+    each attempt is then replayed at the instant the gateway logged it, and the gateway's
+    overhead is read from it (suggested, for a URL).
+    """
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, replay_scenario
+    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
+
+    if overhead not in OVERHEAD_CHOICES:
+        raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
 
     path = Path(scenario_path)
     out = Path(out_dir)
@@ -134,28 +189,108 @@ def run_validation(
     if local:
         # The target outlives the load test by a margin, then stops by itself whatever happens.
         target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        with _Target(path, target, run_s + 120.0, target_overrides) as t:
+        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
             host = t.host
             loadtest = load(host)
     else:
         host = target
         loadtest = load(host)
 
-    observed = on_server_clock(read_log(loadtest.log_path))
+    observed = with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv")
+    if access_log is not None:
+        observed = with_access_log(observed, read_access_log(access_log))
+    observed = on_server_clock(observed)
+    no_server_clock = "server_received_s" not in observed or observed["server_received_s"].isna().all()
+    if no_server_clock and "agreement" not in (tolerances or {}):
+        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    measured = measured_overhead(observed)
+    if measured is not None and local and overhead == "measured":
+        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
-    report = compare(observed, replay, runs, tolerances=tol)
+    groups: dict[str, str] | None = None
+    if not observed["cause"].fillna("").astype(str).str.len().any():
+        # The API said nothing of causes (a deployed stage): read them from the answers.
+        observed, groups = causes_from_answers(observed, base)
+    report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
+    if groups is not None:
+        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol, **report.to_dict()}
+    overhead_doc = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.overhead = overhead_doc
+    report.parts = TARGET_PARTS[target if local else "url"]
+    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
+           "causes_from": "answers" if groups is not None else "target",
+           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
     return ValidationRun(report, out, target, host, files)
+
+
+def _describe_dist(spec: Any) -> str:
+    """A scenario distribution in milliseconds: ``"10 ms"``, ``"lognormal median=80 ms p99=600 ms"``."""
+    data = dict(spec.model_dump())
+    kind = data.pop("kind", "")
+    parts = {k: (f"{v * 1000:g} ms" if isinstance(v, float) else str(v)) for k, v in data.items()
+             if k != "values_s" and v is not None}
+    if kind == "fixed":
+        return parts.get("value", "")
+    return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
+
+
+def with_access_log(observed: Any, log: AccessLog) -> Any:
+    """The attempt log on the gateway's clock: each attempt joined (on the request id it got
+    back) with its access-log line, which gives when the gateway received it
+    (``server_received_s``, whole milliseconds), its message when the client read none,
+    and the gateway's own overhead (``gateway_overhead_ms``)."""
+    import numpy as np
+
+    if "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    rows = log.rows
+    out = observed.copy()
+    received = ids.map(rows["request_time_s"]).astype(float).to_numpy()
+    have = ~np.isnan(received)
+    server = out["server_received_s"].to_numpy(dtype=float) if "server_received_s" in out else np.full(len(out), np.nan)
+    out["server_received_s"] = np.where(have, received, server)
+    message = out["message"].fillna("").astype(str) if "message" in out else ids.where(ids == "", "")
+    logged = ids.map(rows["log_message"]).fillna("").astype(str)
+    out["message"] = message.where(message != "", logged).astype("string")
+    out["gateway_overhead_ms"] = (ids.map(rows["response_latency_ms"]).astype(float)
+                                  - ids.map(rows["integration_latency_ms"]).astype(float))
+    return out
+
+
+def with_invocations(observed: Any, path: Path) -> Any:
+    """The attempt log with what the function runtime logged for requests whose answer the
+    client did not get from it (nginx's own 504s): when the runtime received them, how long
+    the function ran, and whether it was a cold start, joined on the gateway's request id."""
+    from loadtests.target.invocation_log import read_invocations
+
+    runtime = read_invocations(path)
+    if runtime.empty or "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    out = observed.copy()
+    for column in ("function_received_s", "function_ms", "cold_start"):
+        if column not in out or column not in runtime:
+            continue
+        known = ids.map(runtime[column]).where(ids != "")
+        missing = out[column].isna()
+        out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
+    return out
 
 
 def on_server_clock(observed: Any) -> Any:
@@ -225,15 +360,26 @@ def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
 def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
 
-    nginx takes both clocks at each turn of its event loop; they tick at different instants,
-    so a wall millisecond *W* is the monotonic millisecond *W - k* or *W - k - 1* for one
-    constant *k*, depending on where in *W* the turn fell. A connection's elapsed time
+    nginx takes both clocks at each turn of its event loop, so for a wall millisecond *W*
+    the monotonic millisecond is *W - k* or *W - k - 1* for one constant *k*, depending on
+    where in the millisecond the turn fell (:mod:`loadtests.target.nginx` explains the
+    clocks and how the target makes the second case rare). A connection's elapsed time
     (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
     is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
-    ``W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``, and its minimum over the connection's
-    requests is ``A_c + k`` as soon as one of them fell on the common side. Requests are
-    then at ``min(W - e) + e``: monotonic milliseconds shifted by the whole number *k*,
-    which the replay's offset absorbs. Rows without the connection columns keep *W*.
+    ``u_i = W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``; and because the wall clock is
+    read first, a turn interrupted between the two reads can only make ``u_i`` smaller.
+
+    Each connection's base ``A_c + k`` is therefore read from the top of its ``u`` values:
+    when the two highest are one apart, the lower one is the base, exactly. A connection
+    whose requests all gave the same top value (typically one that carried one to three
+    requests) leaves two candidates; it gets the side that the unambiguous connections
+    show to be the commoner (their share of ``k + 1`` samples, the clocks' phase, is the
+    same for every connection). When the target aligned nginx's clock, that share is
+    about 0.2% and the choice is right but for about one connection in 500 raised to the
+    number of its requests; on plain clocks it is right with the probability of the
+    commoner side. Requests are then at ``base + e``: monotonic milliseconds shifted by
+    the whole number *k*, which the replay's offset absorbs. Rows without the connection
+    columns keep *W*.
     """
     import numpy as np
 
@@ -244,12 +390,33 @@ def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
     if not known.any():
         return wall_ms
-    import pandas as pd
-
-    base = pd.Series(wall_ms[known] - elapsed[known]).groupby(conn[known]).transform("min").to_numpy()
+    bases = connection_bases(conn[known], wall_ms[known] - elapsed[known])
     out = np.array(wall_ms, dtype=float)
-    out[known] = base + elapsed[known]
+    out[known] = np.array([bases[c] for c in conn[known]]) + elapsed[known]
     return out
+
+
+def connection_bases(conn: Any, u: Any) -> dict[float, float]:
+    """Each connection's base from its ``u = W - e`` values (see :func:`_on_monotonic_grid`)."""
+    import numpy as np
+
+    tops: dict[float, float] = {}
+    below: dict[float, bool] = {}
+    for c in np.unique(conn):
+        values = u[conn == c]
+        top = float(values.max())
+        tops[c] = top
+        below[c] = bool(np.any(values == top - 1))
+    # The clocks' phase: among connections that show both sides, the share of requests
+    # on the k + 1 side.
+    upper = lower = 0
+    for c, both in below.items():
+        if both:
+            values = u[conn == c]
+            upper += int(np.sum(values == tops[c]))
+            lower += int(np.sum(values == tops[c] - 1))
+    upper_commoner = upper > lower
+    return {c: tops[c] - 1 if (below[c] or upper_commoner) else tops[c] for c in tops}
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:

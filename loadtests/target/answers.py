@@ -33,15 +33,17 @@ import json
 from simulator import outcomes as oc
 from simulator.scenario import Scenario
 
-__all__ = ["CAUSE_HEADER", "COLD_START_HEADER", "RECEIVED_HEADER", "Answers"]
+__all__ = ["CAUSE_HEADER", "COLD_START_HEADER", "FUNCTION_MS_HEADER", "RECEIVED_HEADER", "Answers"]
 
 CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 #: When the server received the request, in seconds on its own clock (from server start):
 #: lets validation replay requests at the instants the server saw them.
 RECEIVED_HEADER = "x-throttlesim-received-s"
-
-_THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
+#: How long the invocation kept its environment busy (init, on a cold start, plus the run),
+#: in milliseconds: the part of the answer's latency the model draws itself. The rest of
+#: what a client waits is the target's own overhead, which validation measures.
+FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
 
 class Answers:
@@ -50,20 +52,14 @@ class Answers:
     def __init__(self, scenario: Scenario) -> None:
         self.rest = scenario.api.type == "REST"
         self.status = oc.status_codes(scenario)
+        self.messages = oc.messages(scenario)
 
     def message(self, cause: int) -> str:
         """The ``message`` of the default gateway response for *cause* (not ``ok``)."""
-        if cause == oc.FORBIDDEN:
-            return "Forbidden"
-        if cause in _THROTTLES:
-            return "Too Many Requests"
-        if cause == oc.QUOTA_EXCEEDED:
-            return "Limit Exceeded"
-        if cause == oc.INTEGRATION_TIMEOUT:
-            return "Service Unavailable" if self.status[cause] == 503 else "Endpoint request timed out"
-        if cause in (oc.LAMBDA_THROTTLED, oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT):
-            return "Internal server error" if self.rest else "Internal Server Error"
-        raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        text = self.messages[cause]
+        if not text:
+            raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        return text
 
     def error(self, cause: int) -> tuple[int, bytes]:
         """``(status, body)`` of the gateway's answer for *cause*."""
@@ -79,8 +75,11 @@ def body(message: str) -> bytes:
     return json.dumps({"message": message}, separators=(",", ":")).encode()
 
 
-def headers(cause: int, cold_start: bool = False, received_s: float | None = None) -> dict[str, str]:
+def headers(cause: int, cold_start: bool = False, received_s: float | None = None,
+            function_s: float | None = None) -> dict[str, str]:
     out = {CAUSE_HEADER: oc.CAUSES[cause], COLD_START_HEADER: "1" if cold_start else "0"}
     if received_s is not None:
         out[RECEIVED_HEADER] = f"{received_s:.6f}"
+    if function_s is not None:
+        out[FUNCTION_MS_HEADER] = f"{function_s * 1000:.3f}"
     return out

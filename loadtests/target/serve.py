@@ -17,17 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import resource
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 import simulator
 from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
+from loadtests.target.invocation_log import InvocationLog
 from loadtests.target.nginx import NginxError, NginxServer, find_nginx
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
@@ -73,12 +76,20 @@ def serve(
     duration_limit_s: float | None = None,
     overrides: dict[str, str] | None = None,
     ready: Callable[[str], None] = lambda line: print(line, flush=True),
+    log_dir: str | Path | None = None,
+    stage: str | None = None,
 ) -> None:
     """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
 
     Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
-    :class:`~loadtests.target.nginx.NginxError` if nginx does not start.
+    :class:`~loadtests.target.nginx.NginxError` if nginx does not start. With *log_dir*,
+    the function runtime behind nginx writes ``invocations.csv`` there
+    (:mod:`loadtests.target.invocation_log`). With *stage* (nginx only), the target is an
+    AWS-shaped stand-in for a deployed stage: routes under ``/STAGE/`` and nothing but API
+    Gateway's wire format in its answers (:func:`loadtests.target.nginx.nginx_config`).
     """
+    if stage is not None and (gateway != "nginx" or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", stage)):
+        raise ServeError(f"--stage {stage!r}: a stage name (letters, digits, _ and -) with --gateway nginx")
     if gateway not in GATEWAYS:
         raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
     if not isinstance(scenario, Scenario):
@@ -87,11 +98,12 @@ def serve(
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
     _raise_open_files_limit()
-    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready))
+    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready, log_dir, stage))
 
 
 async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
-                 duration_limit_s: float | None, ready: Callable[[str], None]) -> None:
+                 duration_limit_s: float | None, ready: Callable[[str], None],
+                 log_dir: str | Path | None = None, stage: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -105,7 +117,8 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
         listen = port
     else:
         runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
-        app = runtime_app(runtime)
+        log = InvocationLog(Path(log_dir) / "invocations.csv") if log_dir is not None else None
+        app = runtime_app(runtime, log)
         app.on_cleanup.append(lambda _: _close(runtime))
         listen = 0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -117,9 +130,11 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
         except OSError as exc:
             raise ServeError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         if gateway == "nginx":
-            nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]))
+            access_log = Path(log_dir).resolve() / "access.log" if log_dir is not None else None
+            nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]), stage=stage,
+                                access_log=access_log)
             nginx.start()
-        ready(f"listening on http://127.0.0.1:{port}")
+        ready(f"listening on http://127.0.0.1:{port}" + (f"/{stage}" if stage else ""))
         await stop.wait()
     finally:
         if nginx is not None:
@@ -150,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a scenario key, as in throttlesim run")
     p.add_argument("--duration-limit", type=float, default=None, metavar="S",
                    help="stop by itself after S seconds")
+    p.add_argument("--stage", default=None, metavar="NAME",
+                   help="with --gateway nginx: serve routes under /NAME/ with nothing but API Gateway's wire format")
+    p.add_argument("--log-dir", default=None, metavar="DIR",
+                   help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv and nginx "
+                        "every request to DIR/access.log (API Gateway's JSON access-log shape)")
     return p
 
 
@@ -165,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides[key] = value
     try:
         serve(args.scenario, port=args.port, gateway=args.gateway, seed=args.seed,
-              duration_limit_s=args.duration_limit, overrides=overrides or None)
+              duration_limit_s=args.duration_limit, overrides=overrides or None, log_dir=args.log_dir,
+              stage=args.stage)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2

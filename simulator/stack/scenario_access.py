@@ -8,6 +8,6 @@ one line.
 from __future__ import annotations
 
 from simulator.errors import ScenarioError
-from simulator.loader import load_scenario, parse_scenario
+from simulator.scenario import load_scenario, parse_scenario
 
 __all__ = ["ScenarioError", "load_scenario", "parse_scenario"]
