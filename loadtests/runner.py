@@ -208,6 +208,13 @@ def _last_line(path: Path) -> str:
     return lines[-1] if lines else ""
 
 
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def run_loadtest(
     scenario_path: str | Path,
     host: str,
@@ -246,7 +253,11 @@ def run_loadtest(
         "--only-summary", "--exit-code-on-error", "0",
     ]  # fmt: skip
     if processes > 1:
-        cmd += ["--processes", str(processes)]
+        # The master's RPC socket on loopback and a free port, not Locust's default *:5557
+        # (every interface, and taken while another run's master still holds it).
+        port = _free_port()
+        cmd += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                "--master-host", "127.0.0.1", "--master-port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     root = str(LOCUSTFILE.parent.parent)
     env.update(
