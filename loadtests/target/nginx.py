@@ -50,9 +50,8 @@ import time
 from pathlib import Path
 from typing import Self
 
-from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, Answers
+from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, INVOKE_PATH, Answers
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
-from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
 from simulator.scenario import Scenario, Throttle

@@ -42,16 +42,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from loadtests.target.answers import Answers, headers
+from loadtests.target.answers import INVOKE_PATH, Answers, headers
 from loadtests.target.clock import Clock
 from simulator import outcomes as oc
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.scenario import Scenario
 
 __all__ = ["INVOKE_PATH", "FunctionRuntime", "Invocation", "runtime_app"]
-
-#: The Lambda Invoke API path; ``{name}`` is the function's name.
-INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """Start a target for a scenario: ``python -m loadtests.target.serve SCENARIO --port P --gateway G``.
 
-``--gateway emulated`` serves API Gateway and Lambda from this process
-(:mod:`loadtests.target.emulated`); ``--gateway nginx`` serves the function runtime
-from this process on a free port and runs nginx in front of it
-(:mod:`loadtests.target.nginx`). When the target accepts connections one line is
+``--gateway emulated`` serves the model itself in real time, API Gateway and Lambda from
+this process (:mod:`loadtests.target.emulated`), for testing the validation harness;
+``--gateway nginx`` runs nginx in front of a Lambda runtime served from this process on
+a free port (:mod:`loadtests.target.nginx`). Behind nginx the runtime is, by default,
+the independent one (``--runtime independent``, :mod:`loadtests.target.lambda_runtime`:
+worker processes and its own accounting); ``--runtime model`` serves the model's own
+function pools instead (:mod:`loadtests.target.runtime`). When the target accepts connections one line is
 printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
 on SIGTERM or SIGINT, or by itself after ``--duration-limit`` seconds. ``--port 0``
 picks a free port and prints it.
@@ -28,6 +31,7 @@ from aiohttp import web
 import simulator
 from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
+from loadtests.target.lambda_runtime import LambdaRuntime, lambda_app
 from loadtests.target.nginx import NginxError, NginxServer, find_nginx
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
@@ -36,6 +40,7 @@ from simulator.scenario import Scenario
 __all__ = ["main", "serve"]
 
 GATEWAYS = ("emulated", "nginx")
+RUNTIMES = ("independent", "model")
 
 
 class ServeError(ThrottlesimError):
@@ -69,9 +74,12 @@ def serve(
     *,
     port: int = 8000,
     gateway: str = "emulated",
+    runtime: str | None = None,
     seed: int | None = None,
     duration_limit_s: float | None = None,
     overrides: dict[str, str] | None = None,
+    max_environments: int = 256,
+    runtime_log: str | None = None,
     ready: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> None:
     """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
@@ -81,17 +89,31 @@ def serve(
     """
     if gateway not in GATEWAYS:
         raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
+    runtime = runtime or ("model" if gateway == "emulated" else "independent")
+    if runtime not in RUNTIMES:
+        raise ServeError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if gateway == "emulated" and runtime != "model":
+        raise ServeError("--gateway emulated serves the model's own runtime; --runtime independent needs --gateway nginx")
+    if max_environments < 1:
+        raise ServeError(f"--max-environments must be at least 1, got {max_environments}")
+    if runtime_log is not None:
+        try:
+            open(runtime_log, "a", encoding="utf-8").close()
+        except OSError as exc:
+            raise ServeError(f"--runtime-log {runtime_log}: {exc.strerror or exc}") from None
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
     _raise_open_files_limit()
-    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready))
+    asyncio.run(_serve(scenario, port, gateway, runtime, seed, duration_limit_s, ready,
+                       max_environments=max_environments, runtime_log=runtime_log))
 
 
-async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
-                 duration_limit_s: float | None, ready: Callable[[str], None]) -> None:
+async def _serve(scenario: Scenario, port: int, gateway: str, runtime_kind: str, seed: int | None,
+                 duration_limit_s: float | None, ready: Callable[[str], None], *, max_environments: int,
+                 runtime_log: str | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -103,10 +125,15 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
     if gateway == "emulated":
         app = emulated_app(scenario, seed=seed, clock=clock)
         listen = port
-    else:
+    elif runtime_kind == "model":
         runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
         app = runtime_app(runtime)
         app.on_cleanup.append(lambda _: _close(runtime))
+        listen = 0
+    else:
+        # Its provisioned environments start in runner.setup(), before anything listens.
+        app = lambda_app(LambdaRuntime(scenario, seed=seed, clock=clock, max_environments=max_environments,
+                                       log=runtime_log))
         listen = 0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -144,7 +171,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario file (TOML)")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
     p.add_argument("--gateway", choices=GATEWAYS, default="emulated",
-                   help="emulated: API Gateway in this process; nginx: nginx limit_req in front")
+                   help="emulated: the model served in real time, for testing the harness; "
+                        "nginx: nginx limit_req in front of a Lambda runtime")
+    p.add_argument("--runtime", choices=RUNTIMES, default=None,
+                   help="behind nginx, the Lambda runtime: independent (worker processes, the default) or "
+                        "model (the model's own function pools)")
+    p.add_argument("--max-environments", type=int, default=256, metavar="N",
+                   help="independent runtime: at most N worker processes on this host (default 256)")
+    p.add_argument("--runtime-log", default=None, metavar="FILE",
+                   help="independent runtime: append one JSON line per invocation to FILE")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key, as in throttlesim run")
@@ -164,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         overrides[key] = value
     try:
-        serve(args.scenario, port=args.port, gateway=args.gateway, seed=args.seed,
-              duration_limit_s=args.duration_limit, overrides=overrides or None)
+        serve(args.scenario, port=args.port, gateway=args.gateway, runtime=args.runtime, seed=args.seed,
+              duration_limit_s=args.duration_limit, overrides=overrides or None,
+              max_environments=args.max_environments, runtime_log=args.runtime_log)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
