@@ -90,6 +90,8 @@ class Environment:
     #: When it stops being kept idle; infinity while busy, and for provisioned ones.
     idle_until_s: float = float("inf")
     invocations: int = 0
+    #: The worker process's id, once it has reported.
+    pid: int = 0
 
 
 @dataclass

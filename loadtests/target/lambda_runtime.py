@@ -103,13 +103,20 @@ class Invocation:
     start_s: float = 0.0
     run_s: float = 0.0
     throttle_reason: str = ""
+    #: The drawn numbers: the duration and (cold starts) the init time the worker slept.
+    drawn_duration_s: float = 0.0
+    drawn_init_s: float = 0.0
+    #: When the worker reported the end, on the runtime's clock.
+    ended_s: float = 0.0
 
     def record(self) -> dict[str, object]:
         return {"received_s": round(self.received_s, 6), "function": self.function, "cause": oc.CAUSES[self.cause],
                 "environment": self.environment, "pid": self.pid, "cold_start": self.cold_start,
                 "provisioned": self.provisioned, "init_ms": round(self.init_s * 1000, 3),
                 "start_ms": round(self.start_s * 1000, 3), "run_ms": round(self.run_s * 1000, 3),
-                "throttle_reason": self.throttle_reason}
+                "throttle_reason": self.throttle_reason, "ended_s": round(self.ended_s, 6),
+                "drawn_duration_ms": round(self.drawn_duration_s * 1000, 3),
+                "drawn_init_ms": round(self.drawn_init_s * 1000, 3)}
 
 
 class _Streams:
@@ -193,7 +200,8 @@ class LambdaRuntime:
         fail = s.coin.next() < s.error_rate
         report = await self._dispatch(env, lw.INVOKE, init_s, duration_s, s.timeout_s, fail, start=grant.cold)
         inv = Invocation(name, received, _CAUSE[report.outcome], f"{name}#{env.id}", report.pid, grant.cold,
-                         env.provisioned, run_s=report.ended - report.ready)
+                         env.provisioned, run_s=report.ended - report.ready, drawn_duration_s=duration_s,
+                         drawn_init_s=init_s, ended_s=report.ended - self.clock.origin)
         if grant.cold:
             origin = self.clock.origin
             inv.init_s = report.ready - origin - received
@@ -216,7 +224,10 @@ class LambdaRuntime:
         if self.workers is None:
             return
         for report in self.workers.drain():
-            env = self.environments[report.environment]
+            env = self.environments.get(report.environment)
+            if env is None:  # stopped meanwhile (shutdown)
+                continue
+            env.pid = report.pid
             fut = self._waiting.pop(env.id, None)
             if report.outcome != lw.READY:
                 self._release(env, report.ended - self.clock.origin)
