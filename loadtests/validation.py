@@ -7,7 +7,10 @@
 3. Predict (a) the observed arrivals replayed through the model, and (b) the scenario's
    own traffic over several seeds, for intervals (:mod:`simulator.validate`). Against the
    nginx target the model uses nginx's limit_req arithmetic
-   (``behaviour.throttle_algorithm = "nginx_limit_req"``).
+   (``behaviour.throttle_algorithm = "nginx_limit_req"``), and the replay gives each
+   invocation the init and run time the independent Lambda runtime observed
+   (:mod:`loadtests.observed_times`), so that the model's throttle and cold-start
+   decisions are checked against the runtime's.
 4. Compare, write ``validation.json``, ``per_second.csv`` and figures, and say whether
    every figure is within its tolerance.
 
@@ -56,9 +59,12 @@ class ValidationRun:
 class _Target:
     """A local target server as a subprocess; always stopped on exit."""
 
-    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str]) -> None:
+    def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
+                 runtime_log: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
                "--duration-limit", repr(limit_s)]
+        if runtime_log is not None:
+            cmd += ["--runtime-log", str(runtime_log)]
         for key, value in overrides.items():
             cmd += ["--set", f"{key}={value}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -134,17 +140,27 @@ def run_validation(
     if local:
         # The target outlives the load test by a margin, then stops by itself whatever happens.
         target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        with _Target(path, target, run_s + 120.0, target_overrides) as t:
+        # Behind nginx, the independent Lambda runtime logs what each invocation did.
+        runtime_log = out / "runtime.jsonl" if target == "nginx" else None
+        if runtime_log is not None:
+            runtime_log.unlink(missing_ok=True)
+        with _Target(path, target, run_s + 120.0, target_overrides, runtime_log) as t:
             host = t.host
             loadtest = load(host)
     else:
         host = target
+        runtime_log = None
         loadtest = load(host)
 
     observed = on_server_clock(read_log(loadtest.log_path))
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
-    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
+    replay_overrides = dict(model_overrides)
+    if local and runtime_log is not None and runtime_log.exists():
+        from loadtests.observed_times import observed_time_overrides
+
+        replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=replay_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
     report = compare(observed, replay, runs, tolerances=tol)

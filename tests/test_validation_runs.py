@@ -1,5 +1,6 @@
 """Short validations against both local targets, end to end: Locust sends the traffic,
 the target answers in real time, and the model must agree within the default tolerances.
+Behind nginx the functions run on the independent Lambda runtime (worker processes).
 
 These send real traffic to 127.0.0.1 only, for a bounded 12 s each.
 """
@@ -22,12 +23,13 @@ def _nginx() -> bool:
         return False
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("target, scenario", [
     ("emulated", "usage_plan_keys.toml"),
     ("emulated", "lambda_concurrency.toml"),
     *(pytest.param("nginx", name, marks=pytest.mark.skipif(not _nginx(),
                                                            reason="Debian's nginx is not installed (.ci/run installs it)"))
-      for name in ("route_account.toml", "lambda_concurrency.toml")),
+      for name in ("route_account.toml", "lambda_concurrency.toml", "integration_timeout.toml")),
 ])
 def test_the_model_agrees_with_a_real_target(tmp_path, target, scenario):
     run = run_validation(VALIDATION / scenario, target=target, duration_s=12.0, out_dir=tmp_path, seeds=2)
