@@ -69,7 +69,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.log import AttemptLog, answer_fields, server_fields
+from loadtests.log import AttemptLog, answer_fields, server_fields, server_request_id
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
@@ -295,6 +295,7 @@ def _log_attempt(
         cold_start=cold,
         worker=p.worker,
         **server_fields(getattr(response, "headers", None) if status else None),
+        server_request_id=server_request_id(getattr(response, "headers", None) if status else None),
     )
 
 

@@ -39,6 +39,9 @@ intended start. Columns, in order:
     the ``x-throttlesim-cold-start`` header as ``1``/``0``, empty when absent.
 ``worker``
     the load-generating worker that sent it.
+``server_request_id``
+    nginx's id of the request (``x-throttlesim-request-id``), empty when absent: it finds
+    the request in the Lambda runtime's own log, even when nginx answered it alone (504).
 
 :func:`to_trace` turns the first attempts back into replay traces, so the model can be
 run on exactly the requests that were sent.
@@ -66,6 +69,7 @@ __all__ = [
     "response_message",
     "server_fields",
     "server_received",
+    "server_request_id",
     "to_trace",
 ]
 
@@ -86,6 +90,7 @@ COLUMNS: tuple[str, ...] = (
     "server_connection",
     "server_connection_ms",
     "function_received_s",
+    "server_request_id",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -105,6 +110,7 @@ _DTYPES: dict[str, Any] = {
     "server_connection": "Int64",
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
+    "server_request_id": "string",
 }
 
 _MAX_MESSAGE = 200
@@ -112,6 +118,7 @@ CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+REQUEST_ID_HEADER = "x-throttlesim-request-id"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -211,6 +218,11 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
             "function_received_s": function}
 
 
+def server_request_id(headers: Mapping[str, str] | None) -> str:
+    """nginx's ``x-throttlesim-request-id`` (its ``$request_id``), or ``""``."""
+    return ((headers or {}).get(REQUEST_ID_HEADER) or "").strip()[:64]
+
+
 class AttemptLog:
     """Appends attempt rows to one worker's CSV (header first)."""
 
@@ -241,6 +253,7 @@ class AttemptLog:
         server_connection: str = "",
         server_connection_ms: str = "",
         function_received_s: str = "",
+        server_request_id: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -260,6 +273,7 @@ class AttemptLog:
                 server_connection,
                 server_connection_ms,
                 function_received_s,
+                server_request_id,
             )
         )
         self.rows += 1

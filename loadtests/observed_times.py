@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import ThrottlesimError
 from simulator.scenario import Scenario
 
-__all__ = ["observed_time_overrides", "read_invocations"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["observed_time_overrides", "read_invocations", "with_runtime_receipts"]
 
 
 def read_invocations(path: str | Path) -> list[dict[str, Any]]:
@@ -77,3 +80,21 @@ def observed_time_overrides(log: str | Path, scenario: Scenario, out_dir: str | 
                 path.write_text("".join(f"{v!r}\n" for v in values), encoding="utf-8")
                 overrides[f"functions.{i}.{key}"] = {"kind": "sequence", "file": str(path.resolve()), "unit": "s"}
     return overrides
+
+
+def with_runtime_receipts(observed: pd.DataFrame, log: str | Path) -> pd.DataFrame:
+    """*observed* (an attempt log) with ``function_received_s`` filled in from the runtime's
+    log for the attempts whose answer did not carry it: those nginx answered alone with a
+    504, after the runtime had received them. The two are matched by nginx's request id
+    (``server_request_id``); the runtime's receive time is the instant its accounting
+    decided, which the replay should use rather than an estimate from nginx's clock."""
+    if "server_request_id" not in observed or "function_received_s" not in observed:
+        return observed
+    received = {r["request_id"]: r["received_s"] for r in read_invocations(log) if r.get("request_id")}
+    missing = observed["function_received_s"].isna() & observed["server_request_id"].fillna("").ne("")
+    if not missing.any():
+        return observed
+    filled = observed["server_request_id"][missing].map(received)
+    out = observed.copy()
+    out.loc[missing, "function_received_s"] = filled.astype(float)
+    return out

@@ -152,7 +152,12 @@ def run_validation(
         runtime_log = None
         loadtest = load(host)
 
-    observed = on_server_clock(read_log(loadtest.log_path))
+    observed = read_log(loadtest.log_path)
+    if runtime_log is not None and runtime_log.exists():
+        from loadtests.observed_times import with_runtime_receipts
+
+        observed = with_runtime_receipts(observed, runtime_log)
+    observed = on_server_clock(observed)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     replay_overrides = dict(model_overrides)

@@ -41,6 +41,7 @@ __all__ = [
     "INVOKE_PATH",
     "PROVISIONED_HEADER",
     "RECEIVED_HEADER",
+    "REQUEST_ID_HEADER",
     "RUN_MS_HEADER",
     "THROTTLE_REASON_HEADER",
     "Answers",
@@ -63,6 +64,8 @@ INIT_MS_HEADER = "x-throttlesim-init-ms"
 RUN_MS_HEADER = "x-throttlesim-run-ms"
 PROVISIONED_HEADER = "x-throttlesim-provisioned"
 THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
+#: nginx's request id, sent to the runtime and back to the client (see :mod:`.nginx`).
+REQUEST_ID_HEADER = "x-throttlesim-request-id"
 
 _THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
 

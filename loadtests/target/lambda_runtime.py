@@ -68,6 +68,7 @@ from loadtests.target.answers import (
     INIT_MS_HEADER,
     INVOKE_PATH,
     PROVISIONED_HEADER,
+    REQUEST_ID_HEADER,
     RUN_MS_HEADER,
     THROTTLE_REASON_HEADER,
     Answers,
@@ -108,9 +109,11 @@ class Invocation:
     drawn_init_s: float = 0.0
     #: When the worker reported the end, on the runtime's clock.
     ended_s: float = 0.0
+    #: The id the gateway gave the request (nginx's ``$request_id``), when it sent one.
+    request_id: str = ""
 
     def record(self) -> dict[str, object]:
-        return {"received_s": round(self.received_s, 6), "function": self.function, "cause": oc.CAUSES[self.cause],
+        return {"received_s": round(self.received_s, 6), "request_id": self.request_id, "function": self.function, "cause": oc.CAUSES[self.cause],
                 "environment": self.environment, "pid": self.pid, "cold_start": self.cold_start,
                 "provisioned": self.provisioned, "init_ms": round(self.init_s * 1000, 3),
                 "start_ms": round(self.start_s * 1000, 3), "run_ms": round(self.run_s * 1000, 3),
@@ -182,8 +185,9 @@ class LambdaRuntime:
 
     # ------------------------------------------------------------------ invocations
 
-    async def invoke(self, name: str) -> Invocation:
-        """Invoke *name* now and wait for its end (raises KeyError for an unknown function)."""
+    async def invoke(self, name: str, request_id: str = "") -> Invocation:
+        """Invoke *name* now and wait for its end (raises KeyError for an unknown function);
+        *request_id* only goes to the log."""
         s = self.streams[name]
         received = self.clock.now()
         self._drain()
@@ -191,7 +195,8 @@ class LambdaRuntime:
         grant = self.limits.acquire(name, received)
         env = grant.environment
         if env is None:
-            return self._done(Invocation(name, received, oc.LAMBDA_THROTTLED, throttle_reason=grant.throttle_reason))
+            return self._done(Invocation(name, received, oc.LAMBDA_THROTTLED, throttle_reason=grant.throttle_reason,
+                                         request_id=request_id))
         if grant.cold and self.workers is not None and self.workers.live >= self.max_environments:
             self.limits.abandon(env)
             raise RuntimeError(f"this host runs at most {self.max_environments} environments (--max-environments)")
@@ -201,7 +206,7 @@ class LambdaRuntime:
         report = await self._dispatch(env, lw.INVOKE, init_s, duration_s, s.timeout_s, fail, start=grant.cold)
         inv = Invocation(name, received, _CAUSE[report.outcome], f"{name}#{env.id}", report.pid, grant.cold,
                          env.provisioned, run_s=report.ended - report.ready, drawn_duration_s=duration_s,
-                         drawn_init_s=init_s, ended_s=report.ended - self.clock.origin)
+                         drawn_init_s=init_s, ended_s=report.ended - self.clock.origin, request_id=request_id)
         if grant.cold:
             origin = self.clock.origin
             inv.init_s = report.ready - origin - received
@@ -278,7 +283,7 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
         if name not in runtime.streams:
             return web.json_response({"message": f"Function not found: {name}"}, status=404)
         try:
-            inv = await runtime.invoke(name)
+            inv = await runtime.invoke(name, request.headers.get(REQUEST_ID_HEADER, "")[:64])
         except RuntimeError as exc:
             return web.json_response({"message": str(exc)}, status=503)
         return invocation_response(answers, inv)

@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, INVOKE_PATH, Answers
+from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, INVOKE_PATH, REQUEST_ID_HEADER, Answers
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
@@ -233,6 +233,7 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
 
     def proxied(timeout_s: float) -> list[str]:
         return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", _TIME,
+                _REQUEST_ID, f"proxy_set_header {REQUEST_ID_HEADER} $request_id;",
                 *proxy]
 
     if len(timeouts) == 1:
@@ -272,11 +273,17 @@ _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $thrott
          "always;")
 
 
+#: nginx's id of the request (``$request_id``, 32 hex digits), sent to the function runtime,
+#: which logs it, and back to the client on every answer: it ties a 504 that nginx gave
+#: alone to what the runtime did with the same request.
+_REQUEST_ID = f"add_header {REQUEST_ID_HEADER} $request_id always;"
+
+
 def _cause_headers(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:
     """The headers of an answer nginx gives itself. A refusal started no function (cold start
     0); a 504 says nothing about one, because the function's answer never reached nginx."""
     cold = [f"{indent}add_header {COLD_START_HEADER} 0 always;"] if cold_start else []
-    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", *cold, f"{indent}{_TIME}"]
+    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", *cold, f"{indent}{_TIME}", f"{indent}{_REQUEST_ID}"]
 
 
 def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:
