@@ -127,8 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("scenario", help="scenario file (TOML)")
     serve.add_argument("--port", type=_whole(0), default=8000, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--gateway", choices=["emulated", "nginx"], default="emulated",
-                       help="emulated: API Gateway + Lambda in one process; nginx: Debian's nginx in front of "
-                            "the function runtime")
+                       help="emulated: the model itself served in real time, for testing the harness; nginx: "
+                            "Debian's nginx in front of a Lambda runtime")
+    serve.add_argument("--runtime", choices=["independent", "model"],
+                       help="behind nginx: the independent Lambda runtime (worker processes, the default) or the "
+                            "model's own function pools")
+    serve.add_argument("--runtime-log", metavar="FILE", help="independent runtime: one JSON line per invocation")
     serve.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     serve.add_argument("--duration-limit", type=_interval, metavar="DURATION", help="stop by itself after this long")
@@ -260,6 +264,10 @@ def _serve(args: argparse.Namespace) -> int:
     from loadtests.target.serve import main as serve_main
 
     argv = [args.scenario, "--port", str(args.port), "--gateway", args.gateway]
+    if args.runtime is not None:
+        argv += ["--runtime", args.runtime]
+    if args.runtime_log is not None:
+        argv += ["--runtime-log", args.runtime_log]
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
     for item in args.set or []:

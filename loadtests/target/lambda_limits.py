@@ -195,7 +195,7 @@ class LambdaLimits:
     def _warm(self, f: _Function, now_s: float) -> Environment | None:
         while f.idle:
             env = f.idle.pop() if self.most_recent_first else f.idle.popleft()
-            if env.idle_until_s > now_s:
+            if env.idle_until_s > now_s and now_s - env.created_s < self.max_lifetime_s:
                 return env
             self._expired.append(env)
         return None
