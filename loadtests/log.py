@@ -39,6 +39,12 @@ intended start. Columns, in order:
     the ``x-throttlesim-cold-start`` header as ``1``/``0``, empty when absent.
 ``worker``
     the load-generating worker that sent it.
+``server_received_s``, ``server_connection``, ``server_connection_ms``, ``function_received_s``
+    the local targets' clocks (:func:`server_fields`), empty elsewhere.
+``function_ms``
+    the ``x-throttlesim-function-ms`` header of the local targets: how long the function's
+    environment was busy (init plus run, in ms), the part of the latency the model draws;
+    empty when absent.
 ``server_request_id``
     nginx's id of the request (``x-throttlesim-request-id``), empty when absent: it finds
     the request in the Lambda runtime's own log, even when nginx answered it alone (504).
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping, Sequence
@@ -90,6 +97,7 @@ COLUMNS: tuple[str, ...] = (
     "server_connection",
     "server_connection_ms",
     "function_received_s",
+    "function_ms",
     "server_request_id",
 )
 
@@ -110,6 +118,7 @@ _DTYPES: dict[str, Any] = {
     "server_connection": "Int64",
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
+    "function_ms": "float64",
     "server_request_id": "string",
 }
 
@@ -118,6 +127,7 @@ CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 REQUEST_ID_HEADER = "x-throttlesim-request-id"
 
 
@@ -201,12 +211,17 @@ def server_received(headers: Mapping[str, str] | None) -> tuple[str, str, str]:
 
 def _function_received(headers: Mapping[str, str] | None) -> str:
     """The function runtime's ``x-throttlesim-received-s`` (epoch seconds), or ``""``."""
-    value = ((headers or {}).get(RECEIVED_HEADER) or "").strip()
+    return _number_header(headers, RECEIVED_HEADER)
+
+
+def _number_header(headers: Mapping[str, str] | None, name: str) -> str:
+    """Header *name* when it holds a finite number, else ``""``."""
+    value = ((headers or {}).get(name) or "").strip()
     try:
-        float(value)
+        number = float(value)
     except ValueError:
         return ""
-    return value
+    return value if math.isfinite(number) else ""
 
 
 def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -215,7 +230,7 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     received, connection, connection_ms = server_received(headers)
     function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
-            "function_received_s": function}
+            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER)}
 
 
 def server_request_id(headers: Mapping[str, str] | None) -> str:
@@ -253,6 +268,7 @@ class AttemptLog:
         server_connection: str = "",
         server_connection_ms: str = "",
         function_received_s: str = "",
+        function_ms: str = "",
         server_request_id: str = "",
     ) -> None:
         self._w.writerow(
@@ -273,6 +289,7 @@ class AttemptLog:
                 server_connection,
                 server_connection_ms,
                 function_received_s,
+                function_ms,
                 server_request_id,
             )
         )

@@ -36,6 +36,9 @@ __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
 TARGETS = ("emulated", "nginx")
 
+#: Where the model's gateway overhead comes from on a local target.
+OVERHEAD_CHOICES = ("measured", "scenario")
+
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
     "emulated": {"fraction_429": 0.005, "fraction_5xx": 0.005},
@@ -109,12 +112,23 @@ def run_validation(
     allow_remote: bool = False,
     plots: bool = True,
     progress: Callable[[Any], None] | None = None,
+    overhead: str = "measured",
 ) -> ValidationRun:
-    """Load-test *target* with the scenario's traffic and compare with the model."""
+    """Load-test *target* with the scenario's traffic and compare with the model.
+
+    *overhead* says what the model takes as the gateway's own time on a local target:
+    ``"measured"`` (the default) draws from what the target added to each successful
+    answer beyond the function's time (:func:`simulator.validate.measured_overhead`);
+    ``"scenario"`` keeps ``behaviour.gateway_overhead``. Against a URL the scenario's
+    value is used and a measured one, when the API reports function times, is suggested.
+    """
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, replay_scenario
+    from simulator.validate import compare, measured_overhead, replay_scenario
+
+    if overhead not in OVERHEAD_CHOICES:
+        raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
 
     path = Path(scenario_path)
     out = Path(out_dir)
@@ -160,6 +174,9 @@ def run_validation(
     observed = on_server_clock(observed)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    measured = measured_overhead(observed)
+    if measured is not None and local and overhead == "measured":
+        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay_overrides = dict(model_overrides)
     if local and runtime_log is not None and runtime_log.exists():
         from loadtests.observed_times import observed_time_overrides
@@ -171,12 +188,30 @@ def run_validation(
     report = compare(observed, replay, runs, tolerances=tol)
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol, **report.to_dict()}
+    overhead_doc = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.overhead = overhead_doc
+    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+           "gateway_overhead": overhead_doc, **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
     return ValidationRun(report, out, target, host, files)
+
+
+def _describe_dist(spec: Any) -> str:
+    """A scenario distribution in milliseconds: ``"10 ms"``, ``"lognormal median=80 ms p99=600 ms"``."""
+    data = dict(spec.model_dump())
+    kind = data.pop("kind", "")
+    parts = {k: (f"{v * 1000:g} ms" if isinstance(v, float) else str(v)) for k, v in data.items()
+             if k != "values_s" and v is not None}
+    if kind == "fixed":
+        return parts.get("value", "")
+    return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
 
 
 def on_server_clock(observed: Any) -> Any:
@@ -246,15 +281,26 @@ def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
 def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
 
-    nginx takes both clocks at each turn of its event loop; they tick at different instants,
-    so a wall millisecond *W* is the monotonic millisecond *W - k* or *W - k - 1* for one
-    constant *k*, depending on where in *W* the turn fell. A connection's elapsed time
+    nginx takes both clocks at each turn of its event loop, so for a wall millisecond *W*
+    the monotonic millisecond is *W - k* or *W - k - 1* for one constant *k*, depending on
+    where in the millisecond the turn fell (:mod:`loadtests.target.nginx` explains the
+    clocks and how the target makes the second case rare). A connection's elapsed time
     (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
     is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
-    ``W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``, and its minimum over the connection's
-    requests is ``A_c + k`` as soon as one of them fell on the common side. Requests are
-    then at ``min(W - e) + e``: monotonic milliseconds shifted by the whole number *k*,
-    which the replay's offset absorbs. Rows without the connection columns keep *W*.
+    ``u_i = W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``; and because the wall clock is
+    read first, a turn interrupted between the two reads can only make ``u_i`` smaller.
+
+    Each connection's base ``A_c + k`` is therefore read from the top of its ``u`` values:
+    when the two highest are one apart, the lower one is the base, exactly. A connection
+    whose requests all gave the same top value (typically one that carried one to three
+    requests) leaves two candidates; it gets the side that the unambiguous connections
+    show to be the commoner (their share of ``k + 1`` samples, the clocks' phase, is the
+    same for every connection). When the target aligned nginx's clock, that share is
+    about 0.2% and the choice is right but for about one connection in 500 raised to the
+    number of its requests; on plain clocks it is right with the probability of the
+    commoner side. Requests are then at ``base + e``: monotonic milliseconds shifted by
+    the whole number *k*, which the replay's offset absorbs. Rows without the connection
+    columns keep *W*.
     """
     import numpy as np
 
@@ -265,12 +311,33 @@ def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
     known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
     if not known.any():
         return wall_ms
-    import pandas as pd
-
-    base = pd.Series(wall_ms[known] - elapsed[known]).groupby(conn[known]).transform("min").to_numpy()
+    bases = connection_bases(conn[known], wall_ms[known] - elapsed[known])
     out = np.array(wall_ms, dtype=float)
-    out[known] = base + elapsed[known]
+    out[known] = np.array([bases[c] for c in conn[known]]) + elapsed[known]
     return out
+
+
+def connection_bases(conn: Any, u: Any) -> dict[float, float]:
+    """Each connection's base from its ``u = W - e`` values (see :func:`_on_monotonic_grid`)."""
+    import numpy as np
+
+    tops: dict[float, float] = {}
+    below: dict[float, bool] = {}
+    for c in np.unique(conn):
+        values = u[conn == c]
+        top = float(values.max())
+        tops[c] = top
+        below[c] = bool(np.any(values == top - 1))
+    # The clocks' phase: among connections that show both sides, the share of requests
+    # on the k + 1 side.
+    upper = lower = 0
+    for c, both in below.items():
+        if both:
+            values = u[conn == c]
+            upper += int(np.sum(values == tops[c]))
+            lower += int(np.sum(values == tops[c] - 1))
+    upper_commoner = upper > lower
+    return {c: tops[c] - 1 if (below[c] or upper_commoner) else tops[c] for c in tops}
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:

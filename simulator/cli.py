@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a tolerance: fraction_429, fraction_5xx (absolute), agreement (minimum), "
                           "latency_p50, latency_p95 (relative)")
     val.add_argument("--allow-remote", action="store_true", help="allow a URL that is not on this machine")
+    val.add_argument("--overhead", choices=("measured", "scenario"), default="measured",
+                     help="the gateway overhead the model uses on a local target: what the target measurably adds "
+                          "to each answer beyond the function's time (default), or the scenario's")
     val.add_argument("--json", action="store_true", help="print the report as JSON")
 
     from simulator.cli_capacity import add_capacity_commands
@@ -292,7 +295,8 @@ def _validate(args: argparse.Namespace) -> int:
         except ValueError:
             raise ThrottlesimError(f"--tolerance {item}: {value!r} is not a number") from None
     run = run_validation(args.scenario, target=args.target, duration_s=args.duration, out_dir=args.out,
-                         seeds=args.seeds, seed=args.seed, tolerances=tolerances, allow_remote=args.allow_remote)
+                         seeds=args.seeds, seed=args.seed, tolerances=tolerances, allow_remote=args.allow_remote,
+                         overhead=args.overhead)
     if args.json:
         sys.stdout.write(run.files["report"].read_text(encoding="utf-8"))
     else:

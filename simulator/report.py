@@ -125,9 +125,20 @@ def print_validation(run: Any, console: Console | None = None) -> None:
         t.add_column(col, justify="left" if col in ("figure", "") else "right")
     for c in r.checks:
         interval = f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]" if c.interval else ""
-        t.add_row(c.name, f"{c.predicted:.4f}", f"{c.observed:.4f}", f"{c.error:.4f}", f"{c.tolerance:g}", interval,
-                  "[green]ok[/green]" if c.ok else "[red]outside[/red]")
+        verdict = "[green]ok[/green]" if c.ok else "[red]outside[/red]"
+        if c.kind == "min":  # a share of paired attempts: one figure, held to a minimum
+            t.add_row(c.name, "", f"{c.observed:.4f}", "", f">= {c.tolerance:g}", interval, verdict)
+        else:
+            t.add_row(c.name, f"{c.predicted:.4f}", f"{c.observed:.4f}", f"{c.error:.4f}", f"{c.tolerance:g}",
+                      interval, verdict)
     console.print(t)
+    overhead = getattr(r, "overhead", None)
+    if overhead:
+        m = overhead.get("measured")
+        measured = (f"measured on the target {m['p50_ms']:g} ms median, {m['p95_ms']:g} ms p95 "
+                    f"({m['n']:g} successful attempts)") if m else "not measured (the target reports no function times)"
+        use = "the measured one is used" if overhead.get("used") == "measured" else "the scenario's is used"
+        console.print(f"gateway overhead: scenario {overhead.get('scenario')}; {measured}; {use}")
     console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g} "
                   f"(on the {r.cold_starts.get('attempts', 0):g} attempts whose answer says); "
                   f"per-second 429 mean abs error {r.series['429']['mean_abs_error']:g}, "

@@ -42,9 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TOLERANCES",
+    "MIN_OVERHEAD_SAMPLES",
     "Check",
+    "MeasuredOverhead",
     "ValidationReport",
     "compare",
+    "measured_overhead",
     "replay_scenario",
     "status_class",
 ]
@@ -114,6 +117,63 @@ def replay_scenario(
     return load_scenario(scenario_path, overrides=merged, seed=seed)
 
 
+#: Successful attempts that must report the function's time before the target's overhead
+#: is taken as measured.
+MIN_OVERHEAD_SAMPLES = 20
+
+
+@dataclass(frozen=True)
+class MeasuredOverhead:
+    """What a target adds to each successful answer beyond the function's own time.
+
+    The model's latency is ``behaviour.gateway_overhead`` plus the integration's time
+    (init on a cold start, plus the run). A local target reports the second part for each
+    invocation (``x-throttlesim-function-ms``, the ``function_ms`` column), so the rest of
+    what the client waited (HTTP parsing, nginx, the event loops, the loopback network, a
+    busy machine's scheduling) is measured, not guessed: ``latency_ms - function_ms``
+    over the successful attempts.
+    """
+
+    samples_ms: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.samples_ms)
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(np.asarray(self.samples_ms), q))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"n": float(self.n), "p50_ms": _r(self.percentile(50)), "p95_ms": _r(self.percentile(95)),
+                "mean_ms": _r(float(np.mean(self.samples_ms)))}
+
+    def write(self, path: str | Path) -> Path:
+        """The samples as an empirical distribution file (one value in ms per line)."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(f"{v:.3f}\n" for v in self.samples_ms), encoding="utf-8")
+        return out
+
+    def override(self, path: str | Path) -> dict[str, Any]:
+        """The ``behaviour.gateway_overhead`` override that draws from these samples (written to *path*)."""
+        return {"kind": "empirical", "file": str(self.write(path).resolve()), "unit": "ms"}
+
+
+def measured_overhead(observed: pd.DataFrame) -> MeasuredOverhead | None:
+    """The target's overhead on successful attempts, or None when fewer than
+    :data:`MIN_OVERHEAD_SAMPLES` of them report the function's time."""
+    if "function_ms" not in observed:
+        return None
+    function_ms = observed["function_ms"].to_numpy(dtype=float, na_value=np.nan)
+    latency_ms = observed["latency_ms"].to_numpy(dtype=float)
+    status = observed["status"].to_numpy(dtype=np.int64)
+    ok = (status >= 200) & (status < 300) & np.isfinite(function_ms) & np.isfinite(latency_ms)
+    if int(ok.sum()) < MIN_OVERHEAD_SAMPLES:
+        return None
+    samples = np.maximum(latency_ms[ok] - function_ms[ok], 0.0)
+    return MeasuredOverhead(tuple(float(round(v, 3)) for v in samples))
+
+
 @dataclass(frozen=True)
 class Check:
     """One figure, predicted against observed, with its tolerance."""
@@ -158,6 +218,8 @@ class ValidationReport:
     agreement: float
     n_observed: int
     per_second: Any = field(default=None, repr=False)
+    #: Where the model's gateway overhead came from (set by the harness that ran the target).
+    overhead: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

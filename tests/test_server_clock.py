@@ -16,10 +16,12 @@ def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
     headers = {"x-throttlesim-nginx-time": "1795626310.428 17 0.043"}
     assert server_received(headers) == ("1795626310.428", "17", "43")
     assert server_fields(headers) == {"server_received_s": "1795626310.428", "server_connection": "17",
-                                      "server_connection_ms": "43", "function_received_s": ""}
-    behind = {**headers, "x-throttlesim-received-s": "1795626310.428612"}
+                                      "server_connection_ms": "43", "function_received_s": "", "function_ms": ""}
+    behind = {**headers, "x-throttlesim-received-s": "1795626310.428612", "x-throttlesim-function-ms": "30.125"}
     assert server_fields(behind)["function_received_s"] == "1795626310.428612"
+    assert server_fields(behind)["function_ms"] == "30.125"
     assert server_fields(behind)["server_received_s"] == "1795626310.428"  # nginx's clock wins
+    assert server_fields({**behind, "x-throttlesim-function-ms": "nan"})["function_ms"] == ""
 
 
 def test_runtime_header_and_no_header():
@@ -55,8 +57,9 @@ def test_rows_without_connection_keep_their_wall_millisecond():
 )
 def test_monotonic_differences_are_recovered(offset_us, connections):
     """Whatever the clocks' phase, rebuilt times differ by what the monotonic clock says
-    within a connection, and share one shift across connections that had a request after
-    the monotonic tick within its wall millisecond (times in whole microseconds)."""
+    within a connection; a connection with requests on both sides of the clocks' phase
+    gets the true shift exactly, and one with requests on one side only gets it when that
+    side is the commoner one among the others (times in whole microseconds)."""
     conn, real_us, accept_us = [], [], []
     for c, (accept, gaps) in enumerate(connections):
         t = accept
@@ -70,15 +73,40 @@ def test_monotonic_differences_are_recovered(offset_us, connections):
     mono_ms = (real - 5_000_000 - offset_us) // 1000  # the monotonic clock: a constant behind
     accept_ms = (np.array(accept_us) - 5_000_000 - offset_us) // 1000
     wall = (real // 1000).astype(float)
+    side = wall.astype(np.int64) - mono_ms - 5_000  # 0, or 1 when the wall ms ticked first
     obs = pd.DataFrame({"server_connection": pd.array(conn_a, dtype="Int64"),
                         "server_connection_ms": pd.array(mono_ms - accept_ms, dtype="Int64")})
     got = _on_monotonic_grid(obs, wall)
+    both = [c for c in set(conn) if np.ptp(side[conn_a == c]) == 1]
+    on_both = np.isin(conn_a, both)
+    upper_commoner = np.sum(side[on_both] == 1) > np.sum(side[on_both] == 0)
     for c in set(conn):
         on = conn_a == c
         shift = got[on] - mono_ms[on]
         assert np.ptp(shift) == 0
-        after_tick = np.any((real[on] - offset_us) // 1000 == real[on] // 1000)
-        assert shift[0] == (5_000 if after_tick else 5_001)
+        if c in both or side[on][0] == upper_commoner:
+            assert shift[0] == 5_000
+        else:
+            assert abs(shift[0] - 5_000) == 1
+
+
+def test_a_turn_interrupted_between_the_two_clock_reads_does_not_move_the_connection():
+    # nginx reads the wall clock, then the monotonic one: a pause between the two makes the
+    # elapsed time larger and W - e smaller (98 here), never larger.
+    obs = pd.DataFrame({"server_connection": pd.array([1, 1, 1, 1], dtype="Int64"),
+                        "server_connection_ms": pd.array([0, 10, 24, 30], dtype="Int64")})
+    wall = np.array([100.0, 111.0, 122.0, 130.0])  # W - e = 100, 101, 98, 100
+    assert _on_monotonic_grid(obs, wall).tolist() == [100.0, 110.0, 124.0, 130.0]
+
+
+def test_a_connection_with_requests_on_one_side_takes_the_commoner_side():
+    # Connection 1 shows both sides, mostly the upper one (W - e = 201 three times, 200
+    # once): the clocks' phase puts most turns there. Connection 2 shows 301 only: its
+    # base is taken as 300, the same side as most of connection 1's requests.
+    obs = pd.DataFrame({"server_connection": pd.array([1, 1, 1, 1, 2], dtype="Int64"),
+                        "server_connection_ms": pd.array([0, 5, 9, 14, 0], dtype="Int64")})
+    wall = np.array([201.0, 206.0, 209.0, 215.0, 301.0])
+    assert _on_monotonic_grid(obs, wall).tolist() == [200.0, 205.0, 209.0, 214.0, 300.0]
 
 
 def test_on_server_clock_keeps_planned_start_and_orders_one_millisecond_by_send_time():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import simulator
-from simulator.validate import compare, replay_scenario, status_class
+from simulator.validate import MIN_OVERHEAD_SAMPLES, compare, measured_overhead, replay_scenario, status_class
 from tests.conftest import BASE, merge
 
 
@@ -99,3 +99,33 @@ def test_cold_starts_are_compared_where_the_answer_says(scenario_file, tmp_path)
     some = compare(unknown, replay).cold_starts
     assert some["observed"] == some["predicted"] == everything["observed"] - 1
     assert some["attempts"] == len(observed) - 1
+
+
+def test_the_targets_overhead_is_what_a_success_waited_beyond_the_functions_time():
+    observed = pd.DataFrame({
+        "latency_ms": [35.0, 12.0, 0.5, 50.0, 9.0],
+        "status": [200, 200, 429, 502, 200],
+        "function_ms": [30.0, 9.5, np.nan, 48.0, 9.25],
+    })
+    assert measured_overhead(observed) is None  # fewer than MIN_OVERHEAD_SAMPLES successes
+    many = pd.concat([observed] * MIN_OVERHEAD_SAMPLES, ignore_index=True)
+    m = measured_overhead(many)
+    assert m is not None and m.n == 3 * MIN_OVERHEAD_SAMPLES  # 429s and 5XXs say nothing
+    assert sorted(set(m.samples_ms)) == [0.0, 2.5, 5.0]  # a server clock ahead of the client's: 0, not -0.25
+    assert measured_overhead(many.drop(columns=["function_ms"])) is None
+
+
+def test_a_measured_overhead_is_what_the_model_then_adds(scenario_file, tmp_path):
+    base = simulator.load_scenario(scenario_file)
+    original = simulator.simulate(base)
+    observed = observed_from(original).assign(function_ms=original.to_dataframe()["integration_latency_s"] * 1000)
+    observed["latency_ms"] = observed["function_ms"] + 4.0  # this target adds 4 ms to every answer
+    m = measured_overhead(observed)
+    assert m is not None and set(m.samples_ms) == {4.0}
+    override = m.override(tmp_path / "overhead_ms.txt")
+    replay = simulator.simulate(replay_scenario(scenario_file, observed, tmp_path / "replay",
+                                                overrides={"behaviour.gateway_overhead": override}))
+    pred = replay.to_dataframe()
+    np.testing.assert_allclose(pred["gateway_latency_s"] - pred["integration_latency_s"], 0.004)
+    report = compare(observed, replay)
+    assert report.latency_ms["predicted_2xx"]["p50"] == pytest.approx(report.latency_ms["observed_2xx"]["p50"])

@@ -37,6 +37,7 @@ __all__ = [
     "CAUSE_HEADER",
     "COLD_START_HEADER",
     "ENVIRONMENT_HEADER",
+    "FUNCTION_MS_HEADER",
     "INIT_MS_HEADER",
     "INVOKE_PATH",
     "PROVISIONED_HEADER",
@@ -66,6 +67,10 @@ PROVISIONED_HEADER = "x-throttlesim-provisioned"
 THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
 #: nginx's request id, sent to the runtime and back to the client (see :mod:`.nginx`).
 REQUEST_ID_HEADER = "x-throttlesim-request-id"
+#: How long the invocation kept its environment busy (init, on a cold start, plus the run),
+#: in milliseconds: the part of the answer's latency the model draws itself. The rest of
+#: what a client waits is the target's own overhead, which validation measures.
+FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
 _THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
 
@@ -105,8 +110,11 @@ def body(message: str) -> bytes:
     return json.dumps({"message": message}, separators=(",", ":")).encode()
 
 
-def headers(cause: int, cold_start: bool = False, received_s: float | None = None) -> dict[str, str]:
+def headers(cause: int, cold_start: bool = False, received_s: float | None = None,
+            function_s: float | None = None) -> dict[str, str]:
     out = {CAUSE_HEADER: oc.CAUSES[cause], COLD_START_HEADER: "1" if cold_start else "0"}
     if received_s is not None:
         out[RECEIVED_HEADER] = f"{received_s:.6f}"
+    if function_s is not None:
+        out[FUNCTION_MS_HEADER] = f"{function_s * 1000:.3f}"
     return out

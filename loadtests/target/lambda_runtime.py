@@ -44,7 +44,8 @@ draw no init time.
 What it reports
 ---------------
 Every answer carries the headers of :mod:`loadtests.target.answers` (cause, cold start,
-received time) and, when an environment served it: ``x-throttlesim-environment`` (its
+received time; ``x-throttlesim-function-ms``, how long the environment was busy with it,
+from receipt to the worker's report) and, when an environment served it: ``x-throttlesim-environment`` (its
 id, ``function#n``), ``x-throttlesim-init-ms`` (request to end of Init: real start plus
 drawn init; 0 when warm), ``x-throttlesim-run-ms`` (the handler's own time),
 ``x-throttlesim-provisioned``; a throttle carries ``x-throttlesim-throttle-reason``
@@ -303,7 +304,8 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
 
 def invocation_response(answers: Answers, inv: Invocation) -> web.Response:
     """API Gateway's Lambda-proxy answer for *inv*, with what the runtime saw in headers."""
-    hdrs = headers(inv.cause, inv.cold_start, inv.received_s)
+    busy_s = None if inv.throttle_reason else inv.ended_s - inv.received_s
+    hdrs = headers(inv.cause, inv.cold_start, inv.received_s, busy_s)
     if inv.throttle_reason:
         hdrs[THROTTLE_REASON_HEADER] = inv.throttle_reason
     else:

@@ -172,7 +172,8 @@ def runtime_app(runtime: FunctionRuntime) -> web.Application:
 
 def invocation_response(answers: Answers, inv: Invocation, *, received_s: float | None = None) -> web.Response:
     """The answer API Gateway's Lambda-proxy integration gives for a finished invocation."""
-    hdrs = headers(inv.cause, inv.cold_start, received_s)
+    function_s = None if inv.cause == oc.LAMBDA_THROTTLED else inv.busy_s
+    hdrs = headers(inv.cause, inv.cold_start, received_s, function_s)
     if inv.cause == oc.OK:
         body = json.dumps(inv.result(), separators=(",", ":")).encode()
         return web.Response(status=200, body=body, headers=hdrs, content_type="application/json")
