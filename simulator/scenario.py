@@ -153,65 +153,52 @@ class EmpiricalDist(_Model):
     @model_validator(mode="before")
     @classmethod
     def _read(cls, data: Any, info: ValidationInfo) -> Any:
-        return _read_samples(data, info)
+        if not isinstance(data, dict) or "values" in data or not isinstance(data.get("file"), str):
+            return data
+        base = (info.context or {}).get("base_dir")
+        from pathlib import Path
+
+        path = Path(data["file"])
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        try:
+            lines = path.read_text().split()
+        except OSError:
+            raise PydanticCustomError(
+                "file", "cannot read samples file {path}", {"path": str(path), "key": "file"}
+            ) from None
+        unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
+        values = []
+        for number, word in enumerate(lines, 1):
+            try:
+                value = float(word)
+            except ValueError:
+                raise PydanticCustomError(
+                    "file",
+                    "{path}: sample {n} is not a number: {word}",
+                    {"path": str(path), "n": number, "word": repr(word), "key": "file"},
+                ) from None
+            if value < 0:
+                raise PydanticCustomError(
+                    "file", "{path}: sample {n} is negative", {"path": str(path), "n": number, "key": "file"}
+                )
+            values.append(value * unit)
+        if not values:
+            raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path), "key": "file"})
+        return {**data, "values": tuple(values)}
 
     def build(self) -> dists.Distribution:
         return dists.Empirical(self.values, source=self.file)
 
 
-class SequenceDist(_Model):
-    """Values from a file (one per line), handed out in order, one per draw: replays the
-    times a real target measured, invocation by invocation (validation writes these)."""
+class SequenceDist(EmpiricalDist):
+    """A file's values (one per line) handed out in order, one per draw: replays the times
+    a real target measured, invocation by invocation (validation writes these)."""
 
-    kind: Literal["sequence"]
-    file: str
-    unit: Literal["us", "ms", "s"] = "ms"
-    values: tuple[float, ...] = Field(default=(), exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read(cls, data: Any, info: ValidationInfo) -> Any:
-        return _read_samples(data, info)
+    kind: Literal["sequence"]  # type: ignore[assignment]
 
     def build(self) -> dists.Distribution:
         return dists.Sequence(self.values, source=self.file)
-
-
-def _read_samples(data: Any, info: ValidationInfo) -> Any:
-    """The ``values`` of a ``file`` of samples (one non-negative number per line, in ``unit``)."""
-    if not isinstance(data, dict) or "values" in data or not isinstance(data.get("file"), str):
-        return data
-    base = (info.context or {}).get("base_dir")
-    from pathlib import Path
-
-    path = Path(data["file"])
-    if base is not None and not path.is_absolute():
-        path = Path(base) / path
-    try:
-        lines = path.read_text().split()
-    except OSError:
-        raise PydanticCustomError(
-            "file", "cannot read samples file {path}", {"path": str(path), "key": "file"}
-        ) from None
-    unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
-    values = []
-    for number, word in enumerate(lines, 1):
-        try:
-            value = float(word)
-        except ValueError:
-            raise PydanticCustomError(
-                "file",
-                "{path}: sample {n} is not a number: {word}",
-                {"path": str(path), "n": number, "word": repr(word), "key": "file"},
-            ) from None
-        if value < 0:
-            raise PydanticCustomError(
-                "file", "{path}: sample {n} is negative", {"path": str(path), "n": number, "key": "file"}
-            )
-        values.append(value * unit)
-    if not values:
-        raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path), "key": "file"})
-    return {**data, "values": tuple(values)}
 
 
 def _dist_shorthand(value: Any) -> Any:
