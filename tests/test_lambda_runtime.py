@@ -79,7 +79,8 @@ def function(name: str, **keys: Any) -> dict[str, Any]:
 def scenario(build: Any, *functions: dict[str, Any], **extra: Any) -> Any:
     routes = [{"name": f"GET /{f['name']}", "function": f["name"]} for f in functions]
     return build(routes=routes, functions=list(functions),
-                 clients=[{"name": "c", "routes": {routes[0]["name"]: 1}, "arrivals": {"process": "uniform", "rate": 1}}],
+                 clients=[{"name": "c", "routes": {routes[0]["name"]: 1},
+                           "arrivals": {"process": "uniform", "rate": 1}}],
                  **extra)
 
 
@@ -154,7 +155,8 @@ def test_idle_environments_are_kept_for_the_idle_timeout_then_stopped(build, tmp
 
     (a, pid_a), (b, pid_b), (later, pid_c) = serve(s, body, log)
     assert [x[1]["x-throttlesim-cold-start"] for x in (a, b, later)] == ["1", "0", "1"]
-    assert a[1]["x-throttlesim-environment"] == b[1]["x-throttlesim-environment"] != later[1]["x-throttlesim-environment"]
+    envs = [x[1]["x-throttlesim-environment"] for x in (a, b, later)]
+    assert envs[0] == envs[1] != envs[2]
     assert pid_a == pid_b != pid_c
     records = [json.loads(line) for line in log.read_text().splitlines()]
     stopped = [r for r in records if "stopped_s" in r]
@@ -227,7 +229,8 @@ def test_workers_die_with_the_runtime(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('name = "t"\nduration = "1s"\n[[routes]]\nname = "GET /x"\nfunction = "f"\n'
                     '[[functions]]\nname = "f"\nduration = "1ms"\nprovisioned_concurrency = 2\n'
-                    '[[clients]]\nname = "c"\nroutes = { "GET /x" = 1 }\narrivals = { process = "uniform", rate = 1 }\n')
+                    '[[clients]]\nname = "c"\nroutes = { "GET /x" = 1 }\n'
+                    'arrivals = { process = "uniform", rate = 1 }\n')
     proc = subprocess.Popen([sys.executable, "-c", _ORPHAN, str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         pids = json.loads(proc.stdout.readline())  # type: ignore[union-attr]

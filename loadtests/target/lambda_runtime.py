@@ -115,8 +115,8 @@ class Invocation:
 
     def record(self) -> dict[str, object]:
         return {"received_s": round(self.received_s, 6), "request_id": self.request_id, "function": self.function,
-                "cause": oc.CAUSES[self.cause], "environment": self.environment, "pid": self.pid, "cold_start": self.cold_start,
-                "provisioned": self.provisioned, "init_ms": round(self.init_s * 1000, 3),
+                "cause": oc.CAUSES[self.cause], "environment": self.environment, "pid": self.pid,
+                "cold_start": self.cold_start, "provisioned": self.provisioned, "init_ms": round(self.init_s * 1000, 3),
                 "start_ms": round(self.start_s * 1000, 3), "run_ms": round(self.run_s * 1000, 3),
                 "throttle_reason": self.throttle_reason, "ended_s": round(self.ended_s, 6),
                 "drawn_duration_ms": round(self.drawn_duration_s * 1000, 3),

@@ -93,7 +93,8 @@ def serve(
     if runtime not in RUNTIMES:
         raise ServeError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if gateway == "emulated" and runtime != "model":
-        raise ServeError("--gateway emulated serves the model's own runtime; --runtime independent needs --gateway nginx")
+        raise ServeError("--gateway emulated serves the model's own runtime; "
+                         "--runtime independent needs --gateway nginx")
     if max_environments < 1:
         raise ServeError(f"--max-environments must be at least 1, got {max_environments}")
     if runtime_log is not None:
