@@ -46,7 +46,8 @@ HOUR_AT_10K: dict[str, Any] = {
     "seed": 1,
     "account": {"throttle": {"rate": 20000, "burst": 10000}, "lambda_concurrency": 3000},
     "routes": [{"name": "GET /items", "function": "items"}],
-    "functions": [{"name": "items", "memory_mb": 512, "duration": {"kind": "lognormal", "median": "40ms", "p99": "250ms"},
+    "functions": [{"name": "items", "memory_mb": 512,
+                   "duration": {"kind": "lognormal", "median": "40ms", "p99": "250ms"},
                    "init": {"kind": "lognormal", "median": "300ms", "p99": "900ms"}, "error_rate": 0.001}],
     "clients": [{"name": "load", "routes": {"GET /items": 1}, "arrivals": {"process": "poisson", "rate": 10000}}],
 }
@@ -151,10 +152,11 @@ def main() -> None:
     cases = list(CASES)
     if args.quick:
         cases = [(n, p, {**o, "duration": "4m"}) for n, p, o in cases[:2]]
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (another busy core slows both engines)")
-    head = (f"{'scenario':30} {'requests':>10} {'simpy s':>8} {'fast s':>7} {'agg s':>7} {'agg cpu s':>9} {'simpy req/s':>12} "
-            f"{'fast req/s':>11} {'agg req/s':>11} {'x simpy':>8} {'x (agg)':>8} {'peak MB':>17} {'draws s':>8} "
-            f"{'max req/s':>11}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          "(another busy core slows both engines)")
+    head = (f"{'scenario':30} {'requests':>10} {'simpy s':>8} {'fast s':>7} {'agg s':>7} {'agg cpu s':>9} "
+            f"{'simpy req/s':>12} {'fast req/s':>11} {'agg req/s':>11} {'x simpy':>8} {'x (agg)':>8} {'peak MB':>17} "
+            f"{'draws s':>8} {'max req/s':>11}")
     print(head)
     first = None
     for name, path, overrides in cases:
@@ -165,9 +167,10 @@ def main() -> None:
         first = fast["first_call_s"]
         n = ref["requests"]
         assert fast["requests"] == agg["requests"] == draws["requests"] == n
-        print(f"{name:30} {n:>10,} {ref['wall_s']:>8.2f} {fast['wall_s']:>7.3f} {agg['wall_s']:>7.3f} {agg['cpu_s']:>9.3f} "
-              f"{n / ref['wall_s']:>12,.0f} {n / fast['wall_s']:>11,.0f} {n / agg['wall_s']:>11,.0f} "
-              f"{ref['wall_s'] / fast['wall_s']:>8.0f} {ref['wall_s'] / agg['wall_s']:>8.0f} "
+        print(f"{name:30} {n:>10,} {ref['wall_s']:>8.2f} {fast['wall_s']:>7.3f} {agg['wall_s']:>7.3f} "
+              f"{agg['cpu_s']:>9.3f} {n / ref['wall_s']:>12,.0f} {n / fast['wall_s']:>11,.0f} "
+              f"{n / agg['wall_s']:>11,.0f} {ref['wall_s'] / fast['wall_s']:>8.0f} "
+              f"{ref['wall_s'] / agg['wall_s']:>8.0f} "
               f"{ref['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:>5.0f}/{agg['peak_rss_mb']:>5.0f} "
               f"{draws['wall_s']:>8.3f} {n / draws['wall_s']:>11,.0f}")
     hour = {"duration": "6m"} if args.quick else {}
@@ -175,8 +178,9 @@ def main() -> None:
     draws = _measure("hour", hour, "draws")
     n = agg["requests"]
     print(f"{HOUR_AT_10K['name'] + (' (6 min)' if args.quick else ''):30} {n:>10,} {'-':>8} {'-':>7} "
-          f"{agg['wall_s']:>7.2f} {agg['cpu_s']:>9.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} {'-':>8} {'-':>8} "
-          f"{'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f} {draws['wall_s']:>8.2f} {n / draws['wall_s']:>11,.0f}")
+          f"{agg['wall_s']:>7.2f} {agg['cpu_s']:>9.2f} {'-':>12} {'-':>11} {n / agg['wall_s']:>11,.0f} "
+          f"{'-':>8} {'-':>8} {'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f} {draws['wall_s']:>8.2f} "
+          f"{n / draws['wall_s']:>11,.0f}")
     print("peak MB: simpy/fast/agg, the whole process's peak resident memory (Python, NumPy, numba included)")
     from simulator.engine.fast import AHEAD_ABOVE
 

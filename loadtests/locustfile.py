@@ -42,7 +42,7 @@ How the traffic is made:
 * **Every attempt** sends the client's ``x-api-key``, its route's method and path (a
   JSON body of the route's ``request_bytes`` for POST, PUT and PATCH), ends at the
   client's ``timeout`` (status 0), and follows the client's retry policy
-  (:class:`simulator.clients.RetryPolicy`, its retry quota kept per worker). Each attempt
+  (:class:`simulator.traffic.clients.RetryPolicy`, its retry quota kept per worker). Each attempt
   is logged by the ``events.request`` hook (:mod:`loadtests.log`).
 
 Distributed (``--processes N`` or ``--master``/``--worker``): the master picks the
@@ -57,8 +57,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -69,7 +70,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.log import AttemptLog, answer_fields, server_fields, server_request_id
+from loadtests.log import AttemptLog, answer_fields, server_fields
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
@@ -82,11 +83,11 @@ from loadtests.plan import (
     route_request,
     worker_share,
 )
-from simulator.clients import RetryPolicy, Waiter
 from simulator.errors import ThrottlesimError
-from simulator.loader import load_scenario
 from simulator.rng import stream
 from simulator.scenario import Client, ClosedArrivals, Scenario
+from simulator.scenario.loader import load_scenario
+from simulator.traffic.clients import RetryPolicy, Waiter
 
 START_MESSAGE = "throttlesim_start"
 DONE_MESSAGE = "throttlesim_done"
@@ -295,7 +296,6 @@ def _log_attempt(
         cold_start=cold,
         worker=p.worker,
         **server_fields(getattr(response, "headers", None) if status else None),
-        server_request_id=server_request_id(getattr(response, "headers", None) if status else None),
     )
 
 

@@ -41,13 +41,13 @@ intended start. Columns, in order:
     the load-generating worker that sent it.
 ``server_received_s``, ``server_connection``, ``server_connection_ms``, ``function_received_s``
     the local targets' clocks (:func:`server_fields`), empty elsewhere.
+``aws_request_id``
+    API Gateway's request id (``x-amzn-RequestId``, HTTP API ``apigw-requestid``), which
+    ties the attempt to a server's own logs; empty when absent.
 ``function_ms``
     the ``x-throttlesim-function-ms`` header of the local targets: how long the function's
     environment was busy (init plus run, in ms), the part of the latency the model draws;
     empty when absent.
-``server_request_id``
-    nginx's id of the request (``x-throttlesim-request-id``), empty when absent: it finds
-    the request in the Lambda runtime's own log, even when nginx answered it alone (504).
 
 :func:`to_trace` turns the first attempts back into replay traces, so the model can be
 run on exactly the requests that were sent.
@@ -59,8 +59,9 @@ import csv
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any
 
 import pandas as pd
 
@@ -73,10 +74,10 @@ __all__ = [
     "merge_logs",
     "read_log",
     "replay_overrides",
+    "request_id",
     "response_message",
     "server_fields",
     "server_received",
-    "server_request_id",
     "to_trace",
 ]
 
@@ -98,7 +99,7 @@ COLUMNS: tuple[str, ...] = (
     "server_connection_ms",
     "function_received_s",
     "function_ms",
-    "server_request_id",
+    "aws_request_id",
 )
 
 _DTYPES: dict[str, Any] = {
@@ -119,7 +120,7 @@ _DTYPES: dict[str, Any] = {
     "server_connection_ms": "Int64",
     "function_received_s": "float64",
     "function_ms": "float64",
-    "server_request_id": "string",
+    "aws_request_id": "string",
 }
 
 _MAX_MESSAGE = 200
@@ -128,7 +129,6 @@ COLD_START_HEADER = "x-throttlesim-cold-start"
 RECEIVED_HEADER = "x-throttlesim-received-s"
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
-REQUEST_ID_HEADER = "x-throttlesim-request-id"
 
 
 def response_message(body: bytes | str | None) -> str:
@@ -230,12 +230,16 @@ def server_fields(headers: Mapping[str, str] | None) -> dict[str, str]:
     received, connection, connection_ms = server_received(headers)
     function = _function_received(headers)
     return {"server_received_s": received, "server_connection": connection, "server_connection_ms": connection_ms,
-            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER)}
+            "function_received_s": function, "function_ms": _number_header(headers, FUNCTION_MS_HEADER),
+            "aws_request_id": request_id(headers)}
 
 
-def server_request_id(headers: Mapping[str, str] | None) -> str:
-    """nginx's ``x-throttlesim-request-id`` (its ``$request_id``), or ``""``."""
-    return ((headers or {}).get(REQUEST_ID_HEADER) or "").strip()[:64]
+def request_id(headers: Mapping[str, str] | None) -> str:
+    """API Gateway's request id of an answer: ``x-amzn-RequestId`` (REST), ``apigw-requestid``
+    (HTTP), or ``""``."""
+    h = headers or {}
+    value = h.get("x-amzn-RequestId") or h.get("x-amzn-requestid") or h.get("apigw-requestid") or ""
+    return re.sub(r"[^A-Za-z0-9._:-]", "", value)[:100]
 
 
 class AttemptLog:
@@ -244,7 +248,8 @@ class AttemptLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")
+        # The writer holds its file open from one write() to the next, until close().
+        self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._w = csv.writer(self._fh)
         self._w.writerow(COLUMNS)
         self.rows = 0
@@ -269,7 +274,7 @@ class AttemptLog:
         server_connection_ms: str = "",
         function_received_s: str = "",
         function_ms: str = "",
-        server_request_id: str = "",
+        aws_request_id: str = "",
     ) -> None:
         self._w.writerow(
             (
@@ -290,7 +295,7 @@ class AttemptLog:
                 server_connection_ms,
                 function_received_s,
                 function_ms,
-                server_request_id,
+                aws_request_id,
             )
         )
         self.rows += 1

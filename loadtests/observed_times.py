@@ -12,7 +12,7 @@ n-th invocation of a function is busy exactly as long as the runtime's n-th was,
 comparison then checks the model's *decisions* (throttles, cold starts, timeouts)
 against the runtime's.
 
-The runtime's log (``--runtime-log``, one JSON line per invocation) holds, per
+The runtime's log (``runtime.jsonl`` in the target's ``--log-dir``, one JSON line per invocation) holds, per
 invocation, when it was received, whether it was a cold start, the init time (request
 to end of Init) and when its worker reported the end. :func:`observed_time_overrides`
 writes, per function, the busy time after Init of each invocation and the init time of
@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.errors import ThrottlesimError
 from simulator.scenario import Scenario
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["observed_time_overrides", "read_invocations", "with_runtime_receipts"]
+__all__ = ["observed_time_overrides", "read_runtime_log"]
 
 
-def read_invocations(path: str | Path) -> list[dict[str, Any]]:
+def read_runtime_log(path: str | Path) -> list[dict[str, Any]]:
     """The invocation records of a runtime log (not the environment-stopped ones), in the
     order the runtime received them."""
     records = []
@@ -61,7 +58,7 @@ def observed_time_overrides(log: str | Path, scenario: Scenario, out_dir: str | 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    invocations = [r for r in read_invocations(log) if r["cause"] != "lambda_throttled"]
+    invocations = [r for r in read_runtime_log(log) if r["cause"] != "lambda_throttled"]
     overrides: dict[str, Any] = {}
     for i, f in enumerate(scenario.functions):
         mine = [r for r in invocations if r["function"] == f.name]
@@ -81,20 +78,3 @@ def observed_time_overrides(log: str | Path, scenario: Scenario, out_dir: str | 
                 overrides[f"functions.{i}.{key}"] = {"kind": "sequence", "file": str(path.resolve()), "unit": "s"}
     return overrides
 
-
-def with_runtime_receipts(observed: pd.DataFrame, log: str | Path) -> pd.DataFrame:
-    """*observed* (an attempt log) with ``function_received_s`` filled in from the runtime's
-    log for the attempts whose answer did not carry it: those nginx answered alone with a
-    504, after the runtime had received them. The two are matched by nginx's request id
-    (``server_request_id``); the runtime's receive time is the instant its accounting
-    decided, which the replay should use rather than an estimate from nginx's clock."""
-    if "server_request_id" not in observed or "function_received_s" not in observed:
-        return observed
-    received = {r["request_id"]: r["received_s"] for r in read_invocations(log) if r.get("request_id")}
-    missing = observed["function_received_s"].isna() & observed["server_request_id"].fillna("").ne("")
-    if not missing.any():
-        return observed
-    filled = observed["server_request_id"][missing].map(received)
-    out = observed.copy()
-    out.loc[missing, "function_received_s"] = filled.astype(float)
-    return out

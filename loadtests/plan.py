@@ -2,7 +2,7 @@
 
 A load test that is to validate the model must send what the model simulates. For *open*
 clients (``poisson``, ``uniform``, bursts, ``replay``) that is fully known in advance: the
-arrival times come from :func:`simulator.traffic.open_arrival_times` with the same named
+arrival times come from :func:`simulator.traffic.arrivals.open_arrival_times` with the same named
 random stream the engine uses (``("arrivals", client)`` under the run's seed), replayed
 traces come from the scenario, and each request's route is drawn from the client's
 weights with the engine's ``("routes", client)`` stream, one draw per arrival in time
@@ -24,15 +24,15 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from simulator.dists import Uniforms
-from simulator.loader import load_scenario
 from simulator.rng import stream
 from simulator.scenario import Client, ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.traffic import open_arrival_times
+from simulator.scenario.loader import load_scenario
+from simulator.traffic.arrivals import open_arrival_times
 
 __all__ = [
     "Arrival",

@@ -38,9 +38,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -48,7 +49,7 @@ import pandas as pd
 from loadtests.log import merge_logs, read_log
 from loadtests.plan import closed_clients, drain_bound_s, plan_arrivals
 from simulator.errors import ThrottlesimError
-from simulator.loader import load_scenario
+from simulator.scenario.loader import load_scenario
 
 __all__ = ["LoadTestError", "LoadTestProgress", "LoadTestRun", "check_host", "loadtest_command", "run_loadtest"]
 

@@ -26,18 +26,54 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from loadtests.access_log import AccessLog, read_access_log
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
 TARGETS = ("emulated", "nginx")
 
+#: The per-request agreement asked of a URL that says nothing of when it received each
+#: request (no access log): the replay then runs on the load generator's send times, and
+#: a request sent within a few milliseconds of a limit can land on either side of it
+#: (lambda_concurrency through the AWS-shaped stand-in's URL: 0.928 on an idle machine).
+CLIENT_CLOCK_AGREEMENT = 0.90
+
 #: Where the model's gateway overhead comes from on a local target.
 OVERHEAD_CHOICES = ("measured", "scenario")
+
+#: What a run against each kind of target checks. ``independent``: an implementation that
+#: is not the model's code decides it (so the run tests the model's rule);
+#: ``model``: the target serves the model's own code in real time (the run tests the
+#: harness, the clocks and the replay, not the rule); ``absent``: the target has no such
+#: part. Keys are the parts of the request path.
+TARGET_PARTS: dict[str, dict[str, str]] = {
+    "emulated": {
+        "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
+        "route, stage and account throttles": "model", "integration timeouts": "model",
+        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+    },
+    "nginx": {
+        "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
+        "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
+        "integration timeouts": "independent (nginx proxy_read_timeout)",
+        "Lambda concurrency and throttles": "independent (Lambda runtime's own accounting)",
+        "cold starts": "independent (a worker process started per environment)",
+        "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
+                                        "stream)",
+    },
+    "url": {
+        "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
+        "route, stage and account throttles": "independent", "integration timeouts": "independent",
+        "Lambda concurrency and throttles": "independent", "cold starts": "independent",
+        "function errors and timeouts": "independent",
+    },
+}
 
 #: Tolerances that differ by target (the rest are simulator.validate.DEFAULT_TOLERANCES).
 TARGET_TOLERANCES: dict[str, dict[str, float]] = {
@@ -63,11 +99,11 @@ class _Target:
     """A local target server as a subprocess; always stopped on exit."""
 
     def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
-                 runtime_log: Path | None = None) -> None:
+                 log_dir: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
                "--duration-limit", repr(limit_s)]
-        if runtime_log is not None:
-            cmd += ["--runtime-log", str(runtime_log)]
+        if log_dir is not None:
+            cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
             cmd += ["--set", f"{key}={value}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -113,6 +149,7 @@ def run_validation(
     plots: bool = True,
     progress: Callable[[Any], None] | None = None,
     overhead: str = "measured",
+    access_log: str | Path | None = None,
 ) -> ValidationRun:
     """Load-test *target* with the scenario's traffic and compare with the model.
 
@@ -121,11 +158,15 @@ def run_validation(
     answer beyond the function's time (:func:`simulator.validate.measured_overhead`);
     ``"scenario"`` keeps ``behaviour.gateway_overhead``. Against a URL the scenario's
     value is used and a measured one, when the API reports function times, is suggested.
+
+    *access_log* is the API's own JSON access log of the run (:mod:`loadtests.access_log`):
+    each attempt is then replayed at the instant the gateway logged it, and the gateway's
+    overhead is read from it (suggested, for a URL).
     """
     import simulator
     from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import compare, measured_overhead, replay_scenario
+    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
@@ -154,38 +195,41 @@ def run_validation(
     if local:
         # The target outlives the load test by a margin, then stops by itself whatever happens.
         target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        # Behind nginx, the independent Lambda runtime logs what each invocation did.
-        runtime_log = out / "runtime.jsonl" if target == "nginx" else None
-        if runtime_log is not None:
-            runtime_log.unlink(missing_ok=True)
-        with _Target(path, target, run_s + 120.0, target_overrides, runtime_log) as t:
+        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
             host = t.host
             loadtest = load(host)
     else:
         host = target
-        runtime_log = None
         loadtest = load(host)
 
-    observed = read_log(loadtest.log_path)
-    if runtime_log is not None and runtime_log.exists():
-        from loadtests.observed_times import with_runtime_receipts
-
-        observed = with_runtime_receipts(observed, runtime_log)
+    observed = with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv")
+    if access_log is not None:
+        observed = with_access_log(observed, read_access_log(access_log))
     observed = on_server_clock(observed)
+    no_server_clock = "server_received_s" not in observed or observed["server_received_s"].isna().all()
+    if no_server_clock and "agreement" not in (tolerances or {}):
+        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     measured = measured_overhead(observed)
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay_overrides = dict(model_overrides)
-    if local and runtime_log is not None and runtime_log.exists():
+    runtime_log = out / "target" / "runtime.jsonl"
+    if local and target == "nginx" and runtime_log.exists():
         from loadtests.observed_times import observed_time_overrides
 
         replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
     replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=replay_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
-    report = compare(observed, replay, runs, tolerances=tol)
+    groups: dict[str, str] | None = None
+    if not observed["cause"].fillna("").astype(str).str.len().any():
+        # The API said nothing of causes (a deployed stage): read them from the answers.
+        observed, groups = causes_from_answers(observed, base)
+    report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
+    if groups is not None:
+        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
 
     files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
     overhead_doc = {
@@ -194,8 +238,11 @@ def run_validation(
         "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
     }
     report.overhead = overhead_doc
+    report.parts = TARGET_PARTS[target if local else "url"]
     doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
-           "gateway_overhead": overhead_doc, **report.to_dict()}
+           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
+           "causes_from": "answers" if groups is not None else "target",
+           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
     files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
@@ -212,6 +259,50 @@ def _describe_dist(spec: Any) -> str:
     if kind == "fixed":
         return parts.get("value", "")
     return " ".join([kind, *(f"{k}={v}" for k, v in parts.items())])
+
+
+def with_access_log(observed: Any, log: AccessLog) -> Any:
+    """The attempt log on the gateway's clock: each attempt joined (on the request id it got
+    back) with its access-log line, which gives when the gateway received it
+    (``server_received_s``, whole milliseconds), its message when the client read none,
+    and the gateway's own overhead (``gateway_overhead_ms``)."""
+    import numpy as np
+
+    if "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    rows = log.rows
+    out = observed.copy()
+    received = ids.map(rows["request_time_s"]).astype(float).to_numpy()
+    have = ~np.isnan(received)
+    server = out["server_received_s"].to_numpy(dtype=float) if "server_received_s" in out else np.full(len(out), np.nan)
+    out["server_received_s"] = np.where(have, received, server)
+    message = out["message"].fillna("").astype(str) if "message" in out else ids.where(ids == "", "")
+    logged = ids.map(rows["log_message"]).fillna("").astype(str)
+    out["message"] = message.where(message != "", logged).astype("string")
+    out["gateway_overhead_ms"] = (ids.map(rows["response_latency_ms"]).astype(float)
+                                  - ids.map(rows["integration_latency_ms"]).astype(float))
+    return out
+
+
+def with_invocations(observed: Any, path: Path) -> Any:
+    """The attempt log with what the function runtime logged for requests whose answer the
+    client did not get from it (nginx's own 504s): when the runtime received them, how long
+    the function ran, and whether it was a cold start, joined on the gateway's request id."""
+    from loadtests.target.invocation_log import read_invocations
+
+    runtime = read_invocations(path)
+    if runtime.empty or "aws_request_id" not in observed:
+        return observed
+    ids = observed["aws_request_id"].astype("string").fillna("")
+    out = observed.copy()
+    for column in ("function_received_s", "function_ms", "cold_start"):
+        if column not in out or column not in runtime:
+            continue
+        known = ids.map(runtime[column]).where(ids != "")
+        missing = out[column].isna()
+        out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
+    return out
 
 
 def on_server_clock(observed: Any) -> Any:

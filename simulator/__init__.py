@@ -1,6 +1,7 @@
 """throttlesim: what happens when traffic hits an API Gateway + Lambda stack.
 
-The public API is small::
+The public API is what this module exports (``__all__``); the CLI and the notebooks use
+nothing else::
 
     import simulator
 
@@ -10,30 +11,79 @@ The public API is small::
     result.to_dataframe()        # one row per HTTP attempt
     result.timeseries_dataframe(60)  # CloudWatch-style metrics per minute
 
-Everything else lives in submodules that may change between releases.
+* a run: :func:`load_scenario`, :func:`simulate`, and its :class:`Result` (or
+  :class:`AggregateResult` with ``record=False``);
+* its cost: :func:`run_cost`, :class:`RunCost`, and :func:`analytic_monthly_cost` from
+  averages alone;
+* studies: :func:`run_sweep` over a grid of variants, :func:`plan` and :func:`choose` for
+  the cheapest point that meets SLOs, :func:`forecast_quotas` for usage-plan quotas;
+* validation: :func:`replay_scenario` and :class:`ValidationReport`, what a load test is
+  compared with;
+* :mod:`simulator.plots`: figures as matplotlib objects (loaded on first use, so that
+  ``import simulator`` does not load matplotlib).
+
+The subpackages (``scenario``, ``gateway``, ``functions``, ``traffic``, ``engine``,
+``results``, ``cost``, ``studies``, ``plots``, ``cli``) are the layers behind it; see
+ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+from simulator.cost import RunCost, analytic_monthly_cost, run_cost
 from simulator.engine import simulate
 from simulator.errors import ScenarioError, ThrottlesimError
-from simulator.loader import load_scenario, parse_scenario
 from simulator.outcomes import CAUSES
-from simulator.results import AttemptRecord, RequestRecord, Result
-from simulator.scenario import Scenario
+from simulator.results import AggregateResult, AttemptRecord, RequestRecord, Result
+from simulator.scenario import Client, Scenario, load_scenario, parse_scenario
+from simulator.studies.planner import PlanResult, choose, parse_slo, plan
+from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
+from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
+from simulator.traffic.arrivals import cumulative_rate
+from simulator.validate import ValidationReport, replay_scenario
 
 __all__ = [
     "CAUSES",
+    "AggregateResult",
     "AttemptRecord",
+    "Client",
+    "PlanResult",
+    "QuotaForecast",
     "RequestRecord",
     "Result",
+    "RunCost",
     "Scenario",
     "ScenarioError",
+    "SweepResult",
     "ThrottlesimError",
+    "ValidationReport",
     "__version__",
+    "analytic_monthly_cost",
+    "choose",
+    "cumulative_rate",
+    "forecast_quotas",
+    "headline",
     "load_scenario",
     "parse_scenario",
+    "parse_slo",
+    "parse_vary",
+    "plan",
+    "plots",
+    "replay_scenario",
+    "run_cost",
+    "run_sweep",
     "simulate",
 ]
 
 __version__ = "0.1.0"
+
+#: Public submodules loaded on first use, because they load heavy libraries.
+_LAZY_MODULES = frozenset({"plots"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,10 @@ function_timeout          502         500         the function ran past its own 
 integration_timeout       504         503 (504)   the gateway stopped waiting
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
+
+An attempt that reached Lambda also says how its invocation started: on a warm
+environment, after a cold start (:data:`COLD`), or on a provisioned environment
+(:data:`PROVISIONED`); the records keep these as bit flags.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CAUSES", "GATEWAY_REJECTIONS", "status_codes"]
+__all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "PROVISIONED", "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -59,6 +63,11 @@ CAUSES: tuple[str, ...] = (
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
 
+#: Bit flags of an attempt's invocation (the records' ``flags`` column): a cold start ran
+#: init first; the environment was a provisioned one.
+COLD = 1
+PROVISIONED = 2
+
 #: Causes decided by the gateway before any integration is called.
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 
@@ -81,3 +90,32 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         504 if rest else b.http_api_timeout_status,
         0,
     )
+
+
+def messages(scenario: Scenario) -> tuple[str, ...]:
+    """The ``message`` of each cause's answer body (``{"message": ...}``, API Gateway's
+    default gateway responses; indexed like :data:`CAUSES`), ``""`` where there is none
+    (``ok`` carries the function's own body, ``client_timeout`` no answer at all)."""
+    rest = scenario.api.type == "REST"
+    lambda_failed = "Internal server error" if rest else "Internal Server Error"
+    timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
+    timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
+    return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+
+
+def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
+    """Causes by the answer a client sees, ``(status, message) -> causes``: the causes in
+    one group cannot be told apart from the answer alone (for example the four throttles
+    behind ``429 Too Many Requests``, or a function error and a function timeout behind
+    a REST API's ``502``). HTTP APIs have no API keys or usage plans, so those causes are
+    left out for them."""
+    status, message = status_codes(scenario), messages(scenario)
+    rest = scenario.api.type == "REST"
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for i, cause in enumerate(CAUSES):
+        if not rest and i in (FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED):
+            continue
+        key = (status[i], message[i])
+        out[key] = (*out.get(key, ()), cause)
+    return out

@@ -24,15 +24,15 @@ client, route, attempt`` and optionally ``cause`` and ``cold_start`` columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.loader import load_scenario
-from simulator.outcomes import CAUSES
+from simulator.outcomes import CAUSES, answer_groups
+from simulator.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +47,7 @@ __all__ = [
     "MeasuredOverhead",
     "ValidationReport",
     "compare",
+    "causes_from_answers",
     "measured_overhead",
     "replay_scenario",
     "status_class",
@@ -161,16 +162,24 @@ class MeasuredOverhead:
 
 def measured_overhead(observed: pd.DataFrame) -> MeasuredOverhead | None:
     """The target's overhead on successful attempts, or None when fewer than
-    :data:`MIN_OVERHEAD_SAMPLES` of them report the function's time."""
-    if "function_ms" not in observed:
-        return None
-    function_ms = observed["function_ms"].to_numpy(dtype=float, na_value=np.nan)
-    latency_ms = observed["latency_ms"].to_numpy(dtype=float)
+    :data:`MIN_OVERHEAD_SAMPLES` of them say it.
+
+    A gateway's own figure (``gateway_overhead_ms``, from an access log's response minus
+    integration latency) is taken when there is one; else what the client waited beyond
+    the function's reported time (``latency_ms - function_ms``).
+    """
     status = observed["status"].to_numpy(dtype=np.int64)
-    ok = (status >= 200) & (status < 300) & np.isfinite(function_ms) & np.isfinite(latency_ms)
+    if "gateway_overhead_ms" in observed:
+        values = observed["gateway_overhead_ms"].to_numpy(dtype=float, na_value=np.nan)
+    elif "function_ms" in observed:
+        values = (observed["latency_ms"].to_numpy(dtype=float)
+                  - observed["function_ms"].to_numpy(dtype=float, na_value=np.nan))
+    else:
+        return None
+    ok = (status >= 200) & (status < 300) & np.isfinite(values)
     if int(ok.sum()) < MIN_OVERHEAD_SAMPLES:
         return None
-    samples = np.maximum(latency_ms[ok] - function_ms[ok], 0.0)
+    samples = np.maximum(values[ok], 0.0)
     return MeasuredOverhead(tuple(float(round(v, 3)) for v in samples))
 
 
@@ -220,6 +229,10 @@ class ValidationReport:
     per_second: Any = field(default=None, repr=False)
     #: Where the model's gateway overhead came from (set by the harness that ran the target).
     overhead: dict[str, Any] | None = None
+    #: Which parts of the request path the target decides independently of the model's code.
+    parts: dict[str, str] | None = None
+    #: Groups of causes the observation could not tell apart (causes read from answers alone).
+    indistinguishable: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -288,14 +301,43 @@ def _cold_starts(obs: Any, pred: Any) -> dict[str, float]:
     return {"observed": observed, "predicted": predicted, "attempts": known}
 
 
+def causes_from_answers(observed: pd.DataFrame, scenario: Scenario) -> tuple[pd.DataFrame, dict[str, str]]:
+    """What the answers alone say of each attempt's cause, for an API that does not say it.
+
+    A deployed API Gateway stage tells a client only a status and a body. Each
+    ``(status, message)`` of the scenario's API stands for the causes that answer that way
+    (:func:`simulator.outcomes.answer_groups`): one cause when it is alone, else a group
+    named ``"throttled_usage_plan|throttled_method|..."``. Returns the log with its empty
+    ``cause`` cells filled that way (``""`` for an answer no cause gives), and the map from
+    each cause to its group, to read the model's causes the same way.
+    """
+    groups = answer_groups(scenario)
+    label = {key: "|".join(causes) for key, causes in groups.items()}
+    of_cause = {cause: label[key] for key, causes in groups.items() for cause in causes}
+    status = observed["status"].to_numpy(dtype=np.int64)
+    message = (observed["message"].fillna("").astype(str).to_numpy() if "message" in observed
+               else np.full(len(status), ""))
+    found = np.array([
+        "ok" if 200 <= st < 300 else "client_timeout" if st == 0 else label.get((int(st), str(m)), "")
+        for st, m in zip(status, message)
+    ], dtype=object)
+    known = observed["cause"].fillna("").astype(str).to_numpy() if "cause" in observed else np.full(len(status), "")
+    return observed.assign(cause=np.where(known == "", found, known)), of_cause
+
+
 def compare(
     observed: pd.DataFrame,
     replay: Result,
     model_runs: Sequence[Result] = (),
     *,
     tolerances: Mapping[str, float] | None = None,
+    cause_groups: Mapping[str, str] | None = None,
 ) -> ValidationReport:
-    """Compare an observed log with the replay prediction (and traffic-model runs)."""
+    """Compare an observed log with the replay prediction (and traffic-model runs).
+
+    *cause_groups* (from :func:`causes_from_answers`) reads the model's causes as the
+    groups a response-only observation can tell apart.
+    """
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
     obs = observed.sort_values(["client", "intended_start_s", "attempt"], kind="stable").reset_index(drop=True)
     pred = replay.to_dataframe()
@@ -308,10 +350,14 @@ def compare(
     fractions = {"observed": _fractions(o_cls), "predicted": _fractions(p_cls)}
 
     o_cause = obs["cause"].fillna("").astype(str).to_numpy() if "cause" in obs else np.full(len(obs), "")
+    p_cause = pred["cause"].astype(str).to_numpy()
+    names: Sequence[str] = CAUSES
+    if cause_groups:
+        p_cause = np.array([cause_groups.get(c, c) for c in p_cause], dtype=object)
+        names = list(dict.fromkeys(cause_groups.get(c, c) for c in CAUSES))
     causes = {
-        "observed": {c: _r(np.mean(o_cause == c)) for c in CAUSES if np.any(o_cause == c)},
-        "predicted": {c: _r(np.mean(pred["cause"].to_numpy() == c)) for c in CAUSES
-                      if np.any(pred["cause"].to_numpy() == c)},
+        "observed": {c: _r(np.mean(o_cause == c)) for c in names if np.any(o_cause == c)},
+        "predicted": {c: _r(np.mean(p_cause == c)) for c in names if np.any(p_cause == c)},
     }
     o_ms = obs["latency_ms"].to_numpy(dtype=float)
     p_ms = pred["latency_ms"].to_numpy(dtype=float)

@@ -15,9 +15,10 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -379,12 +380,14 @@ def test_api_bad_seed(base_file: Path) -> None:
 
 def test_cli_set_unknown_entry(base_file: Path, tmp_path: Path) -> None:
     line = assert_cli_one_line(run_cli(str(base_file), "--set", "functions.nope.memory_mb=1024", cwd=tmp_path))
-    assert line == f"{base_file}: --set functions.nope.memory_mb: no entry named 'nope' at functions.nope; known: orders"
+    assert line == (f"{base_file}: --set functions.nope.memory_mb: no entry named 'nope' at functions.nope; "
+                    "known: orders")
 
 
 def test_api_set_unknown_entry(base_file: Path) -> None:
     line = api_error(base_file, overrides={"functions.nope.memory_mb": 1024})
-    assert line == f"{base_file}: --set functions.nope.memory_mb: no entry named 'nope' at functions.nope; known: orders"
+    assert line == (f"{base_file}: --set functions.nope.memory_mb: no entry named 'nope' at functions.nope; "
+                    "known: orders")
 
 
 def test_cli_set_close_entry_suggests(base_file: Path, tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def test_sweep_set_fixes_a_key_at_every_point():
 
 
 def test_sweep_set_errors_are_one_line():
-    bad = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4", "--set", "functions.render.memory_mb=64")
+    bad = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4",
+              "--set", "functions.render.memory_mb=64")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "functions[0].memory_mb" in bad.stderr and "64" in bad.stderr
     both = cli("sweep", LAMBDA, "--vary", "functions.render.reserved_concurrency=4", "--set",

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator.clients import Waiter
 from simulator.scenario import OpenArrivals
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
+from simulator.traffic.clients import Waiter
 from tests.conftest import timeline
 
 THROTTLE_ALL = {"throttle": {"rate": 0, "burst": 0}}

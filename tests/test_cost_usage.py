@@ -276,8 +276,8 @@ def test_a_typical_day_fills_the_month_and_says_so(build):
     from simulator.cost.usage import run_cost
 
     s = build(None, duration="1d", cost={"month_from": "day"},
-              clients=[{"name": "c", "routes": {"GET /x": 1}, "arrivals": {"process": "uniform",
-                                                                           "rate": [["0s", 0], ["12h", 0.02], ["1d", 0]]}}])
+              clients=[{"name": "c", "routes": {"GET /x": 1},
+                        "arrivals": {"process": "uniform", "rate": [["0s", 0], ["12h", 0.02], ["1d", 0]]}}])
     cost = run_cost(simulator.simulate(s))
     assert cost.month_scale == pytest.approx(730 / 24)
     assert cost.monthly_method.startswith("The run is a typical day of traffic")

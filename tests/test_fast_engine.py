@@ -15,16 +15,16 @@ import pytest
 import simulator
 from simulator.dists import BLOCK, Draws, Empirical, Exponential, Fixed, LogNormal, Uniform
 from simulator.rng import stream
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
 from tests.conftest import BASE, merge
 
 numba = pytest.importorskip("numba")
 
-from simulator.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from simulator.engine import fast as fast_module
 from simulator.engine import fast_inputs, fast_streams
 from simulator.engine.fast import FastEngine
 from simulator.engine.fast_streams import Inline, Streams, Worker
+from simulator.results.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from tests.test_engine_differential import CORPUS, assert_same
 
 
@@ -47,7 +47,8 @@ def test_blocks_are_the_values_a_draws_hands_out(dist: Any) -> None:
 
 OPEN = [
     {"process": "poisson", "rate": [["0s", 80], ["3m", 80], ["4m", 2400], ["6m", 2400], ["7m", 80]]},
-    {"process": "poisson", "rate": 900, "bursts": [{"at": "1s", "count": 500}, {"at": "20s", "count": 30, "over": "3s"}]},
+    {"process": "poisson", "rate": 900,
+     "bursts": [{"at": "1s", "count": 500}, {"at": "20s", "count": 30, "over": "3s"}]},
     {"process": "uniform", "rate": [["0s", 0], ["10s", 700], ["1m", 0]]},
     {"process": "poisson", "rate": [["0s", 0], ["10s", 0], ["20s", 50]]},
     {"process": "uniform", "rate": 0, "bursts": [{"at": "0s", "count": 3}]},

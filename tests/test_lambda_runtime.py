@@ -54,10 +54,11 @@ class Client:
 
 
 def serve(scenario: Any, body: Callable[[Client], Awaitable[Any]], log: Path | None = None) -> Any:
-    """Run the runtime for *scenario* on a free port, await ``body(client)``, stop it."""
+    """Run the runtime for *scenario* on a free port, await ``body(client)``, stop it; with
+    *log* (a ``runtime.jsonl`` path), its logs go to that folder."""
 
     async def main() -> Any:
-        runtime = LambdaRuntime(scenario, log=log)
+        runtime = LambdaRuntime(scenario, log_dir=None if log is None else log.parent)
         runner = web.AppRunner(lambda_app(runtime), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -244,7 +245,7 @@ def test_workers_die_with_the_runtime(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--gateway", "emulated", "--runtime", "independent"], "--runtime independent needs --gateway nginx"),
     (["--gateway", "nginx", "--max-environments", "0"], "--max-environments must be at least 1"),
-    (["--gateway", "nginx", "--runtime-log", "/nonexistent/dir/log"], "--runtime-log /nonexistent/dir/log"),
+    (["--gateway", "nginx", "--log-dir", "/dev/null/logs"], "--log-dir /dev/null/logs"),
 ])
 def test_bad_runtime_options_are_one_line_and_exit_2(args, message):
     scenario_path = ROOT / "scenarios" / "validation" / "lambda_concurrency.toml"

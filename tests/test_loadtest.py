@@ -27,7 +27,7 @@ import simulator
 from loadtests.log import AttemptLog, answer_fields, client_error_message, read_log, replay_overrides, to_trace
 from loadtests.plan import api_key_variable, drain_bound_s, plan_arrivals, route_request, worker_share
 from simulator.rng import stream
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
 
 # Looked up, never imported: importing Locust would monkey-patch this process with gevent.
 needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="Locust is not installed")
@@ -277,6 +277,7 @@ def small_run(api: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     return run, scenario, seen
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_log_has_every_planned_attempt_on_time(small_run: Any) -> None:
     run, scenario, seen = small_run
@@ -292,6 +293,7 @@ def test_log_has_every_planned_attempt_on_time(small_run: Any) -> None:
     assert [p.phase for p in seen][-2:] == ["merging", "done"] and "running" in {p.phase for p in seen}
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_statuses_messages_and_headers_are_recorded(small_run: Any) -> None:
     df = small_run[0].dataframe()
@@ -304,6 +306,7 @@ def test_statuses_messages_and_headers_are_recorded(small_run: Any) -> None:
     assert abs(df["status"].eq(429).mean() - 1 / 3) < 0.05
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_client_timeout_is_status_0(small_run: Any) -> None:
     df = small_run[0].dataframe()
@@ -312,6 +315,7 @@ def test_client_timeout_is_status_0(small_run: Any) -> None:
     assert slow["latency_ms"].between(140, 400).all()  # the 150 ms timeout, not the 400 ms answer
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_retries_are_logged_as_attempts(small_run: Any) -> None:
     df = small_run[0].dataframe()
@@ -327,6 +331,7 @@ def test_retries_are_logged_as_attempts(small_run: Any) -> None:
     assert opened["attempt"].max() == 2  # max_attempts
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_closed_user_keeps_its_pacing(small_run: Any) -> None:
     df = small_run[0].dataframe()
@@ -337,6 +342,7 @@ def test_closed_user_keeps_its_pacing(small_run: Any) -> None:
     np.testing.assert_allclose(np.diff(starts), 0.5, atol=0.05)
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_run_ends_by_itself_and_leaves_no_process(small_run: Any) -> None:
     run, _, _ = small_run
@@ -346,6 +352,7 @@ def test_run_ends_by_itself_and_leaves_no_process(small_run: Any) -> None:
     assert _no_locust_left(run.out_dir) == []
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_overrun_stops_every_process(api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loadtests import runner
@@ -358,6 +365,7 @@ def test_overrun_stops_every_process(api: str, tmp_path: Path, monkeypatch: pyte
     assert _no_locust_left((tmp_path / "out").resolve()) == []
 
 
+@pytest.mark.realtime
 @needs_locust
 def test_distributed_workers_split_the_plan(api: str, tmp_path: Path) -> None:
     from loadtests.runner import run_loadtest
@@ -388,6 +396,7 @@ def test_remote_host_is_refused_without_sending(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.realtime
 def test_unreachable_port_is_one_clean_line(tmp_path: Path) -> None:
     from loadtests.runner import LoadTestError, run_loadtest
 

@@ -28,6 +28,7 @@ from loadtests.target.nginx import (
 from loadtests.target.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.realtime
 needs_time_namespace = pytest.mark.skipif(not can_align_clock(),
                                           reason="cannot create a time namespace here (needs CAP_SYS_ADMIN)")
 

@@ -5,11 +5,12 @@ becomes overrides that give the model's n-th invocation the runtime's n-th busy 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 import simulator
-from loadtests.observed_times import observed_time_overrides, with_runtime_receipts
+from loadtests.observed_times import observed_time_overrides
 from simulator.engine import fast_engine_unavailable
 from simulator.errors import ScenarioError
 
@@ -46,20 +47,7 @@ def test_the_runtime_log_becomes_the_models_busy_times_in_the_order_received(bui
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     overrides = observed_time_overrides(log, s, tmp_path / "replay")
     assert set(overrides) == {"functions.0.duration", "functions.0.init"}  # g never ran
-    runs = [float(x) for x in open(overrides["functions.0.duration"]["file"]).read().split()]
+    runs = [float(x) for x in Path(overrides["functions.0.duration"]["file"]).read_text().split()]
     assert runs == pytest.approx([0.2, 0.3, 1.0, 1.0004])  # a late normal end is capped at the timeout
-    assert [float(x) for x in open(overrides["functions.0.init"]["file"]).read().split()] == [0.25]
+    assert [float(x) for x in Path(overrides["functions.0.init"]["file"]).read_text().split()] == [0.25]
 
-
-def test_a_504_that_nginx_answered_alone_gets_the_runtimes_receive_time_by_request_id(tmp_path):
-    import pandas as pd
-
-    log = tmp_path / "runtime.jsonl"
-    log.write_text(json.dumps({"received_s": 7.25, "request_id": "abc", "function": "f", "cause": "ok"}) + "\n"
-                   + json.dumps({"received_s": 8.5, "request_id": "def", "function": "f", "cause": "ok"}) + "\n")
-    observed = pd.DataFrame({"status": [200, 504, 504],
-                             "function_received_s": [8.5, float("nan"), float("nan")],
-                             "server_request_id": pd.array(["def", "abc", "zzz"], dtype="string")})
-    out = with_runtime_receipts(observed, log)
-    assert out["function_received_s"].tolist()[:2] == [8.5, 7.25]
-    assert pd.isna(out["function_received_s"].iloc[2])  # not in the runtime's log: left alone

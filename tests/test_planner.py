@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator.planner import SLO, PlanResult, choose, parse_slo, plan
-from simulator.sweep import METRICS, SweepResult
+from simulator.studies.planner import SLO, PlanResult, choose, parse_slo, plan
+from simulator.studies.sweep import METRICS, SweepResult
 
 KEY = "functions.checkout.reserved_concurrency"
 MEMORY = "functions.checkout.memory_mb"

@@ -1,13 +1,13 @@
 """Usage-plan quotas: calendar periods in UTC, offset, and the limit itself."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.gateway.quota import QuotaCounter, period_start
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_periods_are_calendar_aligned_in_utc():

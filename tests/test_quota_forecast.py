@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.quota_forecast import QuotaForecast, forecast_quotas
+from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
 
-UTC = timezone.utc
+UTC = UTC
 
 KEYED: dict[str, Any] = {
     "name": "quota",
@@ -235,7 +235,8 @@ def short(**changes: Any) -> simulator.Scenario:
 
 
 def test_exact_run_agrees_on_uniform_traffic() -> None:
-    s = short(clients__0__arrivals={"process": "uniform", "rate": 5}, usage_plans__0__quota={"limit": 1000, "period": "DAY"})
+    s = short(clients__0__arrivals={"process": "uniform", "rate": 5},
+              usage_plans__0__quota={"limit": 1000, "period": "DAY"})
     (analytic,) = forecast_quotas(s)
     (exact,) = forecast_quotas(s, exact=True)
     assert exact.method == "exact"

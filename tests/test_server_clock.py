@@ -16,7 +16,8 @@ def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
     headers = {"x-throttlesim-nginx-time": "1795626310.428 17 0.043"}
     assert server_received(headers) == ("1795626310.428", "17", "43")
     assert server_fields(headers) == {"server_received_s": "1795626310.428", "server_connection": "17",
-                                      "server_connection_ms": "43", "function_received_s": "", "function_ms": ""}
+                                      "server_connection_ms": "43", "function_received_s": "", "function_ms": "",
+                                      "aws_request_id": ""}
     behind = {**headers, "x-throttlesim-received-s": "1795626310.428612", "x-throttlesim-function-ms": "30.125"}
     assert server_fields(behind)["function_received_s"] == "1795626310.428612"
     assert server_fields(behind)["function_ms"] == "30.125"

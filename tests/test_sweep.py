@@ -14,7 +14,7 @@ import pytest
 
 import simulator
 from simulator.errors import ScenarioError, ThrottlesimError
-from simulator.sweep import (
+from simulator.studies.sweep import (
     METRICS,
     SweepResult,
     headline,

@@ -3,6 +3,7 @@ tiny scenario, and answers a handful of requests with AWS's statuses and bodies.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -177,12 +178,14 @@ def concurrently(target: Target, path: str, n: int = 2) -> list[httpx.Response]:
 # --------------------------------------------------------------------------- emulated API Gateway
 
 
+@pytest.mark.realtime
 def test_emulated_a_request_without_a_key_is_forbidden(emulated):
     assert answer(emulated.get("/fast", plan=None)) == (403, '{"message":"Forbidden"}', "forbidden")
     r = emulated.client.get("/fast", headers={"x-api-key": "nobody-000000000000000000000000"})
     assert answer(r) == (403, '{"message":"Forbidden"}', "forbidden")
 
 
+@pytest.mark.realtime
 def test_emulated_ok_carries_the_cause_and_cold_start_headers(emulated):
     first, second = emulated.get("/fast"), emulated.get("/fast")
     assert (first.status_code, first.headers["x-throttlesim-cause"]) == (200, "ok")
@@ -190,6 +193,7 @@ def test_emulated_ok_carries_the_cause_and_cold_start_headers(emulated):
     assert [first.headers["x-throttlesim-cold-start"], second.headers["x-throttlesim-cold-start"]] == ["1", "0"]
 
 
+@pytest.mark.realtime
 def test_emulated_usage_plan_throttle_is_429_too_many_requests(emulated):
     # rate 1, burst 1: the bucket holds one token; the second request a moment later finds none.
     got = [answer(emulated.get("/fast", plan="throttled")) for _ in range(2)]
@@ -197,23 +201,27 @@ def test_emulated_usage_plan_throttle_is_429_too_many_requests(emulated):
     assert got[1] == (429, '{"message":"Too Many Requests"}', "throttled_usage_plan")
 
 
+@pytest.mark.realtime
 def test_emulated_quota_is_429_limit_exceeded(emulated):
     got = [answer(emulated.get("/fast", plan="metered")) for _ in range(3)]
     assert [g[0] for g in got[:2]] == [200, 200]
     assert got[2] == (429, '{"message":"Limit Exceeded"}', "quota_exceeded")
 
 
+@pytest.mark.realtime
 def test_emulated_route_throttle_is_429_throttled_method(emulated):
     got = [answer(emulated.get("/limited")) for _ in range(2)]
     assert got[1] == (429, '{"message":"Too Many Requests"}', "throttled_method")
 
 
+@pytest.mark.realtime
 def test_emulated_lambda_throttle_is_500_with_reserved_concurrency_1(emulated):
     got = sorted(answer(r) for r in concurrently(emulated, "/slow"))
     assert got[0][:1] == (200,) and got[0][2] == "ok"
     assert got[1] == (500, '{"message":"Internal server error"}', "lambda_throttled")
 
 
+@pytest.mark.realtime
 def test_emulated_integration_timeout_is_504_at_the_timeout_while_the_function_runs_on(emulated):
     start = time.monotonic()
     first = emulated.get("/hang")
@@ -227,11 +235,13 @@ def test_emulated_integration_timeout_is_504_at_the_timeout_while_the_function_r
 # --------------------------------------------------------------------------- nginx
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_nginx_a_request_without_a_key_is_forbidden(nginx):
     assert answer(nginx.get("/fast", plan=None)) == (403, '{"message":"Forbidden"}', "forbidden")
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_nginx_route_limit_is_429_and_names_the_throttles_that_applied(nginx):
     # rate=1r/s burst=0 (AWS burst 1): a second request within the second is refused.
@@ -240,12 +250,14 @@ def test_nginx_route_limit_is_429_and_names_the_throttles_that_applied(nginx):
     assert got[1] == (429, '{"message":"Too Many Requests"}', "throttled_method|throttled_account")
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_nginx_usage_plan_throttle_is_429(nginx):
     got = [answer(nginx.get("/fast", plan="throttled")) for _ in range(2)]
     assert got[1] == (429, '{"message":"Too Many Requests"}', "throttled_usage_plan|throttled_account")
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_nginx_lambda_throttle_from_the_runtime_passes_through(nginx):
     got = sorted(answer(r) for r in concurrently(nginx, "/slow"))
@@ -253,6 +265,7 @@ def test_nginx_lambda_throttle_from_the_runtime_passes_through(nginx):
     assert got[1] == (500, '{"message":"Internal server error"}', "lambda_throttled")
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_nginx_proxy_read_timeout_is_504_while_the_function_runs_on(nginx):
     start = time.monotonic()
@@ -271,12 +284,14 @@ def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=30, check=False)
 
 
+@pytest.mark.realtime
 def test_an_unknown_scenario_file_is_one_line_and_exit_2(tmp_path):
     done = run_serve(str(tmp_path / "missing.toml"), "--port", "0")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"{tmp_path / 'missing.toml'}: no such file\n"
 
 
+@pytest.mark.realtime
 def test_a_port_in_use_is_one_line_and_exit_2(emulated, scenario):
     port = emulated.url.rsplit(":", 1)[1]
     done = run_serve(str(scenario), "--port", port)
@@ -285,6 +300,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(emulated, scenario):
     assert done.stderr.count("\n") == 1
 
 
+@pytest.mark.realtime
 @needs_nginx
 def test_the_target_stops_by_itself_after_the_duration_limit_with_no_nginx_left(scenario):
     target = Target(scenario, "nginx", "--duration-limit", "0.5")
@@ -357,3 +373,65 @@ def test_nginx_configuration_maps_aws_throttles_to_limit_req(scenario, tmp_path)
     assert "limit_req zone=r1 nodelay;" in text  # AWS burst 1 is nginx burst 0
     assert "proxy_read_timeout 300ms;" in text and "proxy_read_timeout 29000ms;" in text
     assert "usage-plan quotas (metered) have no nginx equivalent" in text
+
+
+@pytest.mark.realtime
+@needs_nginx
+def test_nginx_504_is_completed_by_the_runtimes_invocation_log(scenario, tmp_path):
+    """nginx answers the 504 itself; the runtime still logs when it received the request,
+    how long the function ran and whether it was a cold start, under the request id the
+    client got as ``x-amzn-RequestId``."""
+    import pandas as pd
+
+    from loadtests.log import request_id, server_fields
+    from loadtests.target.invocation_log import read_invocations
+    from loadtests.validation import with_invocations
+
+    # The model's runtime behind nginx knows the function's time exactly when it starts it.
+    target = Target(scenario, "nginx", "--runtime", "model", "--duration-limit", "60", "--log-dir", str(tmp_path))
+    try:
+        limited = [target.get("/limited") for _ in range(2)]
+        hang = target.get("/hang")
+    finally:
+        assert target.stop() == 0
+        target.kill()
+    ids = [request_id(r.headers) for r in (*limited, hang)]
+    assert all(len(i) == 32 for i in ids) and len(set(ids)) == 3  # nginx's $request_id on every answer
+    assert answer(hang)[0] == 504 and server_fields(hang.headers)["function_ms"] == ""
+    logged = read_invocations(tmp_path / "invocations.csv")
+    assert ids[1] not in logged.index  # refused by nginx: never reached the runtime
+    assert logged.loc[ids[2], "function_ms"] == pytest.approx(1501.0)  # init 1 ms + run 1,500 ms
+    assert logged.loc[ids[2], "cold_start"] == 1
+    observed = pd.DataFrame({"aws_request_id": pd.array(ids, dtype="string"), "status": [200, 429, 504],
+                             "function_received_s": [1.0, float("nan"), float("nan")],
+                             "function_ms": [float("nan")] * 3, "cold_start": pd.array([1, 0, None], dtype="Int8")})
+    filled = with_invocations(observed, tmp_path / "invocations.csv")
+    assert filled["function_received_s"].iloc[0] == 1.0  # what the client saw is kept
+    assert filled["function_received_s"].iloc[2] == logged.loc[ids[2], "function_received_s"]
+    assert pd.isna(filled["function_received_s"].iloc[1])
+    assert filled["cold_start"].iloc[2] == 1
+
+
+@needs_nginx
+@pytest.mark.realtime
+def test_nginx_504_is_completed_by_the_independent_runtimes_log(scenario, tmp_path):
+    """Behind nginx by default, the independent runtime logs an invocation as it starts it
+    and again when its worker reports the end: a 504 that nginx gave alone gets the
+    runtime's receive time, cold start and (once the function is done) its busy time."""
+    from loadtests.log import request_id
+    from loadtests.target.invocation_log import read_invocations
+
+    target = Target(scenario, "nginx", "--duration-limit", "60", "--log-dir", str(tmp_path))
+    try:
+        hang = target.get("/hang")
+        time.sleep(2.5)  # the function (init 1 ms + run 1,500 ms) ends meanwhile
+    finally:
+        assert target.stop() == 0
+        target.kill()
+    rid = request_id(hang.headers)
+    assert answer(hang)[0] == 504
+    logged = read_invocations(tmp_path / "invocations.csv")
+    assert logged.loc[rid, "cold_start"] == 1 and logged.loc[rid, "cause"] == "ok"
+    assert logged.loc[rid, "function_ms"] >= 1501.0  # real start-up and wake-up add to the drawn time
+    runtime = [json.loads(line) for line in (tmp_path / "runtime.jsonl").read_text().splitlines()]
+    assert [r["request_id"] for r in runtime if "received_s" in r] == [rid]

@@ -6,7 +6,6 @@ import pytest
 
 import simulator
 from simulator.validate import MIN_OVERHEAD_SAMPLES, compare, measured_overhead, replay_scenario, status_class
-from tests.conftest import BASE, merge
 
 
 def observed_from(result: simulator.Result) -> pd.DataFrame:

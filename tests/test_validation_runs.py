@@ -31,19 +31,19 @@ def _nginx() -> bool:
 @pytest.mark.parametrize("target, scenario", [
     ("emulated", "usage_plan_keys.toml"),
     ("emulated", "lambda_concurrency.toml"),
-    *(pytest.param("nginx", name, marks=pytest.mark.skipif(not _nginx(),
-                                                           reason="Debian's nginx is not installed (.ci/run installs it)"))
+    *(pytest.param("nginx", name, marks=pytest.mark.skipif(
+        not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)"))
       for name in ("route_account.toml", "lambda_concurrency.toml", "integration_timeout.toml")),
 ])
 def test_the_model_agrees_with_a_real_target(tmp_path, target, scenario):
     run = run_validation(VALIDATION / scenario, target=target, duration_s=12.0, out_dir=tmp_path, seeds=2)
     failed = [(c.name, c.predicted, c.observed) for c in run.report.checks if not c.ok]
     assert run.ok, failed
-    # 12 s of traffic: 60-85 rps in the others, 15 rps in integration_timeout.
-    assert run.report.n_observed > (150 if scenario == "integration_timeout.toml" else 300)
+    assert run.report.n_observed > 150
     assert (tmp_path / "validation.json").exists() and (tmp_path / "plots" / "validation_series.png").exists()
 
 
+@pytest.mark.realtime
 @pytest.mark.skipif(not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)")
 def test_the_checks_hold_with_every_core_busy(tmp_path):
     """route_account against nginx, with a spinning process per core: two zones, one of

@@ -42,7 +42,6 @@ __all__ = [
     "INVOKE_PATH",
     "PROVISIONED_HEADER",
     "RECEIVED_HEADER",
-    "REQUEST_ID_HEADER",
     "RUN_MS_HEADER",
     "THROTTLE_REASON_HEADER",
     "Answers",
@@ -65,14 +64,10 @@ INIT_MS_HEADER = "x-throttlesim-init-ms"
 RUN_MS_HEADER = "x-throttlesim-run-ms"
 PROVISIONED_HEADER = "x-throttlesim-provisioned"
 THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
-#: nginx's request id, sent to the runtime and back to the client (see :mod:`.nginx`).
-REQUEST_ID_HEADER = "x-throttlesim-request-id"
 #: How long the invocation kept its environment busy (init, on a cold start, plus the run),
 #: in milliseconds: the part of the answer's latency the model draws itself. The rest of
 #: what a client waits is the target's own overhead, which validation measures.
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
-
-_THROTTLES = frozenset({oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_METHOD, oc.THROTTLED_STAGE, oc.THROTTLED_ACCOUNT})
 
 
 class Answers:
@@ -81,20 +76,14 @@ class Answers:
     def __init__(self, scenario: Scenario) -> None:
         self.rest = scenario.api.type == "REST"
         self.status = oc.status_codes(scenario)
+        self.messages = oc.messages(scenario)
 
     def message(self, cause: int) -> str:
         """The ``message`` of the default gateway response for *cause* (not ``ok``)."""
-        if cause == oc.FORBIDDEN:
-            return "Forbidden"
-        if cause in _THROTTLES:
-            return "Too Many Requests"
-        if cause == oc.QUOTA_EXCEEDED:
-            return "Limit Exceeded"
-        if cause == oc.INTEGRATION_TIMEOUT:
-            return "Service Unavailable" if self.status[cause] == 503 else "Endpoint request timed out"
-        if cause in (oc.LAMBDA_THROTTLED, oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT):
-            return "Internal server error" if self.rest else "Internal Server Error"
-        raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        text = self.messages[cause]
+        if not text:
+            raise ValueError(f"no gateway response for cause {oc.CAUSES[cause]!r}")
+        return text
 
     def error(self, cause: int) -> tuple[int, bytes]:
         """``(status, body)`` of the gateway's answer for *cause*."""

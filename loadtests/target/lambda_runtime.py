@@ -49,8 +49,12 @@ from receipt to the worker's report) and, when an environment served it: ``x-thr
 id, ``function#n``), ``x-throttlesim-init-ms`` (request to end of Init: real start plus
 drawn init; 0 when warm), ``x-throttlesim-run-ms`` (the handler's own time),
 ``x-throttlesim-provisioned``; a throttle carries ``x-throttlesim-throttle-reason``
-(:data:`~loadtests.target.lambda_limits.THROTTLE_REASONS`). With a log file, one JSON
-line per invocation says the same, and one per environment stopped.
+(:data:`~loadtests.target.lambda_limits.THROTTLE_REASONS`). With a log directory, it
+writes ``invocations.csv`` (:mod:`loadtests.target.invocation_log`, by the gateway's
+request id, so that validation can complete the answers nginx gave alone: a row when an
+invocation starts, another with its outcome when it ends) and
+``runtime.jsonl``: one JSON line per invocation with all of the above and the drawn
+numbers, and one per environment stopped.
 """
 
 from __future__ import annotations
@@ -65,17 +69,18 @@ from aiohttp import web
 
 from loadtests.target import lambda_worker as lw
 from loadtests.target.answers import (
+    CAUSE_HEADER,
     ENVIRONMENT_HEADER,
     INIT_MS_HEADER,
     INVOKE_PATH,
     PROVISIONED_HEADER,
-    REQUEST_ID_HEADER,
     RUN_MS_HEADER,
     THROTTLE_REASON_HEADER,
     Answers,
     headers,
 )
 from loadtests.target.clock import Clock
+from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
 from loadtests.target.lambda_limits import Environment, LambdaLimits
 from loadtests.target.lambda_processes import Report, Workers
 from simulator import outcomes as oc
@@ -142,7 +147,7 @@ class LambdaRuntime:
     loop (it starts the provisioned environments), :meth:`close` at the end."""
 
     def __init__(self, scenario: Scenario, *, seed: int | None = None, clock: Clock | None = None,
-                 max_environments: int = 256, log: str | Path | None = None) -> None:
+                 max_environments: int = 256, log_dir: str | Path | None = None) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.clock = clock or Clock()
@@ -152,7 +157,14 @@ class LambdaRuntime:
         self.environments: dict[int, Environment] = {}
         self.workers: Workers | None = None
         self._waiting: dict[int, asyncio.Future[Report]] = {}
-        self._log: IO[str] | None = open(log, "a", encoding="utf-8", buffering=1) if log is not None else None
+        self._log: IO[str] | None = None
+        #: The gateway-facing invocation log (``invocations.csv``), when logging.
+        self.invocations: InvocationLog | None = None
+        if log_dir is not None:
+            folder = Path(log_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            self._log = open(folder / "runtime.jsonl", "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - close()
+            self.invocations = InvocationLog(folder / "invocations.csv")
 
     # ------------------------------------------------------------------ life cycle
 
@@ -183,6 +195,8 @@ class LambdaRuntime:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self.invocations is not None:
+            self.invocations.close()
 
     # ------------------------------------------------------------------ invocations
 
@@ -204,7 +218,12 @@ class LambdaRuntime:
         duration_s = s.duration.next()
         init_s = s.init.next() if grant.cold else 0.0
         fail = s.coin.next() < s.error_rate
-        report = await self._dispatch(env, lw.INVOKE, init_s, duration_s, s.timeout_s, fail, start=grant.cold)
+        running = self._dispatch(env, lw.INVOKE, init_s, duration_s, s.timeout_s, fail, start=grant.cold)
+        if self.invocations is not None:
+            # Logged as it starts, so that one still running when the server stops is known;
+            # the row written when it ends (:func:`lambda_app`) completes it.
+            self.invocations.write(request_id, headers(oc.OK, grant.cold, received) | {CAUSE_HEADER: ""})
+        report = await running
         inv = Invocation(name, received, _CAUSE[report.outcome], f"{name}#{env.id}", report.pid, grant.cold,
                          env.provisioned, run_s=report.ended - report.ready, drawn_duration_s=duration_s,
                          drawn_init_s=init_s, ended_s=report.ended - self.clock.origin, request_id=request_id)
@@ -284,10 +303,14 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
         if name not in runtime.streams:
             return web.json_response({"message": f"Function not found: {name}"}, status=404)
         try:
-            inv = await runtime.invoke(name, request.headers.get(REQUEST_ID_HEADER, "")[:64])
+            request_id = request.headers.get(INVOCATION_REQUEST_ID_HEADER, "")[:64]
+            inv = await runtime.invoke(name, request_id)
         except RuntimeError as exc:
             return web.json_response({"message": str(exc)}, status=503)
-        return invocation_response(answers, inv)
+        hdrs = invocation_headers(inv)
+        if runtime.invocations is not None:
+            runtime.invocations.write(request_id, hdrs)
+        return invocation_response(answers, inv, hdrs)
 
     async def start(_: web.Application) -> None:
         await runtime.start()
@@ -302,8 +325,8 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
     return app
 
 
-def invocation_response(answers: Answers, inv: Invocation) -> web.Response:
-    """API Gateway's Lambda-proxy answer for *inv*, with what the runtime saw in headers."""
+def invocation_headers(inv: Invocation) -> dict[str, str]:
+    """What the runtime saw of *inv*, as the ``x-throttlesim-*`` headers of its answer."""
     busy_s = None if inv.throttle_reason else inv.ended_s - inv.received_s
     hdrs = headers(inv.cause, inv.cold_start, inv.received_s, busy_s)
     if inv.throttle_reason:
@@ -311,6 +334,11 @@ def invocation_response(answers: Answers, inv: Invocation) -> web.Response:
     else:
         hdrs.update({ENVIRONMENT_HEADER: inv.environment, INIT_MS_HEADER: f"{inv.init_s * 1000:.3f}",
                      RUN_MS_HEADER: f"{inv.run_s * 1000:.3f}", PROVISIONED_HEADER: "1" if inv.provisioned else "0"})
+    return hdrs
+
+
+def invocation_response(answers: Answers, inv: Invocation, hdrs: dict[str, str]) -> web.Response:
+    """API Gateway's Lambda-proxy answer for *inv*, with what the runtime saw in *hdrs*."""
     if inv.cause == oc.OK:
         body = json.dumps({"function": inv.function, "environment": inv.environment, "pid": inv.pid,
                            "cold_start": inv.cold_start, "init_ms": round(inv.init_s * 1000, 3),

@@ -23,6 +23,11 @@ How the scenario becomes nginx directives
   :func:`~simulator.gateway.nginx.nginx_rate` (whole ``r/s``, else the nearest whole
   ``r/m``) and ``burst=B-1 nodelay`` (nginx lets burst + 1 through at once); burst 0
   becomes ``return 429``. ``limit_req_status 429``.
+* Every answer carries nginx's ``$request_id`` as API Gateway's request-id header
+  (``x-amzn-RequestId``, HTTP API ``apigw-requestid``), and nginx passes it to the
+  function runtime (``x-throttlesim-request-id``), whose invocation log
+  (:mod:`loadtests.target.invocation_log`) then says when each proxied request reached
+  it, even one nginx answered 504 itself.
 * The integration timeout is ``proxy_read_timeout``: nginx answers 504 (HTTP API 503)
   with ``{"message":"Endpoint request timed out"}`` when the runtime has not answered in
   time; the function runs on in the runtime. Routes with different timeouts get one
@@ -50,8 +55,10 @@ import time
 from pathlib import Path
 from typing import Self
 
-from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, INVOKE_PATH, REQUEST_ID_HEADER, Answers
+from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER, Answers
+from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
+from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
 from simulator.scenario import Scenario, Throttle
@@ -144,8 +151,8 @@ class _Layout:
                 levels.append(("account", oc.THROTTLED_ACCOUNT))
                 self.applies[(pid, rid)] = levels
 
-    def route_map(self) -> str:
-        """``"$request_method $uri"`` -> route id: exact strings, then regexes, then ``$default``."""
+    def route_map(self, uri: str = "$uri") -> str:
+        """``"$request_method <uri>"`` -> route id: exact strings, then regexes, then ``$default``."""
         ranked = []
         for r in self.s.routes:
             method, path = route_parts(r)
@@ -159,14 +166,22 @@ class _Layout:
                 pattern = "~^" + ("[A-Z]+" if any_method else method) + " " + path_pattern(path, escape="pcre") + "$"
                 regex.append(f"        {_q(pattern, regex=True)} {rid};\n")
         default = next((self.route_id[r.name] for r in self.s.routes if r.name == "$default"), '""')
-        return ('    map "$request_method $uri" $throttlesim_route {\n' + "".join(exact + regex)
+        return (f'    map "$request_method {uri}" $throttlesim_route {{\n' + "".join(exact + regex)
                 + f"        default {default};\n    }}\n")
 
 
 def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: Path,
-                 worker_connections: int = 4096) -> str:
+                 worker_connections: int = 4096, stage: str | None = None, access_log: Path | None = None) -> str:
     """The nginx configuration for *scenario*: listen on 127.0.0.1:*port*, proxy to the
-    runtime on 127.0.0.1:*upstream_port*, keep every file under *prefix*."""
+    runtime on 127.0.0.1:*upstream_port*, keep every file under *prefix*.
+
+    With *stage*, nginx speaks only API Gateway's wire format, as a deployed stage would:
+    routes live under ``/STAGE/``, and no answer carries the ``x-throttlesim-*`` headers
+    (nginx's own answers leave them out; the runtime's are hidden), so a client learns
+    only what it would learn from AWS: status, body and the request id. With
+    *access_log*, nginx writes one JSON line per request there in the shape of an API
+    Gateway access log (:func:`_access_log_format`).
+    """
     s = scenario
     layout = _Layout(s)
     answers = Answers(s)
@@ -178,13 +193,15 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         f"worker_rlimit_nofile {2 * worker_connections + 64};\n",
         f"events {{\n    worker_connections {worker_connections};\n}}\n\n",
     ]
-    http = ["    access_log off;\n"]
+    http = [_access_log_format(s, access_log) if access_log is not None else "    access_log off;\n"]
     http += [f"    {what}_temp_path {prefix / 'temp' / what};\n" for what in _TEMP_DIRS]
     http += [
         "    default_type application/json;\n    server_tokens off;\n    keepalive_requests 1000000;\n",
         "    limit_req_status 429;\n    limit_req_log_level info;\n\n",
-        layout.route_map(),
-        _map("$throttlesim_route", "$throttlesim_function", {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
+        *([_map("$uri", "$throttlesim_path", {_q(f"~^/{stage}(/.*)$", regex=True): "$1"})] if stage else []),
+        layout.route_map("$throttlesim_path" if stage else "$uri"),
+        _map("$throttlesim_route", "$throttlesim_function",
+             {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
         _map("$http_x_api_key", "$throttlesim_plan",
              {_q(key): pid for key, pid in _plan_of_key(s, layout.plan_id).items()}),
         *layout.maps,
@@ -216,11 +233,17 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         "proxy_connect_timeout 5s;",
         f"proxy_pass http://throttlesim_lambda{INVOKE_PATH.replace('{name}', '$throttlesim_function')};",
     ]
+    rid = f"add_header {request_id_header(s)} $request_id always;"
+    time_line = "" if stage else _TIME
+
+    def marks(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:
+        return [] if stage else _cause_headers(cause, indent, cold_start)
+
     status, body = answers.no_route()
-    first = ['if ($throttlesim_route = "") {', f"    return {status} '{body.decode()}';", "}"]
+    first = ['if ($throttlesim_route = "") {', f"    {rid}", f"    return {status} '{body.decode()}';", "}"]
     if layout.plan_id:
         status, body = answers.error(oc.FORBIDDEN)
-        first += ['if ($throttlesim_plan = "") {', *_cause_headers(oc.CAUSES[oc.FORBIDDEN], "    "),
+        first += ['if ($throttlesim_plan = "") {', *marks(oc.CAUSES[oc.FORBIDDEN], "    "), f"    {rid}",
                   f"    return {status} '{body.decode()}';", "}"]
     if closed:
         first += ["if ($throttlesim_closed) {", "    return 429;", "}"]
@@ -232,9 +255,10 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
 
     def proxied(timeout_s: float) -> list[str]:
-        return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};", _TIME,
-                _REQUEST_ID, f"proxy_set_header {REQUEST_ID_HEADER} $request_id;",
-                *proxy]
+        hide = [f"proxy_hide_header {h};" for h in _RUNTIME_HEADERS] if stage else []
+        return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};",
+                *([time_line] if time_line else []), rid,
+                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide, *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
@@ -242,15 +266,42 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         server.append(location("/", [*first, "rewrite ^ /__throttlesim/$throttlesim_group last;"]))
         server += [location(f"= /__throttlesim/g{g}", ["internal;", *proxied(t)]) for g, t in enumerate(timeouts)]
     status, body = answers.error(oc.THROTTLED_ACCOUNT)
-    server.append(location("@throttled", [*_cause_headers("$throttlesim_throttles"), f"return 429 '{body.decode()}';"]))
+    server.append(location("@throttled", [*marks("$throttlesim_throttles"), rid,
+                                          f"return 429 '{body.decode()}';"]))
     status, body = answers.error(oc.INTEGRATION_TIMEOUT)
-    server.append(location("@timeout", [*_cause_headers(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False),
+    server.append(location("@timeout", [*marks(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False), rid,
                                         f"return {status} '{body.decode()}';"]))
     server.append("    }\n")
     return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
 
 
+def _access_log_format(s: Scenario, path: Path) -> str:
+    """An API Gateway-style JSON access log: the fields ``$context`` gives a stage's log
+    (requestId, requestTimeEpoch and responseLatency in ms, httpMethod, path, status,
+    error.message, integrationLatency in ms), as strings, the way AWS writes them."""
+    messages = oc.messages(s)
+    status = oc.status_codes(s)
+    by_status: dict[str, str] = {}
+    for cause in range(len(oc.CAUSES)):
+        if messages[cause] and cause != oc.QUOTA_EXCEEDED:  # nginx has no quotas
+            by_status.setdefault(f"~^{status[cause]} .", messages[cause])
+    no_route = Answers(s).no_route()
+    error = {f'"~^{no_route[0]} $"': _q(no_route[1].decode().split('"')[3]),
+             **{_q(k, regex=True): _q(v) for k, v in by_status.items()}}
+    ms = {'"~^(\\d+)\\.(\\d+)"': "$1$2"}
+    fields = ('"requestId":"$request_id","requestTimeEpoch":"$throttlesim_epoch_ms","httpMethod":"$request_method",'
+              '"path":"$request_uri","status":"$status","error":{"message":"$throttlesim_error_message"},'
+              '"responseLatency":"$throttlesim_response_ms","integrationLatency":"$throttlesim_integration_ms"')
+    return (_map('"$status $throttlesim_route"', "$throttlesim_error_message", error)
+            + _map("$throttlesim_msec", "$throttlesim_epoch_ms", ms)
+            + _map("$request_time", "$throttlesim_response_ms", ms)
+            + _map("$upstream_response_time", "$throttlesim_integration_ms", ms)
+            + f"    log_format apigw escape=json '{{{fields}}}';\n    access_log {path} apigw;\n")
+
+
 _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+#: The function runtime's own headers, hidden from clients of an AWS-shaped stage.
+_RUNTIME_HEADERS = (CAUSE_HEADER, COLD_START_HEADER, RECEIVED_HEADER, FUNCTION_MS_HEADER)
 
 
 def _map(source: str, var: str, entries: dict[str, str]) -> str:
@@ -273,17 +324,17 @@ _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $thrott
          "always;")
 
 
-#: nginx's id of the request (``$request_id``, 32 hex digits), sent to the function runtime,
-#: which logs it, and back to the client on every answer: it ties a 504 that nginx gave
-#: alone to what the runtime did with the same request.
-_REQUEST_ID = f"add_header {REQUEST_ID_HEADER} $request_id always;"
+def request_id_header(s: Scenario) -> str:
+    """The response header that carries API Gateway's request id: ``x-amzn-RequestId``
+    (REST APIs) or ``apigw-requestid`` (HTTP APIs)."""
+    return "x-amzn-RequestId" if s.api.type == "REST" else "apigw-requestid"
 
 
 def _cause_headers(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:
     """The headers of an answer nginx gives itself. A refusal started no function (cold start
     0); a 504 says nothing about one, because the function's answer never reached nginx."""
     cold = [f"{indent}add_header {COLD_START_HEADER} 0 always;"] if cold_start else []
-    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", *cold, f"{indent}{_TIME}", f"{indent}{_REQUEST_ID}"]
+    return [f"{indent}add_header {CAUSE_HEADER} {cause} always;", *cold, f"{indent}{_TIME}"]
 
 
 def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:
@@ -305,7 +356,9 @@ class NginxServer:
     """
 
     def __init__(self, scenario: Scenario, *, port: int, upstream_port: int, binary: str | None = None,
-                 align_clock: bool = True) -> None:
+                 align_clock: bool = True, stage: str | None = None, access_log: Path | None = None) -> None:
+        self.stage = stage
+        self.access_log = access_log
         self.scenario = scenario
         self.port = port
         self.upstream_port = upstream_port
@@ -330,7 +383,8 @@ class NginxServer:
         connections = max(256, min(4096, (hard if hard != resource.RLIM_INFINITY else 65536) // 2 - 64))
         conf = self.prefix / "nginx.conf"
         conf.write_text(nginx_config(self.scenario, port=self.port, upstream_port=self.upstream_port,
-                                     prefix=self.prefix, worker_connections=connections))
+                                     prefix=self.prefix, worker_connections=connections, stage=self.stage,
+                                     access_log=self.access_log))
         log = self.prefix / "error.log"
         offset_ns = aligned_clock_offset_ns() if self._align and can_align_clock() else None
         self.clock_aligned = offset_ns is not None

@@ -44,6 +44,7 @@ from aiohttp import web
 
 from loadtests.target.answers import INVOKE_PATH, Answers, headers
 from loadtests.target.clock import Clock
+from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
 from simulator import outcomes as oc
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.scenario import Scenario
@@ -151,8 +152,9 @@ class FunctionRuntime:
         self._timers.clear()
 
 
-def runtime_app(runtime: FunctionRuntime) -> web.Application:
-    """An aiohttp application serving :data:`INVOKE_PATH` for *runtime*'s functions."""
+def runtime_app(runtime: FunctionRuntime, log: InvocationLog | None = None) -> web.Application:
+    """An aiohttp application serving :data:`INVOKE_PATH` for *runtime*'s functions; with
+    *log*, every invocation is logged as it starts (closed with the application)."""
     answers = Answers(runtime.scenario)
 
     async def invoke(request: web.Request) -> web.Response:
@@ -161,19 +163,31 @@ def runtime_app(runtime: FunctionRuntime) -> web.Application:
             return web.json_response({"message": f"Function not found: {name}"}, status=404)
         received = runtime.clock.now()
         inv = runtime.invoke(name, received)
+        if log is not None:
+            log.write(request.headers.get(INVOCATION_REQUEST_ID_HEADER, ""), invocation_headers(inv, received))
         if inv.finished is not None:
             await asyncio.shield(inv.finished)
         return invocation_response(answers, inv, received_s=received)
 
     app = web.Application()
     app.router.add_route("*", INVOKE_PATH, invoke)
+    if log is not None:
+        async def close(_app: web.Application) -> None:
+            log.close()
+
+        app.on_cleanup.append(close)
     return app
+
+
+def invocation_headers(inv: Invocation, received_s: float | None = None) -> dict[str, str]:
+    """The ``x-throttlesim-*`` headers of an invocation's answer."""
+    function_s = None if inv.cause == oc.LAMBDA_THROTTLED else inv.busy_s
+    return headers(inv.cause, inv.cold_start, received_s, function_s)
 
 
 def invocation_response(answers: Answers, inv: Invocation, *, received_s: float | None = None) -> web.Response:
     """The answer API Gateway's Lambda-proxy integration gives for a finished invocation."""
-    function_s = None if inv.cause == oc.LAMBDA_THROTTLED else inv.busy_s
-    hdrs = headers(inv.cause, inv.cold_start, received_s, function_s)
+    hdrs = invocation_headers(inv, received_s)
     if inv.cause == oc.OK:
         body = json.dumps(inv.result(), separators=(",", ":")).encode()
         return web.Response(status=200, body=body, headers=hdrs, content_type="application/json")

@@ -20,17 +20,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import resource
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 import simulator
 from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
+from loadtests.target.invocation_log import InvocationLog
 from loadtests.target.lambda_runtime import LambdaRuntime, lambda_app
 from loadtests.target.nginx import NginxError, NginxServer, find_nginx
 from loadtests.target.runtime import FunctionRuntime, runtime_app
@@ -78,15 +81,23 @@ def serve(
     seed: int | None = None,
     duration_limit_s: float | None = None,
     overrides: dict[str, str] | None = None,
-    max_environments: int = 256,
-    runtime_log: str | None = None,
     ready: Callable[[str], None] = lambda line: print(line, flush=True),
+    log_dir: str | Path | None = None,
+    stage: str | None = None,
+    max_environments: int = 256,
 ) -> None:
     """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
 
     Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
-    :class:`~loadtests.target.nginx.NginxError` if nginx does not start.
+    :class:`~loadtests.target.nginx.NginxError` if nginx does not start. With *log_dir*,
+    the function runtime behind nginx writes ``invocations.csv`` there
+    (:mod:`loadtests.target.invocation_log`), and the independent runtime also
+    ``runtime.jsonl`` (:mod:`loadtests.target.lambda_runtime`). With *stage* (nginx only), the target is an
+    AWS-shaped stand-in for a deployed stage: routes under ``/STAGE/`` and nothing but API
+    Gateway's wire format in its answers (:func:`loadtests.target.nginx.nginx_config`).
     """
+    if stage is not None and (gateway != "nginx" or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", stage)):
+        raise ServeError(f"--stage {stage!r}: a stage name (letters, digits, _ and -) with --gateway nginx")
     if gateway not in GATEWAYS:
         raise ServeError(f"--gateway must be one of {', '.join(GATEWAYS)}, got {gateway!r}")
     runtime = runtime or ("model" if gateway == "emulated" else "independent")
@@ -97,24 +108,25 @@ def serve(
                          "--runtime independent needs --gateway nginx")
     if max_environments < 1:
         raise ServeError(f"--max-environments must be at least 1, got {max_environments}")
-    if runtime_log is not None:
+    if log_dir is not None:
         try:
-            open(runtime_log, "a", encoding="utf-8").close()
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ServeError(f"--runtime-log {runtime_log}: {exc.strerror or exc}") from None
+            raise ServeError(f"--log-dir {log_dir}: {exc.strerror or exc}") from None
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
     _raise_open_files_limit()
-    asyncio.run(_serve(scenario, port, gateway, runtime, seed, duration_limit_s, ready,
-                       max_environments=max_environments, runtime_log=runtime_log))
+    asyncio.run(_serve(scenario, port, gateway, seed, duration_limit_s, ready, log_dir, stage,
+                       runtime=runtime, max_environments=max_environments))
 
 
-async def _serve(scenario: Scenario, port: int, gateway: str, runtime_kind: str, seed: int | None,
-                 duration_limit_s: float | None, ready: Callable[[str], None], *, max_environments: int,
-                 runtime_log: str | None) -> None:
+async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
+                 duration_limit_s: float | None, ready: Callable[[str], None],
+                 log_dir: str | Path | None = None, stage: str | None = None, *,
+                 runtime: str = "independent", max_environments: int = 256) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -126,15 +138,16 @@ async def _serve(scenario: Scenario, port: int, gateway: str, runtime_kind: str,
     if gateway == "emulated":
         app = emulated_app(scenario, seed=seed, clock=clock)
         listen = port
-    elif runtime_kind == "model":
-        runtime = FunctionRuntime(scenario, seed=seed, clock=clock)
-        app = runtime_app(runtime)
-        app.on_cleanup.append(lambda _: _close(runtime))
+    elif runtime == "model":
+        model = FunctionRuntime(scenario, seed=seed, clock=clock)
+        log = InvocationLog(Path(log_dir) / "invocations.csv") if log_dir is not None else None
+        app = runtime_app(model, log)
+        app.on_cleanup.append(lambda _: _close(model))
         listen = 0
     else:
         # Its provisioned environments start in runner.setup(), before anything listens.
         app = lambda_app(LambdaRuntime(scenario, seed=seed, clock=clock, max_environments=max_environments,
-                                       log=runtime_log))
+                                       log_dir=log_dir))
         listen = 0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -145,9 +158,11 @@ async def _serve(scenario: Scenario, port: int, gateway: str, runtime_kind: str,
         except OSError as exc:
             raise ServeError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         if gateway == "nginx":
-            nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]))
+            access_log = Path(log_dir).resolve() / "access.log" if log_dir is not None else None
+            nginx = NginxServer(scenario, port=port, upstream_port=int(runner.addresses[0][1]), stage=stage,
+                                access_log=access_log)
             nginx.start()
-        ready(f"listening on http://127.0.0.1:{port}")
+        ready(f"listening on http://127.0.0.1:{port}" + (f"/{stage}" if stage else ""))
         await stop.wait()
     finally:
         if nginx is not None:
@@ -179,13 +194,17 @@ def _parser() -> argparse.ArgumentParser:
                         "model (the model's own function pools)")
     p.add_argument("--max-environments", type=int, default=256, metavar="N",
                    help="independent runtime: at most N worker processes on this host (default 256)")
-    p.add_argument("--runtime-log", default=None, metavar="FILE",
-                   help="independent runtime: append one JSON line per invocation to FILE")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key, as in throttlesim run")
     p.add_argument("--duration-limit", type=float, default=None, metavar="S",
                    help="stop by itself after S seconds")
+    p.add_argument("--stage", default=None, metavar="NAME",
+                   help="with --gateway nginx: serve routes under /NAME/ with nothing but API Gateway's wire format")
+    p.add_argument("--log-dir", default=None, metavar="DIR",
+                   help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv (the "
+                        "independent one also to DIR/runtime.jsonl, with its init and run times) and nginx every "
+                        "request to DIR/access.log (API Gateway's JSON access-log shape)")
     return p
 
 
@@ -201,8 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides[key] = value
     try:
         serve(args.scenario, port=args.port, gateway=args.gateway, runtime=args.runtime, seed=args.seed,
-              duration_limit_s=args.duration_limit, overrides=overrides or None,
-              max_environments=args.max_environments, runtime_log=args.runtime_log)
+              duration_limit_s=args.duration_limit, overrides=overrides or None, log_dir=args.log_dir,
+              stage=args.stage, max_environments=args.max_environments)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2

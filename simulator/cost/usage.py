@@ -80,20 +80,19 @@ from simulator.cost.bill import (
     LambdaUsage,
     api_gateway_cost,
     data_transfer_cost,
-    logs_cost,
     http_metered_requests,
     lambda_billed_ms,
     lambda_cost,
+    logs_cost,
 )
 from simulator.cost.pricing import PriceTable, load_prices
-from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS
-from simulator.results import PROVISIONED
+from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS, PROVISIONED
 
 if TYPE_CHECKING:
-    from simulator.results import Result
+    from simulator.results.records import Result
     from simulator.scenario import Scenario
 
-__all__ = ["UNATTRIBUTED", "RunCost", "run_cost"]
+__all__ = ["UNATTRIBUTED", "RunCost", "Usage", "price_usage", "run_cost"]
 
 #: Key of ``RunCost.by_client`` for the cost that belongs to no attempt (provisioned concurrency).
 UNATTRIBUTED = "(provisioned concurrency)"
@@ -203,12 +202,12 @@ def run_cost(
     else:
         raise TypeError(f"prices must be a PriceTable, a Region name or None, got {prices!r}")
 
-    return price_usage(_Usage(result, bill_init, table), scenario, free_tier=free_tier, bill_init=bill_init,
+    return price_usage(Usage(result, bill_init, table), scenario, free_tier=free_tier, bill_init=bill_init,
                        month_hours=float(month_hours), table=table)
 
 
 def price_usage(
-    usage: _Usage, scenario: Scenario, *, free_tier: bool, bill_init: bool, month_hours: float, table: PriceTable
+    usage: Usage, scenario: Scenario, *, free_tier: bool, bill_init: bool, month_hours: float, table: PriceTable
 ) -> RunCost:
     """Price billed quantities (summed by function, client and gateway cause) for the run
     and for a month: the one pricing path for recorded and aggregate results."""
@@ -258,7 +257,7 @@ def price_usage(
 # --------------------------------------------------------------------------------------------
 
 
-class _Usage:
+class Usage:
     """Per-attempt billed quantities, summed by (function, client, gateway cause)."""
 
     def __init__(self, result: Result, bill_init: bool, table: PriceTable) -> None:
@@ -326,7 +325,7 @@ class _Usage:
     @classmethod
     def from_sums(
         cls, scenario: Scenario, cube: dict[str, npt.NDArray[np.float64]], cause_counts: npt.NDArray[np.int64]
-    ) -> _Usage:
+    ) -> Usage:
         """Quantities already summed by (function, client, gateway cause) during a run."""
         usage = cls.__new__(cls)
         usage._describe(scenario)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from simulator.errors import ThrottlesimError
+
 if TYPE_CHECKING:
-    from simulator.aggregate import AggregateResult
-    from simulator.results import Result
+    from simulator.results import AggregateResult, Result
     from simulator.scenario import Scenario
 
 __all__ = ["ENGINES", "fast_engine_unavailable", "simulate"]
@@ -46,7 +47,7 @@ def simulate(
     *seed* overrides the scenario's own seed. The same scenario and seed always give
     the same result, whichever engine runs it. With ``record=False`` the fast engine
     keeps no per-attempt rows and returns an
-    :class:`~simulator.aggregate.AggregateResult` (same ``summary()`` keys, time series,
+    :class:`~simulator.results.aggregate.AggregateResult` (same ``summary()`` keys, time series,
     percentiles from a histogram accurate to 0.4%); the SimPy engine always records.
     """
     if engine is None:
@@ -64,8 +65,6 @@ def simulate(
             result.engine_note = None  # type: ignore[union-attr]
             return result
         if engine == "fast":
-            from simulator.errors import ThrottlesimError
-
             raise ThrottlesimError(f"--engine fast: {note}")
         note = f"ran on the SimPy engine: {note}"
     from simulator.engine.reference import ReferenceEngine

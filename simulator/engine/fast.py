@@ -14,7 +14,7 @@ Every named stream (:mod:`simulator.rng`) is drawn in blocks of
 :data:`~simulator.dists.BLOCK` samples from the same generator as the reference's
 :class:`~simulator.dists.Draws`, and consumed one value at a time in event order
 (:mod:`simulator.engine.fast_streams`). Open arrivals are
-:func:`~simulator.traffic.open_arrival_times` (in chunks for very long runs,
+:func:`~simulator.traffic.arrivals.open_arrival_times` (in chunks for very long runs,
 :mod:`simulator.engine.fast_inputs`).
 
 Same order: SimPy's event ids
@@ -74,7 +74,7 @@ Bounded memory
 With ``record=False`` nothing is kept per request: counters by client and cause, a
 latency histogram (:data:`~simulator.engine.fast_layout.HIST_SUB` bins per power of two),
 one-second time-series bins and the billing quantities. The result is an
-:class:`~simulator.aggregate.AggregateResult`. Random numbers, arrivals and the event
+:class:`~simulator.results.aggregate.AggregateResult`. Random numbers, arrivals and the event
 heap live in bounded buffers; when one runs low the compiled loop returns and resumes.
 """
 
@@ -90,10 +90,9 @@ from simulator.engine import fast_layout as L
 from simulator.engine.fast_inputs import flatten, quota_windows
 from simulator.engine.fast_streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
-from simulator.results import Result
+from simulator.results import AggregateResult, Result
 
 if TYPE_CHECKING:
-    from simulator.aggregate import AggregateResult
     from simulator.scenario import Scenario
 
 __all__ = ["FastEngine", "available", "unsupported"]
@@ -347,8 +346,6 @@ class FastEngine:
     def _result(self) -> Result | AggregateResult:
         if self.record:
             return Result(self.s, self.seed, _Columns(self.a), self.name)  # type: ignore[arg-type]
-        from simulator.aggregate import AggregateResult
-
         return AggregateResult.from_state(self.s, self.seed, self.name, self.figures())
 
     def figures(self) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import numpy as np
 from numba import njit
 
 from simulator.engine.fast_layout import (
-    EID,
     E_A,
     E_CAUSE,
     E_COST,
@@ -31,6 +30,7 @@ from simulator.engine.fast_layout import (
     E_START,
     E_TYPE,
     E_USER,
+    EID,
     FREE_N,
     HEAP_N,
     NORMAL,

@@ -2,7 +2,7 @@
 clients' arrival times (their buffers, and the random streams, are
 :mod:`simulator.engine.fast_streams`).
 
-**Open arrivals.** :func:`open_times` is :func:`simulator.traffic.open_arrival_times`
+**Open arrivals.** :func:`open_times` is :func:`simulator.traffic.arrivals.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
 without NumPy's temporaries). Above :data:`STREAM_ABOVE` expected arrivals per client,
 the times are produced in chunks (:func:`arrival_chunks`) with the same arithmetic, so a
@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from simulator.clients import route_weights
 from simulator.dists import Distribution, Uniform
-from simulator.engine.fast_layout import MAX_CHAIN
+from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN
 from simulator.engine.fast_streams import Arrivals, Maker, Streams
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
@@ -33,7 +32,8 @@ from simulator.gateway.quota import QuotaCounter
 from simulator.outcomes import CAUSES, status_codes
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.traffic import _profile, cumulative_rate
+from simulator.traffic.arrivals import cumulative_rate, rate_profile
+from simulator.traffic.clients import route_weights
 
 __all__ = ["STREAM_ABOVE", "arrival_chunks", "flatten", "open_times"]
 
@@ -49,7 +49,7 @@ _LEVEL_BLOCK = 4096
 def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray, duration_s: float,
                  rng: np.random.Generator) -> Iterator[tuple[np.ndarray, bool]]:
     """The arrival times before *duration_s* (bursts aside), in chunks of at most ``CHUNK``,
-    each with whether it is in nondecreasing order, with traffic.py's exact arithmetic:
+    each with whether it is in nondecreasing order, with simulator.traffic.arrivals' exact arithmetic:
     unit-rate levels, then the inverse of the cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
     blocks at a time as the rest of the run is expected to need (at most ``CHUNK``
     levels): the draws come from NumPy, the sums and the inverse from
@@ -158,8 +158,8 @@ def _bursts(spec: OpenArrivals) -> list[np.ndarray]:
 
 
 def open_times(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> np.ndarray:
-    """:func:`~simulator.traffic.open_arrival_times`, computed faster with the same result."""
-    ts, rs = _profile(spec.rate, duration_s)
+    """:func:`~simulator.traffic.arrivals.open_arrival_times`, computed faster with the same result."""
+    ts, rs = rate_profile(spec.rate, duration_s)
     _, cum = cumulative_rate(spec.rate, duration_s)
     parts: list[np.ndarray] = []
     ordered = True
@@ -189,9 +189,9 @@ class ArrivalChunks(Iterator[np.ndarray]):
 
 
 def arrival_chunks(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """:func:`~simulator.traffic.open_arrival_times` in sorted chunks of at most
+    """:func:`~simulator.traffic.arrivals.open_arrival_times` in sorted chunks of at most
     ``CHUNK`` arrivals plus the bursts that fall among them."""
-    ts, rs = _profile(spec.rate, duration_s)
+    ts, rs = rate_profile(spec.rate, duration_s)
     _, cum = cumulative_rate(spec.rate, duration_s)
     total = cum[-1]
     bursts = _bursts(spec)
@@ -253,12 +253,12 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
             for j, (level, cause) in enumerate(chain):
                 if id(level) not in where:
                     if isinstance(level, QuotaCounter):
-                        where[id(level)] = (1, len(quotas))
+                        where[id(level)] = (LEVEL_QUOTA, len(quotas))
                         quotas.append(level)
                     elif not isinstance(level, TokenBucket):
                         raise NotImplementedError(f"the fast engine has no gateway level {type(level).__name__}")
                     else:
-                        where[id(level)] = (0, len(buckets))
+                        where[id(level)] = (LEVEL_BUCKET, len(buckets))
                         buckets.append(level)  # type: ignore[arg-type]
                 chain_kind[c, r, j], chain_idx[c, r, j] = where[id(level)]
                 chain_cause[c, r, j] = cause

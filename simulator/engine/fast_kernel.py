@@ -1,7 +1,7 @@
 """The attempt, the response and the checks of the fast engine's compiled loop.
 
 These functions are the reference engine's ``_attempt``, ``_send``/``_after`` (with
-:class:`~simulator.clients.RetryPolicy`), ``Waiter.wait`` and ``Recorder`` ported to the
+:class:`~simulator.traffic.clients.RetryPolicy`), ``Waiter.wait`` and ``Recorder`` ported to the
 packed arrays of :mod:`simulator.engine.fast_layout`. Like the building blocks of
 :mod:`simulator.engine.fast_parts`, they are inlined into :func:`simulator.engine.fast_loop.run`,
 each at one call site.
@@ -26,7 +26,7 @@ NCAUSE = len(oc.CAUSES)
 
 @njit(inline="always")
 def billed_ms(seconds):  # type: ignore[no-untyped-def]
-    """:func:`simulator.cost.bill.lambda_billed_ms` of one duration in seconds.
+    """:func:`simulator.cost.metering.lambda_billed_ms` of one duration in seconds.
 
     That is ``ceil(rint(ms * 1e6) / 1e6)``. Below 2**52 nanoseconds (52 days) the
     quotient is under 2**33, where a double's spacing is under 1e-6: a quotient that is

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator import outcomes as oc
+
 __all__ = ["Pack"]
 
 # --------------------------------------------------------------------------- return codes
@@ -98,9 +100,10 @@ URGENT = 0
 NORMAL = 1
 PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
 
+# Event types of the main heap's slots. Open clients' next arrivals wait in their own heap
+# (``oht``...) and releases of execution environments sit in the main heap without a slot
+# (fast_heap.push_release): neither has a type, so 1 and 2 are not used.
 EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
-EV_OPEN_NEXT = 1  #: an open client's timeout until its next arrival
-EV_RELEASE = 2  #: an execution environment finishes (URGENT; in the heap without a slot, fast_heap.push_release)
 EV_RESPONSE = 3  #: a response reaches a client with a retry policy
 EV_DONE_SIGNAL = 4  #: a response reaches a closed user without retries: it triggers ``done``
 EV_DONE = 5  #: the user's ``done`` event: the user resumes
@@ -118,8 +121,8 @@ RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause"
 RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
 RR_INT = ("client", "route", "attempts", "status", "cause")
 RR_FLOAT = ("time_s", "end_s")
-COLD = 1
-PROVISIONED = 2
+COLD = oc.COLD
+PROVISIONED = oc.PROVISIONED
 
 # aggregates
 G_LAT_ATT_SUM, G_LAT_ATT_MAX, G_LAT_REQ_SUM, G_LAT_REQ_MAX, N_GLAT = range(5)

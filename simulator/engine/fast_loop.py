@@ -34,8 +34,8 @@ import numpy as np
 from numba import njit
 
 from simulator import outcomes as oc
-from simulator.engine import fast_kernel as K
 from simulator.engine import fast_heap as H
+from simulator.engine import fast_kernel as K
 from simulator.engine import fast_layout as L
 from simulator.engine import fast_parts as P
 

@@ -36,6 +36,7 @@ from simulator.engine.fast_layout import (
     HIST_EMAX,
     HIST_EMIN,
     HIST_SUB,
+    LEVEL_BUCKET,
     N_CONC,
     N_FI,
     N_FN,
@@ -123,7 +124,7 @@ def quota_roll(ti, si, qe, q, now):  # type: ignore[no-untyped-def]
 
 @njit(inline="always")
 def level_ready(ti, tf, si, sf, qe, kind, idx, now):  # type: ignore[no-untyped-def]
-    if kind == 0:
+    if kind == LEVEL_BUCKET:
         return bucket_ready(ti, tf, sf, idx, now)
     quota_roll(ti, si, qe, idx, now)
     o = ti[T_O_QSTATE] + N_QS * idx
@@ -132,7 +133,7 @@ def level_ready(ti, tf, si, sf, qe, kind, idx, now):  # type: ignore[no-untyped-
 
 @njit(inline="always")
 def level_take(ti, si, sf, kind, idx):  # type: ignore[no-untyped-def]
-    if kind == 0:
+    if kind == LEVEL_BUCKET:
         sf[ti[T_O_BSTATE] + 2 * idx] -= 1.0
     else:
         si[ti[T_O_QSTATE] + N_QS * idx + QS_USED] += 1

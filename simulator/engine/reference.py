@@ -25,20 +25,22 @@ of the events that use it.
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 import simpy
 from simpy.events import NORMAL, URGENT, Event
 
 from simulator import outcomes as oc
-from simulator.clients import RetryPolicy, Waiter, route_weights
 from simulator.dists import Draws, Uniforms
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
-from simulator.results import COLD, PROVISIONED, Recorder, Result
+from simulator.outcomes import COLD, PROVISIONED
+from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.traffic import open_arrival_times
+from simulator.traffic.arrivals import open_arrival_times
+from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
 
 __all__ = ["ReferenceEngine"]
 

@@ -197,7 +197,8 @@ class LimitReq:
         self.delay_ms = (excess - self.delay) * 1000 // self.rate if excess > self.delay else 0
 
     def __repr__(self) -> str:
-        return f"LimitReq(rate={self.rate}/1000 r/s, burst={self.burst // 1000}, excess={self.excess}, last={self.last})"
+        return (f"LimitReq(rate={self.rate}/1000 r/s, burst={self.burst // 1000}, excess={self.excess}, "
+                f"last={self.last})")
 
 
 class Closed:

@@ -26,10 +26,12 @@ and quota.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from simulator import outcomes as oc
 from simulator.gateway.buckets import TokenBucket
+from simulator.gateway.nginx import nginx_level
 from simulator.gateway.quota import QuotaCounter
 from simulator.scenario import Scenario
 
@@ -56,8 +58,6 @@ class Gateway:
         self.consume_on_reject = b.rejected_requests_consume_tokens
         self.quota_counts_throttled = b.throttled_requests_count_toward_quota
         if b.throttle_algorithm == "nginx_limit_req":
-            from simulator.gateway.nginx import nginx_level
-
             self._bucket: Callable[[float, int], Level] = nginx_level
         else:
             self._bucket = TokenBucket

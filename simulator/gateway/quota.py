@@ -9,7 +9,7 @@ initial time period", so the period containing ``start`` allows ``limit - offset
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["QuotaCounter", "period_start"]
 
@@ -18,7 +18,7 @@ _WEEKDAY = {"MONDAY": 0, "SUNDAY": 6}
 
 def period_start(moment: datetime, period: str, week_start: str = "SUNDAY") -> datetime:
     """The start (UTC) of the quota period that contains *moment*."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "DAY":
         return day

@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from simulator import outcomes as oc
-from simulator.outcomes import CAUSES, status_codes
+from simulator.cost.usage import run_cost
+from simulator.outcomes import CAUSES, COLD, status_codes
 from simulator.plots.style import CAUSE_COLOURS, format_usd, new_figure
-from simulator.results import COLD
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -123,7 +123,8 @@ def outcomes_over_time(result: Result, interval_s: float = 1.0) -> Figure:
         if not counts[c].any():
             continue
         top = bottom + counts[c]
-        ax.stairs(top, edges, baseline=bottom, fill=True, color=CAUSE_COLOURS[cause], label=_cause_label(cause, statuses[c]))
+        ax.stairs(top, edges, baseline=bottom, fill=True, color=CAUSE_COLOURS[cause],
+                  label=_cause_label(cause, statuses[c]))
         bottom = top
     offered = _per_interval(result.requests["time_s"], interval_s, n)
     ax.stairs(offered, edges, color="black", linewidth=1.4, label="offered (requests started)")
@@ -138,7 +139,8 @@ def outcomes_over_time(result: Result, interval_s: float = 1.0) -> Figure:
     handles, labels = ax.get_legend_handles_labels()
     # Top of the stack first, as the reader sees it; the offered line last.
     order = list(range(len(handles) - 2, -1, -1)) + [len(handles) - 1]
-    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside right upper", title="cause (status)")
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside right upper",
+               title="cause (status)")
     return fig
 
 
@@ -397,8 +399,6 @@ def run_figures(
         "latency_cdf": latency_cdf(result, by_client=len(result.names.clients) > 1),
     }
     if cost is True:
-        from simulator.cost.usage import run_cost
-
         cost = run_cost(result)
     if cost is not False:
         figures["cost"] = cost_breakdown(cost, title=f"Cost by item: {_run_title(result)}")

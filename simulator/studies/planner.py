@@ -1,6 +1,6 @@
 """Planning: the cheapest configuration that meets your service-level objectives.
 
-An SLO here is a bound on one of a sweep's figures (:data:`simulator.sweep.METRICS`)::
+An SLO here is a bound on one of a sweep's figures (:data:`simulator.studies.sweep.METRICS`)::
 
     rate_5xx<0.001          fewer than 0.1% of attempts answered 5XX
     rate_429<=0.5%          percentages are fractions
@@ -8,7 +8,7 @@ An SLO here is a bound on one of a sweep's figures (:data:`simulator.sweep.METRI
     success_fraction>0.999
     monthly_usd<5000        a budget is an SLO too
 
-:func:`plan` runs a sweep over the candidate configurations (see :mod:`simulator.sweep`),
+:func:`plan` runs a sweep over the candidate configurations (see :mod:`simulator.studies.sweep`),
 keeps the grid points that meet every SLO and picks the cheapest by mean ``monthly_usd``
 (ties go to the earlier grid point), with the runner-up.
 
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from simulator.sweep import METRICS, Executor, ProgressCallback, SweepResult, run_sweep
+from simulator.studies.sweep import METRICS, Executor, ProgressCallback, SweepResult, run_sweep
+from simulator.units import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,8 +117,6 @@ def _threshold(flag: str, name: str, metric: str, value: str) -> float:
             if name == metric:
                 return float(value)
             raise ValueError(f"{flag}: give {name} a duration with its unit, e.g. {value}ms")
-        from simulator.units import parse_duration
-
         try:
             return parse_duration(value) * 1000.0
         except ValueError:

@@ -1,7 +1,7 @@
 """The building blocks every scenario model shares: a strict frozen model, durations, ranges.
 
 A scenario file is validated by pydantic models (:mod:`simulator.scenario` and
-:mod:`simulator.scenario_clients`). They all derive from :class:`_Model`, which
+:mod:`simulator.scenario.clients`). They all derive from :class:`_Model`, which
 
 * refuses unknown keys (``extra="forbid"``), so a misspelt key is an error that the loader
   turns into "unknown key (did you mean ...?)" rather than a silently ignored setting;

@@ -1,6 +1,6 @@
 """Traffic flows: expected requests over a repeating cycle, and what fluid token buckets admit of them.
 
-A quota forecast (:mod:`simulator.quota_forecast`) needs *expected cumulative requests*
+A quota forecast (:mod:`simulator.studies.quota_forecast`) needs *expected cumulative requests*
 of one API key, before and after its usage-plan throttles, over days or months of
 simulated time. This module is the algebra that makes that a few arithmetic steps
 instead of a month of simulated requests.
@@ -11,7 +11,7 @@ linear between breakpoints ``t[0] = 0 < t[1] < ... < t[-1] = D`` (``r0[i]`` requ
 just after ``t[i]``, ``r1[i]`` just before ``t[i+1]``) plus ``atoms[i]`` requests arriving
 at the instant ``t[i]`` (bursts with ``over = 0``, rows of a replayed trace). That shape
 is closed under what a forecast needs: open arrivals with a piecewise-linear rate profile
-(the same ``Lambda(t)`` as :func:`simulator.traffic.cumulative_rate`), bursts and traces
+(the same ``Lambda(t)`` as :func:`simulator.traffic.arrivals.cumulative_rate`), bursts and traces
 are flows; flows add (:func:`_sum`, on the union of the breakpoints) and scale by a route
 weight (:func:`_scale`). ``at(tau)`` counts requests in ``[0, tau]`` (a quadratic inside a
 segment), ``inverse(q)`` finds the first instant the count reaches ``q``.

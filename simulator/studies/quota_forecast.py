@@ -11,7 +11,7 @@ taken to repeat every ``duration`` (a 10-minute scenario stands for every 10 min
 the period). For the clients of one key:
 
 * *offered* requests ``O(t)``: open arrivals integrate their rate profile (the same
-  ``Lambda(t)`` as :func:`simulator.traffic.cumulative_rate`), bursts add their counts,
+  ``Lambda(t)`` as :func:`simulator.traffic.arrivals.cumulative_rate`), bursts add their counts,
   replayed traces count their rows. Closed (Locust-style) users are approximated: each
   user sends ``1 / (wait + mean latency)`` requests per second, where the mean latency is
   the gateway overhead plus the mean duration of the functions behind the client's routes
@@ -39,7 +39,7 @@ quota lasts longer than forecast). The quota's effect on the throttle buckets is
 ignored (off by at most one burst per period).
 
 The algebra of these flows (piecewise-linear rates, fluid token buckets, repeating
-cycles) is in :mod:`simulator.quota_flows`; this module turns clients into flows and
+cycles) is in :mod:`simulator.studies.quota_flows`; this module turns clients into flows and
 flows into per-period forecasts.
 
 ``exact=True`` cross-checks the first period by simulating it with :func:`simulator.simulate`
@@ -50,7 +50,6 @@ attempts, retries included, and is meant for short periods.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -58,10 +57,13 @@ from typing import Any
 
 import numpy as np
 
+from simulator import outcomes as oc
+from simulator.engine import simulate
 from simulator.gateway.quota import period_start
-from simulator.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.scenario import Client, Scenario
-from simulator.traffic import cumulative_rate
+from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
+from simulator.traffic.arrivals import cumulative_rate
+from simulator.units import parse_duration
 
 __all__ = ["MAX_EXACT_REQUESTS", "QuotaForecast", "forecast_quotas", "render_forecasts"]
 
@@ -214,8 +216,6 @@ def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, e
     *exact* simulates the first period instead (see the module docstring); *seed* is
     the seed of that run (default: the scenario's).
     """
-    from simulator.units import parse_duration
-
     if horizon is None:
         horizon_s = None
     elif isinstance(horizon, bool) or not isinstance(horizon, (str, int, float)):
@@ -230,6 +230,11 @@ def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, e
     if not exact:
         return [f for per_key in forecasts for f in per_key]
     return _exact(scenario, [per_key[0] for per_key in forecasts], seed)
+
+
+def _span(flow: _Repeating, a: float, z: float) -> float:
+    """The requests *flow* counts between *a* and *z*."""
+    return flow.at(z, True) - flow.at(a, True)
 
 
 def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | None) -> list[QuotaForecast]:
@@ -267,17 +272,16 @@ def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | N
         allowed = quota.limit - (quota.offset if i == 0 else 0)
         target = counted.at(w0, left=True) + allowed
         te = max(w0, counted.inverse(target)) if allowed > 0 else w0
-        span: Callable[[_Repeating, float, float], float] = lambda f, a, z: f.at(z, True) - f.at(a, True)
         if te >= w1:
-            expected, refused, exhausted = span(offered, w0, w1), 0.0, None
-            throttled = expected - span(admitted, w0, w1)
+            expected, refused, exhausted = _span(offered, w0, w1), 0.0, None
+            throttled = expected - _span(admitted, w0, w1)
         else:
             overflow = counted.at(te) - target
             refused = after.at(w1, True) - after.at(te) + max(overflow, 0.0)
-            expected = span(offered, w0, te) + span(offered_429, te, w1)
-            throttled = span(offered, w0, te) - span(admitted, w0, te)
+            expected = _span(offered, w0, te) + _span(offered_429, te, w1)
+            throttled = _span(offered, w0, te) - _span(admitted, w0, te)
             if b.rejected_requests_consume_tokens:
-                throttled += span(offered_429, te, w1) - span(after, te, w1)
+                throttled += _span(offered_429, te, w1) - _span(after, te, w1)
             exhausted = s.start + timedelta(seconds=te)
         out.append(QuotaForecast(
             api_key=key, clients=tuple(c.name for c in clients), usage_plan=plan_name, period=quota.period,
@@ -297,7 +301,8 @@ def _repeated(c: Client, d: float, window: float) -> Client:
     if arr.process == "replay":
         times = [t + k * d for k in range(n) for t in arr.times if t + k * d < window]
         routes = [r for k in range(n) for t, r in zip(arr.times, arr.routes) if t + k * d < window]
-        return c.model_copy(update={"arrivals": arr.model_copy(update={"times": tuple(times), "routes": tuple(routes)})})
+        replayed = arr.model_copy(update={"times": tuple(times), "routes": tuple(routes)})
+        return c.model_copy(update={"arrivals": replayed})
     if arr.process == "closed":
         return c
     update: dict[str, Any] = {
@@ -308,7 +313,7 @@ def _repeated(c: Client, d: float, window: float) -> Client:
         rs = np.interp(ts, [p for p, _ in arr.rate], [r for _, r in arr.rate])
         profile: list[tuple[float, float]] = []
         for k in range(n):
-            for j, (t, r) in enumerate(zip(ts, rs)):
+            for t, r in zip(ts, rs):
                 t_abs = float(t) + k * d
                 if profile and t_abs <= profile[-1][0]:
                     if r == profile[-1][1]:
@@ -320,9 +325,6 @@ def _repeated(c: Client, d: float, window: float) -> Client:
 
 
 def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[QuotaForecast]:
-    import simulator
-    from simulator import outcomes as oc
-
     if not firsts:
         return []
     window = max((f.period_end - s.start).total_seconds() for f in firsts)
@@ -333,7 +335,7 @@ def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[Q
                          f"(at most {MAX_EXACT_REQUESTS:,}); use the analytic forecast")
     clients = [_repeated(c, s.duration, window) for c in s.clients]
     run = s.model_copy(update={"duration": window, "clients": clients})
-    result = simulator.simulate(run, seed=seed)
+    result = simulate(run, seed=seed)
     a = result.attempts
     names = [c.name for c in s.clients]
     out = []

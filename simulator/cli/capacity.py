@@ -1,7 +1,7 @@
 """``throttlesim sweep``, ``plan`` and ``quota``: capacity planning from the command line.
 
-Thin faces over :mod:`simulator.sweep`, :mod:`simulator.planner` and
-:mod:`simulator.quota_forecast`, the same functions notebooks call.
+Thin faces over :mod:`simulator.studies.sweep`, :mod:`simulator.studies.planner` and
+:mod:`simulator.studies.quota_forecast`, the same functions notebooks call.
 """
 
 from __future__ import annotations
@@ -11,25 +11,18 @@ import json
 import sys
 from typing import Any
 
+from simulator.cli.args import check_output, check_plots_dir, console, overrides, plot_args, positive_int, seed
 from simulator.errors import ThrottlesimError
+from simulator.scenario import load_scenario
+from simulator.studies.planner import parse_slo, plan, render_plan
+from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
+from simulator.studies.sweep import parse_vary_flags, render_sweep, run_sweep
 
-__all__ = ["add_capacity_commands", "run_capacity_command"]
-
-
-def _console() -> Any:
-    from simulator.cost_report import _console as console
-
-    return console()
-
-
-def _types() -> tuple[Any, Any, Any, Any, Any]:
-    from simulator.cli import _check_output, _check_plots_dir, _plot_args, _positive_int, _seed
-
-    return _check_output, _positive_int, _seed, _plot_args, _check_plots_dir
+__all__ = ["add_capacity_commands"]
 
 
 def add_capacity_commands(sub: Any) -> None:
-    _check_output, _positive_int, _seed, _plot_args, _check_plots_dir = _types()
+    """Add ``sweep``, ``plan`` and ``quota`` to the subcommands *sub*."""
     vary_help = "a key and its values: KEY=V1,V2,... or KEY=START:STOP:STEP (repeatable; the grid is every combination)"
     sweep = sub.add_parser("sweep", help="run a scenario over a grid of what-ifs, several seeds each")
     plan = sub.add_parser("plan", help="the cheapest configuration of a grid that meets every SLO")
@@ -38,22 +31,26 @@ def add_capacity_commands(sub: Any) -> None:
         p.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES", help=vary_help)
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a scenario key at every point (repeatable), as for run")
-        p.add_argument("--replications", type=_positive_int, default=1, metavar="N",
+        p.add_argument("--replications", type=positive_int, default=1, metavar="N",
                        help="seeds per point (seed, seed+1, ...); > 1 adds 95%% confidence intervals")
-        p.add_argument("--seed", type=_seed, help="first seed (default: the scenario's)")
+        p.add_argument("--seed", type=seed, help="first seed (default: the scenario's)")
         p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://scheduler:8786")
-        p.add_argument("--workers", type=_positive_int, metavar="N", help="local processes (default: one per CPU)")
+        p.add_argument("--workers", type=positive_int, metavar="N", help="local processes (default: one per CPU)")
         p.add_argument("--out", metavar="FILE", help="write the table to FILE (.csv or .parquet)")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-        _plot_args(p)
+        plot_args(p)
+    sweep.set_defaults(handler=_sweep)
+    plan.set_defaults(handler=_plan)
     plan.add_argument("--slo", action="append", required=True, metavar="METRIC<THRESHOLD",
                       help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
     quota.add_argument("scenario", help="scenario file (TOML)")
-    quota.add_argument("--horizon", metavar="DURATION", help="forecast every period up to this long after start, e.g. 90d")
+    quota.add_argument("--horizon", metavar="DURATION",
+                       help="forecast every period up to this long after start, e.g. 90d")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
-    quota.add_argument("--seed", type=_seed, help="seed of the --exact run (default: the scenario's)")
+    quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    quota.set_defaults(handler=_quota)
 
 
 def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
@@ -62,20 +59,15 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-    from simulator.planner import plan
-    from simulator.cli import _overrides
-    from simulator.sweep import parse_vary_flags, run_sweep
-
-    _check_output, _, _, _, _check_plots_dir = _types()
     try:
         vary = parse_vary_flags(args.vary)
     except ValueError as exc:
         raise ThrottlesimError(str(exc)) from None
-    fixed = _overrides(args.set)
+    fixed = overrides(args.set)
     if both := sorted(set(fixed) & set(vary)):
         raise ThrottlesimError(f"--set {both[0]}: the key is also given to --vary; give it once")
-    _check_output("--out", args.out, (".csv", ".parquet"))
-    formats = _check_plots_dir(args)
+    check_output("--out", args.out, (".csv", ".parquet"))
+    formats = check_plots_dir(args)
     if args.dask:
         try:
             from distributed import Client
@@ -100,7 +92,10 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
 
             kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
                           overrides=fixed)
-            result = plan(args.scenario, slos, vary, **kwargs) if slos is not None else run_sweep(args.scenario, vary, **kwargs)
+            if slos is not None:
+                result = plan(args.scenario, slos, vary, **kwargs)
+            else:
+                result = run_sweep(args.scenario, vary, **kwargs)
     finally:
         if executor is not None:
             executor.close() if args.dask else executor.shutdown()
@@ -121,23 +116,15 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from simulator.sweep import render_sweep
-
     result = _grid_run(args, None)
     if args.json:
         sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
     else:
-        _console().print(render_sweep(result))
+        console().print(render_sweep(result))
     return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from simulator.planner import parse_slo, render_plan
-
     try:
         slos = [parse_slo(text) for text in args.slo]
     except ValueError as exc:
@@ -146,19 +133,14 @@ def _plan(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
-        console = _console()
+        out = console()
         for item in render_plan(result):
-            console.print(item)
+            out.print(item)
     return 0 if result.best is not None else 1
 
 
 def _quota(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    import simulator
-    from simulator.quota_forecast import forecast_quotas, render_forecasts
-
-    scenario = simulator.load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario)
     try:
         forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed)
     except ValueError as exc:
@@ -169,18 +151,11 @@ def _quota(args: argparse.Namespace) -> int:
     if not forecasts:
         print(f"{args.scenario}: no API key is in a usage plan with a quota", file=sys.stderr)
         return 0
-    console = _console()
-    console.print(render_forecasts(forecasts))
+    out = console()
+    out.print(render_forecasts(forecasts))
     for note in sorted({n for f in forecasts for n in f.notes}):
-        console.print(f"note: {note}")
+        out.print(f"note: {note}")
     if not args.exact:
-        console.print("Expected values from the rate profile, traffic repeating every duration; "
-                      "retries and stage/account throttles not modelled (see simulator/quota_forecast.py).")
+        out.print("Expected values from the rate profile, traffic repeating every duration; "
+                      "retries and stage/account throttles not modelled (see simulator/studies/quota_forecast.py).")
     return 0
-
-
-
-def run_capacity_command(args: argparse.Namespace) -> int | None:
-    """Run ``sweep``, ``plan`` or ``quota``; None for any other command."""
-    handler = {"sweep": _sweep, "plan": _plan, "quota": _quota}.get(args.command)
-    return None if handler is None else handler(args)

@@ -9,15 +9,15 @@ All durations are held in seconds (``*_s`` attributes or :class:`~simulator.dist
 objects); rates are per second.
 
 The ``[[clients]]`` models (arrivals, Locust waits, retry policies) live in
-:mod:`simulator.scenario_clients` and the blocks every model is built from (the strict
-frozen base model, :data:`Duration`) in :mod:`simulator.scenario_base`; all of them are
-importable from here.
+:mod:`simulator.scenario.clients` and the blocks every model is built from (the strict
+frozen base model, :data:`Duration`) in :mod:`simulator.scenario.base`; all of them are
+importable from :mod:`simulator.scenario`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -29,59 +29,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator import dists
-from simulator.scenario_base import Duration, _between, _Model
-from simulator.scenario_clients import (
-    DEFAULT_RETRY_ON,
-    ArrivalSpec,
-    BetweenWait,
-    Burst,
-    Client,
-    ClosedArrivals,
-    ConstantPacingWait,
-    ConstantThroughputWait,
-    ConstantWait,
-    ExponentialRetry,
-    FixedRetry,
-    NoRetry,
-    OpenArrivals,
-    ReplayArrivals,
-    RetryQuota,
-    RetrySpec,
-    StandardRetry,
-    WaitSpec,
-)
+from simulator.scenario.base import Duration, _between, _Model
+from simulator.scenario.clients import Client
 
-__all__ = [
-    "DEFAULT_RETRY_ON",
-    "Account",
-    "Api",
-    "ArrivalSpec",
-    "Behaviour",
-    "BetweenWait",
-    "Burst",
-    "Client",
-    "ClosedArrivals",
-    "ConstantPacingWait",
-    "ConstantThroughputWait",
-    "ConstantWait",
-    "Duration",
-    "ExponentialRetry",
-    "FixedRetry",
-    "Function",
-    "NoRetry",
-    "OpenArrivals",
-    "Quota",
-    "ReplayArrivals",
-    "RetryQuota",
-    "RetrySpec",
-    "Route",
-    "Scenario",
-    "Stage",
-    "StandardRetry",
-    "Throttle",
-    "UsagePlan",
-    "WaitSpec",
-]
+__all__ = ["Account", "Api", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan"]
 
 
 # --------------------------------------------------------------------------- distributions
@@ -209,7 +160,7 @@ def _dist_shorthand(value: Any) -> Any:
 
 #: A distribution of durations: a duration string (fixed) or a table with ``kind``.
 DistSpec = Annotated[
-    Union[FixedDist, ExponentialDist, LogNormalDist, UniformDist, EmpiricalDist, SequenceDist],
+    FixedDist | ExponentialDist | LogNormalDist | UniformDist | EmpiricalDist | SequenceDist,
     Field(discriminator="kind"),
     BeforeValidator(_dist_shorthand),
 ]
@@ -412,7 +363,7 @@ def _utc(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     return value
 
 
@@ -423,7 +374,7 @@ class Scenario(_Model):
     description: str = ""
     duration: Duration
     seed: int = Field(default=0, ge=0)
-    start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=UTC)
     api: Api = Api()
     account: Account = Account()
     stage: Stage = Stage()

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from simulator import outcomes as oc
-from simulator.outcomes import CAUSES
+from simulator.cost.usage import run_cost
+from simulator.outcomes import CAUSES, COLD, PROVISIONED
+from simulator.results.timeseries import build_timeseries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,8 +78,6 @@ _ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_laten
 _REQUEST_INT = ("client", "route", "attempts", "status", "cause")
 _REQUEST_FLOAT = ("time_s", "end_s")
 
-COLD = 1
-PROVISIONED = 2
 
 
 class Recorder:
@@ -224,7 +224,9 @@ class Result:
             "latency_ms": _percentiles(a_lat),
         }
 
-    def _rates(self, a_status: np.ndarray, a_cause: np.ndarray, r_status: np.ndarray, n_att: int, n_req: int) -> dict[str, float]:
+    def _rates(
+        self, a_status: np.ndarray, a_cause: np.ndarray, r_status: np.ndarray, n_att: int, n_req: int
+    ) -> dict[str, float]:
         dur = self.scenario.duration
 
         def frac(x: int, n: int) -> float:
@@ -294,8 +296,6 @@ class Result:
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)
         out["clients"] = clients
         if cost:
-            from simulator.cost.usage import run_cost
-
             out["cost_usd"] = run_cost(self).to_dict()
         return out
 
@@ -337,7 +337,8 @@ class Result:
             "cause": np.array(CAUSES, dtype=object)[a["cause"]] if self.n_attempts else np.array([], dtype=object),
             "latency_s": a["latency_s"],
             "gateway_status": a["gateway_status"],
-            "gateway_cause": np.array(CAUSES, dtype=object)[a["gateway_cause"]] if self.n_attempts else np.array([], dtype=object),
+            "gateway_cause": (np.array(CAUSES, dtype=object)[a["gateway_cause"]] if self.n_attempts
+                              else np.array([], dtype=object)),
             "gateway_latency_s": a["gateway_latency_s"],
             "integration_latency_s": a["integration_latency_s"],
             "cold_start": (a["flags"] & COLD) != 0,
@@ -390,8 +391,6 @@ class Result:
         functions and per function as ``Metric[function]``: ``Invocations``, ``Throttles``,
         ``ConcurrentExecutions`` (maximum), ``ProvisionedConcurrencySpilloverInvocations``.
         """
-        from simulator.timeseries import build_timeseries
-
         return build_timeseries(self, interval_s)
 
     def timeseries_dataframe(self, interval_s: float = 1.0) -> pd.DataFrame:

@@ -13,7 +13,7 @@ instead keeps, as it goes:
 * per-function Lambda counts and peak concurrency;
 * one-second time-series bins (counts, latency sums, invocations, throttles, spillover,
   the highest and last concurrency in each second), from which any whole number of
-  seconds per interval is derived exactly as :func:`simulator.timeseries.build_timeseries`
+  seconds per interval is derived exactly as :func:`simulator.results.timeseries.build_timeseries`
   would compute it;
 * the billing quantities by (function, client, gateway cause), so the cost is the same
   as from the rows.
@@ -33,13 +33,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator import outcomes as oc
+from simulator.cost.bill import http_metered_requests
+from simulator.cost.pricing import PriceTable, load_prices
+from simulator.cost.usage import RunCost, Usage, price_usage
+from simulator.engine import fast_layout as L
 from simulator.errors import ThrottlesimError
 from simulator.outcomes import CAUSES, status_codes
+from simulator.results.records import _write_csv
+from simulator.results.timeseries import series_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from simulator.cost.usage import RunCost
     from simulator.scenario import Scenario
 
 __all__ = ["AggregateResult", "RecordsNotKept", "histogram_percentiles"]
@@ -231,9 +236,6 @@ class AggregateResult:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.round(np.where(c > 0, t / np.maximum(c, 1), np.nan), 6)
 
-        from simulator.engine import fast_layout as L
-        from simulator.timeseries import series_table
-
         tsn, tsf = g["ts_counts"], g["ts_ms"]
         acct_max, acct_last = tsn[L.TS_ACCT_MAX], tsn[L.TS_ACCT_LAST]
         gateway = {
@@ -258,8 +260,6 @@ class AggregateResult:
         return pd.DataFrame(self.timeseries(interval_s))
 
     def write_timeseries(self, path: str | Path, interval_s: float = 1.0) -> None:
-        from simulator.results import _write_csv
-
         _write_csv(Path(path), self.timeseries(interval_s))
 
     # ------------------------------------------------------------------ rows are not kept
@@ -303,11 +303,6 @@ def _run_cost(result: AggregateResult, *, free_tier: bool, bill_init: bool, mont
     """:func:`simulator.cost.usage.run_cost` with the per-attempt usage replaced by the
     same quantities summed during the run (integers of ms and bytes, so the sums are
     exact and the cost equals the recorded run's)."""
-    from simulator.cost.bill import http_metered_requests
-    from simulator.cost.pricing import PriceTable, load_prices
-    from simulator.cost.usage import _Usage, price_usage
-    from simulator.engine import fast_layout as L
-
     s = result.scenario
     table = prices if isinstance(prices, PriceTable) else load_prices(prices or s.account.region)
     g = result.figures
@@ -321,7 +316,7 @@ def _run_cost(result: AggregateResult, *, free_tier: bool, bill_init: bool, mont
     for r, f in enumerate(g["route_fn"]):
         gateway[f] += units[r] * g["gateway_billed"][r]
     on_demand = cube[L.CUBE_OD_INIT if bill_init else L.CUBE_OD_RUN]
-    usage = _Usage.from_sums(s, {
+    usage = Usage.from_sums(s, {
         "gateway": gateway,
         "requests": cube[L.CUBE_REQUESTS],
         "on_demand_ms": on_demand,

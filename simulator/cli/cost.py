@@ -16,21 +16,20 @@ import sys
 from argparse import Namespace
 from typing import Any
 
-from rich.console import Console
+import numpy as np
 from rich.table import Table
+
+import simulator
+from simulator.cli.args import console
+from simulator.cost.bill import analytic_monthly_cost
+from simulator.cost.pricing import load_prices, unconfirmed_items
+from simulator.cost.usage import run_cost
+from simulator.errors import ThrottlesimError
 
 __all__ = ["analytic", "compare", "explain", "replications", "single"]
 
 
-def _console() -> Console:
-    console = Console()
-    return console if console.is_terminal and console.width >= 100 else Console(width=110)
-
-
 def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, Any]:
-    import simulator
-    from simulator.cost.usage import run_cost
-
     scenario = simulator.load_scenario(path, overrides=overrides, seed=args.seed)
     result = simulator.simulate(scenario)
     summary = result.summary(cost=False)
@@ -76,11 +75,11 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"scenario": p["summary"]["scenario"], **p["cost"]}, indent=2) + "\n")
         return 0
-    console = _console()
+    out = console()
     c = p["cost"]
-    console.print(f"[bold]{p['summary']['scenario']}[/bold]: run ${c['run_total']:,.6f}, "
-                  f"month ${c['monthly_total']:,.2f} ({c['monthly_method']})")
-    console.print(_item_table("Monthly cost by item", c["monthly"]))
+    out.print(f"[bold]{p['summary']['scenario']}[/bold]: run ${c['run_total']:,.6f}, "
+              f"month ${c['monthly_total']:,.2f} ({c['monthly_method']})")
+    out.print(_item_table("Monthly cost by item", c["monthly"]))
     failed = {k: v for k, v in c["failed_attempts"].items() if v}
     if failed:
         t = Table(title="What failed attempts cost (run)", title_justify="left")
@@ -88,7 +87,7 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
         t.add_column("USD", justify="right")
         for cause, usd in failed.items():
             t.add_row(cause, f"{usd:,.6f}")
-        console.print(t)
+        out.print(t)
     return 0
 
 
@@ -108,27 +107,23 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
-    t = Table(title=f"{base['summary']['scenario']}: baseline vs " + ", ".join(f"{k}={v}" for k, v in overrides.items()),
-              title_justify="left")
+    variant = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    t = Table(title=f"{base['summary']['scenario']}: baseline vs {variant}", title_justify="left")
     for col in ("figure", "baseline", "variant", "delta"):
         t.add_column(col, justify="left" if col == "figure" else "right")
     for k in hb:
         t.add_row(k, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
-    _console().print(t)
+    console().print(t)
     return 0
 
 
 def analytic(args: Namespace) -> int:
-    from simulator.cost.bill import analytic_monthly_cost
-
     try:
         breakdown = analytic_monthly_cost(
             args.api, args.monthly_requests, args.duration_ms, args.memory_mb, args.architecture,
             provisioned_concurrency=args.provisioned_concurrency, free_tier=args.free_tier,
         )
     except ValueError as exc:
-        from simulator.errors import ThrottlesimError
-
         raise ThrottlesimError(f"throttlesim cost: {exc}") from None
     d = breakdown.to_dict()
     if args.json:
@@ -141,16 +136,12 @@ def analytic(args: Namespace) -> int:
     for line in d["lines"]:
         t.add_row(line["service"], line["item"], f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.2f}")
     t.add_row("", "total", "", "", f"{d['total_usd']:,.2f}")
-    _console().print(t)
+    console().print(t)
     return 0
 
 
 def replications(args: Namespace, overrides: dict[str, str]) -> int:
     """Monthly cost across seeds: the spread that comes from the traffic's randomness alone."""
-    import numpy as np
-
-    import simulator
-
     first = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed).seed
     runs = []
     for k in range(args.replications):
@@ -162,15 +153,13 @@ def replications(args: Namespace, overrides: dict[str, str]) -> int:
     if args.json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
-    _console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
+    console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
                      f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}")
     return 0
 
 
 def explain(args: Namespace) -> int:
     """The prices that AWS does not confirm, so a user knows which figures to check."""
-    from simulator.cost.pricing import load_prices, unconfirmed_items
-
     table = load_prices()
     items = unconfirmed_items(table)
     if args.json:
@@ -182,5 +171,5 @@ def explain(args: Namespace) -> int:
         t.add_column(col)
     for i in items:
         t.add_row(i.key, i.unit, i.source + (f"\n{i.note}" if i.note else ""))
-    _console().print(t)
+    console().print(t)
     return 0

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator import outcomes as oc
-from simulator.results import PROVISIONED
+from simulator.outcomes import PROVISIONED
 
 if TYPE_CHECKING:
-    from simulator.results import Result
+    from simulator.results.records import Result
 
 __all__ = ["build_timeseries", "series_table"]
 
@@ -117,7 +117,8 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     for i, f in enumerate(functions):
         mine = a["function"] == i
         sel = f_c == i
-        spill = count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency else np.zeros(n, np.int64)
+        spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency
+                 else np.zeros(n, np.int64))
         per_function.append((f.name, count(mine & ran), count(mine & throttled),
                              _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
     return series_table(np.arange(n) * interval_s, gateway, per_function,

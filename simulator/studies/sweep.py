@@ -5,7 +5,7 @@ A *sweep* answers "what if reserved concurrency were 100, 200 or 400, and memory
 mapping from a dotted key path (the same paths ``--set`` takes, list entries by name) to
 the values to try::
 
-    from simulator.sweep import parse_vary, run_sweep
+    from simulator.studies.sweep import parse_vary, run_sweep
 
     key, values = parse_vary("functions.checkout.reserved_concurrency=100:400:100")
     sweep = run_sweep("scenarios/flash_sale.toml", {key: values, "functions.checkout.memory_mb": [1024, 1769]},
@@ -48,7 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from simulator.engine import simulate
 from simulator.errors import ThrottlesimError
+from simulator.scenario import load_scenario
+from simulator.units import format_duration, parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,8 +112,6 @@ def _number(text: str) -> int | float | None:
 
 
 def _duration(text: str) -> float | None:
-    from simulator.units import parse_duration
-
     try:
         return parse_duration(text)
     except ValueError:
@@ -156,8 +157,6 @@ def _range(flag: str, parts: list[str]) -> list[Any]:
     if whole:
         return [int(v) for v in grid]
     if durations[0] is not None and numbers[0] is None:
-        from simulator.units import format_duration
-
         return [format_duration(v) for v in grid]
     return grid
 
@@ -241,10 +240,8 @@ def run_point(scenario_path: str, overrides: dict[str, Any], seed: int) -> dict[
 
     This is the task a sweep sends to its executor: plain data in, a small dict out.
     """
-    import simulator
-
-    scenario = simulator.load_scenario(scenario_path, overrides=overrides, seed=seed)
-    return headline(simulator.simulate(scenario, seed=seed).summary())
+    scenario = load_scenario(scenario_path, overrides=overrides, seed=seed)
+    return headline(simulate(scenario, seed=seed).summary())
 
 
 # --------------------------------------------------------------------------- statistics
@@ -379,13 +376,11 @@ class Sweep:
     def validate(self) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
         """Load the scenario at every point (raising :class:`~simulator.ScenarioError` on the
         first bad one) before any time is spent running; returns the points and the seeds."""
-        import simulator
-
-        base = simulator.load_scenario(self.scenario_path, overrides=self.overrides or None)
+        base = load_scenario(self.scenario_path, overrides=self.overrides or None)
         first = base.seed if self.seed is None else self.seed
         points = self.points()
         for point in points:
-            simulator.load_scenario(self.scenario_path, overrides={**self.overrides, **point})
+            load_scenario(self.scenario_path, overrides={**self.overrides, **point})
         return points, tuple(first + r for r in range(self.replications))
 
     def run(self, executor: Executor | None = None, progress: ProgressCallback | None = None) -> SweepResult:
@@ -479,12 +474,15 @@ def run_sweep(
     return sweep.run(executor, progress)
 
 
-def render_sweep(result: SweepResult, metrics: Sequence[str] = ("rate_429", "rate_5xx", "p99_ms", "monthly_usd")) -> Any:
+def render_sweep(
+    result: SweepResult, metrics: Sequence[str] = ("rate_429", "rate_5xx", "p99_ms", "monthly_usd")
+) -> Any:
     """A rich table of a sweep for the terminal: the keys, then ``mean [lo, hi]`` per metric."""
     from rich.table import Table
 
+    more = "..." if result.replications > 3 else ""
     table = Table(title=f"{Path(result.scenario_path).name}: {len(result.table)} points x "
-                        f"{result.replications} seeds {list(result.seeds)[:3]}{'...' if result.replications > 3 else ''}",
+                        f"{result.replications} seeds {list(result.seeds)[:3]}{more}",
                   title_justify="left")
     for key in result.vary:
         table.add_column(key, justify="right")

@@ -17,13 +17,14 @@ import tomllib
 import types
 import typing
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from simulator.errors import ScenarioError
-from simulator.scenario import Scenario
+from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
 
@@ -108,7 +109,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any], sourc
                     names = [str(x.get("name")) for x in node if isinstance(x, dict)]
                     raise ScenarioError(source, [(
                         f"--set {dotted}",
-                        f"no entry named {part!r} at {where}{_suggest(part, names)}; known: {', '.join(names) or 'none'}",
+                        f"no entry named {part!r} at {where}{_suggest(part, names)}; "
+                        f"known: {', '.join(names) or 'none'}",
                     )])
                 if last:
                     node[index] = _parse_value(value)
@@ -384,7 +386,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if arr.process in ("poisson", "uniform"):
             for j, b in enumerate(arr.bursts):
                 if b.at >= s.duration:
-                    add((f"clients[{i}].arrivals.bursts[{j}].at", f"must be before the end of the run ({s.duration:g}s)"))
+                    add((f"clients[{i}].arrivals.bursts[{j}].at",
+                         f"must be before the end of the run ({s.duration:g}s)"))
         elif arr.process == "closed":
             w = arr.wait
             zero_wait = (w.kind == "constant" and w.time == 0) or (w.kind == "between" and w.max == 0)
@@ -414,7 +417,8 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
             reserved_total += f.reserved_concurrency
             if f.provisioned_concurrency > f.reserved_concurrency:
                 add((f"functions[{i}].provisioned_concurrency",
-                     f"must not exceed reserved_concurrency ({f.reserved_concurrency}), got {f.provisioned_concurrency}"))
+                     f"must not exceed reserved_concurrency ({f.reserved_concurrency}), "
+                     f"got {f.provisioned_concurrency}"))
         else:
             unreserved_provisioned += f.provisioned_concurrency
     pool = s.account.lambda_concurrency - s.account.unreserved_min

@@ -10,24 +10,21 @@ time) and a process:
   ``Lambda(t) = k`` (k = 0, 1, ...), so a constant 10 rps gives 0 s, 0.1 s, 0.2 s, ...
 
 Bursts add ``count`` requests at ``at`` (spread evenly over ``over`` if given).
-Replayed traces are read by :func:`read_trace`.
+Replayed traces are read when the scenario is loaded (:mod:`simulator.scenario.traces`).
 
 All of it is computed up front with NumPy; the engine only walks the sorted times.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
 from simulator.scenario import OpenArrivals
 
-__all__ = ["cumulative_rate", "open_arrival_times", "read_trace"]
+__all__ = ["cumulative_rate", "open_arrival_times", "rate_profile"]
 
 
-def _profile(rate: float | list[tuple[float, float]], duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+def rate_profile(rate: float | list[tuple[float, float]], duration_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Breakpoints (t, r) of the rate, extended flat to *duration_s*."""
     if isinstance(rate, (int, float)):
         return np.array([0.0, duration_s]), np.array([float(rate), float(rate)])
@@ -47,7 +44,7 @@ def _profile(rate: float | list[tuple[float, float]], duration_s: float) -> tupl
 
 def cumulative_rate(rate: float | list[tuple[float, float]], duration_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Breakpoint times and Lambda(t) at each breakpoint (expected arrivals so far)."""
-    ts, rs = _profile(rate, duration_s)
+    ts, rs = rate_profile(rate, duration_s)
     seg = np.diff(ts) * (rs[:-1] + rs[1:]) / 2
     return ts, np.concatenate([[0.0], np.cumsum(seg)])
 
@@ -69,7 +66,7 @@ def _invert(levels: np.ndarray, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray)
 
 def open_arrival_times(spec: OpenArrivals, duration_s: float, rng: np.random.Generator) -> np.ndarray:
     """Sorted arrival times in ``[0, duration_s)`` for one open client."""
-    ts, rs = _profile(spec.rate, duration_s)
+    ts, rs = rate_profile(spec.rate, duration_s)
     _, cum = cumulative_rate(spec.rate, duration_s)
     total = cum[-1]
     parts: list[np.ndarray] = []
@@ -98,36 +95,3 @@ def open_arrival_times(spec: OpenArrivals, duration_s: float, rng: np.random.Gen
     out = np.concatenate(parts)
     out = out[out < duration_s]
     return np.sort(out, kind="stable")
-
-
-def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    """Read a replay trace: CSV rows of ``time offset in seconds[, route]``, sorted by time.
-
-    A first row whose time is not a number is taken as a header. A row without a route
-    gets ``""``, meaning "pick from the client's route weights".
-    """
-    path = Path(file)
-    if base_dir is not None and not path.is_absolute():
-        path = Path(base_dir) / path
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except OSError:
-        raise ValueError(f"cannot read trace file {path}") from None
-    times: list[float] = []
-    routes: list[str] = []
-    for n, row in enumerate(rows, 1):
-        if not row or not "".join(row).strip():
-            continue
-        try:
-            t = float(row[0])
-        except ValueError:
-            if n == 1:
-                continue
-            raise ValueError(f"{path}: line {n}: time {row[0]!r} is not a number") from None
-        if not np.isfinite(t) or t < 0:
-            raise ValueError(f"{path}: line {n}: time must be a number >= 0, got {row[0]!r}")
-        times.append(t)
-        routes.append(row[1].strip() if len(row) > 1 else "")
-    order = sorted(range(len(times)), key=lambda i: times[i])
-    return tuple(times[i] for i in order), tuple(routes[i] for i in order)

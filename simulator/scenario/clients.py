@@ -30,18 +30,19 @@ timeout; ``max_attempts`` counts the first attempt. A :class:`RetryQuota` is the
 client-side token bucket of retries: each retry costs tokens, and an empty bucket means
 the client gives up instead of retrying.
 
-These models only describe the traffic; :mod:`simulator.traffic` and
-:mod:`simulator.clients` turn them into arrival times, waits and retry decisions.
+These models only describe the traffic; :mod:`simulator.traffic.arrivals` and
+:mod:`simulator.traffic.clients` turn them into arrival times, waits and retry decisions.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from simulator.scenario_base import Duration, _as_tuple, _fmt, _Model
+from simulator.scenario.base import Duration, _as_tuple, _fmt, _Model
+from simulator.scenario.traces import read_trace
 
 __all__ = [
     "DEFAULT_RETRY_ON",
@@ -153,7 +154,7 @@ class ConstantThroughputWait(_Model):
 
 
 WaitSpec = Annotated[
-    Union[ConstantWait, BetweenWait, ConstantPacingWait, ConstantThroughputWait],
+    ConstantWait | BetweenWait | ConstantPacingWait | ConstantThroughputWait,
     Field(discriminator="kind"),
 ]
 
@@ -180,8 +181,6 @@ class ReplayArrivals(_Model):
     def _read(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or "times" in data or not isinstance(data.get("file"), str):
             return data
-        from simulator.traffic import read_trace
-
         base = (info.context or {}).get("base_dir")
         try:
             times, routes = read_trace(data["file"], base)
@@ -191,7 +190,7 @@ class ReplayArrivals(_Model):
 
 
 ArrivalSpec = Annotated[
-    Union[OpenArrivals, ClosedArrivals, ReplayArrivals],
+    OpenArrivals | ClosedArrivals | ReplayArrivals,
     Field(discriminator="process"),
 ]
 
@@ -261,7 +260,7 @@ class StandardRetry(_Model):
 
 
 RetrySpec = Annotated[
-    Union[NoRetry, FixedRetry, ExponentialRetry, StandardRetry],
+    NoRetry | FixedRetry | ExponentialRetry | StandardRetry,
     Field(discriminator="mode"),
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from simulator.outcomes import CAUSES
+from simulator.outcomes import CAUSES, status_codes
 from simulator.results import Result
 
 __all__ = ["print_summary"]
@@ -98,8 +98,6 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
 
 def _statuses(result: Result) -> Any:
-    from simulator.outcomes import status_codes
-
     return status_codes(result.scenario)
 
 
@@ -112,6 +110,17 @@ def print_validation(run: Any, console: Console | None = None) -> None:
     r = run.report
     console.print(f"[bold]validation[/bold] against {run.target} ({run.host}): {r.n_observed:,} attempts observed; "
                   f"files in {run.out_dir}")
+    parts = getattr(r, "parts", None)
+    if parts:
+        own = [k for k, v in parts.items() if v.startswith("independent")]
+        served = [k for k, v in parts.items() if v == "model"]
+        absent = [k for k, v in parts.items() if v == "absent"]
+        console.print("checked against an implementation of its own: " + (", ".join(own) or "nothing"))
+        if served:
+            console.print("served by the model's own code (this checks the harness, not these rules): "
+                          + ", ".join(served))
+        if absent:
+            console.print("not served by this target: " + ", ".join(absent))
     t = Table(title="Status classes (fraction of attempts)", title_justify="left")
     for col in ("class", "predicted", "observed"):
         t.add_column(col, justify="left" if col == "class" else "right")
@@ -137,10 +146,18 @@ def print_validation(run: Any, console: Console | None = None) -> None:
         m = overhead.get("measured")
         measured = (f"measured on the target {m['p50_ms']:g} ms median, {m['p95_ms']:g} ms p95 "
                     f"({m['n']:g} successful attempts)") if m else "not measured (the target reports no function times)"
-        use = "the measured one is used" if overhead.get("used") == "measured" else "the scenario's is used"
+        if overhead.get("used") == "measured":
+            use = "the measured one is used"
+        elif m:
+            use = f'the scenario\'s is used; suggested: behaviour.gateway_overhead = "{m["p50_ms"]:g}ms"'
+        else:
+            use = "the scenario's is used"
         console.print(f"gateway overhead: scenario {overhead.get('scenario')}; {measured}; {use}")
     console.print(f"cold starts: predicted {r.cold_starts['predicted']:g}, observed {r.cold_starts['observed']:g} "
                   f"(on the {r.cold_starts.get('attempts', 0):g} attempts whose answer says); "
                   f"per-second 429 mean abs error {r.series['429']['mean_abs_error']:g}, "
                   f"5XX {r.series['5xx']['mean_abs_error']:g}")
+    if getattr(r, "indistinguishable", None):
+        console.print("causes read from the answers alone; these answer alike and are counted together: "
+                      + "; ".join(r.indistinguishable))
     console.print("[green]within tolerance[/green]" if r.ok else "[red]outside tolerance[/red]")

@@ -1,0 +1,165 @@
+"""The package's layout, checked statically: layers without import cycles, and the simulator
+independent of the load tests.
+
+The import graph is read from the source with :mod:`ast`, not by importing: an edge runs
+from a module to every ``simulator`` module it imports, at module level or inside a
+function (a function-level import is still a dependency), except under ``if TYPE_CHECKING:``,
+which only annotations see. ``from package import name`` points at the submodule when
+``name`` is one, else at the package. As in most import-graph tools, the implicit import
+of a module's parent packages is not an edge.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _sources(root: Path = ROOT) -> dict[str, Path]:
+    return {_module_name(p, root): p for p in sorted((root / "simulator").rglob("*.py"))}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST, *, runtime_only: bool) -> Iterator[ast.Import | ast.ImportFrom]:
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, ast.If) and runtime_only and _is_type_checking(node):
+            yield from (n for child in node.orelse for n in _imports(ast.Module([child], []), runtime_only=True))
+        else:
+            yield from _imports(node, runtime_only=runtime_only)
+
+
+def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]) -> Iterator[str]:
+    """The known modules *node* imports: a ``from`` import's submodules, else its package."""
+    if isinstance(node, ast.Import):
+        yield from (alias.name for alias in node.names if alias.name in known)
+        return
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".") if is_package else module.split(".")[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join(anchor + ([base] if base else []))
+    for alias in node.names:
+        if f"{base}.{alias.name}" in known:
+            yield f"{base}.{alias.name}"
+        elif base in known:
+            yield base
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Each simulator module and the simulator modules it imports at run time."""
+    sources = _sources(root)
+    known = set(sources)
+    graph: dict[str, set[str]] = {}
+    for module, path in sources.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        is_package = path.name == "__init__.py"
+        edges = {t for node in _imports(tree, runtime_only=True) for t in _targets(module, is_package, node, known)}
+        edges.discard(module)
+        graph[module] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_graph_sees_the_imports_it_should() -> None:
+    graph = import_graph()
+    assert "simulator.scenario.schema" in graph["simulator.scenario.clients"] | graph["simulator.scenario"]
+    assert "simulator.engine.fast_layout" in graph["simulator.engine.fast_kernel"]  # from package import module
+    assert "simulator.engine.fast" in graph["simulator.engine"]  # inside a function
+    assert "simulator.results.records" not in graph["simulator.results.timeseries"]  # under TYPE_CHECKING only
+
+
+def test_a_cycle_is_found() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_among_simulator_modules() -> None:
+    assert _cycles(import_graph()) == []
+
+
+def test_no_module_inside_the_package_imports_the_package_root() -> None:
+    """``simulator/__init__.py`` is the public API over everything else; a module below it
+    that imported it back would close a cycle through the root."""
+    graph = import_graph()
+    inside = [m for m, edges in graph.items() if "simulator" in edges and not m.startswith("simulator.cli")]
+    assert inside == []
+
+
+def test_the_simulator_never_imports_the_load_tests() -> None:
+    found = []
+    for module, path in _sources().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in _imports(tree, runtime_only=False):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"{module}: {n}" for n in names if n.split(".")[0] in ("loadtests", "locust", "gevent")]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("loadtests."):
+                found.append(f"{module}: {node.value!r}")
+    assert found == []
+
+
+def test_underscore_names_stay_inside_their_package() -> None:
+    sources = _sources()
+    found = []
+    for module, path in sources.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("simulator")):
+                continue
+            source = node.module or ""
+            source_package = source if source in sources and sources[source].name == "__init__.py" \
+                else source.rpartition(".")[0]
+            found += [f"{module} imports {source}.{a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__") and source_package != package]
+    assert found == []
