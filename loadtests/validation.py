@@ -14,6 +14,12 @@
 4. Compare, write ``validation.json``, ``per_second.csv`` and figures, and say whether
    every figure is within its tolerance.
 
+Everything is checked before anything starts (the scenario, ``--target``, what nginx
+cannot hold, ``--out``), and ``--out`` is made only then, in an existing parent
+(:mod:`loadtests.outdir`). Ctrl-C, SIGTERM and SIGHUP stop the target and Locust within
+a few seconds, and they stop by themselves if this process is killed
+(:mod:`loadtests.children`).
+
 Default tolerances: 429 and 5XX fractions within 0.5 percentage points of observed
 (1 point against nginx, whose 1 ms clock and integer rates the model only mirrors),
 per-request status agreement at least 98%, p50 and p95 latency within 10%.
@@ -22,8 +28,6 @@ per-request status agreement at least 98%, p50 and p95 latency within 10%.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.access_log import AccessLog, read_access_log
+from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
+from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
@@ -95,45 +101,50 @@ class ValidationRun:
         return bool(self.report.ok)
 
 
+#: How long a target that finished its work may take to stop (nginx included) before SIGKILL.
+_TARGET_STOP_S = 5.0
+
+
 class _Target:
-    """A local target server as a subprocess; always stopped on exit."""
+    """A local target server as a subprocess in a session of its own, started on entry and
+    always stopped on exit; Linux signals it if this process dies (:mod:`loadtests.children`)."""
 
     def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
                  log_dir: Path | None = None) -> None:
-        cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
-               "--duration-limit", repr(limit_s)]
+        self.cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0",
+                    "--gateway", gateway, "--duration-limit", repr(limit_s)]
         if log_dir is not None:
-            cmd += ["--log-dir", str(log_dir)]
+            self.cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
-            cmd += ["--set", f"{key}={value}"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+            self.cmd += ["--set", f"{key}={value}"]
+        self.proc: subprocess.Popen[str] | None = None
         self.host = ""
 
     def __enter__(self) -> _Target:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
-            self.stop()
-            raise ThrottlesimError(f"the target did not start: {err[-1] if err else line or 'no output'}")
+        self.proc = popen_dying_with_parent(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline().strip()
+            if not line.startswith("listening on "):
+                err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
+                raise ThrottlesimError(f"the target did not start: {err[-1] if err else line or 'no output'}")
+        except BaseException as exc:
+            self.stop(STOP_GRACE_S if isinstance(exc, KeyboardInterrupt) else _TARGET_STOP_S)
+            raise
         self.host = line[len("listening on "):]
         return self
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+    def stop(self, grace_s: float = _TARGET_STOP_S) -> None:
+        """SIGTERM to the target's process group, SIGKILL after *grace_s*."""
+        if self.proc is not None:
+            stop_group(self.proc, grace_s)
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        self.stop(STOP_GRACE_S if interrupted else _TARGET_STOP_S)
 
 
 def run_validation(
@@ -173,7 +184,6 @@ def run_validation(
 
     path = Path(scenario_path)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     scenario = simulator.load_scenario(path, seed=seed)
     overrides: dict[str, str] = {}
     if duration_s is not None:
@@ -182,9 +192,8 @@ def run_validation(
     model_overrides = dict(overrides)
     if target == "nginx":
         model_overrides["behaviour.throttle_algorithm"] = "nginx_limit_req"
-    if target == "nginx" and any(p.quota is not None for p in scenario.usage_plans):
-        raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
-                               "--target emulated or your API")
+    _check_target(target, path, scenario, allow_remote)
+    check_out_dir(out_dir)
     run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
@@ -192,15 +201,17 @@ def run_validation(
         return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
                             allow_remote=allow_remote, progress=progress)
 
-    if local:
-        # The target outlives the load test by a margin, then stops by itself whatever happens.
-        target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
-            host = t.host
+    made, created = make_out_dir(out_dir)  # every check has passed
+    with stop_on_signals(), removed_if_refused(made, created):
+        if local:
+            # The target outlives the load test by a margin, then stops by itself whatever happens.
+            target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
+            with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
+                host = t.host
+                loadtest = load(host)
+        else:
+            host = target
             loadtest = load(host)
-    else:
-        host = target
-        loadtest = load(host)
 
     observed = with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv")
     if access_log is not None:
@@ -303,6 +314,30 @@ def with_invocations(observed: Any, path: Path) -> Any:
         missing = out[column].isna()
         out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
     return out
+
+
+def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) -> None:
+    """Refuse a ``--target`` that cannot be validated against, before anything starts."""
+    from loadtests.runner import check_host
+    from loadtests.target.nginx import find_nginx, key_error
+
+    if target not in TARGETS:
+        if "://" not in target:
+            raise ThrottlesimError(f"--target {target!r}: expected {' or '.join(TARGETS)}, "
+                                   "or the URL of an API such as http://127.0.0.1:8080")
+        check_host(target, allow_remote=allow_remote, option="--target")
+        return
+    if target != "nginx":
+        return
+    if any(p.quota is not None for p in scenario.usage_plans):
+        raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
+                               "--target emulated or your API")
+    problem = key_error(scenario, str(path))
+    if problem is not None:
+        raise ThrottlesimError(problem)
+    if find_nginx() is None:
+        raise ThrottlesimError("--target nginx: no nginx binary found (apt-get install nginx-light, "
+                               "or set THROTTLESIM_NGINX)")
 
 
 def on_server_clock(observed: Any) -> Any:

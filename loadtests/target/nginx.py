@@ -55,15 +55,17 @@ import time
 from pathlib import Path
 from typing import Self
 
+from loadtests.children import die_with_parent
 from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER, Answers
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
+from simulator.redact import redact_key
 from simulator.scenario import Scenario, Throttle
 
-__all__ = ["NginxError", "NginxServer", "find_nginx", "nginx_config"]
+__all__ = ["NginxError", "NginxServer", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
 
 #: Where Debian's nginx-light puts the binary.
 DEBIAN_NGINX = "/usr/sbin/nginx"
@@ -81,11 +83,40 @@ def find_nginx() -> str | None:
     return None
 
 
+#: Characters a double-quoted nginx string cannot hold (a regular expression only the first three).
+_UNQUOTABLE = '"\n\r\\$;{}'
+
+
 def _q(text: str, *, regex: bool = False) -> str:
     """A double-quoted nginx string (a regular expression may hold ``\\ $ { }``)."""
-    if any(c in text for c in ('"\n\r' if regex else '"\\$;{}\n\r')):
+    if any(c in text for c in (_UNQUOTABLE[:3] if regex else _UNQUOTABLE)):
         raise ValueError(f"{text!r} cannot be written in an nginx configuration")
     return f'"{text}"'
+
+
+def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
+    """The first client whose ``api_key`` nginx's configuration cannot hold: (its index,
+    the key, the first character in the way), or None. Keys are checked before the
+    configuration is written so that the error can name the key without showing it."""
+    written = _plan_of_key(s, _Layout(s).plan_id)
+    for i, c in enumerate(s.clients):
+        key = c.api_key
+        if key is not None and key in written:
+            bad = next((ch for ch in key if ch in _UNQUOTABLE), None)
+            if bad is not None:
+                return i, key, bad
+    return None
+
+
+def key_error(s: Scenario, source: str) -> str | None:
+    """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
+    found = unwritable_key(s)
+    if found is None:
+        return None
+    i, key, bad = found
+    return (f"{source}: clients.{i}.api_key: the key {redact_key(key)} holds {bad!r}, which an nginx "
+            "configuration cannot hold; use another key, or --target emulated")
 
 
 def _ms(seconds: float) -> str:
@@ -180,9 +211,13 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     (nginx's own answers leave them out; the runtime's are hidden), so a client learns
     only what it would learn from AWS: status, body and the request id. With
     *access_log*, nginx writes one JSON line per request there in the shape of an API
-    Gateway access log (:func:`_access_log_format`).
+    Gateway access log (:func:`_access_log_format`). A key the configuration cannot hold
+    is a :class:`ValueError` that shows it redacted.
     """
     s = scenario
+    problem = key_error(s, f"scenario {s.name!r}")
+    if problem is not None:
+        raise ValueError(problem)
     layout = _Layout(s)
     answers = Answers(s)
     timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
@@ -389,9 +424,10 @@ class NginxServer:
         offset_ns = aligned_clock_offset_ns() if self._align and can_align_clock() else None
         self.clock_aligned = offset_ns is not None
         self.clock_offset_ns = offset_ns
+        parent = os.getpid()
 
         def child() -> None:
-            _die_with_parent()
+            die_with_parent(parent)
             if offset_ns is not None:
                 _enter_time_namespace(offset_ns)
 
@@ -442,13 +478,6 @@ class NginxServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when its parent dies."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
 
 
 # ---------------------------------------------------------------------- nginx's clock

@@ -6,9 +6,9 @@ this process (:mod:`loadtests.target.emulated`), for testing the validation harn
 a free port (:mod:`loadtests.target.nginx`). Behind nginx the runtime is, by default,
 the independent one (``--runtime independent``, :mod:`loadtests.target.lambda_runtime`:
 worker processes and its own accounting); ``--runtime model`` serves the model's own
-function pools instead (:mod:`loadtests.target.runtime`). When the target accepts connections one line is
-printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
-on SIGTERM or SIGINT, or by itself after ``--duration-limit`` seconds. ``--port 0``
+function pools instead (:mod:`loadtests.target.runtime`). When the target accepts
+connections one line is printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
+on SIGTERM, SIGINT or SIGHUP, or by itself after ``--duration-limit`` seconds. ``--port 0``
 picks a free port and prints it.
 
 Bad input (a scenario that does not load, a port in use, no nginx) ends with one line on
@@ -35,7 +35,7 @@ from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
 from loadtests.target.invocation_log import InvocationLog
 from loadtests.target.lambda_runtime import LambdaRuntime, lambda_app
-from loadtests.target.nginx import NginxError, NginxServer, find_nginx
+from loadtests.target.nginx import NginxError, NginxServer, find_nginx, key_error
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.scenario import Scenario
@@ -86,7 +86,7 @@ def serve(
     stage: str | None = None,
     max_environments: int = 256,
 ) -> None:
-    """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT or *duration_limit_s*.
+    """Serve *scenario* on 127.0.0.1:*port* until SIGTERM/SIGINT/SIGHUP or *duration_limit_s*.
 
     Raises :class:`~simulator.errors.ThrottlesimError` for bad input and
     :class:`~loadtests.target.nginx.NginxError` if nginx does not start. With *log_dir*,
@@ -113,8 +113,11 @@ def serve(
             Path(log_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ServeError(f"--log-dir {log_dir}: {exc.strerror or exc}") from None
+    source = scenario.name if isinstance(scenario, Scenario) else str(scenario)
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
+    if gateway == "nginx" and (problem := key_error(scenario, source)):
+        raise ServeError(problem)
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
@@ -129,7 +132,7 @@ async def _serve(scenario: Scenario, port: int, gateway: str, seed: int | None,
                  runtime: str = "independent", max_environments: int = 256) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     if duration_limit_s is not None:
         loop.call_later(duration_limit_s, stop.set)
