@@ -7,7 +7,10 @@
 3. Predict (a) the observed arrivals replayed through the model, and (b) the scenario's
    own traffic over several seeds, for intervals (:mod:`simulator.validate`). Against the
    nginx target the model uses nginx's limit_req arithmetic
-   (``behaviour.throttle_algorithm = "nginx_limit_req"``).
+   (``behaviour.throttle_algorithm = "nginx_limit_req"``), and the replay gives each
+   invocation the init and run time the independent Lambda runtime observed
+   (:mod:`loadtests.observed_times`), so that the model's throttle and cold-start
+   decisions are checked against the runtime's.
 4. Compare, write ``validation.json``, ``per_second.csv`` and figures, and say whether
    every figure is within its tolerance.
 
@@ -65,7 +68,10 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
         "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
         "integration timeouts": "independent (nginx proxy_read_timeout)",
-        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+        "Lambda concurrency and throttles": "independent (Lambda runtime's own accounting)",
+        "cold starts": "independent (a worker process started per environment)",
+        "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
+                                        "stream)",
     },
     "url": {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
@@ -216,7 +222,15 @@ def run_validation(
     measured = measured_overhead(observed)
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
-    report, groups = _compare(path, observed, out, model_overrides, seed, seeds, tol)
+    replay_overrides = dict(model_overrides)
+    runtime_log = out / "target" / "runtime.jsonl"
+    if local and target == "nginx" and runtime_log.exists():
+        # The independent runtime's own init and run times, in invocation order (see
+        # loadtests.observed_times): the replay then checks its decisions, not its timers.
+        from loadtests.observed_times import observed_time_overrides
+
+        replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    report, groups = _compare(path, observed, out, replay_overrides, model_overrides, seed, seeds, tol)
     report.overhead = {
         "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
         "measured": measured.to_dict() if measured is not None else None,
@@ -235,14 +249,15 @@ def _no_server_clock(observed: Any) -> bool:
     return "server_received_s" not in observed or bool(observed["server_received_s"].isna().all())
 
 
-def _compare(path: Path, observed: Any, out: Path, model_overrides: dict[str, Any], seed: int | None, seeds: int,
-             tol: dict[str, float]) -> tuple[Any, dict[str, str] | None]:
-    """The model's predictions (the replay, and *seeds* runs of the scenario's own traffic)
-    against the observation; causes are read from the answers when the API said none."""
+def _compare(path: Path, observed: Any, out: Path, replay_overrides: dict[str, Any], model_overrides: dict[str, Any],
+             seed: int | None, seeds: int, tol: dict[str, float]) -> tuple[Any, dict[str, str] | None]:
+    """The model's predictions (the replay of the observed attempts with *replay_overrides*,
+    and *seeds* runs of the scenario's own traffic with *model_overrides*) against the
+    observation; causes are read from the answers when the API said none."""
     import simulator
     from simulator.validate import causes_from_answers, compare, replay_scenario
 
-    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
+    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=replay_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
     groups: dict[str, str] | None = None
