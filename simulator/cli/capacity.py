@@ -11,7 +11,17 @@ import json
 import sys
 from typing import Any
 
-from simulator.cli.args import check_output, check_plots_dir, console, overrides, plot_args, positive_int, seed
+from simulator.cli.args import (
+    atomic_output,
+    check_output,
+    check_plots_dir,
+    console,
+    interval,
+    overrides,
+    plot_args,
+    positive_int,
+    seed,
+)
 from simulator.errors import ThrottlesimError
 from simulator.scenario import load_scenario
 from simulator.studies.planner import parse_slo, plan, render_plan
@@ -45,7 +55,7 @@ def add_capacity_commands(sub: Any) -> None:
                       help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
     quota.add_argument("scenario", help="scenario file (TOML)")
-    quota.add_argument("--horizon", metavar="DURATION",
+    quota.add_argument("--horizon", metavar="DURATION", type=interval,
                        help="forecast every period up to this long after start, e.g. 90d")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
@@ -108,10 +118,8 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
         except OSError as exc:
             raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None
     if args.out:
-        try:
-            (sweep.to_parquet if args.out.endswith(".parquet") else sweep.to_csv)(args.out)
-        except OSError as exc:
-            raise ThrottlesimError(f"cannot write {args.out}: {exc.strerror}") from None
+        with atomic_output(args.out) as tmp:
+            (sweep.to_parquet if args.out.endswith(".parquet") else sweep.to_csv)(tmp)
     return result
 
 
