@@ -27,6 +27,7 @@ limit                          value                  protects against
 ``MAX_DURATION_S``             100 years              durations past what dates can hold
 ``DATE_RANGE``                 1970-01-01..9000-12-31 quota periods past year 9999 / before year 1
 ``MAX_OUTPUT_ROWS``            1e7 rows               ``--interval 1us`` writing gigabytes
+``MAX_QUOTA_PERIODS``          5,000 per API key      a quota forecast over a century of days
 ``MAX_PRINTED_ERRORS``         20 lines               a file of a million unknown keys
 ``MAX_ECHO_CHARS``             60 characters          a 5 MB value echoed back in an error
 ``MAX_DIGITS``                 30 digits              int-from-string limits (4,300 digits)
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_OUTPUT_ROWS",
     "MAX_PRINTED_ERRORS",
+    "MAX_QUOTA_PERIODS",
     "MAX_RATE_PER_S",
     "MAX_REQUESTS",
     "MAX_SAMPLES_BYTES",
@@ -84,6 +86,7 @@ MAX_WEIGHT = 1e12
 MAX_DURATION_S = 100 * 365 * 86400.0
 DATE_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 12, 31, tzinfo=UTC))
 MAX_OUTPUT_ROWS = 10**7
+MAX_QUOTA_PERIODS = 5000
 MAX_PRINTED_ERRORS = 20
 MAX_ECHO_CHARS = 60
 MAX_DIGITS = 30

@@ -15,6 +15,7 @@ mark is allowed and skipped), and how deeply its tables and arrays nest.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -68,6 +69,8 @@ def load_scenario(
     except ValueError as exc:
         raise ScenarioError(source, [("", str(exc))]) from None
     data = _parse_toml(text, source)
+    if not data:
+        raise ScenarioError(source, [("", "the file holds no settings")])
     return parse_scenario(data, source=source, base_dir=Path(path).parent, overrides=overrides, seed=seed)
 
 
@@ -85,13 +88,15 @@ def _parse_toml(text: str, source: str, where: str = "") -> dict[str, Any]:
     except RecursionError:
         raise ScenarioError(source, [(where, f"tables or arrays nest deeper than {MAX_NESTING} levels")]) from None
     except ValueError:  # Python refuses to read an integer of more than 4,300 digits
-        raise ScenarioError(source, [(where, f"a whole number of more than {MAX_DIGITS} digits")]) from None
+        digits = re.search(rf"\d{{{MAX_DIGITS + 1},}}", text)
+        line = f"line {text.count(chr(10), 0, digits.start()) + 1}: " if digits and not where else ""
+        raise ScenarioError(source, [(where, f"{line}a whole number of more than {MAX_DIGITS} digits")]) from None
     path = _too_deep(data)
     if path is not None:
-        raise ScenarioError(source, [(path, f"tables or arrays nest deeper than {MAX_NESTING} levels")])
+        raise ScenarioError(source, [(where or path, f"tables or arrays nest deeper than {MAX_NESTING} levels")])
     path = _too_long_number(data)
     if path is not None:
-        raise ScenarioError(source, [(path, f"a whole number of more than {MAX_DIGITS} digits")])
+        raise ScenarioError(source, [(where or path, f"a whole number of more than {MAX_DIGITS} digits")])
     return data
 
 
@@ -479,13 +484,13 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                      "can be 0s: a throttled user would send requests without end at one instant; give the wait "
                      "or the overhead some time"))
         elif arr.process == "replay":
-            for route in sorted(set(arr.routes) - {""}):
-                ref(f"clients[{i}].arrivals.file", route, routes, "route")
+            for route in sorted(set(arr.routes) - {""})[:1]:
+                ref(f"clients[{i}].arrivals.file", route, routes, f"route in {arr.file}:")
             if arr.times and arr.times[-1] >= s.duration:
                 add((f"clients[{i}].arrivals.file",
                      f"trace runs to {arr.times[-1]:g}s, past the scenario duration ({s.duration:g}s)"))
             if not arr.times:
-                add((f"clients[{i}].arrivals.file", "the trace holds no requests"))
+                add((f"clients[{i}].arrivals.file", f"the trace {arr.file} holds no requests"))
 
     period = {"day": 86400.0, "week": 604800.0}.get(s.cost.month_from)
     if period is not None and abs(s.duration - period) > 1e-9:
@@ -504,17 +509,17 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         else:
             unreserved_provisioned += f.provisioned_concurrency
     pool = s.account.lambda_concurrency - s.account.unreserved_min
-    if reserved_total > pool and s.account.unreserved_min <= s.account.lambda_concurrency:
+    unreserved = s.account.lambda_concurrency - reserved_total
+    if s.account.unreserved_min > s.account.lambda_concurrency:  # the sums below would mislead
+        add(("account.unreserved_min", f"must not exceed lambda_concurrency ({s.account.lambda_concurrency}), "
+             f"got {s.account.unreserved_min}"))
+    elif reserved_total > pool:
         add(("functions", f"reserved concurrency adds up to {reserved_total}, more than the "
              f"{pool} the account can reserve (lambda_concurrency {s.account.lambda_concurrency} "
              f"minus unreserved_min {s.account.unreserved_min})"))
-    unreserved = s.account.lambda_concurrency - reserved_total
-    if unreserved_provisioned > unreserved:
+    elif unreserved_provisioned > unreserved:
         add(("functions", f"provisioned concurrency of functions without reserved concurrency adds up to "
              f"{unreserved_provisioned}, more than the unreserved pool ({unreserved})"))
-    if s.account.unreserved_min > s.account.lambda_concurrency:
-        add(("account.unreserved_min", f"must not exceed lambda_concurrency ({s.account.lambda_concurrency}), "
-             f"got {s.account.unreserved_min}"))
     problems.extend(_check_size(s))
     return problems
 

@@ -60,7 +60,7 @@ import numpy as np
 from simulator import outcomes as oc
 from simulator.engine import simulate
 from simulator.gateway.quota import period_start
-from simulator.limits import DATE_RANGE, MAX_DURATION_S
+from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
 from simulator.scenario import Client, Scenario
 from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.traffic.arrivals import cumulative_rate
@@ -196,6 +196,9 @@ def _periods(s: Scenario, period: str, horizon_s: float | None) -> list[tuple[da
     if horizon_s is not None:
         stop = s.start + timedelta(seconds=horizon_s)
         while out[-1][1] < stop:
+            if len(out) >= MAX_QUOTA_PERIODS:
+                raise ValueError(f"horizon: covers more than {MAX_QUOTA_PERIODS} {period} quota periods "
+                                 "(see simulator/limits.py); give a shorter horizon")
             out.append((out[-1][1], _next_period(out[-1][1], period)))
     return out
 
