@@ -21,7 +21,7 @@ limit                          value                  protects against
 ``MAX_USERS``                  1e7 per client         one process per closed user
 ``MAX_CONCURRENCY``            1e6 environments       arrays sized by lambda_concurrency
 ``MAX_BURST_COUNT``            1e9 requests           a burst's arrival times are drawn at once
-``MAX_REQUESTS``               1e11 per run           runs measured in years (expected requests)
+``MAX_REQUESTS``               1e11 per run           runs measured in years (requests x max_attempts)
 ``MAX_ATTEMPTS``               1,000 per request      retry storms (``on = [200]``) without end
 ``MAX_WEIGHT``                 1e12                   route weights that round the others to 0
 ``MAX_DURATION_S``             100 years              durations past what dates can hold

@@ -234,6 +234,8 @@ for name, dotted, value, key in [
     ("unknown_nested_key", "account.lamda_concurrency", 5, "account.lamda_concurrency"),
 ]:
     scenario_case(f"size:{name}", changed(dotted, value, changed("duration", "20000d")), key)
+scenario_case("size:retry_storm_attempts", changed("clients.0.retry", {"mode": "fixed", "delay": "1ms", "on": [200],
+              "max_attempts": 1000}, changed("clients.0.arrivals.rate", 1e6, changed("duration", "1h"))), "attempts")
 scenario_case("size:unreserved_min_over_concurrency_message",
               changed("account.lambda_concurrency", 10, changed("account.unreserved_min", 20)),
               "account.unreserved_min: must not exceed lambda_concurrency (10), got 20")
@@ -399,6 +401,7 @@ ACCEPTED = {
     "scenario_bom": {"s.toml": "\ufeff" + toml(BASE)},
     "samples_bom": {"s.toml": toml(SAMPLES), "samples.txt": "\ufeff12\n30\n"},
     "trace_bom": {"s.toml": toml(TRACE), "trace.csv": "\ufeff0.1,GET /orders\n0.5,GET /orders\n"},
+    "million_rps_for_an_hour": {"s.toml": toml(changed("clients.0.arrivals.rate", 1e6, changed("duration", "1h")))},
     "nesting_at_limit": {"s.toml": toml(BASE) + "[x]\n".replace("x", ".".join(["d"] * 2)) + "k = 1\n"},
 }
 
@@ -462,3 +465,6 @@ def test_corpus_figure() -> None:
     """The README quotes this figure: keep it true when cases are added."""
     assert len(CASES) >= 250
     assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{len(CASES)} cases tried" in readme
+    assert f"{len(CASES)} generated cases" in readme and f"{len(ACCEPTED)} documented acceptances" in readme

@@ -524,23 +524,29 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
-def _expected_requests(s: Scenario) -> float:
-    """About how many requests the clients send in the run (closed users: one a millisecond at most)."""
+def _expected_attempts(s: Scenario) -> float:
+    """At most about how many attempts the open and replay clients make in the run: their
+    requests, each retried to ``max_attempts`` (closed users are bounded by their count)."""
     total = 0.0
     for c in s.clients:
-        arr = c.arrivals
-        if arr.process in ("poisson", "uniform"):
-            total += sum(b.count for b in arr.bursts)
-            if isinstance(arr.rate, (int, float)):
-                total += arr.rate * s.duration
-                continue
-            for (t0, r0), (t1, r1) in zip(arr.rate, arr.rate[1:]):  # an upper bound is enough
-                if t0 < s.duration:
-                    total += max(r0, r1) * (min(t1, s.duration) - t0)
-            t_last, r_last = arr.rate[-1]
-            total += r_last * max(0.0, s.duration - t_last)
-        elif arr.process == "replay":
-            total += len(arr.times)
+        total += _expected_requests(c, s.duration) * getattr(c.retry, "max_attempts", 1)
+    return total
+
+
+def _expected_requests(c: Any, duration: float) -> float:
+    arr = c.arrivals
+    total = 0.0
+    if arr.process in ("poisson", "uniform"):
+        total += sum(b.count for b in arr.bursts)
+        if isinstance(arr.rate, (int, float)):
+            return total + arr.rate * duration
+        for (t0, r0), (t1, r1) in zip(arr.rate, arr.rate[1:]):  # an upper bound is enough
+            if t0 < duration:
+                total += max(r0, r1) * (min(t1, duration) - t0)
+        t_last, r_last = arr.rate[-1]
+        total += r_last * max(0.0, duration - t_last)
+    elif arr.process == "replay":
+        total += len(arr.times)
     return total
 
 
@@ -551,9 +557,9 @@ def _check_size(s: Scenario) -> list[tuple[str, str]]:
     if end is None or end > DATE_RANGE[1]:
         problems.append(("duration", f"the run must end before {DATE_RANGE[1]:%Y-%m-%d} (start {s.start:%Y-%m-%d} + "
                          f"duration {s.duration:g}s)"))
-    expected = _expected_requests(s)
+    expected = _expected_attempts(s)
     if expected > MAX_REQUESTS:
-        problems.append(("clients", f"the clients would send about {expected:.3g} requests in the run, more than "
-                         f"the limit of {MAX_REQUESTS:g} (see simulator/limits.py); shorten the duration or "
-                         "lower the rates"))
+        problems.append(("clients", f"the clients could make about {expected:.3g} attempts in the run (requests "
+                         f"times retry.max_attempts), more than the limit of {MAX_REQUESTS:g} (see "
+                         "simulator/limits.py); shorten the duration, lower the rates or max_attempts"))
     return problems
