@@ -11,8 +11,8 @@ second for an hour (3.6e9 requests) is within all of them, memory permitting.
 limit                          value                  protects against
 =============================  =====================  ==============================================
 ``MAX_SCENARIO_BYTES``         8 MiB                  reading ``/dev/zero`` or a stray log as TOML
-``MAX_SAMPLES_BYTES``          256 MiB                the same for an empirical samples file
-``MAX_TRACE_BYTES``            1 GiB                  the same for a replay trace (about 40 M rows)
+``MAX_SAMPLES_BYTES``          32 MiB                 the same for a samples file (about 3 M samples)
+``MAX_TRACE_BYTES``            256 MiB                the same for a replay trace (about 10 M rows)
 ``MAX_TRACE_FIELD_CHARS``      1,024                  a CSV field that swallows the file (open quote)
 ``MAX_NESTING``                32 levels              Python's recursion limit (TOML reader, copies)
 ``MAX_RATE_PER_S``             1e8 requests/s         float overflow and runs that never end
@@ -70,8 +70,8 @@ __all__ = [
 ]
 
 MAX_SCENARIO_BYTES = 8 * 2**20
-MAX_SAMPLES_BYTES = 256 * 2**20
-MAX_TRACE_BYTES = 2**30
+MAX_SAMPLES_BYTES = 32 * 2**20
+MAX_TRACE_BYTES = 256 * 2**20
 MAX_TRACE_FIELD_CHARS = 1024
 MAX_NESTING = 32
 MAX_RATE_PER_S = 1e8

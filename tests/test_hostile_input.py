@@ -468,3 +468,42 @@ def test_corpus_figure() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"{len(CASES)} cases tried" in readme
     assert f"{len(CASES)} generated cases" in readme and f"{len(ACCEPTED)} documented acceptances" in readme
+
+
+def test_limits_are_documented_in_one_table() -> None:
+    """Every limit in simulator/limits.py is in its docstring table, which says what it protects against."""
+    doc = limits.__doc__ or ""
+    names = [n for n in limits.__all__ if n.startswith(("MAX_", "DATE_"))]
+    assert names
+    for name in names:
+        row = next((line for line in doc.splitlines() if line.startswith(f"``{name}``")), None)
+        assert row is not None, name
+        assert len(row.split()) >= 4, f"{name}: the row needs a value and what it protects against"
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk during --records: one line naming the file, and neither it nor a partial file is left."""
+    import errno
+
+    from simulator.results.records import Result
+
+    def full_disk(self: Result, path: Path) -> None:
+        Path(path).write_text("time_s,status\n0.1,2")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Result, "write_records", full_disk)
+    (tmp_path / "s.toml").write_text(toml(BASE))
+    out = tmp_path / "r.csv"
+    code, stdout, err = run_main(["run", str(tmp_path / "s.toml"), "--engine", "simpy", "--records", str(out)])
+    assert (code, stdout) == (2, "")
+    assert err == f"cannot write {out}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_outputs_appear_whole_under_their_names(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(toml(BASE))
+    code, _, err = run_main(["run", str(tmp_path / "s.toml"), "--engine", "simpy", "--json",
+                             "--records", str(tmp_path / "r.csv"), "--timeseries", str(tmp_path / "t.csv")])
+    assert (code, err) == (0, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "s.toml", "t.csv"]
+    assert (tmp_path / "r.csv").read_text().count("\n") > 1 and (tmp_path / "t.csv").read_text().count("\n") > 1

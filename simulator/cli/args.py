@@ -60,6 +60,8 @@ class Parser(argparse.ArgumentParser):
 
 def interval(text: str) -> float:
     """An argument type for durations longer than zero (``"1s"``, ``"90ms"``), in seconds."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"must be longer than 0s, got {echo(text)}")
     try:
         value = parse_duration(text)
     except ValueError as exc:
