@@ -28,6 +28,8 @@ limit                          value                  protects against
 ``DATE_RANGE``                 1970-01-01..9000-12-31 quota periods past year 9999 / before year 1
 ``MAX_OUTPUT_ROWS``            1e7 rows               ``--interval 1us`` writing gigabytes
 ``MAX_QUOTA_PERIODS``          5,000 per API key      a quota forecast over a century of days
+``MAX_GRID_POINTS``            10,000 points          a sweep or plan grid of a million runs
+``MAX_WORKERS``                256 processes          ``--workers`` starting a process per typo
 ``MAX_PRINTED_ERRORS``         20 lines               a file of a million unknown keys
 ``MAX_ECHO_CHARS``             60 characters          a 5 MB value echoed back in an error
 ``MAX_DIGITS``                 30 digits              int-from-string limits (4,300 digits)
@@ -51,6 +53,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_DURATION_S",
     "MAX_ECHO_CHARS",
+    "MAX_GRID_POINTS",
     "MAX_NESTING",
     "MAX_OUTPUT_ROWS",
     "MAX_PRINTED_ERRORS",
@@ -64,6 +67,7 @@ __all__ = [
     "MAX_TRACE_FIELD_CHARS",
     "MAX_USERS",
     "MAX_WEIGHT",
+    "MAX_WORKERS",
     "clip",
     "echo",
     "read_bounded",
@@ -87,6 +91,8 @@ MAX_DURATION_S = 100 * 365 * 86400.0
 DATE_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 12, 31, tzinfo=UTC))
 MAX_OUTPUT_ROWS = 10**7
 MAX_QUOTA_PERIODS = 5000
+MAX_GRID_POINTS = 10_000
+MAX_WORKERS = 256
 MAX_PRINTED_ERRORS = 20
 MAX_ECHO_CHARS = 60
 MAX_DIGITS = 30

@@ -384,6 +384,8 @@ for command in ("sweep", "plan"):
         ("--replications", "0", "--replications"),
         ("--replications", "nan", "--replications"),
         ("--workers", "-1", "--workers"),
+        ("--workers", "100000", "--workers"),
+        ("--vary", "functions.orders.memory_mb=" + "9" * 5000, "memory_mb"),
         ("--seed", "nan", "--seed"),
         ("--out", "{dir}/o.txt", "--out"),
         ("--out", "{dir}/no/o.csv", "--out"),
@@ -391,7 +393,10 @@ for command in ("sweep", "plan"):
         argv = [command, "{dir}/s.toml", *extra, flag, value]
         if flag != "--vary":
             argv += ["--vary", "functions.orders.memory_mb=512,1024"]
-        add(f"flag:{command} {flag} {value}", argv, fragment, files=OK)
+        add(f"flag:{command} {flag} {value[:60]}", argv, fragment, files=OK)
+    add(f"flag:{command} grid of 1e6 points", [command, "{dir}/s.toml", *extra,
+        "--vary", "functions.orders.memory_mb=128:10000:10", "--vary", "functions.orders.timeout=1s:1000s:1s"],
+        "--vary", files=OK)
 for value in ("p99<nan", "p99<infms", "rate_5xx<inf", "rate_5xx<nan", "nope<1", "p99", "rate_5xx<-1"):
     add(f"flag:plan --slo {value}", ["plan", "{dir}/s.toml", "--vary", "functions.orders.memory_mb=512",
                                      "--slo", value], "--slo", files=OK)

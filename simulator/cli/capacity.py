@@ -21,8 +21,10 @@ from simulator.cli.args import (
     plot_args,
     positive_int,
     seed,
+    whole,
 )
 from simulator.errors import ThrottlesimError
+from simulator.limits import MAX_WORKERS
 from simulator.scenario import load_scenario
 from simulator.studies.planner import parse_slo, plan, render_plan
 from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
@@ -45,7 +47,8 @@ def add_capacity_commands(sub: Any) -> None:
                        help="seeds per point (seed, seed+1, ...); > 1 adds 95%% confidence intervals")
         p.add_argument("--seed", type=seed, help="first seed (default: the scenario's)")
         p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://scheduler:8786")
-        p.add_argument("--workers", type=positive_int, metavar="N", help="local processes (default: one per CPU)")
+        p.add_argument("--workers", type=whole(1, MAX_WORKERS), metavar="N",
+                       help="local processes (default: one per CPU)")
         p.add_argument("--out", metavar="FILE", help="write the table to FILE (.csv or .parquet)")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
         plot_args(p)
