@@ -15,11 +15,13 @@ tolerance:
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,13 +35,32 @@ PAIRS = [
     ("nginx", "route_account.toml"), ("nginx", "lambda_concurrency.toml"), ("nginx", "integration_timeout.toml"),
     ("emulated", "usage_plan_keys.toml"), ("emulated", "lambda_concurrency.toml"),
     ("emulated", "route_account.toml"), ("emulated", "integration_timeout.toml"),
+    ("stand-in", "route_account.toml"), ("stand-in", "lambda_concurrency.toml"),
 ]
+
+
+def _stand_in(scenario: Path, out: Path, duration_s: float) -> object:
+    """validate by URL against the AWS-shaped stand-in (nginx --stage prod), with its access log."""
+    server = subprocess.Popen([sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0",
+                               "--gateway", "nginx", "--stage", "prod", "--duration-limit", str(duration_s + 120),
+                               "--log-dir", str(out / "stage")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        return run_validation(scenario, target=url, duration_s=duration_s, out_dir=out / "v", seeds=2, plots=False,
+                              access_log=out / "stage" / "access.log")
+    finally:
+        server.terminate()
+        server.wait(15)
 
 
 def one(target: str, scenario: str, duration_s: float, busy: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="validation-table-") as out, (busy_cores() if busy else nullcontext()):
-        run = run_validation(VALIDATION / scenario, target=target, duration_s=duration_s, out_dir=out, seeds=2,
-                             plots=False)
+        if target == "stand-in":
+            run: Any = _stand_in(VALIDATION / scenario, Path(out), duration_s)
+        else:
+            run = run_validation(VALIDATION / scenario, target=target, duration_s=duration_s, out_dir=out, seeds=2,
+                                 plots=False)
     checks = {c.name: c for c in run.report.checks}
     return {
         "ok": float(run.ok),
@@ -59,7 +80,8 @@ def span(values: list[float], fmt: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--target", action="append", choices=("nginx", "emulated"), help="only these targets")
+    ap.add_argument("--target", action="append", choices=("nginx", "emulated", "stand-in"),
+                    help="only these targets (stand-in: the AWS-shaped nginx stage, validated by its URL)")
     ap.add_argument("--scenario", action="append", help="only these scenarios (file names in scenarios/validation)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each pair")
     ap.add_argument("--duration", type=float, default=12.0, help="seconds of traffic per run")

@@ -28,8 +28,11 @@ def register(sub: Any) -> None:
     serve.add_argument("--port", type=whole(0), default=8000, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--gateway", choices=["emulated", "nginx"], default="emulated",
                        help="emulated: the model's own API Gateway and Lambda served in real time, in one "
-                            "process (for testing the harness); nginx: Debian's nginx in front of the function "
+                            "process (for testing the harness); nginx: Debian's nginx in front of a Lambda "
                             "runtime")
+    serve.add_argument("--runtime", choices=["independent", "model"],
+                       help="behind nginx: the independent Lambda runtime (worker processes, the default) or the "
+                            "model's own function pools")
     serve.add_argument("--seed", type=seed, help="random seed (default: the scenario's)")
     serve.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     serve.add_argument("--duration-limit", type=interval, metavar="DURATION", help="stop by itself after this long")
@@ -37,8 +40,9 @@ def register(sub: Any) -> None:
                        help="with --gateway nginx: an AWS-shaped stand-in for a deployed stage, routes under /NAME/ "
                             "and nothing but API Gateway's wire format in its answers")
     serve.add_argument("--log-dir", metavar="DIR",
-                       help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv and nginx "
-                            "every request to DIR/access.log (API Gateway's JSON access-log shape)")
+                       help="behind nginx: the function runtime logs every invocation to DIR/invocations.csv (the "
+                            "independent one also to DIR/runtime.jsonl) and nginx every request to DIR/access.log "
+                            "(API Gateway's JSON access-log shape)")
     serve.set_defaults(handler=_serve)
 
     lt = sub.add_parser("loadtest", help="send a scenario's traffic to a real API with Locust")
@@ -55,7 +59,8 @@ def register(sub: Any) -> None:
     val.add_argument("scenario", help="scenario file (TOML)")
     val.add_argument("--target", default="emulated", metavar="emulated|nginx|URL",
                      help="emulated: the model itself served in real time (tests the harness, not the model); "
-                          "nginx: Debian's nginx decides keys, throttles and integration timeouts; "
+                          "nginx: Debian's nginx decides keys, throttles and integration timeouts, an independent "
+                          "Lambda runtime (worker processes) concurrency, cold starts and function timeouts; "
                           "URL: a running API (your staging stage)")
     val.add_argument("--duration", type=interval, help="how long to send traffic (default: the scenario's)")
     val.add_argument("--out", default="validation-out", metavar="DIR")
@@ -79,6 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
     from loadtests.target.serve import main as serve_main
 
     argv = [args.scenario, "--port", str(args.port), "--gateway", args.gateway]
+    if args.runtime is not None:
+        argv += ["--runtime", args.runtime]
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
     for item in args.set or []:

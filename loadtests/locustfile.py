@@ -44,6 +44,12 @@ How the traffic is made:
   client's ``timeout`` (status 0), and follows the client's retry policy
   (:class:`simulator.traffic.clients.RetryPolicy`, its retry quota kept per worker). Each attempt
   is logged by the ``events.request`` hook (:mod:`loadtests.log`).
+* **Redirects are never followed** (:func:`no_redirects`): a 3XX is the attempt's
+  answer and is logged with its status, so the load, and the ``x-api-key``, stay with
+  the host under test.
+* **The processes die with their parent**: a worker that Locust forks asks Linux for
+  SIGTERM when the master dies (the master itself asked before it started, see
+  :mod:`loadtests.children`), and Locust shuts down on SIGTERM.
 
 Distributed (``--processes N`` or ``--master``/``--worker``): the master picks the
 common start and tells the workers; worker k sends every N-th planned arrival; each
@@ -70,6 +76,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadtests.children import die_with_parent
 from loadtests.log import AttemptLog, answer_fields, server_fields
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
@@ -97,6 +104,8 @@ LEAD_LOCAL_S = 0.25
 LEAD_DISTRIBUTED_S = 1.0
 #: An arrival that starts later than this after its planned time counts as late.
 LATE_S = 0.010
+#: The process that imported this file: Locust's master, which forks the workers after.
+_LOADED_BY = os.getpid()
 
 
 def _env_float(name: str, default: float) -> float:
@@ -127,6 +136,14 @@ ROUTE_BYTES: dict[str, int] = {r.name: r.request_bytes for r in SCENARIO.routes}
 
 def _attempt_timeout_s(client: Client) -> float:
     return client.timeout if client.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_S
+
+
+def no_redirects(session: FastHttpSession) -> FastHttpSession:
+    """*session* with no status counted as a redirect: a guard besides ``max_redirects=0``.
+    (Locust's ``allow_redirects=False`` swaps this setting around each request, which
+    concurrent requests on one session undo.)"""
+    session.client.redirect_response_codes = frozenset()
+    return session
 
 
 # ---------------------------------------------------------------------- one process
@@ -186,8 +203,9 @@ class _Process:
                 network_timeout=timeout_s,
                 connection_timeout=timeout_s,
                 max_retries=0,
+                max_redirects=0,
             )
-            self.sessions[client.name] = s
+            self.sessions[client.name] = no_redirects(s)
         return s
 
     def user_index(self, client: str) -> int:
@@ -367,6 +385,8 @@ def _flusher(p: _Process) -> None:
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     global _P
+    if os.getpid() != _LOADED_BY:  # a worker forked by the master: end with it
+        die_with_parent(_LOADED_BY)
     _P = p = _Process(environment)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -451,8 +471,13 @@ class ClosedUser(FastHttpUser):
 
     abstract = True
     max_retries = 0
+    max_redirects = 0
     client_name: ClassVar[str] = ""
     spawn_rate: ClassVar[float] = 1.0
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        no_redirects(self.client)
 
     def on_start(self) -> None:
         p = _proc()

@@ -9,9 +9,17 @@
    seed, duration and log directory in environment variables;
 3. waits at most the test's own length (duration, then the drain bound of
    :func:`loadtests.plan.drain_bound_s`) plus a start-up grace, reporting progress to a
-   callback; on overrun or Ctrl-C it ends the whole process group (SIGTERM, then
-   SIGKILL), so no Locust process is left behind;
+   callback; on overrun, Ctrl-C, SIGTERM or SIGHUP it ends the whole process group
+   (SIGTERM, then SIGKILL), so no Locust process is left behind; if this process is
+   killed outright, Locust's processes are signalled by Linux (:mod:`loadtests.children`);
 4. merges the workers' attempt logs into ``attempts.csv`` (:mod:`loadtests.log`).
+
+The output directory is checked with the rest of the input and made only once every
+check has passed, in an existing parent only (:mod:`loadtests.outdir`).
+
+Locust never follows a redirect: a 3XX answer is logged as that status, like any other
+answer, so a server on this machine cannot send the load (and the ``x-api-key``) to
+another host.
 
 The test usually ends well before its bound: the locustfile quits as soon as every
 request, retries included, has its answer.
@@ -33,7 +41,6 @@ import ipaddress
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +53,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
 from loadtests.log import merge_logs, read_log
+from loadtests.outdir import check_out_dir, make_out_dir
 from loadtests.plan import closed_clients, drain_bound_s, plan_arrivals
 from simulator.errors import ThrottlesimError
 from simulator.scenario.loader import load_scenario
@@ -113,20 +122,24 @@ class LoadTestRun:
         return read_log(self.log_path)
 
 
-def check_host(host: str, *, allow_remote: bool = False) -> tuple[str, int]:
+def check_host(host: str, *, allow_remote: bool = False, option: str = "--host") -> tuple[str, int]:
     """The (hostname, port) of an ``http(s)://`` URL that may be load-tested.
 
     Only loopback hosts are allowed unless *allow_remote*; names other than
-    ``localhost`` are not resolved (a name is remote until proven otherwise).
+    ``localhost`` are not resolved (a name is remote until proven otherwise). Errors name
+    *option*, the command-line option the URL came from.
     """
     parts = urlsplit(host)
+    if parts.scheme and parts.scheme not in ("http", "https") and "://" in host:
+        raise LoadTestError(f"{option} {host!r}: the URL scheme {parts.scheme!r} is not supported; "
+                            "use http:// or https://")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LoadTestError(f"--host {host!r}: expected a URL such as http://127.0.0.1:8080")
+        raise LoadTestError(f"{option} {host!r}: expected a URL such as http://127.0.0.1:8080")
     name = parts.hostname
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise LoadTestError(f"--host {host!r}: invalid port") from None
+        raise LoadTestError(f"{option} {host!r}: invalid port") from None
     if not allow_remote and not _is_loopback(name):
         raise LoadTestError(
             f"refusing to load-test {name}: not a loopback address (127.0.0.0/8, localhost, ::1); "
@@ -175,37 +188,13 @@ class _Counter:
         return max(0, self.lines - len(self.offsets))  # minus one header per file
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def _stop_group(proc: subprocess.Popen[bytes], grace_s: float = _STOP_WAIT_S) -> None:
     """End Locust and every worker it forked (they share its process group, whose id is its pid).
 
     SIGTERM first (Locust shuts down and the workers flush their logs), SIGKILL for
-    whatever is still there after a few seconds.
+    whatever is still there after *grace_s*.
     """
-    pgid = proc.pid
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + _STOP_WAIT_S
-    while time.monotonic() < deadline and (proc.poll() is None or _group_alive(pgid)):
-        time.sleep(0.05)
-    if _group_alive(pgid):
-        _signal_group(pgid, signal.SIGKILL)
-    proc.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
+    stop_group(proc, grace_s)
 
 
 def _last_line(path: Path) -> str:
@@ -217,6 +206,13 @@ def _last_line(path: Path) -> str:
         if "Error" in ln or "error" in ln or ln.startswith(("/", "THROTTLESIM")):
             return ln
     return lines[-1] if lines else ""
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_loadtest(
@@ -241,10 +237,10 @@ def run_loadtest(
         raise LoadTestError(f"duration must be longer than 0s, got {duration_s}")
     if importlib.util.find_spec("locust") is None:
         raise LoadTestError("load tests need Locust: pip install locust")
+    check_out_dir(out_dir)
     _check_reachable(host, name, port)
 
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out, _created = make_out_dir(out_dir)
     stale_files = [*out.glob("attempts-w*.csv"), *out.glob("summary-w*.json"), out / "start.json", out / "attempts.csv"]
     for stale in stale_files:
         stale.unlink(missing_ok=True)
@@ -257,7 +253,11 @@ def run_loadtest(
         "--only-summary", "--exit-code-on-error", "0",
     ]  # fmt: skip
     if processes > 1:
-        cmd += ["--processes", str(processes)]
+        # The master's RPC socket on loopback and a free port, not Locust's default *:5557
+        # (every interface, and taken while another run's master still holds it).
+        port = _free_port()
+        cmd += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                "--master-host", "127.0.0.1", "--master-port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     root = str(LOCUSTFILE.parent.parent)
     env.update(
@@ -273,16 +273,10 @@ def run_loadtest(
     bound_s = _wall_bound_s(run_time_s)
     counter = _Counter(out)
     began = time.monotonic()
-    with open(locust_output, "wb") as sink:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=out,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: ended as a whole
-        )
+    with stop_on_signals(), open(locust_output, "wb") as sink:
+        # Its own process group (ended as a whole), signalled if this process dies.
+        proc = popen_dying_with_parent(cmd, cwd=out, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+                                       stderr=subprocess.STDOUT)
         try:
             t0: float | None = None
             while proc.poll() is None:
@@ -296,15 +290,14 @@ def run_loadtest(
                     phase: Phase = "starting" if t0 is None else ("running" if elapsed < run_s else "draining")
                     progress(LoadTestProgress(phase, elapsed, run_s, counter.rows()))
                 time.sleep(_POLL_S)
-        except KeyboardInterrupt:
-            _stop_group(proc)
-            _merge(out)  # keep what was sent before Ctrl-C
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP (loadtests.children)
+            _stop_group(proc, STOP_GRACE_S)
+            _merge(out)  # keep what was sent before the interruption
             raise
         except BaseException:
-            _stop_group(proc)
+            _stop_group(proc, STOP_GRACE_S)
             raise
-        if _group_alive(proc.pid):  # a forked worker outliving the master
-            _stop_group(proc)
+        _stop_group(proc)  # a forked worker outliving the master; forgets the group
     exit_code = proc.returncode if proc.returncode is not None else -1
 
     worker_logs = tuple(sorted(out.glob("attempts-w*.csv")))

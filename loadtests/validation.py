@@ -7,9 +7,18 @@
 3. Predict (a) the observed arrivals replayed through the model, and (b) the scenario's
    own traffic over several seeds, for intervals (:mod:`simulator.validate`). Against the
    nginx target the model uses nginx's limit_req arithmetic
-   (``behaviour.throttle_algorithm = "nginx_limit_req"``).
+   (``behaviour.throttle_algorithm = "nginx_limit_req"``), and the replay gives each
+   invocation the init and run time the independent Lambda runtime observed
+   (:mod:`loadtests.observed_times`), so that the model's throttle and cold-start
+   decisions are checked against the runtime's.
 4. Compare, write ``validation.json``, ``per_second.csv`` and figures, and say whether
    every figure is within its tolerance.
+
+Everything is checked before anything starts (the scenario, ``--target``, what nginx
+cannot hold, ``--out``), and ``--out`` is made only then, in an existing parent
+(:mod:`loadtests.outdir`). Ctrl-C, SIGTERM and SIGHUP stop the target and Locust within
+a few seconds, and they stop by themselves if this process is killed
+(:mod:`loadtests.children`).
 
 Default tolerances: 429 and 5XX fractions within 0.5 percentage points of observed
 (1 point against nginx, whose 1 ms clock and integer rates the model only mirrors),
@@ -19,8 +28,6 @@ per-request status agreement at least 98%, p50 and p95 latency within 10%.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -29,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.access_log import AccessLog, read_access_log
+from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
+from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
@@ -59,7 +68,10 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
         "usage-plan quotas": "absent", "route, stage and account throttles": "independent (nginx limit_req)",
         "integration timeouts": "independent (nginx proxy_read_timeout)",
-        "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+        "Lambda concurrency and throttles": "independent (Lambda runtime's own accounting)",
+        "cold starts": "independent (a worker process started per environment)",
+        "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
+                                        "stream)",
     },
     "url": {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
@@ -89,45 +101,50 @@ class ValidationRun:
         return bool(self.report.ok)
 
 
+#: How long a target that finished its work may take to stop (nginx included) before SIGKILL.
+_TARGET_STOP_S = 5.0
+
+
 class _Target:
-    """A local target server as a subprocess; always stopped on exit."""
+    """A local target server as a subprocess in a session of its own, started on entry and
+    always stopped on exit; Linux signals it if this process dies (:mod:`loadtests.children`)."""
 
     def __init__(self, scenario: Path, gateway: str, limit_s: float, overrides: Mapping[str, str],
                  log_dir: Path | None = None) -> None:
-        cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0", "--gateway", gateway,
-               "--duration-limit", repr(limit_s)]
+        self.cmd = [sys.executable, "-m", "loadtests.target.serve", str(scenario), "--port", "0",
+                    "--gateway", gateway, "--duration-limit", repr(limit_s)]
         if log_dir is not None:
-            cmd += ["--log-dir", str(log_dir)]
+            self.cmd += ["--log-dir", str(log_dir)]
         for key, value in overrides.items():
-            cmd += ["--set", f"{key}={value}"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+            self.cmd += ["--set", f"{key}={value}"]
+        self.proc: subprocess.Popen[str] | None = None
         self.host = ""
 
     def __enter__(self) -> _Target:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
-            self.stop()
-            raise ThrottlesimError(f"the target did not start: {err[-1] if err else line or 'no output'}")
+        self.proc = popen_dying_with_parent(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline().strip()
+            if not line.startswith("listening on "):
+                err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
+                raise ThrottlesimError(f"the target did not start: {err[-1] if err else line or 'no output'}")
+        except BaseException as exc:
+            self.stop(STOP_GRACE_S if isinstance(exc, KeyboardInterrupt) else _TARGET_STOP_S)
+            raise
         self.host = line[len("listening on "):]
         return self
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+    def stop(self, grace_s: float = _TARGET_STOP_S) -> None:
+        """SIGTERM to the target's process group, SIGKILL after *grace_s*."""
+        if self.proc is not None:
+            stop_group(self.proc, grace_s)
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        self.stop(STOP_GRACE_S if interrupted else _TARGET_STOP_S)
 
 
 def run_validation(
@@ -158,16 +175,14 @@ def run_validation(
     overhead is read from it (suggested, for a URL).
     """
     import simulator
-    from loadtests.log import read_log
     from loadtests.runner import run_loadtest
-    from simulator.validate import causes_from_answers, compare, measured_overhead, replay_scenario
+    from simulator.validate import measured_overhead
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
 
     path = Path(scenario_path)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     scenario = simulator.load_scenario(path, seed=seed)
     overrides: dict[str, str] = {}
     if duration_s is not None:
@@ -176,9 +191,10 @@ def run_validation(
     model_overrides = dict(overrides)
     if target == "nginx":
         model_overrides["behaviour.throttle_algorithm"] = "nginx_limit_req"
-    if target == "nginx" and any(p.quota is not None for p in scenario.usage_plans):
-        raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
-                               "--target emulated or your API")
+    _check_target(target, path, scenario, allow_remote)
+    check_out_dir(out_dir)
+    if access_log is not None and Path(access_log).is_dir():
+        raise ThrottlesimError(f"--access-log {access_log}: is a directory, not an access-log file")
     run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
@@ -186,29 +202,62 @@ def run_validation(
         return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
                             allow_remote=allow_remote, progress=progress)
 
-    if local:
-        # The target outlives the load test by a margin, then stops by itself whatever happens.
-        target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
-            host = t.host
+    made, created = make_out_dir(out_dir)  # every check has passed
+    with stop_on_signals(), removed_if_refused(made, created):
+        if local:
+            # The target outlives the load test by a margin, then stops by itself whatever happens.
+            target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
+            with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
+                host = t.host
+                loadtest = load(host)
+        else:
+            host = target
             loadtest = load(host)
-    else:
-        host = target
-        loadtest = load(host)
 
-    observed = with_invocations(read_log(loadtest.log_path), out / "target" / "invocations.csv")
-    if access_log is not None:
-        observed = with_access_log(observed, read_access_log(access_log))
-    observed = on_server_clock(observed)
-    no_server_clock = "server_received_s" not in observed or observed["server_received_s"].isna().all()
-    if no_server_clock and "agreement" not in (tolerances or {}):
-        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
+    observed = _observed(loadtest.log_path, out, access_log)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
+    if "agreement" not in (tolerances or {}) and _no_server_clock(observed):
+        tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
     measured = measured_overhead(observed)
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
-    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=model_overrides, seed=seed))
+    replay_overrides = dict(model_overrides)
+    runtime_log = out / "target" / "runtime.jsonl"
+    if local and target == "nginx" and runtime_log.exists():
+        # The independent runtime's own init and run times, in invocation order (see
+        # loadtests.observed_times): the replay then checks its decisions, not its timers.
+        from loadtests.observed_times import observed_time_overrides
+
+        replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    report, groups = _compare(path, observed, out, replay_overrides, model_overrides, seed, seeds, tol)
+    report.overhead = {
+        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
+        "measured": measured.to_dict() if measured is not None else None,
+        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
+    }
+    report.parts = TARGET_PARTS[target if local else "url"]
+    files = _write_report(report, out, loadtest.log_path, plots, {
+        "scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
+        "gateway_overhead": report.overhead, "parts_checked": report.parts,
+        "causes_from": "answers" if groups is not None else "target", **_nginx_clock(out / "target" / "nginx.json"),
+        "indistinguishable_causes": report.indistinguishable or []})
+    return ValidationRun(report, out, target, host, files)
+
+
+def _no_server_clock(observed: Any) -> bool:
+    return "server_received_s" not in observed or bool(observed["server_received_s"].isna().all())
+
+
+def _compare(path: Path, observed: Any, out: Path, replay_overrides: dict[str, Any], model_overrides: dict[str, Any],
+             seed: int | None, seeds: int, tol: dict[str, float]) -> tuple[Any, dict[str, str] | None]:
+    """The model's predictions (the replay of the observed attempts with *replay_overrides*,
+    and *seeds* runs of the scenario's own traffic with *model_overrides*) against the
+    observation; causes are read from the answers when the API said none."""
+    import simulator
+    from simulator.validate import causes_from_answers, compare, replay_scenario
+
+    replay = simulator.simulate(replay_scenario(path, observed, out / "replay", overrides=replay_overrides, seed=seed))
     base = simulator.load_scenario(path, overrides=model_overrides, seed=seed)
     runs = [simulator.simulate(base, seed=base.seed + k) for k in range(seeds)]
     groups: dict[str, str] | None = None
@@ -216,26 +265,40 @@ def run_validation(
         # The API said nothing of causes (a deployed stage): read them from the answers.
         observed, groups = causes_from_answers(observed, base)
     report = compare(observed, replay, runs, tolerances=tol, cause_groups=groups)
-    if groups is not None:
-        report.indistinguishable = sorted({g for g in groups.values() if "|" in g})
+    report.indistinguishable = sorted({g for g in groups.values() if "|" in g}) if groups is not None else None
+    return report, groups
 
-    files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": loadtest.log_path}
-    overhead_doc = {
-        "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
-        "measured": measured.to_dict() if measured is not None else None,
-        "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
-    }
-    report.overhead = overhead_doc
-    report.parts = TARGET_PARTS[target if local else "url"]
-    doc = {"scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
-           "gateway_overhead": overhead_doc, "parts_checked": report.parts,
-           "causes_from": "answers" if groups is not None else "target",
-           "indistinguishable_causes": report.indistinguishable or [], **report.to_dict()}
-    files["report"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+def _observed(log_path: Path, out: Path, access_log: str | Path | None) -> Any:
+    """The attempt log, completed from the runtime's invocation log and the API's access log,
+    on the clock of the server that decided."""
+    from loadtests.log import read_log
+
+    observed = with_invocations(read_log(log_path), out / "target" / "invocations.csv")
+    if access_log is not None:
+        observed = with_access_log(observed, read_access_log(access_log))
+    return on_server_clock(observed)
+
+
+def _write_report(report: Any, out: Path, log_path: Path, plots: bool, head: dict[str, Any]) -> dict[str, Path]:
+    """``validation.json`` (*head* first, then the report), ``per_second.csv`` and the figures."""
+    files = {"report": out / "validation.json", "per_second": out / "per_second.csv", "log": log_path}
+    files["report"].write_text(json.dumps({**head, **report.to_dict()}, indent=2) + "\n", encoding="utf-8")
     report.per_second.to_csv(files["per_second"], index=False)
     if plots:
         files.update(_plots(report, out / "plots"))
-    return ValidationRun(report, out, target, host, files)
+    return files
+
+
+def _nginx_clock(path: Path) -> dict[str, str]:
+    """What the report says of nginx's clock: aligned to the wall clock's milliseconds (its
+    own time namespace), or plain (connections with few requests are then estimated)."""
+    try:
+        aligned = json.loads(path.read_text(encoding="utf-8")).get("clock_aligned")
+    except (OSError, ValueError):
+        return {}
+    plain = "plain (no time namespace: a connection's offset may be estimated)"
+    return {"nginx_clock": "aligned" if aligned else plain}
 
 
 def _describe_dist(spec: Any) -> str:
@@ -291,6 +354,30 @@ def with_invocations(observed: Any, path: Path) -> Any:
         missing = out[column].isna()
         out.loc[missing, column] = known[missing].astype(out[column].dtype) if len(known[missing]) else known[missing]
     return out
+
+
+def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) -> None:
+    """Refuse a ``--target`` that cannot be validated against, before anything starts."""
+    from loadtests.runner import check_host
+    from loadtests.target.nginx import find_nginx, key_error
+
+    if target not in TARGETS:
+        if "://" not in target:
+            raise ThrottlesimError(f"--target {target!r}: expected {' or '.join(TARGETS)}, "
+                                   "or the URL of an API such as http://127.0.0.1:8080")
+        check_host(target, allow_remote=allow_remote, option="--target")
+        return
+    if target != "nginx":
+        return
+    if any(p.quota is not None for p in scenario.usage_plans):
+        raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
+                               "--target emulated or your API")
+    problem = key_error(scenario, str(path))
+    if problem is not None:
+        raise ThrottlesimError(problem)
+    if find_nginx() is None:
+        raise ThrottlesimError("--target nginx: no nginx binary found (apt-get install nginx-light, "
+                               "or set THROTTLESIM_NGINX)")
 
 
 def on_server_clock(observed: Any) -> Any:

@@ -75,12 +75,13 @@ __all__ = [
     "run_cost",
     "run_sweep",
     "simulate",
+    "stack",
 ]
 
 __version__ = "0.1.0"
 
 #: Public submodules loaded on first use, because they load heavy libraries.
-_LAZY_MODULES = frozenset({"plots"})
+_LAZY_MODULES = frozenset({"plots", "stack"})
 
 
 def __getattr__(name: str) -> ModuleType:

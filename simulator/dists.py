@@ -1,6 +1,6 @@
 """Distributions of durations: how long a handler runs, how long a cold start takes.
 
-A distribution is a small immutable object that knows how to draw samples (in
+A distribution is a small object that knows how to draw samples (in
 seconds) from a NumPy random generator and what its mean is. Scenario files name
 them with ``kind``::
 
@@ -9,6 +9,7 @@ them with ``kind``::
     duration = { kind = "lognormal", median = "80ms", p99 = "600ms" }
     duration = { kind = "uniform", low = "50ms", high = "150ms" }
     duration = { kind = "empirical", file = "durations.txt", unit = "ms" }
+    duration = { kind = "sequence", file = "observed.txt", unit = "s" }  # in order, one per draw
 
 The lognormal is given the way latency is usually reported, by its median and its
 99th percentile; ``sigma = ln(p99 / median) / z(0.99)``.
@@ -34,6 +35,7 @@ __all__ = [
     "Exponential",
     "Fixed",
     "LogNormal",
+    "Sequence",
     "Uniform",
 ]
 
@@ -131,6 +133,27 @@ class Empirical:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         values = np.asarray(self.values_s)
         return values[rng.integers(0, len(values), n)]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values_s))
+
+
+@dataclass
+class Sequence:
+    """Measured values handed out in their order, one per draw, from the first again after
+    the last: replays the init and run times a real runtime observed, invocation by
+    invocation. It ignores the random stream and keeps its place, so each stream needs its
+    own (:meth:`simulator.scenario.SequenceDist.build` makes a new one each time)."""
+
+    values_s: tuple[float, ...]
+    source: str = field(default="", compare=False)
+    position: int = field(default=0, compare=False)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        index = (self.position + np.arange(n)) % len(self.values_s)
+        self.position += n
+        return np.asarray(self.values_s)[index]
 
     @property
     def mean(self) -> float:

@@ -18,14 +18,9 @@ import pytest
 
 import simulator
 from loadtests.log import server_received
-from loadtests.target.nginx import (
-    NginxServer,
-    _enter_time_namespace,
-    aligned_clock_offset_ns,
-    can_align_clock,
-    find_nginx,
-)
+from loadtests.target.nginx import NginxServer, find_nginx
 from loadtests.target.serve import free_port
+from loadtests.target.time_namespace import aligned_clock_offset_ns, can_align_clock, enter_time_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.realtime
@@ -47,7 +42,7 @@ print(best[0] % 1_000_000)
 @pytest.mark.parametrize("phase_ns", [2_000, 500_000])
 def test_a_program_in_the_aligned_namespace_sees_the_wall_clock_ahead_by_the_phase(phase_ns):
     offset = aligned_clock_offset_ns(phase_ns)
-    out = subprocess.run([sys.executable, "-c", _PHASE], preexec_fn=lambda: _enter_time_namespace(offset),
+    out = subprocess.run([sys.executable, "-c", _PHASE], preexec_fn=lambda: enter_time_namespace(offset),
                          capture_output=True, text=True, check=True, timeout=60)
     phase = int(out.stdout)
     # Within 20 us of the target (a loaded machine can stretch the best of 500 reads).

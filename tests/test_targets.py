@@ -3,6 +3,7 @@ tiny scenario, and answers a handful of requests with AWS's statuses and bodies.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -386,7 +387,8 @@ def test_nginx_504_is_completed_by_the_runtimes_invocation_log(scenario, tmp_pat
     from loadtests.target.invocation_log import read_invocations
     from loadtests.validation import with_invocations
 
-    target = Target(scenario, "nginx", "--duration-limit", "60", "--log-dir", str(tmp_path))
+    # The model's runtime behind nginx knows the function's time exactly when it starts it.
+    target = Target(scenario, "nginx", "--runtime", "model", "--duration-limit", "60", "--log-dir", str(tmp_path))
     try:
         limited = [target.get("/limited") for _ in range(2)]
         hang = target.get("/hang")
@@ -408,3 +410,28 @@ def test_nginx_504_is_completed_by_the_runtimes_invocation_log(scenario, tmp_pat
     assert filled["function_received_s"].iloc[2] == logged.loc[ids[2], "function_received_s"]
     assert pd.isna(filled["function_received_s"].iloc[1])
     assert filled["cold_start"].iloc[2] == 1
+
+
+@needs_nginx
+@pytest.mark.realtime
+def test_nginx_504_is_completed_by_the_independent_runtimes_log(scenario, tmp_path):
+    """Behind nginx by default, the independent runtime logs an invocation as it starts it
+    and again when its worker reports the end: a 504 that nginx gave alone gets the
+    runtime's receive time, cold start and (once the function is done) its busy time."""
+    from loadtests.log import request_id
+    from loadtests.target.invocation_log import read_invocations
+
+    target = Target(scenario, "nginx", "--duration-limit", "60", "--log-dir", str(tmp_path))
+    try:
+        hang = target.get("/hang")
+        time.sleep(2.5)  # the function (init 1 ms + run 1,500 ms) ends meanwhile
+    finally:
+        assert target.stop() == 0
+        target.kill()
+    rid = request_id(hang.headers)
+    assert answer(hang)[0] == 504
+    logged = read_invocations(tmp_path / "invocations.csv")
+    assert logged.loc[rid, "cold_start"] == 1 and logged.loc[rid, "cause"] == "ok"
+    assert logged.loc[rid, "function_ms"] >= 1501.0  # real start-up and wake-up add to the drawn time
+    runtime = [json.loads(line) for line in (tmp_path / "runtime.jsonl").read_text().splitlines()]
+    assert [r["request_id"] for r in runtime if "received_s" in r] == [rid]

@@ -1,5 +1,6 @@
 """Short validations against both local targets, end to end: Locust sends the traffic,
 the target answers in real time, and the model must agree within the default tolerances.
+Behind nginx the functions run on the independent Lambda runtime (worker processes).
 
 These send real traffic to 127.0.0.1 only, for a bounded 12 s each. One of them runs with
 a busy loop on every core beside it: the checks must hold on a loaded machine, with the

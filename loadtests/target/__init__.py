@@ -3,16 +3,20 @@
 The model predicts what a scenario's traffic would get; a load test checks the
 prediction against a real server. These servers are built from the same scenario file:
 
-* :mod:`.runtime` plays the scenario's Lambda functions: real concurrency limits, cold
-  starts that take the ``init`` time, handlers that sleep the ``duration``, errors and
-  function timeouts, answered the way API Gateway's Lambda-proxy integration maps them.
-* :mod:`.emulated` puts API Gateway in front of it, in the same process: API keys, usage
-  plans, quotas, route/stage/account throttles and the integration timeout, with the
-  model's own gateway code (:class:`simulator.gateway.path.Gateway`) on a real clock.
+* :mod:`.lambda_runtime` is an independent Lambda runtime, written from AWS's rules and
+  not from the model: each execution environment is a worker process
+  (:mod:`.lambda_worker`, :mod:`.lambda_processes`), concurrency is its own accounting
+  (:mod:`.lambda_limits`); answers are mapped the way API Gateway's Lambda-proxy
+  integration maps them.
+* :mod:`.runtime` serves the model's own Lambda pools on a real clock instead.
+* :mod:`.emulated` is the model served in real time, for testing the validation harness:
+  the model's gateway (:class:`simulator.gateway.path.Gateway`: API keys, usage plans,
+  quotas, throttles, the integration timeout) in front of :mod:`.runtime`, one process.
 * :mod:`.nginx` writes an nginx configuration with ``limit_req`` zones in place of API
-  Gateway's throttles and runs Debian's nginx in front of the function runtime.
+  Gateway's throttles and runs Debian's nginx in front of a runtime (by default the
+  independent one).
 * :mod:`.serve` starts one of them: ``python -m loadtests.target.serve SCENARIO --port P
-  --gateway emulated|nginx``.
+  --gateway emulated|nginx [--runtime independent|model]``.
 
 Every answer carries ``x-throttlesim-cause`` (a name from :data:`simulator.CAUSES`) and
 ``x-throttlesim-cold-start`` (``1`` or ``0``), so a load test can record why each

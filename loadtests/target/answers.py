@@ -33,13 +33,37 @@ import json
 from simulator import outcomes as oc
 from simulator.scenario import Scenario
 
-__all__ = ["CAUSE_HEADER", "COLD_START_HEADER", "FUNCTION_MS_HEADER", "RECEIVED_HEADER", "Answers"]
+__all__ = [
+    "CAUSE_HEADER",
+    "COLD_START_HEADER",
+    "ENVIRONMENT_HEADER",
+    "FUNCTION_MS_HEADER",
+    "INIT_MS_HEADER",
+    "INVOKE_PATH",
+    "PROVISIONED_HEADER",
+    "RECEIVED_HEADER",
+    "RUN_MS_HEADER",
+    "THROTTLE_REASON_HEADER",
+    "Answers",
+]
+
+#: The Lambda Invoke API path that nginx proxies to; ``{name}`` is the function's name.
+INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
 #: When the server received the request, in seconds on its own clock (from server start):
 #: lets validation replay requests at the instants the server saw them.
 RECEIVED_HEADER = "x-throttlesim-received-s"
+#: What the independent Lambda runtime (:mod:`loadtests.target.lambda_runtime`) saw: the
+#: execution environment that served the request (``function#n``), its init time (request
+#: to end of Init, cold starts only) and the handler's run time, in milliseconds, whether
+#: the environment was provisioned, and for a throttle which rule refused it.
+ENVIRONMENT_HEADER = "x-throttlesim-environment"
+INIT_MS_HEADER = "x-throttlesim-init-ms"
+RUN_MS_HEADER = "x-throttlesim-run-ms"
+PROVISIONED_HEADER = "x-throttlesim-provisioned"
+THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
 #: How long the invocation kept its environment busy (init, on a cold start, plus the run),
 #: in milliseconds: the part of the answer's latency the model draws itself. The rest of
 #: what a client waits is the target's own overhead, which validation measures.

@@ -43,7 +43,6 @@ to it, in order, joined by ``|`` (one name when only one applied).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import shutil
@@ -55,15 +54,18 @@ import time
 from pathlib import Path
 from typing import Self
 
+from loadtests.children import die_with_parent
 from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER, Answers
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
+from loadtests.target.time_namespace import aligned_clock_offset_ns, can_align_clock, enter_time_namespace
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
+from simulator.redact import redact_key
 from simulator.scenario import Scenario, Throttle
 
-__all__ = ["NginxError", "NginxServer", "find_nginx", "nginx_config"]
+__all__ = ["NginxError", "NginxServer", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
 
 #: Where Debian's nginx-light puts the binary.
 DEBIAN_NGINX = "/usr/sbin/nginx"
@@ -81,11 +83,40 @@ def find_nginx() -> str | None:
     return None
 
 
+#: Characters a double-quoted nginx string cannot hold (a regular expression only the first three).
+_UNQUOTABLE = '"\n\r\\$;{}'
+
+
 def _q(text: str, *, regex: bool = False) -> str:
     """A double-quoted nginx string (a regular expression may hold ``\\ $ { }``)."""
-    if any(c in text for c in ('"\n\r' if regex else '"\\$;{}\n\r')):
+    if any(c in text for c in (_UNQUOTABLE[:3] if regex else _UNQUOTABLE)):
         raise ValueError(f"{text!r} cannot be written in an nginx configuration")
     return f'"{text}"'
+
+
+def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
+    """The first client whose ``api_key`` nginx's configuration cannot hold: (its index,
+    the key, the first character in the way), or None. Keys are checked before the
+    configuration is written so that the error can name the key without showing it."""
+    written = _plan_of_key(s, _Layout(s).plan_id)
+    for i, c in enumerate(s.clients):
+        key = c.api_key
+        if key is not None and key in written:
+            bad = next((ch for ch in key if ch in _UNQUOTABLE), None)
+            if bad is not None:
+                return i, key, bad
+    return None
+
+
+def key_error(s: Scenario, source: str) -> str | None:
+    """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
+    found = unwritable_key(s)
+    if found is None:
+        return None
+    i, key, bad = found
+    return (f"{source}: clients.{i}.api_key: the key {redact_key(key)} holds {bad!r}, which an nginx "
+            "configuration cannot hold; use another key, or --target emulated")
 
 
 def _ms(seconds: float) -> str:
@@ -180,9 +211,13 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     (nginx's own answers leave them out; the runtime's are hidden), so a client learns
     only what it would learn from AWS: status, body and the request id. With
     *access_log*, nginx writes one JSON line per request there in the shape of an API
-    Gateway access log (:func:`_access_log_format`).
+    Gateway access log (:func:`_access_log_format`). A key the configuration cannot hold
+    is a :class:`ValueError` that shows it redacted.
     """
     s = scenario
+    problem = key_error(s, f"scenario {s.name!r}")
+    if problem is not None:
+        raise ValueError(problem)
     layout = _Layout(s)
     answers = Answers(s)
     timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
@@ -389,11 +424,12 @@ class NginxServer:
         offset_ns = aligned_clock_offset_ns() if self._align and can_align_clock() else None
         self.clock_aligned = offset_ns is not None
         self.clock_offset_ns = offset_ns
+        parent = os.getpid()
 
         def child() -> None:
-            _die_with_parent()
+            die_with_parent(parent)
             if offset_ns is not None:
-                _enter_time_namespace(offset_ns)
+                enter_time_namespace(offset_ns)
 
         self.process = subprocess.Popen(
             [self.binary, "-p", f"{self.prefix}/", "-c", str(conf), "-e", str(log)],
@@ -441,104 +477,3 @@ class NginxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when its parent dies."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-
-
-# ---------------------------------------------------------------------- nginx's clock
-#
-# ``limit_req`` counts on ``ngx_current_msec``, CLOCK_MONOTONIC in whole milliseconds,
-# while the only absolute time nginx can report is ``$msec``, the wall clock
-# (CLOCK_REALTIME) in whole milliseconds, both read at the same turn of its event loop.
-# The two clocks differ by a constant C = wall - monotonic (it changes only when the wall
-# clock is stepped). With C = K + phi (K whole milliseconds, 0 <= phi < 1 ms), a request
-# at monotonic instant T gets ``$msec - ngx_current_msec`` = K, or K + 1 when the
-# fraction of T is at least 1 - phi. With phi anywhere in the middle, the wall
-# millisecond alone cannot say which monotonic millisecond limit_req used, and a
-# connection that carries only a few requests cannot say it either (see
-# loadtests.validation._on_monotonic_grid). A 1 ms error on the first request a zone
-# sees shifts every later decision of a zone that never drains by ``rate`` milli-requests,
-# enough to swap answers near the limit for the rest of the run.
-#
-# Linux time namespaces (time_namespaces(7), Linux 5.6+) give a process tree its own
-# CLOCK_MONOTONIC offset. nginx is started in one whose offset makes phi a couple of
-# microseconds: then ``$msec - ngx_current_msec`` is K for all but about 0.2% of requests,
-# and every connection's offset is read exactly. Creating a time namespace needs
-# CAP_SYS_ADMIN (root, as in CI); elsewhere nginx runs on the plain clocks and the
-# validation falls back to estimating (the report says which).
-
-CLONE_NEWTIME = 0x00000080
-#: The wall clock's lead over nginx's monotonic clock, past a whole millisecond, that the
-#: offset aims at: small enough that almost no request falls on the far side, larger than
-#: the error of measuring the two clocks (~0.1 us here).
-PHASE_TARGET_NS = 2_000
-
-
-def _clock_pair_ns() -> tuple[int, int]:
-    """(wall - monotonic) in ns, read as tightly as this process can, and the read's width."""
-    best: tuple[int, int] | None = None
-    for _ in range(200):
-        m0 = time.monotonic_ns()
-        w = time.time_ns()
-        m1 = time.monotonic_ns()
-        width = m1 - m0
-        diff = w - (m0 + m1) // 2
-        if best is None or width < best[1]:
-            best = (diff, width)
-    assert best is not None
-    return best
-
-
-def _own_monotonic_offset_ns() -> int:
-    """This process's own time-namespace offset of CLOCK_MONOTONIC (0 in the initial one).
-    A new namespace's offsets are counted from the initial namespace's clocks."""
-    try:
-        text = Path("/proc/self/timens_offsets").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] in ("monotonic", "1"):
-            return int(parts[1]) * 1_000_000_000 + int(parts[2])
-    return 0
-
-
-def aligned_clock_offset_ns(phase_ns: int = PHASE_TARGET_NS) -> int:
-    """The CLOCK_MONOTONIC offset (ns, from the initial time namespace) that leaves the
-    wall clock ahead of the shifted monotonic clock by whole milliseconds plus *phase_ns*."""
-    diff, _width = _clock_pair_ns()
-    # In the new namespace monotonic' = monotonic + extra, so wall - monotonic' = diff - extra.
-    extra = (diff - phase_ns) % 1_000_000
-    return _own_monotonic_offset_ns() + extra
-
-
-def can_align_clock() -> bool:
-    """Whether this process may create a time namespace (tried in a throwaway child)."""
-    if not os.path.exists("/proc/self/timens_offsets") and not os.path.exists("/proc/self/ns/time"):
-        return False
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            code = 0 if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWTIME) == 0 else 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
-
-
-def _enter_time_namespace(offset_ns: int) -> None:
-    """In the child before exec: a new time namespace with CLOCK_MONOTONIC shifted by
-    *offset_ns*; the program exec'd next runs in it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWTIME) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWTIME) failed")
-    seconds, nanoseconds = divmod(offset_ns, 1_000_000_000)
-    with open("/proc/self/timens_offsets", "w", encoding="ascii") as fh:
-        fh.write(f"monotonic {seconds} {nanoseconds}\n")

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from loadtests.target.answers import Answers, headers
+from loadtests.target.answers import INVOKE_PATH, Answers, headers
 from loadtests.target.clock import Clock
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
 from simulator import outcomes as oc
@@ -50,9 +50,6 @@ from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_
 from simulator.scenario import Scenario
 
 __all__ = ["INVOKE_PATH", "FunctionRuntime", "Invocation", "runtime_app"]
-
-#: The Lambda Invoke API path; ``{name}`` is the function's name.
-INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 
 @dataclass

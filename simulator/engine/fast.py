@@ -120,6 +120,11 @@ def unsupported(scenario: Scenario) -> str | None:
     algorithm = getattr(scenario.behaviour, "throttle_algorithm", "aws_token_bucket")
     if algorithm != "aws_token_bucket":
         return f"the fast engine has no behaviour.throttle_algorithm = {algorithm!r} (only AWS's token bucket)"
+    b = scenario.behaviour
+    specs = [b.idle_timeout, b.gateway_overhead, *(d for f in scenario.functions
+                                                  for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
+    if any(d.kind == "sequence" for d in specs):
+        return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
     return None
 
 

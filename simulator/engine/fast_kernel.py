@@ -17,7 +17,16 @@ from numba import njit
 from simulator import outcomes as oc
 from simulator.engine import fast_layout as L
 from simulator.engine.fast_heap import push, push_release
-from simulator.engine.fast_parts import acquire, admit, concurrency, draw, hist_bin
+from simulator.engine.fast_parts import (
+    acquire,
+    admit,
+    client_outcome,
+    concurrency,
+    draw,
+    function_outcome,
+    hist_bin,
+    integration_outcome,
+)
 
 __all__ = ["attempt", "finish", "pick_route", "response", "room", "user_wait"]
 
@@ -142,28 +151,13 @@ def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, r
             if prov:
                 flags |= L.PROVISIONED
             failed = draw(ti, tf, si, rb, ti[fi + L.FI_SCOIN]) < tf[ff + L.FF_ERR]
-            timeout = tf[ff + L.FF_TIMEOUT]
-            if duration > timeout:
-                run_s = timeout
-                cause = oc.FUNCTION_TIMEOUT
-            else:
-                run_s = duration
-                cause = oc.FUNCTION_ERROR if failed else oc.OK
+            run_s, cause = function_outcome(duration, tf[ff + L.FF_TIMEOUT], failed)
             busy_for = init + run_s
             push_release(si, ht, hk, hs, hc, now + busy_for, f, 1 if prov else 0, created)
-            limit = tf[ti[L.T_O_ROUTE_TO] + route]
-            if busy_for > limit:
-                cause = oc.INTEGRATION_TIMEOUT
-                integ = limit
-            else:
-                integ = busy_for
+            integ, cause = integration_outcome(busy_for, tf[ti[L.T_O_ROUTE_TO] + route], cause)
     gateway_latency = integ + overhead
     gateway_cause = cause
-    latency = gateway_latency
-    timeout_c = tf[ti[L.T_O_CLIF] + L.N_CF * c + L.CF_TIMEOUT]
-    if latency > timeout_c:
-        cause = oc.CLIENT_TIMEOUT
-        latency = timeout_c
+    latency, cause = client_outcome(gateway_latency, tf[ti[L.T_O_CLIF] + L.N_CF * c + L.CF_TIMEOUT], cause)
     k = si[L.N_ATT]
     si[L.N_ATT] = k + 1
     if ti[L.T_RECORD]:

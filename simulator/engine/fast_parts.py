@@ -17,6 +17,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
+from simulator import rules
 from simulator.engine.fast_layout import (
     ACCT,
     BUDGET,
@@ -73,7 +74,15 @@ from simulator.engine.fast_layout import (
 )
 from simulator.outcomes import FORBIDDEN, OK, QUOTA_EXCEEDED, THROTTLED_USAGE_PLAN
 
-__all__ = ["hist_values"]
+__all__ = ["client_outcome", "function_outcome", "has_token", "hist_values", "integration_outcome", "refill"]
+
+# The rules both engines apply (simulator.rules), compiled from the same source the
+# reference engine calls, and inlined where the loop uses them.
+refill = njit(inline="always")(rules.refill)
+has_token = njit(inline="always")(rules.has_token)
+function_outcome = njit(inline="always")(rules.function_outcome)
+integration_outcome = njit(inline="always")(rules.integration_outcome)
+client_outcome = njit(inline="always")(rules.client_outcome)
 
 # --------------------------------------------------------------------------- random draws
 
@@ -99,14 +108,9 @@ def draw(ti, tf, si, rb, s):  # type: ignore[no-untyped-def]
 def bucket_ready(ti, tf, sf, b, now):  # type: ignore[no-untyped-def]
     """:meth:`TokenBucket.ready`."""
     o = ti[T_O_BSTATE] + 2 * b  # tokens, last
-    last = sf[o + 1]
-    if now > last:
-        r = ti[T_O_BUCKET] + 2 * b  # rate, burst
-        tokens = sf[o] + tf[r] * (now - last)
-        burst = tf[r + 1]
-        sf[o] = min(burst, tokens)
-        sf[o + 1] = now
-    return sf[o] >= 1.0 - 1e-9
+    r = ti[T_O_BUCKET] + 2 * b  # rate, burst
+    sf[o], sf[o + 1] = refill(sf[o], sf[o + 1], tf[r], tf[r + 1], now)
+    return has_token(sf[o])
 
 
 @njit(inline="always")

@@ -25,6 +25,7 @@ of the events that use it.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -32,6 +33,7 @@ import simpy
 from simpy.events import NORMAL, URGENT, Event
 
 from simulator import outcomes as oc
+from simulator import rules
 from simulator.dists import Draws, Uniforms
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
@@ -83,7 +85,7 @@ class ReferenceEngine:
         c.cum_weights = route_weights(spec.routes, self.route_index)
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
         c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
-        c.timeout_s = spec.timeout
+        c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -127,26 +129,13 @@ class ReferenceEngine:
                 if env.provisioned:
                     flags |= PROVISIONED
                 failed = f.coin.next() < f.error_rate
-                if duration > f.timeout_s:
-                    run = f.timeout_s
-                    cause = oc.FUNCTION_TIMEOUT
-                else:
-                    run = duration
-                    cause = oc.FUNCTION_ERROR if failed else oc.OK
+                run, cause = rules.function_outcome(duration, f.timeout_s, failed)
                 busy_for = init + run
                 self._at(busy_for, self._releaser(f, env), URGENT)
-                limit = c.route_timeout[route]
-                if busy_for > limit:
-                    cause = oc.INTEGRATION_TIMEOUT
-                    integ = limit
-                else:
-                    integ = busy_for
+                integ, cause = rules.integration_outcome(busy_for, c.route_timeout[route], cause)
         gateway_latency = integ + overhead
         gateway_cause = cause
-        latency = gateway_latency
-        if c.timeout_s is not None and latency > c.timeout_s:
-            cause = oc.CLIENT_TIMEOUT
-            latency = c.timeout_s
+        latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, cause)
         a_int = self.rec.a_int
         a_int["request"].append(rid)
         a_int["attempt"].append(n)

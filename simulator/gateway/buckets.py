@@ -17,10 +17,9 @@ check every level before charging any of them.
 
 from __future__ import annotations
 
-__all__ = ["TokenBucket", "EPSILON"]
+from simulator.rules import EPSILON, has_token, refill
 
-#: Tolerance for floating-point refill: a bucket with 0.9999999999 tokens has one.
-EPSILON = 1e-9
+__all__ = ["TokenBucket", "EPSILON"]
 
 
 class TokenBucket:
@@ -37,12 +36,9 @@ class TokenBucket:
         self.last = 0.0
 
     def ready(self, now: float) -> bool:
-        """Refill up to *now*; is there a whole token?"""
-        if now > self.last:
-            tokens = self.tokens + self.rate * (now - self.last)
-            self.tokens = tokens if tokens < self.burst else self.burst
-            self.last = now
-        return self.tokens >= 1.0 - EPSILON
+        """Refill up to *now*; is there a whole token? (:func:`simulator.rules.refill`)"""
+        self.tokens, self.last = refill(self.tokens, self.last, self.rate, self.burst, now)
+        return has_token(self.tokens)
 
     def take(self) -> None:
         """Take one token (after :meth:`ready` said there is one)."""

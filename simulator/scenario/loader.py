@@ -400,7 +400,7 @@ def _can_be_zero(dist: Any) -> bool:
         return dist.value == 0
     if kind == "uniform":
         return dist.low == 0
-    if kind == "empirical":
+    if kind in ("empirical", "sequence"):
         return min(dist.values) == 0
     return False
 

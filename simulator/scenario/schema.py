@@ -168,6 +168,16 @@ class EmpiricalDist(_Model):
         return dists.Empirical(self.values, source=self.file)
 
 
+class SequenceDist(EmpiricalDist):
+    """A file's values (one per line) handed out in order, one per draw: replays the times
+    a real target measured, invocation by invocation (validation writes these)."""
+
+    kind: Literal["sequence"]  # type: ignore[assignment]
+
+    def build(self) -> dists.Distribution:
+        return dists.Sequence(self.values, source=self.file)
+
+
 def _dist_shorthand(value: Any) -> Any:
     if isinstance(value, str):
         return {"kind": "fixed", "value": value}
@@ -176,7 +186,7 @@ def _dist_shorthand(value: Any) -> Any:
 
 #: A distribution of durations: a duration string (fixed) or a table with ``kind``.
 DistSpec = Annotated[
-    FixedDist | ExponentialDist | LogNormalDist | UniformDist | EmpiricalDist,
+    FixedDist | ExponentialDist | LogNormalDist | UniformDist | EmpiricalDist | SequenceDist,
     Field(discriminator="kind"),
     BeforeValidator(_dist_shorthand),
 ]
