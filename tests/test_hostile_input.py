@@ -512,3 +512,15 @@ def test_outputs_appear_whole_under_their_names(tmp_path: Path) -> None:
     assert (code, err) == (0, "")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "s.toml", "t.csv"]
     assert (tmp_path / "r.csv").read_text().count("\n") > 1 and (tmp_path / "t.csv").read_text().count("\n") > 1
+
+
+def test_a_key_in_two_plans_is_named_redacted(tmp_path: Path) -> None:
+    from simulator.redact import redact_key
+
+    data = changed("usage_plans", [*BASE["usage_plans"], {"name": "silver"}])
+    data = changed("clients.1.api_key", "web-key-1", changed("clients.1.usage_plan", "silver", data))
+    (tmp_path / "s.toml").write_text(toml(data))
+    code, out, err = run_main(["check", str(tmp_path / "s.toml")])
+    assert (code, out) == (2, "")
+    assert f"clients[1].usage_plan: API key {redact_key('web-key-1')} is already in usage plan 'gold'" in err
+    assert "web-key-1" not in err

@@ -38,6 +38,7 @@ from simulator.limits import (
     echo,
     read_bounded,
 )
+from simulator.redact import redact_key
 from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
@@ -464,7 +465,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if c.api_key is not None:
             if c.api_key in key_plan and key_plan[c.api_key] != c.usage_plan:
                 add((f"clients[{i}].usage_plan",
-                     f"API key {c.api_key!r} is already in usage plan {key_plan[c.api_key]!r}; "
+                     f"API key {redact_key(c.api_key)} is already in usage plan {key_plan[c.api_key]!r}; "
                      "a key belongs to one usage plan per stage"))
             key_plan.setdefault(c.api_key, c.usage_plan)
         if c.timeout is not None and c.timeout <= 0:
