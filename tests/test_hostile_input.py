@@ -524,3 +524,22 @@ def test_a_key_in_two_plans_is_named_redacted(tmp_path: Path) -> None:
     assert (code, out) == (2, "")
     assert f"clients[1].usage_plan: API key {redact_key('web-key-1')} is already in usage plan 'gold'" in err
     assert "web-key-1" not in err
+
+
+@pytest.mark.parametrize("name", ["nest:array_600", "file:scenario_dev_zero", "file:clients.0.arrivals.rate=nan",
+                                  "flag:quota --horizon -1d", "toml:int_5000_digits", "many:unknown_keys",
+                                  "trace:unclosed_quote"])
+def test_in_a_fresh_interpreter(name: str, tmp_path: Path) -> None:
+    """A few cases through ``python -m simulator.cli``, as a user runs it: the same one line."""
+    import subprocess
+    import sys
+
+    case = next(c for c in CASES if c.name == name)
+    for file, content in case.files.items():
+        (tmp_path / file).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    argv = [a.replace("{dir}", str(tmp_path)) for a in case.argv]
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", *argv], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == (limits.MAX_PRINTED_ERRORS + 1 if case.many_lines else 1)
+    assert case.fragment in done.stderr
