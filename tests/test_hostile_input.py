@@ -329,7 +329,8 @@ for label, text in {
     "blank_lines_only": "\n\n\n",
     "huge_digits_time": "9" * 400 + ",GET /orders\n",
 }.items():
-    fragment = "clients[0].arrivals.file" if label == "past_duration" else "trace.csv"
+    fragment = {"past_duration": "clients[0].arrivals.file", "unclosed_quote": "trace.csv: line 2: a quote opened",
+                "field_200k": "trace.csv: line 1: a field is longer"}.get(label, "trace.csv")
     scenario_case(f"trace:{label}", TRACE, fragment, files={"trace.csv": text})
 
 # 9. Command-line flags x bad values (each refused before any simulation or file).

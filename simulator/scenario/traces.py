@@ -41,12 +41,19 @@ def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tupl
     routes: list[str] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
+        first_line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            raise ValueError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+            if "end of data" in str(exc):
+                what = "a quote opened here is never closed"
+            elif "field larger" in str(exc):
+                what = f"a field is longer than {MAX_TRACE_FIELD_CHARS} characters"
+            else:
+                what = f"not valid CSV ({exc})"
+            raise ValueError(f"{path}: line {first_line}: {what}") from None
         n = reader.line_num
         if not row or not "".join(row).strip():
             continue
