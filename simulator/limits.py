@@ -25,7 +25,7 @@ limit                          value                  protects against
 ``MAX_ATTEMPTS``               1,000 per request      retry storms (``on = [200]``) without end
 ``MAX_WEIGHT``                 1e12                   route weights that round the others to 0
 ``MAX_DURATION_S``             100 years              durations past what dates can hold
-``DATE_RANGE``                 1970-01-01..9000-12-31 quota periods past year 9999 / before year 1
+``DATE_RANGE``                 years 1970 to 9000     quota periods past year 9999 or before year 1
 ``MAX_OUTPUT_ROWS``            1e7 rows               ``--interval 1us`` writing gigabytes
 ``MAX_QUOTA_PERIODS``          5,000 per API key      a quota forecast over a century of days
 ``MAX_GRID_POINTS``            10,000 points          a sweep or plan grid of a million runs
