@@ -356,13 +356,13 @@ for flag, value, fragment in [
 for flag, values in {
     "--duration-ms": ("nan", "inf", "-inf", "-1", "x", "1e400"),
     "--memory-mb": ("-5", "0", "127", "99999", "nan", "1e3", "8" * 5000),
-    "--monthly-requests": ("nan", "inf", "-1", "x", "9" * 400, "5Q"),
+    "--monthly-requests": ("nan", "inf", "-1", "x", "9" * 400, "5Q", "9" * 300, "2000000G"),
     "--provisioned-concurrency": ("-1", "nan", "1e3", str(10**13)),
 }.items():
     for value in values:
         argv = ["cost", "--api", "REST", "--monthly-requests", "50M", "--duration-ms", "100",
                 "--memory-mb", "512", flag, value]
-        add(f"flag:cost {flag} {value[:12]}", argv, flag)
+        add(f"flag:cost {flag} {value[:12]} ({len(value)} chars)", argv, flag)
 for value in ("0", "-1", "nan", "x", "9" * 5000):
     add(f"flag:cost --replications {value[:12]}", ["cost", "{dir}/s.toml", "--replications", value],
         "--replications", files=OK)

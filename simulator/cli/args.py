@@ -21,7 +21,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from simulator.errors import ThrottlesimError
-from simulator.limits import MAX_DIGITS, MAX_OUTPUT_ROWS, clip, echo
+from simulator.limits import MAX_COUNT, MAX_DIGITS, MAX_OUTPUT_ROWS, clip, echo
 from simulator.units import parse_count, parse_duration
 
 __all__ = [
@@ -91,13 +91,16 @@ positive_int = whole(1)
 
 
 def count(text: str) -> float:
-    """An argument type for counts with an optional suffix (``"50M"``), >= 0."""
+    """An argument type for counts with an optional suffix (``"50M"``), from 0 to
+    :data:`~simulator.limits.MAX_COUNT`."""
     try:
         value = parse_count(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {echo(text)}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT:.0e}, got {echo(text)}")
     return value
 
 
