@@ -351,6 +351,8 @@ for flag, value, fragment in [
     ("--set", "=5", "--set =5"), ("--set", "functions.nope.memory_mb=1", "functions.nope"),
     ("--set", "seed.x=1", "seed"), ("--set", "x" * 10_000 + "=1", "characters"),
     ("--engine", "warp", "--engine"),
+    ("--records", "/proc/1/r.csv", "--records"), ("--timeseries", "/proc/1/t.csv", "--timeseries"),
+    ("--plots", "/proc/1/plots", "--plots"),
 ]:
     add(f"flag:run {flag} {value[:20]}", ["run", "{dir}/s.toml", flag, value], fragment, files=OK)
 for flag, values in {

@@ -145,6 +145,8 @@ def check_plots_dir(args: argparse.Namespace) -> tuple[str, ...]:
         raise ThrottlesimError(f"--plots {args.plots}: is a file; give a directory")
     if not path.resolve().parent.is_dir():
         raise ThrottlesimError(f"--plots {args.plots}: the parent directory does not exist")
+    if not os.access(path if path.is_dir() else path.resolve().parent, os.W_OK):
+        raise ThrottlesimError(f"--plots {args.plots}: the directory is not writable")
     return ("png", "svg") if args.svg else ("png",)
 
 
@@ -157,6 +159,8 @@ def check_output(option: str, value: str | None, suffixes: tuple[str, ...]) -> N
         raise ThrottlesimError(f"{option} {value}: is a directory; give a file name")
     if not path.resolve().parent.is_dir():
         raise ThrottlesimError(f"{option} {value}: the directory does not exist")
+    if not os.access(path.resolve().parent, os.W_OK):
+        raise ThrottlesimError(f"{option} {value}: the directory is not writable")
     if path.suffix not in suffixes:
         raise ThrottlesimError(f"{option} {value}: use a file name ending in {' or '.join(suffixes)}")
     if path.suffix == ".parquet" and not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
