@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -45,8 +45,8 @@ __all__ = [
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors end in one line and exit code 2."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # A value that starts with a minus sign and a digit ("-1d", "-5") is a value, never an
         # option, so that "--horizon -1d" says what is wrong with -1d.
         self._negative_number_matcher = re.compile(r"^-\.?\d")
