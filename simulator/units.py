@@ -14,7 +14,10 @@ and plain counts, so these strings are parsed once, here, when a scenario is loa
 
 from __future__ import annotations
 
+import math
 import re
+
+from simulator.limits import MAX_DURATION_S, echo
 
 __all__ = ["DURATION_UNITS", "format_duration", "parse_count", "parse_duration"]
 
@@ -38,11 +41,12 @@ def parse_duration(text: str) -> float:
 
     A bare number is refused: a duration always carries its unit, so that ``30``
     can never silently mean thirty milliseconds to one reader and thirty seconds
-    to another.
+    to another. A duration longer than :data:`~simulator.limits.MAX_DURATION_S`
+    (100 years) is refused too.
     """
     if not isinstance(text, str):
         raise ValueError(
-            f"expected a duration string with a unit such as '250ms' or '29s', got {text!r}"
+            f"expected a duration string with a unit such as '250ms' or '29s', got {echo(text)}"
         )
     pos = 0
     total = 0.0
@@ -57,8 +61,10 @@ def parse_duration(text: str) -> float:
     if parts == 0 or pos != len(text):
         raise ValueError(
             f"expected a duration such as '250ms', '29s', '10m' or '1h30m' "
-            f"(units: {', '.join(DURATION_UNITS)}), got {text!r}"
+            f"(units: {', '.join(DURATION_UNITS)}), got {echo(text)}"
         )
+    if not math.isfinite(total) or total > MAX_DURATION_S:
+        raise ValueError(f"must be at most {MAX_DURATION_S / 86400 / 365:g} years, got {echo(text)}")
     return total
 
 
@@ -67,11 +73,15 @@ def parse_count(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a number, got {text!r}")
     if isinstance(text, (int, float)):
-        return float(text)
-    match = _COUNT.match(text)
-    if match is None:
-        raise ValueError(f"expected a count such as 1000, '50k' or '50M', got {text!r}")
-    return float(match.group(1)) * _COUNT_SUFFIX[match.group(2)]
+        value = float(text) if abs(text) < 1e300 else math.inf
+    else:
+        match = _COUNT.match(text)
+        if match is None:
+            raise ValueError(f"expected a count such as 1000, '50k' or '50M', got {echo(text)}")
+        value = float(match.group(1)) * _COUNT_SUFFIX[match.group(2)]
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {echo(text)}")
+    return value
 
 
 def format_duration(seconds: float) -> str:

@@ -11,8 +11,20 @@ import json
 import sys
 from typing import Any
 
-from simulator.cli.args import check_output, check_plots_dir, console, overrides, plot_args, positive_int, seed
+from simulator.cli.args import (
+    atomic_output,
+    check_output,
+    check_plots_dir,
+    console,
+    interval,
+    overrides,
+    plot_args,
+    positive_int,
+    seed,
+    whole,
+)
 from simulator.errors import ThrottlesimError
+from simulator.limits import MAX_WORKERS
 from simulator.scenario import load_scenario
 from simulator.studies.planner import parse_slo, plan, render_plan
 from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
@@ -35,7 +47,8 @@ def add_capacity_commands(sub: Any) -> None:
                        help="seeds per point (seed, seed+1, ...); > 1 adds 95%% confidence intervals")
         p.add_argument("--seed", type=seed, help="first seed (default: the scenario's)")
         p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://scheduler:8786")
-        p.add_argument("--workers", type=positive_int, metavar="N", help="local processes (default: one per CPU)")
+        p.add_argument("--workers", type=whole(1, MAX_WORKERS), metavar="N",
+                       help="local processes (default: one per CPU)")
         p.add_argument("--out", metavar="FILE", help="write the table to FILE (.csv or .parquet)")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
         plot_args(p)
@@ -45,7 +58,7 @@ def add_capacity_commands(sub: Any) -> None:
                       help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
     quota.add_argument("scenario", help="scenario file (TOML)")
-    quota.add_argument("--horizon", metavar="DURATION",
+    quota.add_argument("--horizon", metavar="DURATION", type=interval,
                        help="forecast every period up to this long after start, e.g. 90d")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
@@ -108,10 +121,8 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
         except OSError as exc:
             raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None
     if args.out:
-        try:
-            (sweep.to_parquet if args.out.endswith(".parquet") else sweep.to_csv)(args.out)
-        except OSError as exc:
-            raise ThrottlesimError(f"cannot write {args.out}: {exc.strerror}") from None
+        with atomic_output(args.out) as tmp:
+            (sweep.to_parquet if args.out.endswith(".parquet") else sweep.to_csv)(tmp)
     return result
 
 

@@ -21,19 +21,25 @@ from importlib.metadata import entry_points
 import simulator
 from simulator.cli.args import (
     Parser,
+    atomic_output,
     check_output,
     check_plots_dir,
+    check_rows,
     count,
+    finite,
     interval,
     overrides,
     plot_args,
     positive_int,
     seed,
+    whole,
 )
 from simulator.cli.capacity import add_capacity_commands
 from simulator.cli.cost import analytic, compare, explain, replications, single
 from simulator.cli.report import print_summary
+from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
 from simulator.errors import ThrottlesimError
+from simulator.limits import MAX_CONCURRENCY, MAX_DURATION_S
 
 __all__ = ["ENTRY_POINT_GROUP", "build_parser", "main"]
 
@@ -85,10 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="list the prices AWS does not confirm, with their sources, and exit")
     cost.add_argument("--api", choices=["REST", "HTTP"], help="analytic mode: API type")
     cost.add_argument("--monthly-requests", type=count, help="analytic mode: requests per month, e.g. 50M")
-    cost.add_argument("--duration-ms", type=float, help="analytic mode: mean billed duration per invocation")
-    cost.add_argument("--memory-mb", type=int, help="analytic mode: function memory")
+    cost.add_argument("--duration-ms", type=finite(0, MAX_DURATION_S * 1000),
+                      help="analytic mode: mean billed duration per invocation")
+    cost.add_argument("--memory-mb", type=whole(MEMORY_MB_MIN, MEMORY_MB_MAX), help="analytic mode: function memory")
     cost.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
-    cost.add_argument("--provisioned-concurrency", type=int, default=0)
+    cost.add_argument("--provisioned-concurrency", type=whole(0, MAX_CONCURRENCY), default=0)
     cost.set_defaults(handler=_cost)
 
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
@@ -109,19 +116,23 @@ def _run(args: argparse.Namespace) -> int:
     formats = check_plots_dir(args)
     if args.no_records and (args.records or formats):
         raise ThrottlesimError("--no-records keeps no per-attempt rows: drop --records/--plots, or --no-records")
+    if args.timeseries or formats:
+        check_rows("--interval", scenario.duration / args.interval)
     result = simulator.simulate(scenario, engine=args.engine, record=not args.no_records)
     if result.engine_note:
         print(f"throttlesim: {result.engine_note}", file=sys.stderr)
     try:
         if args.records:
-            result.write_records(args.records)
+            with atomic_output(args.records) as tmp:
+                result.write_records(tmp)
         if args.timeseries:
-            result.write_timeseries(args.timeseries, args.interval)
+            with atomic_output(args.timeseries) as tmp:
+                result.write_timeseries(tmp, args.interval)
         if formats:
             simulator.plots.save_figures(simulator.plots.run_figures(result, interval_s=args.interval), args.plots,
                                          formats)
     except OSError as exc:
-        raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror}") from None  # e.g. a full disk
+        raise ThrottlesimError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None  # e.g. a full disk
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:

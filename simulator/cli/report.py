@@ -55,9 +55,10 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     t.add_column("")
     for k in ("p50", "p90", "p95", "p99", "max", "mean"):
         t.add_column(k, justify="right")
-    t.add_row("per attempt", *(f"{d['latency_ms'][k]:,.1f}" for k in ("p50", "p90", "p95", "p99", "max", "mean")))
+    keys = ("p50", "p90", "p95", "p99", "max", "mean")
+    t.add_row("per attempt", *(_ms(d["latency_ms"][k], n_att) for k in keys))
     rl = d["requests"]["latency_ms"]
-    t.add_row("per request (with retries)", *(f"{rl[k]:,.1f}" for k in ("p50", "p90", "p95", "p99", "max", "mean")))
+    t.add_row("per request (with retries)", *(_ms(rl[k], n_req) for k in keys))
     console.print(t)
 
     t = Table(title="Lambda", title_justify="left")
@@ -92,9 +93,14 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         s5 = sum(v for k, v in st.items() if k.startswith("5"))
         t.add_row(
             name, f"{n:,}", _pct(ok, n), _pct(s429, n), _pct(s5, n), _pct(n - ok - s429 - s5, n),
-            f"{c['attempts']['retries']:,}", f"{c['latency_ms']['p50']:,.1f}", f"{c['latency_ms']['p99']:,.1f}",
+            f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
         )
     console.print(t)
+
+
+def _ms(value: float, count: int) -> str:
+    """A latency for a table: ``n/a`` when nothing was measured (the summary holds 0.0 then)."""
+    return f"{value:,.1f}" if count else "n/a"
 
 
 def _statuses(result: Result) -> Any:

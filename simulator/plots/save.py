@@ -7,6 +7,7 @@ default), so a scenario and seed plotted twice write identical files that diff c
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,7 +35,9 @@ def save_figures(
 ) -> list[Path]:
     """Write each figure as ``out_dir/name.<format>`` for every format; return the paths.
 
-    *out_dir* is created if needed; existing files are overwritten. Paths come back in the
+    *out_dir* is created if needed; existing files are overwritten. Each file is written
+    under a temporary name and renamed when complete, so a failed write (a full disk) never
+    leaves a partial figure under its name. Paths come back in the
     order of *figures*, each figure's formats in the order given. Names must be plain file
     names (letters, digits, ``_``, ``-``, ``.``).
     """
@@ -56,6 +59,12 @@ def save_figures(
         for name, figure in figures.items():
             for fmt in dict.fromkeys(wanted):
                 path = out / f"{name}.{fmt}"
-                figure.savefig(path, format=fmt, dpi=dpi, metadata=FORMATS[fmt])
+                partial = out / f".{name}.partial.{fmt}"
+                try:
+                    figure.savefig(partial, format=fmt, dpi=dpi, metadata=FORMATS[fmt])
+                    os.replace(partial, path)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
                 paths.append(path)
     return paths

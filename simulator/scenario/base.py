@@ -6,7 +6,12 @@ A scenario file is validated by pydantic models (:mod:`simulator.scenario` and
 * refuses unknown keys (``extra="forbid"``), so a misspelt key is an error that the loader
   turns into "unknown key (did you mean ...?)" rather than a silently ignored setting;
 * is frozen: once loaded, a scenario is a tree of values the engines read but never change;
-* is strict: TOML's types are taken as written (``"5"`` is not the number 5).
+* is strict: TOML's types are taken as written (``"5"`` is not the number 5);
+* refuses ``nan`` and ``inf`` wherever a number is expected (``allow_inf_nan=False``): a
+  rate of ``nan`` would silently never send, a weight of ``nan`` never pick its route.
+
+The limits on sizes and counts (:mod:`simulator.limits`) are set on the fields themselves
+with ``Field(le=...)``, so that they are checked before anything is built from them.
 
 A duration is always written with its unit (``"250ms"``, ``"29s"``, ``"10m"``) and held as
 seconds: annotate a field with :data:`Duration`. A bare number is refused, because whether
@@ -23,6 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from simulator.limits import echo
 from simulator.units import parse_duration
 
 __all__ = ["Duration"]
@@ -33,7 +39,7 @@ def _duration(value: Any) -> float:
         raise PydanticCustomError(
             "duration",
             "must be a duration string with a unit such as '250ms', '29s' or '10m', got {got}",
-            {"got": repr(value)},
+            {"got": echo(value)},
         )
     try:
         return parse_duration(value)
@@ -64,4 +70,4 @@ def _fmt(x: float) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)

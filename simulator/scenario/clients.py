@@ -38,9 +38,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulator.limits import MAX_ATTEMPTS, MAX_BURST_COUNT, MAX_COUNT, MAX_RATE_PER_S, MAX_USERS, MAX_WEIGHT, echo
 from simulator.scenario.base import Duration, _as_tuple, _fmt, _Model
 from simulator.scenario.traces import read_trace
 
@@ -71,7 +72,7 @@ __all__ = [
 
 class Burst(_Model):
     at: Duration
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_BURST_COUNT)
     #: Spread the burst evenly over this long (default: all at the same instant).
     over: Duration = 0.0
 
@@ -80,7 +81,7 @@ def _rate_shape(value: Any) -> Any:
     """One clear message for a rate that is neither a number nor a profile."""
     example = 'a number of requests per second, or a profile like [["0s", 100], ["2m", 800]]'
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
-        raise PydanticCustomError("rate", "must be {example}, got {got}", {"example": example, "got": repr(value)})
+        raise PydanticCustomError("rate", "must be {example}, got {got}", {"example": example, "got": echo(value)})
     if isinstance(value, list):
         for point in value:
             ok = (
@@ -90,7 +91,7 @@ def _rate_shape(value: Any) -> Any:
             if not ok:
                 raise PydanticCustomError(
                     "rate", "each profile point must be [duration, rate] like [\"2m\", 800], got {got}",
-                    {"got": repr(point)},
+                    {"got": echo(point)},
                 )
     return value
 
@@ -111,6 +112,9 @@ class OpenArrivals(_Model):
         if isinstance(v, (int, float)):
             if v < 0:
                 raise PydanticCustomError("range", "must be >= 0, got {got}", {"got": _fmt(v)})
+            if v > MAX_RATE_PER_S:
+                raise PydanticCustomError("range", "must be at most {high} requests per second, got {got}",
+                                          {"high": _fmt(MAX_RATE_PER_S), "got": _fmt(v)})
             return v
         if not v:
             raise PydanticCustomError("profile", "a rate profile needs at least one point")
@@ -122,6 +126,9 @@ class OpenArrivals(_Model):
         for _, r in v:
             if r < 0:
                 raise PydanticCustomError("range", "profile rates must be >= 0, got {got}", {"got": _fmt(r)})
+            if r > MAX_RATE_PER_S:
+                raise PydanticCustomError("range", "profile rates must be at most {high}, got {got}",
+                                          {"high": _fmt(MAX_RATE_PER_S), "got": _fmt(r)})
         return v
 
 
@@ -150,7 +157,7 @@ class ConstantPacingWait(_Model):
 class ConstantThroughputWait(_Model):
     kind: Literal["constant_throughput"]
     #: Task runs per second per user.
-    rate: float = Field(gt=0)
+    rate: float = Field(gt=0, le=MAX_RATE_PER_S)
 
 
 WaitSpec = Annotated[
@@ -163,8 +170,8 @@ class ClosedArrivals(_Model):
     """Locust-style users: each sends a request, waits for the answer, then waits ``wait``."""
 
     process: Literal["closed"]
-    users: int = Field(ge=1)
-    spawn_rate: float = Field(gt=0)
+    users: int = Field(ge=1, le=MAX_USERS)
+    spawn_rate: float = Field(gt=0, le=MAX_RATE_PER_S)
     wait: WaitSpec
 
 
@@ -201,6 +208,19 @@ ArrivalSpec = Annotated[
 DEFAULT_RETRY_ON = (0, 429, 500, 502, 503, 504)
 
 
+def _statuses(value: tuple[int, ...]) -> tuple[int, ...]:
+    for status in value:
+        if status != 0 and not 100 <= status <= 599:
+            raise PydanticCustomError(
+                "status", "statuses must be 0 (no response) or between 100 and 599, got {got}", {"got": echo(status)}
+            )
+    return value
+
+
+#: The statuses a retry policy retries: HTTP statuses, 0 for a client timeout.
+RetryOn = Annotated[tuple[int, ...], BeforeValidator(_as_tuple), AfterValidator(_statuses)]
+
+
 class NoRetry(_Model):
     mode: Literal["none"]
 
@@ -208,17 +228,17 @@ class NoRetry(_Model):
 class RetryQuota(_Model):
     """The AWS SDK standard-mode retry quota (a client-side token bucket of retries)."""
 
-    capacity: int = Field(default=500, ge=0)
-    cost: int = Field(default=5, ge=0)
-    timeout_cost: int = Field(default=10, ge=0)
-    success_increment: int = Field(default=1, ge=0)
+    capacity: int = Field(default=500, ge=0, le=MAX_COUNT)
+    cost: int = Field(default=5, ge=0, le=MAX_COUNT)
+    timeout_cost: int = Field(default=10, ge=0, le=MAX_COUNT)
+    success_increment: int = Field(default=1, ge=0, le=MAX_COUNT)
 
 
 class FixedRetry(_Model):
     mode: Literal["fixed"]
     delay: Duration
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
+    on: RetryOn = DEFAULT_RETRY_ON
     quota: RetryQuota | None = None
 
 
@@ -229,8 +249,8 @@ class ExponentialRetry(_Model):
     base: Duration = 0.1
     cap: Duration = 20.0
     jitter: Literal["full", "none"] = "full"
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
+    on: RetryOn = DEFAULT_RETRY_ON
     quota: RetryQuota | None = None
 
 
@@ -239,8 +259,8 @@ class StandardRetry(_Model):
     capped at 20 s, and the 500-token retry quota."""
 
     mode: Literal["aws_standard"]
-    max_attempts: int = Field(default=3, ge=1)
-    on: Annotated[tuple[int, ...], BeforeValidator(_as_tuple)] = DEFAULT_RETRY_ON
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
+    on: RetryOn = DEFAULT_RETRY_ON
 
     @property
     def base(self) -> float:
@@ -270,7 +290,7 @@ RetrySpec = Annotated[
 
 class Client(_Model):
     name: str
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, min_length=1)
     usage_plan: str | None = None
     #: Route name -> relative weight.
     routes: dict[str, float]
@@ -287,6 +307,11 @@ class Client(_Model):
         for name, w in v.items():
             if w <= 0:
                 raise PydanticCustomError(
-                    "range", "weight of {route} must be > 0, got {got}", {"route": repr(name), "got": _fmt(w)}
+                    "range", "weight of {route} must be > 0, got {got}", {"route": echo(name), "got": _fmt(w)}
+                )
+            if w > MAX_WEIGHT:
+                raise PydanticCustomError(
+                    "range", "weight of {route} must be at most {high}, got {got}",
+                    {"route": echo(name), "high": _fmt(MAX_WEIGHT), "got": _fmt(w)},
                 )
         return v

@@ -7,23 +7,38 @@ Validation happens in two passes, and every problem of both is reported at once:
 2. the references between keys (a route's function exists, reserved concurrency fits
    in the account, an HTTP API has no usage plans...), here.
 
-Each problem becomes ``file: key.path[0].name: what is wrong``.
+Each problem becomes ``file: key.path[0].name: what is wrong``. Before either pass, the file
+itself is checked against :mod:`simulator.limits`: its size, that it is UTF-8 (a byte-order
+mark is allowed and skipped), and how deeply its tables and arrays nest.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import types
 import typing
 from collections import Counter
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from simulator.errors import ScenarioError
+from simulator.limits import (
+    DATE_RANGE,
+    MAX_DIGITS,
+    MAX_NESTING,
+    MAX_PRINTED_ERRORS,
+    MAX_REQUESTS,
+    MAX_SCENARIO_BYTES,
+    echo,
+    read_bounded,
+)
+from simulator.redact import redact_key
 from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
@@ -44,16 +59,72 @@ def load_scenario(
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(source, MAX_SCENARIO_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ScenarioError(source, [("", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, [("", f"cannot read: {exc}")]) from None
+    except OSError as exc:
+        raise ScenarioError(source, [("", f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        line = text_line(exc.object, exc.start)
+        raise ScenarioError(source, [("", f"line {line}: not UTF-8 text (byte {exc.start})")]) from None
+    except ValueError as exc:
+        raise ScenarioError(source, [("", str(exc))]) from None
+    data = _parse_toml(text, source)
+    if not data:
+        raise ScenarioError(source, [("", "the file holds no settings")])
+    return parse_scenario(data, source=source, base_dir=Path(path).parent, overrides=overrides, seed=seed)
+
+
+def text_line(data: bytes, offset: int) -> int:
+    """The 1-based line of byte *offset* in *data*."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _parse_toml(text: str, source: str, where: str = "") -> dict[str, Any]:
+    """TOML in, a dict out; every reader failure is one :class:`ScenarioError` line."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
-    return parse_scenario(data, source=source, base_dir=Path(path).parent, overrides=overrides, seed=seed)
+        raise ScenarioError(source, [(where, f"invalid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(source, [(where, f"tables or arrays nest deeper than {MAX_NESTING} levels")]) from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        digits = re.search(rf"\d{{{MAX_DIGITS + 1},}}", text)
+        line = f"line {text.count(chr(10), 0, digits.start()) + 1}: " if digits and not where else ""
+        raise ScenarioError(source, [(where, f"{line}a whole number of more than {MAX_DIGITS} digits")]) from None
+    path = _too_deep(data)
+    if path is not None:
+        raise ScenarioError(source, [(where or path, f"tables or arrays nest deeper than {MAX_NESTING} levels")])
+    path = _too_long_number(data)
+    if path is not None:
+        raise ScenarioError(source, [(where or path, f"a whole number of more than {MAX_DIGITS} digits")])
+    return data
+
+
+def _walk(data: Any) -> Any:
+    """Every (key path, depth, value) in *data*, without recursion."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        yield loc, node
+        if isinstance(node, dict):
+            stack.extend(((*loc, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*loc, i), v) for i, v in enumerate(node))
+
+
+def _too_deep(data: Any) -> str | None:
+    for loc, _ in _walk(data):
+        if len(loc) > MAX_NESTING:
+            return format_path(loc[:MAX_NESTING])
+    return None
+
+
+def _too_long_number(data: Any) -> str | None:
+    for loc, node in _walk(data):
+        if isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**MAX_DIGITS:
+            return format_path(loc)
+    return None
 
 
 def parse_scenario(
@@ -65,15 +136,22 @@ def parse_scenario(
     seed: int | None = None,
 ) -> Scenario:
     """Validate an already-parsed scenario (a dict as ``tomllib`` returns it)."""
+    deep = _too_deep(data)
+    if deep is not None:
+        raise ScenarioError(source, [(deep, f"tables or arrays nest deeper than {MAX_NESTING} levels")])
     data = apply_overrides(data, overrides or {}, source)
     if seed is not None:
         if seed < 0:
             raise ScenarioError(source, [("seed", f"must be >= 0, got {seed}")])
+        if seed >= 2**63:
+            raise ScenarioError(source, [("seed", f"must be < 2**63, got {echo(seed)}")])
         data = {**data, "seed": seed}
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": str(base_dir)})
     except ValidationError as exc:
-        raise ScenarioError(source, [_describe(err, data) for err in _one_union_member(exc.errors())]) from None
+        errors = _one_union_member(exc.errors())
+        shown = [_describe(err, data) for err in errors[:MAX_PRINTED_ERRORS]]
+        raise ScenarioError(source, shown, more=len(errors) - len(shown)) from None
     problems = check_references(scenario)
     if problems:
         raise ScenarioError(source, problems)
@@ -83,13 +161,16 @@ def parse_scenario(
 # --------------------------------------------------------------------------- overrides
 
 
-def _parse_value(value: Any) -> Any:
+def _parse_value(value: Any, source: str, key: str) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return tomllib.loads(f"v = {value}")["v"]
+        tomllib.loads(f"v = {value}")
     except tomllib.TOMLDecodeError:
         return value
+    except (RecursionError, ValueError):
+        pass  # reported by _parse_toml, with the key
+    return _parse_toml(f"v = {value}", source, f"--set {key}")["v"]
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -109,16 +190,16 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any], sourc
                     names = [str(x.get("name")) for x in node if isinstance(x, dict)]
                     raise ScenarioError(source, [(
                         f"--set {dotted}",
-                        f"no entry named {part!r} at {where}{_suggest(part, names)}; "
+                        f"no entry named {echo(part)} at {where}{_suggest(part, names)}; "
                         f"known: {', '.join(names) or 'none'}",
                     )])
                 if last:
-                    node[index] = _parse_value(value)
+                    node[index] = _parse_value(value, source, dotted)
                 else:
                     node = node[index]
             elif isinstance(node, dict):
                 if last:
-                    node[part] = _parse_value(value)
+                    node[part] = _parse_value(value, source, dotted)
                 else:
                     node = node.setdefault(part, {})
             else:
@@ -151,6 +232,8 @@ def format_path(loc: tuple[Any, ...]) -> str:
 
 
 def _suggest(word: str, options: list[str]) -> str:
+    if len(word) > 100:
+        return ""
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
@@ -197,7 +280,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] |
         if isinstance(part, int):
             clean.append(part)
             continue
-        if isinstance(part, str) and part.startswith(("function-", "tagged-union", "list[", "tuple[")):
+        if isinstance(part, str) and (part.startswith(("function-", "tagged-union", "list[", "tuple["))
+                                      or part in _SCALAR_MEMBERS):
             continue
         clean.append(part)
         field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
@@ -268,35 +352,39 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
         tag = str(ctx.get("tag", ""))
         options = [t.strip().strip("'") for t in tags.split(",")]
         return path + f".{ctx.get('discriminator', '').strip(chr(39))}", (
-            f"must be one of {tags}, got {tag!r}{_suggest(tag, options)}"
+            f"must be one of {tags}, got {echo(tag)}{_suggest(tag, options)}"
         )
     if kind == "union_tag_not_found":
         return path, f"needs a {ctx.get('discriminator', '')} key"
     if kind == "literal_error":
         options = [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         hint = _suggest(got, options) if isinstance(got, str) else ""
-        return path, f"must be {ctx.get('expected')}, got {got!r}{hint}"
+        return path, f"must be {ctx.get('expected')}, got {echo(got)}{hint}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
-        return path, f"must be {op} {bound}, got {got!r}"
+        return path, f"must be {op} {bound}, got {echo(got)}"
+    if kind == "finite_number":
+        return path, f"must be a finite number, got {echo(got)}"
     if kind in ("float_type", "float_parsing"):
-        return path, f"must be a number, got {got!r}"
+        return path, f"must be a number, got {echo(got)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return path, f"must be a whole number, got {got!r}"
+        return path, f"must be a whole number, got {echo(got)}"
     if kind == "bool_type":
-        return path, f"must be true or false, got {got!r}"
+        return path, f"must be true or false, got {echo(got)}"
     if kind == "string_type":
-        return path, f"must be a string, got {got!r}"
+        return path, f"must be a string, got {echo(got)}"
+    if kind == "string_too_short":
+        return path, "must not be empty"
     if kind in ("list_type", "tuple_type"):
-        return path, f"must be a list, got {got!r}"
+        return path, f"must be a list, got {echo(got)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return path, f"must be a table, got {got!r}"
+        return path, f"must be a table, got {echo(got)}"
     if kind == "too_short":
         n = ctx.get("min_length")
         return path, "needs at least one entry" if n == 1 else f"needs at least {n} entries"
     if kind == "datetime_type":
-        return path, f"must be a UTC timestamp such as 2026-03-01T00:00:00Z, got {got!r}"
+        return path, f"must be a UTC timestamp such as 2026-03-01T00:00:00Z, got {echo(got)}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -337,7 +425,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
 
     def ref(path: str, name: str, options: list[str], what: str) -> None:
         if name not in options:
-            add((path, f"unknown {what} {name!r}{_suggest(name, options)}; known: {', '.join(options) or 'none'}"))
+            add((path, f"unknown {what} {echo(name)}{_suggest(name, options)}; known: {', '.join(options) or 'none'}"))
 
     limit = s.api.integration_timeout_s
     kind_of_api = "an HTTP" if s.api.type == "HTTP" else "a REST"
@@ -377,7 +465,7 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         if c.api_key is not None:
             if c.api_key in key_plan and key_plan[c.api_key] != c.usage_plan:
                 add((f"clients[{i}].usage_plan",
-                     f"API key {c.api_key!r} is already in usage plan {key_plan[c.api_key]!r}; "
+                     f"API key {redact_key(c.api_key)} is already in usage plan {key_plan[c.api_key]!r}; "
                      "a key belongs to one usage plan per stage"))
             key_plan.setdefault(c.api_key, c.usage_plan)
         if c.timeout is not None and c.timeout <= 0:
@@ -397,13 +485,13 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
                      "can be 0s: a throttled user would send requests without end at one instant; give the wait "
                      "or the overhead some time"))
         elif arr.process == "replay":
-            for route in sorted(set(arr.routes) - {""}):
-                ref(f"clients[{i}].arrivals.file", route, routes, "route")
+            for route in sorted(set(arr.routes) - {""})[:1]:
+                ref(f"clients[{i}].arrivals.file", route, routes, f"route in {arr.file}:")
             if arr.times and arr.times[-1] >= s.duration:
                 add((f"clients[{i}].arrivals.file",
                      f"trace runs to {arr.times[-1]:g}s, past the scenario duration ({s.duration:g}s)"))
             if not arr.times:
-                add((f"clients[{i}].arrivals.file", "the trace holds no requests"))
+                add((f"clients[{i}].arrivals.file", f"the trace {arr.file} holds no requests"))
 
     period = {"day": 86400.0, "week": 604800.0}.get(s.cost.month_from)
     if period is not None and abs(s.duration - period) > 1e-9:
@@ -422,14 +510,57 @@ def check_references(s: Scenario) -> list[tuple[str, str]]:
         else:
             unreserved_provisioned += f.provisioned_concurrency
     pool = s.account.lambda_concurrency - s.account.unreserved_min
-    if reserved_total > pool:
+    unreserved = s.account.lambda_concurrency - reserved_total
+    if s.account.unreserved_min > s.account.lambda_concurrency:  # the sums below would mislead
+        add(("account.unreserved_min", f"must not exceed lambda_concurrency ({s.account.lambda_concurrency}), "
+             f"got {s.account.unreserved_min}"))
+    elif reserved_total > pool:
         add(("functions", f"reserved concurrency adds up to {reserved_total}, more than the "
              f"{pool} the account can reserve (lambda_concurrency {s.account.lambda_concurrency} "
              f"minus unreserved_min {s.account.unreserved_min})"))
-    unreserved = s.account.lambda_concurrency - reserved_total
-    if unreserved_provisioned > unreserved:
+    elif unreserved_provisioned > unreserved:
         add(("functions", f"provisioned concurrency of functions without reserved concurrency adds up to "
              f"{unreserved_provisioned}, more than the unreserved pool ({unreserved})"))
-    if s.account.unreserved_min > s.account.lambda_concurrency:
-        add(("account.unreserved_min", f"must not exceed lambda_concurrency ({s.account.lambda_concurrency})"))
+    problems.extend(_check_size(s))
+    return problems
+
+
+def _expected_attempts(s: Scenario) -> float:
+    """At most about how many attempts the open and replay clients make in the run: their
+    requests, each retried to ``max_attempts`` (closed users are bounded by their count)."""
+    total = 0.0
+    for c in s.clients:
+        total += _expected_requests(c, s.duration) * getattr(c.retry, "max_attempts", 1)
+    return total
+
+
+def _expected_requests(c: Any, duration: float) -> float:
+    arr = c.arrivals
+    total = 0.0
+    if arr.process in ("poisson", "uniform"):
+        total += sum(b.count for b in arr.bursts)
+        if isinstance(arr.rate, (int, float)):
+            return total + arr.rate * duration
+        for (t0, r0), (t1, r1) in zip(arr.rate, arr.rate[1:]):  # an upper bound is enough
+            if t0 < duration:
+                total += max(r0, r1) * (min(t1, duration) - t0)
+        t_last, r_last = arr.rate[-1]
+        total += r_last * max(0.0, duration - t_last)
+    elif arr.process == "replay":
+        total += len(arr.times)
+    return total
+
+
+def _check_size(s: Scenario) -> list[tuple[str, str]]:
+    """Limits on the size of the run (:mod:`simulator.limits`), checked before anything is built."""
+    problems = []
+    end = s.start + timedelta(seconds=s.duration) if s.duration < 1e11 else None
+    if end is None or end > DATE_RANGE[1]:
+        problems.append(("duration", f"the run must end before {DATE_RANGE[1]:%Y-%m-%d} (start {s.start:%Y-%m-%d} + "
+                         f"duration {s.duration:g}s)"))
+    expected = _expected_attempts(s)
+    if expected > MAX_REQUESTS:
+        problems.append(("clients", f"the clients could make about {expected:.3g} attempts in the run (requests "
+                         f"times retry.max_attempts), more than the limit of {MAX_REQUESTS:g} (see "
+                         "simulator/limits.py); shorten the duration, lower the rates or max_attempts"))
     return problems

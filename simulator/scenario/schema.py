@@ -16,7 +16,8 @@ importable from :mod:`simulator.scenario`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,6 +30,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator import dists
+from simulator.limits import (
+    DATE_RANGE,
+    MAX_CONCURRENCY,
+    MAX_COUNT,
+    MAX_DURATION_S,
+    MAX_SAMPLES_BYTES,
+    MAX_THROTTLE_RATE_PER_S,
+    echo,
+    read_bounded,
+)
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
 
@@ -113,10 +124,18 @@ class EmpiricalDist(_Model):
         if base is not None and not path.is_absolute():
             path = Path(base) / path
         try:
-            lines = path.read_text().split()
+            lines = read_bounded(str(path), MAX_SAMPLES_BYTES).decode("utf-8-sig").split()
         except OSError:
             raise PydanticCustomError(
                 "file", "cannot read samples file {path}", {"path": str(path), "key": "file"}
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise PydanticCustomError(
+                "file", "{path}: not UTF-8 text (byte {at})", {"path": str(path), "at": exc.start, "key": "file"}
+            ) from None
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "file", "{path}: {why}", {"path": str(path), "why": str(exc), "key": "file"}
             ) from None
         unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
         values = []
@@ -127,7 +146,14 @@ class EmpiricalDist(_Model):
                 raise PydanticCustomError(
                     "file",
                     "{path}: sample {n} is not a number: {word}",
-                    {"path": str(path), "n": number, "word": repr(word), "key": "file"},
+                    {"path": str(path), "n": number, "word": echo(word), "key": "file"},
+                ) from None
+            if not math.isfinite(value) or value * unit > MAX_DURATION_S:
+                raise PydanticCustomError(
+                    "file",
+                    "{path}: sample {n} must be a finite number of {unit}, got {word}",
+                    {"path": str(path), "n": number, "unit": data.get("unit", "ms"), "word": echo(word),
+                     "key": "file"},
                 ) from None
             if value < 0:
                 raise PydanticCustomError(
@@ -172,16 +198,16 @@ DistSpec = Annotated[
 class Throttle(_Model):
     """A token bucket: ``rate`` tokens per second refill a bucket of ``burst`` tokens."""
 
-    rate: float = Field(ge=0)
-    burst: int = Field(ge=0)
+    rate: float = Field(ge=0, le=MAX_THROTTLE_RATE_PER_S)
+    burst: int = Field(ge=0, le=MAX_COUNT)
 
 
 class Quota(_Model):
     """A usage-plan quota: ``limit`` requests per calendar ``period`` (UTC)."""
 
-    limit: int = Field(ge=0)
+    limit: int = Field(ge=0, le=MAX_COUNT)
     period: Literal["DAY", "WEEK", "MONTH"]
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _offset(self) -> Quota:
@@ -204,7 +230,7 @@ class Api(_Model):
     extended_integration_timeout: bool = False
     #: Bytes of access log written per request (0: access logging off); priced as
     #: CloudWatch Logs ingestion.
-    access_log_bytes: int = Field(default=0, ge=0)
+    access_log_bytes: int = Field(default=0, ge=0, le=MAX_COUNT)
 
     @property
     def integration_timeout_s(self) -> float:
@@ -215,8 +241,8 @@ class Api(_Model):
 
 class Account(_Model):
     throttle: Throttle = Throttle(rate=10000, burst=5000)
-    lambda_concurrency: int = Field(default=1000, ge=1)
-    unreserved_min: int = Field(default=100, ge=0)
+    lambda_concurrency: int = Field(default=1000, ge=1, le=MAX_CONCURRENCY)
+    unreserved_min: int = Field(default=100, ge=0, le=MAX_CONCURRENCY)
     region: str = "us-east-1"
 
 
@@ -230,7 +256,7 @@ class Route(_Model):
     function: str
     throttle: Throttle | None = None
     integration_timeout: Duration | None = None
-    request_bytes: int = Field(default=1024, ge=0)
+    request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
 
     @field_validator("name")
     @classmethod
@@ -253,13 +279,13 @@ class Function(_Model):
     memory_mb: int = 128
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     timeout: Duration = 3.0
-    reserved_concurrency: int | None = Field(default=None, ge=0)
-    provisioned_concurrency: int = Field(default=0, ge=0)
+    reserved_concurrency: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY)
+    provisioned_concurrency: int = Field(default=0, ge=0, le=MAX_CONCURRENCY)
     duration: DistSpec
     init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
     idle_timeout: DistSpec | None = None
     error_rate: float = 0.0
-    response_bytes: int = Field(default=1024, ge=0)
+    response_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
     ephemeral_storage_mb: int = 512
 
     @field_validator("memory_mb")
@@ -322,10 +348,10 @@ class Behaviour(_Model):
     #: refilled continuously) or "account_burst" (before: an account-wide burst, then
     #: 500 more per minute).
     scaling_model: Literal["per_function", "account_burst"] = "per_function"
-    scaling_burst: int = Field(default=1000, ge=1)
-    scaling_refill_per_s: float = Field(default=100.0, gt=0)
-    account_burst: int = Field(default=3000, ge=1)
-    account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0)
+    scaling_burst: int = Field(default=1000, ge=1, le=MAX_CONCURRENCY)
+    scaling_refill_per_s: float = Field(default=100.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
+    account_burst: int = Field(default=3000, ge=1, le=MAX_CONCURRENCY)
+    account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     #: Time API Gateway adds to every response.
     gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
@@ -352,18 +378,29 @@ class CostSettings(_Model):
 
 
 def _utc(value: Any) -> Any:
+    example = "a UTC timestamp such as 2026-03-01T00:00:00Z"
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise PydanticCustomError(
-                "datetime", "must be a UTC timestamp such as 2026-03-01T00:00:00Z, got {got}",
-                {"got": repr(value)},
-            ) from None
+            raise PydanticCustomError("datetime", "must be {example}, got {got}",
+                                      {"example": example, "got": echo(value)}) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise PydanticCustomError("datetime", "must be {example}, got the date {got} without a time",
+                                  {"example": example, "got": value.isoformat()})
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
-        return value.astimezone(UTC)
+        got = value.isoformat().replace("+00:00", "Z")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 in another time zone
+            value = None
+        if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+            raise PydanticCustomError(
+                "datetime", "must be between {low} and {high}, got {got}",
+                {"low": f"{DATE_RANGE[0]:%Y-%m-%d}", "high": f"{DATE_RANGE[1]:%Y-%m-%d}", "got": got},
+            )
     return value
 
 
@@ -373,7 +410,7 @@ class Scenario(_Model):
     name: str
     description: str = ""
     duration: Duration
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     start: Annotated[datetime, BeforeValidator(_utc)] = datetime(2026, 1, 1, tzinfo=UTC)
     api: Api = Api()
     account: Account = Account()

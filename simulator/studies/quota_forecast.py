@@ -60,6 +60,7 @@ import numpy as np
 from simulator import outcomes as oc
 from simulator.engine import simulate
 from simulator.gateway.quota import period_start
+from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
 from simulator.scenario import Client, Scenario
 from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.traffic.arrivals import cumulative_rate
@@ -195,6 +196,9 @@ def _periods(s: Scenario, period: str, horizon_s: float | None) -> list[tuple[da
     if horizon_s is not None:
         stop = s.start + timedelta(seconds=horizon_s)
         while out[-1][1] < stop:
+            if len(out) >= MAX_QUOTA_PERIODS:
+                raise ValueError(f"horizon: covers more than {MAX_QUOTA_PERIODS} {period} quota periods "
+                                 "(see simulator/limits.py); give a shorter horizon")
             out.append((out[-1][1], _next_period(out[-1][1], period)))
     return out
 
@@ -222,8 +226,11 @@ def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, e
         raise ValueError(f"horizon must be a duration such as '30d', got {horizon!r}")
     else:
         horizon_s = parse_duration(horizon) if isinstance(horizon, str) else float(horizon)
-        if not horizon_s > 0:
+        if not (horizon_s > 0 and math.isfinite(horizon_s)):
             raise ValueError(f"horizon must be longer than 0s, got {horizon!r}")
+        if horizon_s > MAX_DURATION_S or scenario.start + timedelta(seconds=horizon_s) > DATE_RANGE[1]:
+            raise ValueError(f"horizon: the forecast must end before {DATE_RANGE[1]:%Y-%m-%d} "
+                             f"(start {scenario.start:%Y-%m-%d} + {horizon_s:g}s)")
     if exact and horizon is not None:
         raise ValueError("exact=True simulates the first period only; leave horizon unset")
     forecasts = [_analytic(scenario, key, clients, horizon_s) for key, clients in _keys(scenario).items()]

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from simulator import limits
 from simulator.engine import simulate
 from simulator.errors import ThrottlesimError
 from simulator.scenario import load_scenario
@@ -83,8 +84,9 @@ METRICS: dict[str, str] = {
     "lambda_throttles": "lambda.*.throttles, summed over functions",
 }
 
-#: The most grid points one ``--vary`` range may produce (a typo guard, not a limit of the model).
-MAX_RANGE_POINTS = 10_000
+#: The most grid points one ``--vary`` range, or the whole grid, may have (a typo guard, not a
+#: limit of the model; set in :mod:`simulator.limits`).
+MAX_RANGE_POINTS = limits.MAX_GRID_POINTS
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -104,6 +106,8 @@ ProgressCallback = Callable[[int, int], None]
 
 
 def _number(text: str) -> int | float | None:
+    if len(text) > limits.MAX_DIGITS:
+        return None  # left as a string: the scenario loader says what is wrong with it
     if _INT.match(text):
         return int(text)
     if _FLOAT.match(text):
@@ -175,7 +179,7 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     >>> parse_vary("functions.orders.architecture=x86_64,arm64")
     ('functions.orders.architecture', ['x86_64', 'arm64'])
     """
-    flag = f"--vary {text}"
+    flag = f"--vary {limits.clip(text)}"
     key, sep, spec = text.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep:
@@ -210,6 +214,10 @@ def parse_vary_flags(texts: Sequence[str]) -> dict[str, list[Any]]:
         if key in out:
             raise ValueError(f"--vary {text}: {key} is already varied by another --vary")
         out[key] = values
+    points = math.prod(len(v) for v in out.values())
+    if points > limits.MAX_GRID_POINTS:
+        raise ValueError(f"--vary: the grid has {points:,} points (every combination), more than "
+                         f"{limits.MAX_GRID_POINTS:,} (see simulator/limits.py)")
     return out
 
 
