@@ -37,11 +37,18 @@ def test_bad_vary_is_one_line():
     assert len(out.stderr.strip().splitlines()) == 1 and "--vary" in out.stderr
 
 
-def test_quota_json():
-    out = cli("quota", str(ROOT / "scenarios" / "rest_usage_plans.toml"), "--json")
-    assert out.returncode == 0, out.stderr
-    keys = {f["api_key"] for f in json.loads(out.stdout)}
-    assert "free-key-poller-0000000000000000" in keys
+def test_quota_prints_keys_redacted_unless_asked():
+    scenario = str(ROOT / "scenarios" / "rest_usage_plans.toml")
+    full = "free-key-poller-0000000000000000"
+    for args in (("--json",), ()):
+        out = cli("quota", scenario, *args)
+        assert out.returncode == 0, out.stderr
+        assert full not in out.stdout and "free" in out.stdout  # the first characters and a hash
+    out = cli("quota", scenario, "--json", "--show-keys")
+    assert full in {f["api_key"] for f in json.loads(out.stdout)}
+    from simulator.redact import redact_key
+
+    assert redact_key(full) in {f["api_key"] for f in json.loads(cli("quota", scenario, "--json").stdout)}
 
 
 def test_sweep_set_fixes_a_key_at_every_point():

@@ -63,6 +63,8 @@ def add_capacity_commands(sub: Any) -> None:
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    quota.add_argument("--show-keys", action="store_true",
+                       help="print API keys in full (by default each is its first characters and a hash: paid…#3fa2)")
     quota.set_defaults(handler=_quota)
 
 
@@ -157,13 +159,13 @@ def _quota(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ThrottlesimError(f"throttlesim quota: {exc}") from None
     if args.json:
-        sys.stdout.write(json.dumps([f.to_dict() for f in forecasts], indent=2) + "\n")
+        sys.stdout.write(json.dumps([f.to_dict(show_keys=args.show_keys) for f in forecasts], indent=2) + "\n")
         return 0
     if not forecasts:
         print(f"{args.scenario}: no API key is in a usage plan with a quota", file=sys.stderr)
         return 0
     out = console()
-    out.print(render_forecasts(forecasts))
+    out.print(render_forecasts(forecasts, show_keys=args.show_keys))
     for note in sorted({n for f in forecasts for n in f.notes}):
         out.print(f"note: {note}")
     if not args.exact:

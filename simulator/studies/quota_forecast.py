@@ -61,6 +61,7 @@ from simulator import outcomes as oc
 from simulator.engine import simulate
 from simulator.gateway.quota import period_start
 from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
+from simulator.redact import redact_key
 from simulator.scenario import Client, Scenario
 from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
 from simulator.traffic.arrivals import cumulative_rate
@@ -98,12 +99,14 @@ class QuotaForecast:
     method: str
     notes: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, show_keys: bool = False) -> dict[str, Any]:
+        """The forecast as JSON-ready values; the API key redacted unless *show_keys*."""
         def iso(d: datetime | None) -> str | None:
             return None if d is None else d.isoformat().replace("+00:00", "Z")
 
         return {
-            "api_key": self.api_key, "clients": list(self.clients), "usage_plan": self.usage_plan,
+            "api_key": self.api_key if show_keys else redact_key(self.api_key), "clients": list(self.clients),
+            "usage_plan": self.usage_plan,
             "period": self.period, "period_start": iso(self.period_start), "period_end": iso(self.period_end),
             "limit": self.limit, "expected_requests": round(self.expected_requests, 3),
             "exhausted_at": iso(self.exhausted_at), "refused_requests": round(self.refused_requests, 3),
@@ -362,8 +365,8 @@ def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[Q
     return out
 
 
-def render_forecasts(forecasts: list[QuotaForecast]) -> Any:
-    """A rich table of forecasts for the terminal."""
+def render_forecasts(forecasts: list[QuotaForecast], *, show_keys: bool = False) -> Any:
+    """A rich table of forecasts for the terminal; API keys redacted unless *show_keys*."""
     from rich.table import Table
 
     table = Table(title="Usage-plan quotas", title_justify="left")
@@ -371,7 +374,8 @@ def render_forecasts(forecasts: list[QuotaForecast]) -> Any:
         table.add_column(col, justify="right" if col in ("limit", "expected", "refused", "share") else "left")
     for f in forecasts:
         table.add_row(
-            f.api_key, f.usage_plan, f"{f.period_start:%Y-%m-%d %H:%M} {f.period}", f"{f.limit:,}",
+            f.api_key if show_keys else redact_key(f.api_key), f.usage_plan,
+            f"{f.period_start:%Y-%m-%d %H:%M} {f.period}", f"{f.limit:,}",
             f"{f.expected_requests:,.0f}",
             "-" if f.exhausted_at is None else f"{f.exhausted_at:%Y-%m-%d %H:%M:%S}",
             f"{f.refused_requests:,.0f}", f"{100 * f.fraction_refused:.2f}%")
