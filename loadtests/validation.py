@@ -38,6 +38,7 @@ from typing import Any
 from loadtests.access_log import AccessLog, read_access_log
 from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
 from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
+from loadtests.server_clock import on_server_clock
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
@@ -175,8 +176,6 @@ def run_validation(
     overhead is read from it (suggested, for a URL).
     """
     import simulator
-    from loadtests.runner import run_loadtest
-    from simulator.validate import measured_overhead
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
@@ -195,41 +194,24 @@ def run_validation(
     check_out_dir(out_dir)
     if access_log is not None and Path(access_log).is_dir():
         raise ThrottlesimError(f"--access-log {access_log}: is a directory, not an access-log file")
-    run_s = duration_s if duration_s is not None else scenario.duration
     tol = {**TARGET_TOLERANCES.get(target, TARGET_TOLERANCES["nginx"]), **(tolerances or {})}
 
     def load(host: str) -> Any:
+        from loadtests.runner import run_loadtest
+
         return run_loadtest(path, host, duration_s=duration_s, out_dir=out / "loadtest", seed=seed,
                             allow_remote=allow_remote, progress=progress)
 
-    made, created = make_out_dir(out_dir)  # every check has passed
-    with stop_on_signals(), removed_if_refused(made, created):
-        if local:
-            # The target outlives the load test by a margin, then stops by itself whatever happens.
-            target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
-            with _Target(path, target, run_s + 120.0, target_overrides, log_dir=out / "target") as t:
-                host = t.host
-                loadtest = load(host)
-        else:
-            host = target
-            loadtest = load(host)
+    run_s = duration_s if duration_s is not None else scenario.duration
+    target_overrides = {**overrides, **({"seed": str(seed)} if seed is not None else {})}
+    host, loadtest = _load_test(path, target, out_dir, run_s, target_overrides, load)
 
     observed = _observed(loadtest.log_path, out, access_log)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
     if "agreement" not in (tolerances or {}) and _no_server_clock(observed):
         tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
-    measured = measured_overhead(observed)
-    if measured is not None and local and overhead == "measured":
-        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
-    replay_overrides = dict(model_overrides)
-    runtime_log = out / "target" / "runtime.jsonl"
-    if local and target == "nginx" and runtime_log.exists():
-        # The independent runtime's own init and run times, in invocation order (see
-        # loadtests.observed_times): the replay then checks its decisions, not its timers.
-        from loadtests.observed_times import observed_time_overrides
-
-        replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    measured, replay_overrides = _from_observation(observed, scenario, target, overhead, out, model_overrides)
     report, groups = _compare(path, observed, out, replay_overrides, model_overrides, seed, seeds, tol)
     report.overhead = {
         "scenario": _describe_dist(scenario.behaviour.gateway_overhead),
@@ -243,6 +225,41 @@ def run_validation(
         "causes_from": "answers" if groups is not None else "target", **_nginx_clock(out / "target" / "nginx.json"),
         "indistinguishable_causes": report.indistinguishable or []})
     return ValidationRun(report, out, target, host, files)
+
+
+def _load_test(path: Path, target: str, out_dir: str | Path, run_s: float, target_overrides: dict[str, str],
+               load: Callable[[str], Any]) -> tuple[str, Any]:
+    """Make ``--out`` (every check has passed), start the local target if there is one, and
+    run *load* against it or the URL; the host and the load test's result."""
+    made, created = make_out_dir(out_dir)
+    with stop_on_signals(), removed_if_refused(made, created):
+        if target not in TARGETS:
+            return target, load(target)
+        # The target outlives the load test by a margin, then stops by itself whatever happens.
+        with _Target(path, target, run_s + 120.0, target_overrides, log_dir=Path(out_dir) / "target") as t:
+            return t.host, load(t.host)
+
+
+def _from_observation(observed: Any, scenario: Any, target: str, overhead: str, out: Path,
+                      model_overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """What the observation tells the model: the gateway overhead the target measured (set in
+    *model_overrides* when a local target's is used) and the replay's overrides, which on the
+    nginx target add the independent runtime's own init and run times."""
+    from simulator.validate import measured_overhead
+
+    local = target in TARGETS
+    measured = measured_overhead(observed)
+    if measured is not None and local and overhead == "measured":
+        model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
+    replay_overrides = dict(model_overrides)
+    runtime_log = out / "target" / "runtime.jsonl"
+    if local and target == "nginx" and runtime_log.exists():
+        # The independent runtime's own init and run times, in invocation order (see
+        # loadtests.observed_times): the replay then checks its decisions, not its timers.
+        from loadtests.observed_times import observed_time_overrides
+
+        replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    return measured, replay_overrides
 
 
 def _no_server_clock(observed: Any) -> bool:
@@ -378,132 +395,6 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
     if find_nginx() is None:
         raise ThrottlesimError("--target nginx: no nginx binary found (apt-get install nginx-light, "
                                "or set THROTTLESIM_NGINX)")
-
-
-def on_server_clock(observed: Any) -> Any:
-    """Replay each attempt at the instant the server received it, when the server says.
-
-    The local targets report their own receive time (``x-throttlesim-received-s``). Those
-    instants, shifted by the median gap to the load generator's start times so that they
-    sit on the load test's timeline, are what the server's buckets and concurrency saw;
-    the generator's own start times are later than planned by its scheduling lag and earlier
-    than the server's by the network. Attempts without the header keep their actual start
-    time. ``intended_start_s`` is kept as ``planned_start_s``.
-
-    Behind nginx there are two clocks, and the replay uses the one that decided: nginx's
-    millisecond clock when nginx refused any request with 429 (its limit_req counted on
-    it; see :func:`_on_monotonic_grid`), else the function runtime's own fine clock
-    (``function_received_s``), on which it decided Lambda concurrency, with the requests
-    nginx answered alone (504s) moved onto it by the median gap between the two.
-    """
-    import numpy as np
-
-    if "server_received_s" not in observed or observed["server_received_s"].isna().all():
-        return observed
-    server = observed["server_received_s"].astype(float).to_numpy()
-    actual = observed["actual_start_s"].astype(float).to_numpy()
-    have = ~np.isnan(server)
-    millis = np.all(np.abs(server[have] * 1000 - np.round(server[have] * 1000)) < 1e-3)
-    if millis:
-        runtime = _runtime_clock(observed, server, have)
-        if runtime is not None:
-            server, millis = runtime, False
-    offset = float(np.median(server[have] - actual[have]))
-    if millis:
-        # nginx's clock ticks in whole milliseconds: keep the replay on the same grid (a
-        # whole-millisecond offset) and order the requests of one millisecond as they
-        # were sent, with a sub-millisecond fraction the model's floor to ms ignores.
-        offset = round(offset, 3)
-        ms = np.round((server - offset) * 1000)
-        ms = np.where(have, _on_monotonic_grid(observed, ms), ms)
-        order = np.argsort(actual, kind="stable")
-        rank = np.empty(len(actual))
-        rank[order] = np.arange(len(actual))
-        fraction = 0.1 + 0.8 * rank / max(len(actual), 1)
-        at = (ms + fraction) / 1000
-    else:
-        at = server - offset
-    replay_at = np.where(have, at, actual)
-    return observed.assign(planned_start_s=observed["intended_start_s"], intended_start_s=replay_at)
-
-
-def _runtime_clock(observed: Any, nginx_s: Any, have: Any) -> Any:
-    """The function runtime's receive times behind nginx, or None when nginx's clock decided
-    (nginx answered some request 429 itself) or the runtime does not say."""
-    import numpy as np
-
-    if "function_received_s" not in observed:
-        return None
-    fn = observed["function_received_s"].to_numpy(dtype=float, na_value=np.nan)
-    reached = ~np.isnan(fn)
-    status = observed["status"].to_numpy()
-    if not reached.any() or np.any((status == 429) & ~reached & have):
-        return None
-    both = reached & have
-    gap = float(np.median(fn[both] - nginx_s[both])) if both.any() else 0.0
-    return np.where(reached, fn, nginx_s + gap)
-
-
-def _on_monotonic_grid(observed: Any, wall_ms: Any) -> Any:
-    """nginx's wall milliseconds moved onto the monotonic millisecond grid ``limit_req`` counts on.
-
-    nginx takes both clocks at each turn of its event loop, so for a wall millisecond *W*
-    the monotonic millisecond is *W - k* or *W - k - 1* for one constant *k*, depending on
-    where in the millisecond the turn fell (:mod:`loadtests.target.nginx` explains the
-    clocks and how the target makes the second case rare). A connection's elapsed time
-    (``$connection_time``) is exact on the monotonic clock: request *i* on connection *c*
-    is at ``A_c + e_i`` for the connection's (unknown) accept time ``A_c``. So
-    ``u_i = W_i - e_i`` is ``A_c + k`` or ``A_c + k + 1``; and because the wall clock is
-    read first, a turn interrupted between the two reads can only make ``u_i`` smaller.
-
-    Each connection's base ``A_c + k`` is therefore read from the top of its ``u`` values:
-    when the two highest are one apart, the lower one is the base, exactly. A connection
-    whose requests all gave the same top value (typically one that carried one to three
-    requests) leaves two candidates; it gets the side that the unambiguous connections
-    show to be the commoner (their share of ``k + 1`` samples, the clocks' phase, is the
-    same for every connection). When the target aligned nginx's clock, that share is
-    about 0.2% and the choice is right but for about one connection in 500 raised to the
-    number of its requests; on plain clocks it is right with the probability of the
-    commoner side. Requests are then at ``base + e``: monotonic milliseconds shifted by
-    the whole number *k*, which the replay's offset absorbs. Rows without the connection
-    columns keep *W*.
-    """
-    import numpy as np
-
-    if "server_connection_ms" not in observed or "server_connection" not in observed:
-        return wall_ms
-    elapsed = observed["server_connection_ms"].to_numpy(dtype=float, na_value=np.nan)
-    conn = observed["server_connection"].to_numpy(dtype=float, na_value=np.nan)
-    known = ~np.isnan(elapsed) & ~np.isnan(conn) & ~np.isnan(wall_ms)
-    if not known.any():
-        return wall_ms
-    bases = connection_bases(conn[known], wall_ms[known] - elapsed[known])
-    out = np.array(wall_ms, dtype=float)
-    out[known] = np.array([bases[c] for c in conn[known]]) + elapsed[known]
-    return out
-
-
-def connection_bases(conn: Any, u: Any) -> dict[float, float]:
-    """Each connection's base from its ``u = W - e`` values (see :func:`_on_monotonic_grid`)."""
-    import numpy as np
-
-    tops: dict[float, float] = {}
-    below: dict[float, bool] = {}
-    for c in np.unique(conn):
-        values = u[conn == c]
-        top = float(values.max())
-        tops[c] = top
-        below[c] = bool(np.any(values == top - 1))
-    # The clocks' phase: among connections that show both sides, the share of requests
-    # on the k + 1 side.
-    upper = lower = 0
-    for c, both in below.items():
-        if both:
-            values = u[conn == c]
-            upper += int(np.sum(values == tops[c]))
-            lower += int(np.sum(values == tops[c] - 1))
-    upper_commoner = upper > lower
-    return {c: tops[c] - 1 if (below[c] or upper_commoner) else tops[c] for c in tops}
 
 
 def _plots(report: Any, folder: Path) -> dict[str, Path]:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadtests.log import server_fields, server_received
-from loadtests.validation import _on_monotonic_grid, _runtime_clock, on_server_clock
+from loadtests.server_clock import on_monotonic_grid, on_server_clock, runtime_clock
 
 
 def test_nginx_header_gives_wall_ms_connection_and_elapsed_ms():
@@ -39,14 +39,14 @@ def test_the_wall_millisecond_that_ticked_early_is_moved_back():
     obs = pd.DataFrame({"server_connection": pd.array([1] * 5, dtype="Int64"),
                         "server_connection_ms": pd.array([0, 14, 28, 42, 57], dtype="Int64")})
     wall = np.array([654.0, 668.0, 682.0, 697.0, 711.0])
-    assert _on_monotonic_grid(obs, wall).tolist() == [654.0, 668.0, 682.0, 696.0, 711.0]
+    assert on_monotonic_grid(obs, wall).tolist() == [654.0, 668.0, 682.0, 696.0, 711.0]
 
 
 def test_rows_without_connection_keep_their_wall_millisecond():
     obs = pd.DataFrame({"server_connection": pd.array([1, None, 1], dtype="Int64"),
                         "server_connection_ms": pd.array([0, None, 9], dtype="Int64")})
-    assert _on_monotonic_grid(obs, np.array([100.0, 105.0, 110.0])).tolist() == [100.0, 105.0, 109.0]
-    assert _on_monotonic_grid(pd.DataFrame({"x": [1]}), np.array([3.0])).tolist() == [3.0]
+    assert on_monotonic_grid(obs, np.array([100.0, 105.0, 110.0])).tolist() == [100.0, 105.0, 109.0]
+    assert on_monotonic_grid(pd.DataFrame({"x": [1]}), np.array([3.0])).tolist() == [3.0]
 
 
 @settings(max_examples=300, deadline=None)
@@ -77,7 +77,7 @@ def test_monotonic_differences_are_recovered(offset_us, connections):
     side = wall.astype(np.int64) - mono_ms - 5_000  # 0, or 1 when the wall ms ticked first
     obs = pd.DataFrame({"server_connection": pd.array(conn_a, dtype="Int64"),
                         "server_connection_ms": pd.array(mono_ms - accept_ms, dtype="Int64")})
-    got = _on_monotonic_grid(obs, wall)
+    got = on_monotonic_grid(obs, wall)
     both = [c for c in set(conn) if np.ptp(side[conn_a == c]) == 1]
     on_both = np.isin(conn_a, both)
     upper_commoner = np.sum(side[on_both] == 1) > np.sum(side[on_both] == 0)
@@ -97,7 +97,7 @@ def test_a_turn_interrupted_between_the_two_clock_reads_does_not_move_the_connec
     obs = pd.DataFrame({"server_connection": pd.array([1, 1, 1, 1], dtype="Int64"),
                         "server_connection_ms": pd.array([0, 10, 24, 30], dtype="Int64")})
     wall = np.array([100.0, 111.0, 122.0, 130.0])  # W - e = 100, 101, 98, 100
-    assert _on_monotonic_grid(obs, wall).tolist() == [100.0, 110.0, 124.0, 130.0]
+    assert on_monotonic_grid(obs, wall).tolist() == [100.0, 110.0, 124.0, 130.0]
 
 
 def test_a_connection_with_requests_on_one_side_takes_the_commoner_side():
@@ -107,7 +107,7 @@ def test_a_connection_with_requests_on_one_side_takes_the_commoner_side():
     obs = pd.DataFrame({"server_connection": pd.array([1, 1, 1, 1, 2], dtype="Int64"),
                         "server_connection_ms": pd.array([0, 5, 9, 14, 0], dtype="Int64")})
     wall = np.array([201.0, 206.0, 209.0, 215.0, 301.0])
-    assert _on_monotonic_grid(obs, wall).tolist() == [200.0, 205.0, 209.0, 214.0, 300.0]
+    assert on_monotonic_grid(obs, wall).tolist() == [200.0, 205.0, 209.0, 214.0, 300.0]
 
 
 def test_on_server_clock_keeps_planned_start_and_orders_one_millisecond_by_send_time():
@@ -139,10 +139,10 @@ def _behind_nginx(status: list[int], function: list[float | None]) -> pd.DataFra
     })
 
 
-def test_behind_nginx_the_runtime_clock_decides_when_nginx_refused_nothing():
+def test_behind_nginx_theruntime_clock_decides_when_nginx_refused_nothing():
     # The function runtime received each request 0.7 ms after nginx; the 504 never got its header.
     obs = _behind_nginx([200, 500, 504, 200], [1000.0007, 1000.0107, None, 1000.0307])
-    runtime = _runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(4, dtype=bool))
+    runtime = runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(4, dtype=bool))
     np.testing.assert_allclose(runtime, [1000.0007, 1000.0107, 1000.0207, 1000.0307])
     out = on_server_clock(obs)
     np.testing.assert_allclose(np.diff(out["intended_start_s"].to_numpy()), [0.01, 0.01, 0.01])
@@ -150,7 +150,7 @@ def test_behind_nginx_the_runtime_clock_decides_when_nginx_refused_nothing():
 
 def test_behind_nginx_its_own_clock_decides_once_it_refused_a_request():
     obs = _behind_nginx([200, 429, 200], [1000.0007, None, 1000.0207])
-    assert _runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(3, dtype=bool)) is None
+    assert runtime_clock(obs, obs["server_received_s"].to_numpy(), np.ones(3, dtype=bool)) is None
     at = on_server_clock(obs)["intended_start_s"].to_numpy()
     assert np.floor(np.round(at * 1000, 6)).tolist() == [0.0, 10.0, 20.0]  # whole nginx milliseconds, in order
 

@@ -352,7 +352,7 @@ def _map(source: str, var: str, entries: dict[str, str]) -> str:
 #: *monotonic* millisecond clock whose ticks are not the wall clock's (the two differ by a
 #: fraction of a millisecond), so the wall millisecond alone can be one off; the
 #: connection's elapsed time is on the monotonic clock, and validation rebuilds each
-#: request's monotonic millisecond from the three (:func:`loadtests.validation.on_server_clock`).
+#: request's monotonic millisecond from the three (:func:`loadtests.server_clock.on_server_clock`).
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 _CLOCK = ("set $throttlesim_msec $msec;", "set $throttlesim_connection_time $connection_time;")
 _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $throttlesim_connection_time" '

@@ -9,7 +9,7 @@ at monotonic instant T gets ``$msec - ngx_current_msec`` = K, or K + 1 when the
 fraction of T is at least 1 - phi. With phi anywhere in the middle, the wall
 millisecond alone cannot say which monotonic millisecond limit_req used, and a
 connection that carries only a few requests cannot say it either (see
-loadtests.validation._on_monotonic_grid). A 1 ms error on the first request a zone
+loadtests.server_clock.on_monotonic_grid). A 1 ms error on the first request a zone
 sees shifts every later decision of a zone that never drains by ``rate`` milli-requests,
 enough to swap answers near the limit for the rest of the run.
 

@@ -1,0 +1,259 @@
+"""The second pass of validating a scenario: problems that involve more than one key.
+
+The pydantic models in :mod:`simulator.scenario` check each key on its own (its type, its
+range); what they cannot see is how keys relate. A route names a function that must exist;
+reserved concurrency must fit in the account; an HTTP API has no API keys and no usage plans;
+a trace must end before the run does. :func:`check_references` asks each of these questions in
+turn, one function per concern, and returns every problem as a ``(key path, what is wrong)``
+pair, so that :mod:`simulator.scenario.loader` reports them all at once.
+
+The order of the problems is the order of the concerns below: names, integration timeouts,
+API keys and usage plans, clients, the typical month, concurrency, and the size of the run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from simulator.limits import DATE_RANGE, MAX_REQUESTS, echo
+from simulator.redact import redact_key
+from simulator.scenario.schema import Scenario
+
+__all__ = ["check_references", "suggest"]
+
+Problems = list[tuple[str, str]]
+
+
+def check_references(s: Scenario) -> Problems:
+    """Problems that involve more than one key; an empty list when there are none."""
+    return [
+        *_duplicate_names(s),
+        *_integration_timeouts(s),
+        *_api_keys_and_usage_plans(s),
+        *_clients(s),
+        *_typical_month(s),
+        *_concurrency(s),
+        *_check_size(s),
+    ]
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the option closest to *word*, or nothing."""
+    if len(word) > 100:
+        return ""
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _unknown(path: str, name: str, options: list[str], what: str) -> Problems:
+    """A problem at *path* when *name* is not one of *options* (a *what*)."""
+    if name in options:
+        return []
+    return [(path, f"unknown {what} {echo(name)}{suggest(name, options)}; known: {', '.join(options) or 'none'}")]
+
+
+# --------------------------------------------------------------------------- the concerns
+
+
+def _duplicate_names(s: Scenario) -> Problems:
+    """Each route, function, usage plan and client has a name of its own."""
+    problems: Problems = []
+    for group, items in (("routes", s.routes), ("functions", s.functions), ("usage_plans", s.usage_plans),
+                         ("clients", s.clients)):
+        seen = Counter(item.name for item in items)
+        for i, item in enumerate(items):
+            if seen[item.name] > 1:
+                problems.append((f"{group}[{i}].name", f"{item.name!r} is used by more than one entry"))
+                seen[item.name] = 0
+    return problems
+
+
+def _integration_timeouts(s: Scenario) -> Problems:
+    """The API's and each route's integration timeout fit the API type; each route's function exists."""
+    problems: Problems = []
+    functions = [f.name for f in s.functions]
+    limit = s.api.integration_timeout_s
+    kind_of_api = "an HTTP" if s.api.type == "HTTP" else "a REST"
+    high = 30.0 if s.api.type == "HTTP" else (900.0 if s.api.extended_integration_timeout else 29.0)
+    if not 0.05 <= limit <= high:
+        problems.append(("api.integration_timeout",
+                         f"must be between 50ms and {high:g}s for {kind_of_api} API, got {limit:g}s"))
+    for i, r in enumerate(s.routes):
+        problems += _unknown(f"routes[{i}].function", r.function, functions, "function")
+        if r.integration_timeout is not None and not 0.05 <= r.integration_timeout <= high:
+            problems.append((f"routes[{i}].integration_timeout",
+                             f"must be between 50ms and {high:g}s for {kind_of_api} API, "
+                             f"got {r.integration_timeout:g}s"))
+    return problems
+
+
+def _api_keys_and_usage_plans(s: Scenario) -> Problems:
+    """Usage plans and API keys exist on REST APIs only, and only with keys required."""
+    problems: Problems = []
+    if s.api.type == "HTTP":
+        if s.api.api_key_required:
+            problems.append(("api.api_key_required", "HTTP APIs have no API keys; use a REST API"))
+        if s.usage_plans:
+            problems.append(("usage_plans", "HTTP APIs have no usage plans; use a REST API"))
+    if s.usage_plans and s.api.type == "REST" and not s.api.api_key_required:
+        problems.append(("api.api_key_required", "usage plans apply only to methods that require an API key; "
+                         "set api_key_required = true or remove usage_plans"))
+    routes = [r.name for r in s.routes]
+    for i, p in enumerate(s.usage_plans):
+        for route in p.method_throttles:
+            problems += _unknown(f"usage_plans[{i}].method_throttles", route, routes, "route")
+    return problems
+
+
+def _clients(s: Scenario) -> Problems:
+    """Each client's routes, usage plan, API key, timeout and arrivals."""
+    problems: Problems = []
+    routes = [r.name for r in s.routes]
+    plans = [p.name for p in s.usage_plans]
+    key_plan: dict[str, str | None] = {}
+    for i, c in enumerate(s.clients):
+        for route in c.routes:
+            problems += _unknown(f"clients[{i}].routes", route, routes, "route")
+        if c.usage_plan is not None:
+            if s.api.type == "HTTP":
+                problems.append((f"clients[{i}].usage_plan", "HTTP APIs have no usage plans"))
+            else:
+                problems += _unknown(f"clients[{i}].usage_plan", c.usage_plan, plans, "usage plan")
+            if c.api_key is None:
+                problems.append((f"clients[{i}].api_key", "a client in a usage plan needs an api_key"))
+        if c.api_key is not None:
+            if c.api_key in key_plan and key_plan[c.api_key] != c.usage_plan:
+                problems.append((f"clients[{i}].usage_plan",
+                                 f"API key {redact_key(c.api_key)} is already in usage plan "
+                                 f"{key_plan[c.api_key]!r}; a key belongs to one usage plan per stage"))
+            key_plan.setdefault(c.api_key, c.usage_plan)
+        if c.timeout is not None and c.timeout <= 0:
+            problems.append((f"clients[{i}].timeout", "must be longer than 0s"))
+        problems += _arrivals(s, i, c, routes)
+    return problems
+
+
+def _arrivals(s: Scenario, i: int, c: Any, routes: list[str]) -> Problems:
+    """Client *i*'s arrivals: bursts and traces inside the run, closed users that wait or are answered late."""
+    problems: Problems = []
+    arr = c.arrivals
+    if arr.process in ("poisson", "uniform"):
+        for j, b in enumerate(arr.bursts):
+            if b.at >= s.duration:
+                problems.append((f"clients[{i}].arrivals.bursts[{j}].at",
+                                 f"must be before the end of the run ({s.duration:g}s)"))
+    elif arr.process == "closed":
+        w = arr.wait
+        zero_wait = (w.kind == "constant" and w.time == 0) or (w.kind == "between" and w.max == 0)
+        if zero_wait and _can_be_zero(s.behaviour.gateway_overhead):
+            problems.append((f"clients[{i}].arrivals.wait",
+                             "a closed user that never waits needs answers that take time, but "
+                             "behaviour.gateway_overhead can be 0s: a throttled user would send requests without "
+                             "end at one instant; give the wait or the overhead some time"))
+    elif arr.process == "replay":
+        for route in sorted(set(arr.routes) - {""})[:1]:
+            problems += _unknown(f"clients[{i}].arrivals.file", route, routes, f"route in {arr.file}:")
+        if arr.times and arr.times[-1] >= s.duration:
+            problems.append((f"clients[{i}].arrivals.file",
+                             f"trace runs to {arr.times[-1]:g}s, past the scenario duration ({s.duration:g}s)"))
+        if not arr.times:
+            problems.append((f"clients[{i}].arrivals.file", f"the trace {arr.file} holds no requests"))
+    return problems
+
+
+def _can_be_zero(dist: Any) -> bool:
+    """Whether a duration distribution can draw exactly 0 s."""
+    kind = dist.kind
+    if kind == "fixed":
+        return dist.value == 0
+    if kind == "uniform":
+        return dist.low == 0
+    if kind in ("empirical", "sequence"):
+        return min(dist.values) == 0
+    return False
+
+
+def _typical_month(s: Scenario) -> Problems:
+    """A month priced from a typical day or week needs a run of exactly that long."""
+    period = {"day": 86400.0, "week": 604800.0}.get(s.cost.month_from)
+    if period is not None and abs(s.duration - period) > 1e-9:
+        return [("cost.month_from", f"a typical {s.cost.month_from} needs duration = "
+                 f"{'1d' if period == 86400 else '7d'}, got {s.duration:g}s")]
+    return []
+
+
+def _concurrency(s: Scenario) -> Problems:
+    """Reserved and provisioned concurrency fit each function and the account."""
+    problems: Problems = []
+    reserved_total = 0
+    unreserved_provisioned = 0
+    for i, f in enumerate(s.functions):
+        if f.reserved_concurrency is not None:
+            reserved_total += f.reserved_concurrency
+            if f.provisioned_concurrency > f.reserved_concurrency:
+                problems.append((f"functions[{i}].provisioned_concurrency",
+                                 f"must not exceed reserved_concurrency ({f.reserved_concurrency}), "
+                                 f"got {f.provisioned_concurrency}"))
+        else:
+            unreserved_provisioned += f.provisioned_concurrency
+    account = s.account
+    pool = account.lambda_concurrency - account.unreserved_min
+    unreserved = account.lambda_concurrency - reserved_total
+    if account.unreserved_min > account.lambda_concurrency:  # the sums below would mislead
+        problems.append(("account.unreserved_min", f"must not exceed lambda_concurrency "
+                         f"({account.lambda_concurrency}), got {account.unreserved_min}"))
+    elif reserved_total > pool:
+        problems.append(("functions", f"reserved concurrency adds up to {reserved_total}, more than the "
+                         f"{pool} the account can reserve (lambda_concurrency {account.lambda_concurrency} "
+                         f"minus unreserved_min {account.unreserved_min})"))
+    elif unreserved_provisioned > unreserved:
+        problems.append(("functions", f"provisioned concurrency of functions without reserved concurrency "
+                         f"adds up to {unreserved_provisioned}, more than the unreserved pool ({unreserved})"))
+    return problems
+
+
+# --------------------------------------------------------------------------- the size of the run
+
+
+def _expected_attempts(s: Scenario) -> float:
+    """At most about how many attempts the open and replay clients make in the run: their
+    requests, each retried to ``max_attempts`` (closed users are bounded by their count)."""
+    total = 0.0
+    for c in s.clients:
+        total += _expected_requests(c, s.duration) * getattr(c.retry, "max_attempts", 1)
+    return total
+
+
+def _expected_requests(c: Any, duration: float) -> float:
+    arr = c.arrivals
+    total = 0.0
+    if arr.process in ("poisson", "uniform"):
+        total += sum(b.count for b in arr.bursts)
+        if isinstance(arr.rate, (int, float)):
+            return total + arr.rate * duration
+        for (t0, r0), (t1, r1) in zip(arr.rate, arr.rate[1:]):  # an upper bound is enough
+            if t0 < duration:
+                total += max(r0, r1) * (min(t1, duration) - t0)
+        t_last, r_last = arr.rate[-1]
+        total += r_last * max(0.0, duration - t_last)
+    elif arr.process == "replay":
+        total += len(arr.times)
+    return total
+
+
+def _check_size(s: Scenario) -> Problems:
+    """Limits on the size of the run (:mod:`simulator.limits`), checked before anything is built."""
+    problems = []
+    end = s.start + timedelta(seconds=s.duration) if s.duration < 1e11 else None
+    if end is None or end > DATE_RANGE[1]:
+        problems.append(("duration", f"the run must end before {DATE_RANGE[1]:%Y-%m-%d} (start {s.start:%Y-%m-%d} + "
+                         f"duration {s.duration:g}s)"))
+    expected = _expected_attempts(s)
+    if expected > MAX_REQUESTS:
+        problems.append(("clients", f"the clients could make about {expected:.3g} attempts in the run (requests "
+                         f"times retry.max_attempts), more than the limit of {MAX_REQUESTS:g} (see "
+                         "simulator/limits.py); shorten the duration, lower the rates or max_attempts"))
+    return problems
