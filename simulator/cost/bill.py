@@ -27,24 +27,30 @@ free allowances apply correctly.
 
 Bytes are converted to GB with 1 GB = 2**30 bytes, the convention AWS uses on its bills.
 
-The cost records (:mod:`simulator.cost.breakdown`) and the metering rules
-(:mod:`simulator.cost.metering`) are importable from here as well.
+The cost records (:mod:`simulator.cost.breakdown`), the metering rules
+(:mod:`simulator.cost.metering`) and Lambda's bill (:mod:`simulator.cost.lambda_bill`) are
+importable from here as well.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
-from simulator.cost.breakdown import SERVICES, CostBreakdown, CostLine, _add_line, _metered_lines
+from simulator.cost.breakdown import SERVICES, CostBreakdown, CostLine, _metered_lines
+from simulator.cost.lambda_bill import (
+    EPHEMERAL_STORAGE_INCLUDED_MB,
+    EPHEMERAL_STORAGE_MAX_MB,
+    LambdaUsage,
+    lambda_cost,
+)
 from simulator.cost.metering import (
     MEMORY_MB_MAX,
     MEMORY_MB_MIN,
     PROVISIONED_ROUNDING_SECONDS,
     Prices,
+    _already_used,
+    _architecture,
     _integer,
     _memory,
     _non_negative,
@@ -55,7 +61,7 @@ from simulator.cost.metering import (
     provisioned_billed_seconds,
     websocket_metered_messages,
 )
-from simulator.cost.pricing import ARCHITECTURES, PriceItem, PriceTable
+from simulator.cost.pricing import PriceItem, PriceTable
 
 __all__ = [
     "BYTES_PER_GB",
@@ -86,184 +92,11 @@ __all__ = [
 BYTES_PER_GB: int = 2**30
 #: Hours in a billing month, the convention of the AWS Pricing Calculator.
 HOURS_PER_MONTH: float = 730.0
-#: Ephemeral storage (/tmp) included in the Lambda price, and the maximum that can be configured.
-EPHEMERAL_STORAGE_INCLUDED_MB: int = 512
-EPHEMERAL_STORAGE_MAX_MB: int = 10240
 #: CloudWatch Logs ingestion classes and their price keys.
 LOG_CLASSES: Mapping[str, str] = {
     "standard": "cloudwatch_logs.ingestion.standard",
     "infrequent_access": "cloudwatch_logs.ingestion.infrequent_access",
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Validation helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _architecture(name: str, value: Any) -> str:
-    if value not in ARCHITECTURES:
-        raise ValueError(f"{name} must be one of {', '.join(ARCHITECTURES)}, got {value!r}")
-    return str(value)
-
-
-def _already_used(name: str, value: Mapping[str, float] | None, allowed: Sequence[str]) -> dict[str, float]:
-    out = dict.fromkeys(allowed, 0.0)
-    for key, amount in (value or {}).items():
-        if key not in out:
-            raise ValueError(f"{name} has unknown key {key!r} (allowed: {', '.join(allowed)})")
-        out[key] = _non_negative(f"{name}[{key!r}]", amount)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Lambda
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LambdaUsage:
-    """One function's usage in a month (or part of one).
-
-    *requests* counts every billed invocation, on-demand and provisioned. *billed_ms* is the
-    total billed duration (see :func:`lambda_billed_ms`) of invocations on on-demand
-    environments, *provisioned_billed_ms* that of invocations served by provisioned
-    environments. *provisioned_seconds* is how long *provisioned_concurrency* environments
-    were configured, before the five-minute rounding.
-    """
-
-    requests: float
-    billed_ms: float
-    memory_mb: int
-    architecture: str = "x86_64"
-    provisioned_concurrency: int = 0
-    provisioned_seconds: float = 0.0
-    provisioned_billed_ms: float = 0.0
-    ephemeral_storage_mb: int = EPHEMERAL_STORAGE_INCLUDED_MB
-    function: str | None = None
-
-    def __post_init__(self) -> None:
-        _non_negative("requests", self.requests)
-        _non_negative("billed_ms", self.billed_ms)
-        _memory("memory_mb", self.memory_mb)
-        _architecture("architecture", self.architecture)
-        _integer("provisioned_concurrency", self.provisioned_concurrency, 0)
-        _non_negative("provisioned_seconds", self.provisioned_seconds)
-        _non_negative("provisioned_billed_ms", self.provisioned_billed_ms)
-        _integer(
-            "ephemeral_storage_mb",
-            self.ephemeral_storage_mb,
-            EPHEMERAL_STORAGE_INCLUDED_MB,
-            EPHEMERAL_STORAGE_MAX_MB,
-        )
-        if self.provisioned_concurrency == 0 and (self.provisioned_billed_ms > 0 or self.provisioned_seconds > 0):
-            raise ValueError(
-                "provisioned_billed_ms and provisioned_seconds must be 0 when "
-                f"provisioned_concurrency is 0, got {self.provisioned_billed_ms!r} and "
-                f"{self.provisioned_seconds!r}"
-            )
-        if self.function is not None and not isinstance(self.function, str):
-            raise ValueError(f"function must be a string or None, got {self.function!r}")
-
-    @property
-    def memory_gb(self) -> float:
-        return self.memory_mb / 1024.0
-
-    @property
-    def on_demand_gb_seconds(self) -> float:
-        return gb_seconds(self.billed_ms, self.memory_mb)
-
-
-def _share(total: float, part: float, whole: float) -> float:
-    return total * (part / whole) if whole > 0 else 0.0
-
-
-def lambda_cost(
-    usage: LambdaUsage | Iterable[LambdaUsage],
-    *,
-    free_tier: bool = False,
-    already_used_gb_s: Mapping[str, float] | None = None,
-    already_used_requests: float = 0.0,
-    prices: Prices = "us-east-1",
-) -> CostBreakdown:
-    """Lambda bill for one function's usage or several functions' usages in the same account.
-
-    On-demand duration is priced in the architecture's volume tiers applied to the aggregate of
-    all given functions of that architecture, at the month position *already_used_gb_s*
-    (GB-seconds per architecture used earlier this month); each function gets its share in
-    proportion to its GB-seconds. With *free_tier*, the monthly allowances (less what
-    *already_used_requests* and *already_used_gb_s* consumed) are shared, in proportion to use,
-    among functions without provisioned concurrency; free units count as the first units of the
-    month for the tiers.
-
-    >>> bill = lambda_cost(LambdaUsage(requests=3e6, billed_ms=3e9, memory_mb=512), free_tier=True)
-    >>> round(bill.total_usd, 2)
-    18.73
-    """
-    usages = [usage] if isinstance(usage, LambdaUsage) else list(usage)
-    for index, item in enumerate(usages):
-        if not isinstance(item, LambdaUsage):
-            raise TypeError(f"usage[{index}] must be a LambdaUsage, got {item!r}")
-    if not isinstance(free_tier, bool):
-        raise TypeError(f"free_tier must be True or False, got {free_tier!r}")
-    table = _table(prices)
-    already_gbs = _already_used("already_used_gb_s", already_used_gb_s, ARCHITECTURES)
-    already_requests = _non_negative("already_used_requests", already_used_requests)
-
-    on_demand = [u.on_demand_gb_seconds for u in usages]
-    eligible = [free_tier and u.provisioned_concurrency == 0 for u in usages]
-
-    # Free allowances left this month, shared among eligible functions in proportion to use.
-    free_requests = [0.0] * len(usages)
-    free_gbs = [0.0] * len(usages)
-    if free_tier:
-        left_requests = max(0.0, table["free_tier.lambda.requests"].allowance - already_requests)
-        left_gbs = max(0.0, table["free_tier.lambda.duration"].allowance - math.fsum(already_gbs.values()))
-        eligible_requests = math.fsum(u.requests for u, e in zip(usages, eligible, strict=True) if e)
-        eligible_gbs = math.fsum(g for g, e in zip(on_demand, eligible, strict=True) if e)
-        used_requests = min(eligible_requests, left_requests)
-        used_gbs = min(eligible_gbs, left_gbs)
-        for i, u in enumerate(usages):
-            if eligible[i]:
-                free_requests[i] = min(u.requests, _share(used_requests, u.requests, eligible_requests))
-                free_gbs[i] = min(on_demand[i], _share(used_gbs, on_demand[i], eligible_gbs))
-    billable_gbs = [max(0.0, g - f) for g, f in zip(on_demand, free_gbs, strict=True)]
-
-    # Tiered on-demand duration per architecture, over the aggregate of its functions.
-    duration_usd = [0.0] * len(usages)
-    for arch in ARCHITECTURES:
-        members = [i for i, u in enumerate(usages) if u.architecture == arch]
-        if not members:
-            continue
-        total = math.fsum(billable_gbs[i] for i in members)
-        free_here = math.fsum(free_gbs[i] for i in members)
-        arch_usd = table[f"lambda.duration.{arch}"].cost(total, already_used=already_gbs[arch] + free_here)
-        for i in members:
-            duration_usd[i] = _share(arch_usd, billable_gbs[i], total)
-
-    lines: list[CostLine] = []
-    requests_item = table["lambda.requests"]
-    storage_item = table["lambda.ephemeral_storage"]
-    for i, u in enumerate(usages):
-        arch = u.architecture
-        add = functools.partial(_add_line, lines, "Lambda", u.function, None)
-
-        billable_requests = max(0.0, u.requests - free_requests[i])
-        add("Requests", billable_requests, "request", requests_item.cost(billable_requests), requests_item.key)
-        add("Requests (free tier)", free_requests[i], "request", 0.0, "free_tier.lambda.requests")
-        add(f"Duration ({arch})", billable_gbs[i], "GB-second", duration_usd[i], f"lambda.duration.{arch}")
-        add("Duration (free tier)", free_gbs[i], "GB-second", 0.0, "free_tier.lambda.duration")
-        if u.provisioned_concurrency > 0:
-            pc_item = table[f"lambda.provisioned_concurrency.{arch}"]
-            configured = provisioned_billed_seconds(u.provisioned_seconds) * u.provisioned_concurrency * u.memory_gb
-            add(f"Provisioned concurrency ({arch})", configured, "GB-second", pc_item.cost(configured), pc_item.key)
-            pd_item = table[f"lambda.provisioned_duration.{arch}"]
-            served = gb_seconds(u.provisioned_billed_ms, u.memory_mb)
-            add(f"Provisioned duration ({arch})", served, "GB-second", pd_item.cost(served), pd_item.key)
-        extra_gb = (u.ephemeral_storage_mb - EPHEMERAL_STORAGE_INCLUDED_MB) / 1024.0
-        storage = extra_gb * (u.billed_ms + u.provisioned_billed_ms) / 1000.0
-        add("Ephemeral storage", storage, "GB-second", storage_item.cost(storage), storage_item.key)
-    return CostBreakdown(tuple(lines))
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +109,20 @@ _API_QUANTITIES = (
     "http_requests",
     "websocket_messages",
     "websocket_connection_minutes",
+)
+
+
+#: Each metered API Gateway quantity: its name, its line's name, its unit, its price key.
+_API_METERED = (
+    ("rest_requests", "REST requests", "request", "apigateway.rest.requests"),
+    ("http_requests", "HTTP requests", "request", "apigateway.http.requests"),
+    ("websocket_messages", "WebSocket messages", "message", "apigateway.websocket.messages"),
+    (
+        "websocket_connection_minutes",
+        "WebSocket connection minutes",
+        "connection minute",
+        "apigateway.websocket.connection_minutes",
+    ),
 )
 
 
@@ -316,31 +163,9 @@ def api_gateway_cost(
     used = _already_used("already_used", already_used, _API_QUANTITIES)
     table = _table(prices)
 
-    cache_item: PriceItem | None = None
-    if cache_size_gb is not None:
-        size = _non_negative("cache_size_gb", cache_size_gb)
-        sizes = table.cache_sizes()
-        matches = [item for gb, item in sizes.items() if math.isclose(gb, size, rel_tol=1e-9)]
-        if not matches:
-            listed = ", ".join(f"{gb:g}" for gb in sizes) or "none"
-            raise ValueError(f"cache_size_gb must be one of {listed} (GB), got {cache_size_gb!r}")
-        cache_item = matches[0]
-    elif hours > 0:
-        raise ValueError(f"cache_hours is {cache_hours!r} but cache_size_gb is None")
-
-    spec = (
-        ("rest_requests", "REST requests", "request", "apigateway.rest.requests"),
-        ("http_requests", "HTTP requests", "request", "apigateway.http.requests"),
-        ("websocket_messages", "WebSocket messages", "message", "apigateway.websocket.messages"),
-        (
-            "websocket_connection_minutes",
-            "WebSocket connection minutes",
-            "connection minute",
-            "apigateway.websocket.connection_minutes",
-        ),
-    )
+    cache_item = _cache_item(table, cache_size_gb, cache_hours, hours)
     lines: list[CostLine] = []
-    for name, item_name, unit, key in spec:
+    for name, item_name, unit, key in _API_METERED:
         lines += _metered_lines(
             service="API Gateway",
             item_name=item_name,
@@ -366,6 +191,22 @@ def api_gateway_cost(
             )
         )
     return CostBreakdown(tuple(lines))
+
+
+def _cache_item(table: PriceTable, cache_size_gb: float | None, cache_hours: float, hours: float) -> PriceItem | None:
+    """The price of the cache of *cache_size_gb* (one of the sizes API Gateway offers), or
+    None without a cache; cache hours need a cache size."""
+    if cache_size_gb is None:
+        if hours > 0:
+            raise ValueError(f"cache_hours is {cache_hours!r} but cache_size_gb is None")
+        return None
+    size = _non_negative("cache_size_gb", cache_size_gb)
+    sizes = table.cache_sizes()
+    matches = [item for gb, item in sizes.items() if math.isclose(gb, size, rel_tol=1e-9)]
+    if not matches:
+        listed = ", ".join(f"{gb:g}" for gb in sizes) or "none"
+        raise ValueError(f"cache_size_gb must be one of {listed} (GB), got {cache_size_gb!r}")
+    return matches[0]
 
 
 def logs_cost(

@@ -15,20 +15,21 @@ Before rounding up, amounts are rounded to a 1e-6 grid (of a millisecond, or of 
 floating-point noise is not billed: 200.00000000000003 ms bills 200 ms, not 201 ms.
 
 The functions here are pure and vectorised where a size or duration may be per request.
-The validators they share with :mod:`simulator.cost.bill` live here too.
+The validators they share with :mod:`simulator.cost.bill` and :mod:`simulator.cost.lambda_bill`
+live here too.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from simulator.cost.pricing import PriceTable, load_prices
+from simulator.cost.pricing import ARCHITECTURES, PriceTable, load_prices
 
 __all__ = [
     "MEMORY_MB_MAX",
@@ -80,6 +81,21 @@ def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
 
 def _memory(name: str, value: Any) -> int:
     return _integer(name, value, MEMORY_MB_MIN, MEMORY_MB_MAX)
+
+
+def _architecture(name: str, value: Any) -> str:
+    if value not in ARCHITECTURES:
+        raise ValueError(f"{name} must be one of {', '.join(ARCHITECTURES)}, got {value!r}")
+    return str(value)
+
+
+def _already_used(name: str, value: Mapping[str, float] | None, allowed: Sequence[str]) -> dict[str, float]:
+    out = dict.fromkeys(allowed, 0.0)
+    for key, amount in (value or {}).items():
+        if key not in out:
+            raise ValueError(f"{name} has unknown key {key!r} (allowed: {', '.join(allowed)})")
+        out[key] = _non_negative(f"{name}[{key!r}]", amount)
+    return out
 
 
 def _table(prices: Prices) -> PriceTable:
