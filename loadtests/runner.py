@@ -247,58 +247,12 @@ def run_loadtest(
     drain_s = drain_bound_s(scenario)
     users = sum(c.arrivals.users for c in closed_clients(scenario))  # type: ignore[union-attr]
     run_time_s = math.ceil(_LEAD_S + run_s + drain_s + 5.0)
-    cmd = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
-        "-t", f"{run_time_s}s", "-u", str(users), "-r", str(max(1, users)),
-        "--only-summary", "--exit-code-on-error", "0",
-    ]  # fmt: skip
-    if processes > 1:
-        # The master's RPC socket on loopback and a free port, not Locust's default *:5557
-        # (every interface, and taken while another run's master still holds it).
-        port = _free_port()
-        cmd += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                "--master-host", "127.0.0.1", "--master-port", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-    root = str(LOCUSTFILE.parent.parent)
-    env.update(
-        THROTTLESIM_SCENARIO=str(Path(scenario_path).resolve()),
-        THROTTLESIM_SEED=str(scenario.seed),
-        THROTTLESIM_DURATION_S=repr(run_s),
-        THROTTLESIM_LOG_DIR=str(out),
-        THROTTLESIM_WORKERS=str(processes),
-        THROTTLESIM_DRAIN_S=repr(drain_s),
-        PYTHONPATH=os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p),
-    )
+    cmd = _locust_command(host, run_time_s, users, processes)
+    env = _locust_env(scenario_path, scenario.seed, run_s, out, processes, drain_s)
     locust_output = out / "locust.log"
-    bound_s = _wall_bound_s(run_time_s)
     counter = _Counter(out)
     began = time.monotonic()
-    with stop_on_signals(), open(locust_output, "wb") as sink:
-        # Its own process group (ended as a whole), signalled if this process dies.
-        proc = popen_dying_with_parent(cmd, cwd=out, env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                                       stderr=subprocess.STDOUT)
-        try:
-            t0: float | None = None
-            while proc.poll() is None:
-                if time.monotonic() - began > bound_s:
-                    _stop_group(proc)
-                    raise LoadTestError(f"load test did not end within {bound_s:.0f}s; stopped (see {locust_output})")
-                if t0 is None:
-                    t0 = _read_t0(out)
-                if progress is not None:
-                    elapsed = 0.0 if t0 is None else max(0.0, time.time() - t0)
-                    phase: Phase = "starting" if t0 is None else ("running" if elapsed < run_s else "draining")
-                    progress(LoadTestProgress(phase, elapsed, run_s, counter.rows()))
-                time.sleep(_POLL_S)
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP (loadtests.children)
-            _stop_group(proc, STOP_GRACE_S)
-            _merge(out)  # keep what was sent before the interruption
-            raise
-        except BaseException:
-            _stop_group(proc, STOP_GRACE_S)
-            raise
-        _stop_group(proc)  # a forked worker outliving the master; forgets the group
-    exit_code = proc.returncode if proc.returncode is not None else -1
+    exit_code = _run_locust(cmd, env, out, locust_output, run_s, _wall_bound_s(run_time_s), counter, progress)
 
     worker_logs = tuple(sorted(out.glob("attempts-w*.csv")))
     if not worker_logs:
@@ -336,6 +290,72 @@ def run_loadtest(
     if progress is not None:
         progress(LoadTestProgress("done", run_s, run_s, attempts))
     return run
+
+
+def _locust_command(host: str, run_time_s: int, users: int, processes: int) -> list[str]:
+    """Locust's command line: headless, every closed user spawned at once, bounded in time."""
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+        "-t", f"{run_time_s}s", "-u", str(users), "-r", str(max(1, users)),
+        "--only-summary", "--exit-code-on-error", "0",
+    ]  # fmt: skip
+    if processes > 1:
+        # The master's RPC socket on loopback and a free port, not Locust's default *:5557
+        # (every interface, and taken while another run's master still holds it).
+        port = _free_port()
+        cmd += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                "--master-host", "127.0.0.1", "--master-port", str(port)]
+    return cmd
+
+
+def _locust_env(scenario_path: str | Path, seed: int, run_s: float, out: Path, processes: int,
+                drain_s: float) -> dict[str, str]:
+    """The environment the locustfile reads (its module docstring lists the variables),
+    without the ``LOCUST_*`` settings of the caller's, which would change the command."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    root = str(LOCUSTFILE.parent.parent)
+    env.update(
+        THROTTLESIM_SCENARIO=str(Path(scenario_path).resolve()),
+        THROTTLESIM_SEED=str(seed),
+        THROTTLESIM_DURATION_S=repr(run_s),
+        THROTTLESIM_LOG_DIR=str(out),
+        THROTTLESIM_WORKERS=str(processes),
+        THROTTLESIM_DRAIN_S=repr(drain_s),
+        PYTHONPATH=os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p),
+    )
+    return env
+
+
+def _run_locust(cmd: list[str], env: dict[str, str], out: Path, locust_output: Path, run_s: float, bound_s: float,
+                counter: _Counter, progress: Callable[[LoadTestProgress], None] | None) -> int:
+    """Run Locust in *out* until it ends or *bound_s* passes, reporting progress; its exit code."""
+    began = time.monotonic()
+    with stop_on_signals(), open(locust_output, "wb") as sink:
+        # Its own process group (ended as a whole), signalled if this process dies.
+        proc = popen_dying_with_parent(cmd, cwd=out, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+                                       stderr=subprocess.STDOUT)
+        try:
+            t0: float | None = None
+            while proc.poll() is None:
+                if time.monotonic() - began > bound_s:
+                    _stop_group(proc)
+                    raise LoadTestError(f"load test did not end within {bound_s:.0f}s; stopped (see {locust_output})")
+                if t0 is None:
+                    t0 = _read_t0(out)
+                if progress is not None:
+                    elapsed = 0.0 if t0 is None else max(0.0, time.time() - t0)
+                    phase: Phase = "starting" if t0 is None else ("running" if elapsed < run_s else "draining")
+                    progress(LoadTestProgress(phase, elapsed, run_s, counter.rows()))
+                time.sleep(_POLL_S)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP (loadtests.children)
+            _stop_group(proc, STOP_GRACE_S)
+            _merge(out)  # keep what was sent before the interruption
+            raise
+        except BaseException:
+            _stop_group(proc, STOP_GRACE_S)
+            raise
+        _stop_group(proc)  # a forked worker outliving the master; forgets the group
+    return proc.returncode if proc.returncode is not None else -1
 
 
 def _wall_bound_s(run_time_s: float) -> float:

@@ -344,67 +344,17 @@ def compare(
     pred = pred.assign(intended_start_s=pred["time_s"], latency_ms=pred["latency_s"] * 1000.0)
     pred = pred.sort_values(["client", "time_s", "attempt"], kind="stable").reset_index(drop=True)
 
-    o_status = obs["status"].to_numpy(dtype=np.int64)
-    p_status = pred["status"].to_numpy(dtype=np.int64)
-    o_cls, p_cls = status_class(o_status), status_class(p_status)
+    o_cls = status_class(obs["status"].to_numpy(dtype=np.int64))
+    p_cls = status_class(pred["status"].to_numpy(dtype=np.int64))
     fractions = {"observed": _fractions(o_cls), "predicted": _fractions(p_cls)}
-
-    o_cause = obs["cause"].fillna("").astype(str).to_numpy() if "cause" in obs else np.full(len(obs), "")
-    p_cause = pred["cause"].astype(str).to_numpy()
-    names: Sequence[str] = CAUSES
-    if cause_groups:
-        p_cause = np.array([cause_groups.get(c, c) for c in p_cause], dtype=object)
-        names = list(dict.fromkeys(cause_groups.get(c, c) for c in CAUSES))
-    causes = {
-        "observed": {c: _r(np.mean(o_cause == c)) for c in names if np.any(o_cause == c)},
-        "predicted": {c: _r(np.mean(p_cause == c)) for c in names if np.any(p_cause == c)},
-    }
-    o_ms = obs["latency_ms"].to_numpy(dtype=float)
-    p_ms = pred["latency_ms"].to_numpy(dtype=float)
-    latency = {
-        "observed": _percentiles(o_ms),
-        "predicted": _percentiles(p_ms),
-        # Successful attempts alone: the latency users wait for. With many fast 429s the
-        # all-attempt median falls between two modes and swings with a few requests.
-        "observed_2xx": _percentiles(o_ms[o_cls == "2xx"]),
-        "predicted_2xx": _percentiles(p_ms[p_cls == "2xx"]),
-    }
+    causes = _cause_fractions(obs, pred, cause_groups)
+    latency = _latencies(obs, pred, o_cls, p_cls)
     enough_2xx = min(int(np.sum(o_cls == "2xx")), int(np.sum(p_cls == "2xx"))) >= 20
     lat_o, lat_p = ("observed_2xx", "predicted_2xx") if enough_2xx else ("observed", "predicted")
     cold = _cold_starts(obs, pred)
-
-    # Request-by-request: the k-th attempt of each client, in intended-start order.
-    agree = 0
-    total = 0
-    for o_group, p_group, k in _paired(obs, pred):
-        total += max(len(o_group), len(p_group))
-        agree += int(np.sum(o_group["status"].to_numpy()[:k] == p_group["status"].to_numpy()[:k]))
-    agreement = agree / total if total else 1.0
-
-    end = int(np.ceil(max(obs["intended_start_s"].max() if len(obs) else 0.0, pred["time_s"].max()
-                          if len(pred) else 0.0))) + 1
-    o_t = obs["intended_start_s"].to_numpy(dtype=float)
-    p_t = pred["time_s"].to_numpy(dtype=float)
-    import pandas as pd
-
-    per_second = pd.DataFrame({
-        "time_s": np.arange(end, dtype=float),
-        "observed_429": _per_second(o_t, o_status == 429, end),
-        "predicted_429": _per_second(p_t, p_status == 429, end),
-        "observed_5xx": _per_second(o_t, o_status >= 500, end),
-        "predicted_5xx": _per_second(p_t, p_status >= 500, end),
-    })
-    series = {}
-    for m in ("429", "5xx"):
-        diff = np.abs(per_second[f"predicted_{m}"] - per_second[f"observed_{m}"]).to_numpy()
-        series[m] = {"mean_abs_error": _r(diff.mean()), "max_abs_error": _r(diff.max() if len(diff) else 0.0)}
-
-    intervals: dict[str, tuple[float, float]] = {}
-    if model_runs:
-        for cls in ("429", "5xx"):
-            values = [float(np.mean(status_class(r.attempts["status"]) == cls)) if r.n_attempts else 0.0
-                      for r in model_runs]
-            intervals[cls] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    agreement = _agreement(obs, pred)
+    per_second, series = _per_second_errors(obs, pred)
+    intervals = _model_intervals(model_runs)
 
     checks = [
         Check("fraction_429", fractions["predicted"]["429"], fractions["observed"]["429"], tol["fraction_429"],
@@ -418,3 +368,80 @@ def compare(
               floor=tol["latency_floor_ms"]),
     ]
     return ValidationReport(checks, fractions, causes, latency, cold, series, agreement, len(obs), per_second)
+
+
+def _cause_fractions(obs: pd.DataFrame, pred: pd.DataFrame,
+                     cause_groups: Mapping[str, str] | None) -> dict[str, dict[str, float]]:
+    """The share of attempts of each cause (or group of causes), observed and predicted."""
+    o_cause = obs["cause"].fillna("").astype(str).to_numpy() if "cause" in obs else np.full(len(obs), "")
+    p_cause = pred["cause"].astype(str).to_numpy()
+    names: Sequence[str] = CAUSES
+    if cause_groups:
+        p_cause = np.array([cause_groups.get(c, c) for c in p_cause], dtype=object)
+        names = list(dict.fromkeys(cause_groups.get(c, c) for c in CAUSES))
+    return {
+        "observed": {c: _r(np.mean(o_cause == c)) for c in names if np.any(o_cause == c)},
+        "predicted": {c: _r(np.mean(p_cause == c)) for c in names if np.any(p_cause == c)},
+    }
+
+
+def _latencies(obs: pd.DataFrame, pred: pd.DataFrame, o_cls: np.ndarray,
+               p_cls: np.ndarray) -> dict[str, dict[str, float]]:
+    """Latency percentiles of all attempts and of the successful ones, observed and predicted."""
+    o_ms = obs["latency_ms"].to_numpy(dtype=float)
+    p_ms = pred["latency_ms"].to_numpy(dtype=float)
+    return {
+        "observed": _percentiles(o_ms),
+        "predicted": _percentiles(p_ms),
+        # Successful attempts alone: the latency users wait for. With many fast 429s the
+        # all-attempt median falls between two modes and swings with a few requests.
+        "observed_2xx": _percentiles(o_ms[o_cls == "2xx"]),
+        "predicted_2xx": _percentiles(p_ms[p_cls == "2xx"]),
+    }
+
+
+def _agreement(obs: pd.DataFrame, pred: pd.DataFrame) -> float:
+    """Request-by-request: the share of the k-th attempts of each client, in intended-start
+    order, that got the same status."""
+    agree = 0
+    total = 0
+    for o_group, p_group, k in _paired(obs, pred):
+        total += max(len(o_group), len(p_group))
+        agree += int(np.sum(o_group["status"].to_numpy()[:k] == p_group["status"].to_numpy()[:k]))
+    return agree / total if total else 1.0
+
+
+def _per_second_errors(obs: pd.DataFrame, pred: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """The 429s and 5XXs of each second, observed and predicted, and the errors between them."""
+    import pandas as pd
+
+    o_status = obs["status"].to_numpy(dtype=np.int64)
+    p_status = pred["status"].to_numpy(dtype=np.int64)
+    end = int(np.ceil(max(obs["intended_start_s"].max() if len(obs) else 0.0, pred["time_s"].max()
+                          if len(pred) else 0.0))) + 1
+    o_t = obs["intended_start_s"].to_numpy(dtype=float)
+    p_t = pred["time_s"].to_numpy(dtype=float)
+    per_second = pd.DataFrame({
+        "time_s": np.arange(end, dtype=float),
+        "observed_429": _per_second(o_t, o_status == 429, end),
+        "predicted_429": _per_second(p_t, p_status == 429, end),
+        "observed_5xx": _per_second(o_t, o_status >= 500, end),
+        "predicted_5xx": _per_second(p_t, p_status >= 500, end),
+    })
+    series = {}
+    for m in ("429", "5xx"):
+        diff = np.abs(per_second[f"predicted_{m}"] - per_second[f"observed_{m}"]).to_numpy()
+        series[m] = {"mean_abs_error": _r(diff.mean()), "max_abs_error": _r(diff.max() if len(diff) else 0.0)}
+    return per_second, series
+
+
+def _model_intervals(model_runs: Sequence[Result]) -> dict[str, tuple[float, float]]:
+    """The 95% range of the 429 and 5XX fractions over the traffic model's runs."""
+    intervals: dict[str, tuple[float, float]] = {}
+    if not model_runs:
+        return intervals
+    for cls in ("429", "5xx"):
+        values = [float(np.mean(status_class(r.attempts["status"]) == cls)) if r.n_attempts else 0.0
+                  for r in model_runs]
+        intervals[cls] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    return intervals

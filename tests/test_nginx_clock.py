@@ -18,7 +18,8 @@ import pytest
 
 import simulator
 from loadtests.log import server_received
-from loadtests.target.nginx import NginxServer, find_nginx
+from loadtests.target.nginx import find_nginx
+from loadtests.target.nginx_server import NginxServer
 from loadtests.target.serve import free_port
 from loadtests.target.time_namespace import aligned_clock_offset_ns, can_align_clock, enter_time_namespace
 

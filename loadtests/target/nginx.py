@@ -1,6 +1,7 @@
 """nginx in front of the function runtime, with ``limit_req`` in place of API Gateway's throttles.
 
-:func:`nginx_config` writes a configuration from the scenario; :class:`NginxServer` runs
+:func:`nginx_config` writes a configuration from the scenario;
+:class:`~loadtests.target.nginx_server.NginxServer` runs
 Debian's nginx (package ``nginx-light``, binary ``/usr/sbin/nginx``) with it in the
 foreground, with its own prefix, pid file, logs and temp directories under a temporary
 directory, listening on 127.0.0.1 only, and proxying to the runtime
@@ -44,28 +45,19 @@ to it, in order, joined by ``|`` (one name when only one applied).
 from __future__ import annotations
 
 import os
-import resource
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
-from typing import Self
 
-from loadtests.children import die_with_parent
 from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER, Answers
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
-from loadtests.target.time_namespace import aligned_clock_offset_ns, can_align_clock, enter_time_namespace
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
 from simulator.redact import redact_key
 from simulator.scenario import Scenario, Throttle
 
-__all__ = ["NginxError", "NginxServer", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
+__all__ = ["NginxError", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
 
 #: Where Debian's nginx-light puts the binary.
 DEBIAN_NGINX = "/usr/sbin/nginx"
@@ -219,7 +211,6 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     if problem is not None:
         raise ValueError(problem)
     layout = _Layout(s)
-    answers = Answers(s)
     timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
     head = [
         f"# throttlesim: scenario {s.name!r} on nginx limit_req\n",
@@ -228,8 +219,30 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
         f"worker_rlimit_nofile {2 * worker_connections + 64};\n",
         f"events {{\n    worker_connections {worker_connections};\n}}\n\n",
     ]
+    throttles, closed = _throttle_maps(layout)
+    http = _http_block(s, layout, prefix, upstream_port, stage, access_log, timeouts, throttles, closed)
+    server = _server_block(s, layout, port, stage, timeouts, closed)
+    return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
+
+
+def _throttle_maps(layout: _Layout) -> tuple[dict[str, str], dict[str, str]]:
+    """For each usage plan and route: the causes its throttles give, and whether one of them
+    has a burst of 0 (closed: every request is refused)."""
+    throttles, closed = {}, {}
+    for (pid, rid), levels in layout.applies.items():
+        throttles[_q(f"{pid} {rid}")] = _q("|".join(dict.fromkeys(oc.CAUSES[c] for _, c in levels)))
+        if any(layout.zones[z][0].burst == 0 for z, _ in levels):
+            closed[_q(f"{pid} {rid}")] = "1"
+    return throttles, closed
+
+
+def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, stage: str | None,
+                access_log: Path | None, timeouts: list[float], throttles: dict[str, str],
+                closed: dict[str, str]) -> list[str]:
+    """The ``http`` block up to the server: logs, temp paths, the maps from request to route,
+    function, usage plan and throttles, the ``limit_req`` zones and the upstream runtime."""
     http = [_access_log_format(s, access_log) if access_log is not None else "    access_log off;\n"]
-    http += [f"    {what}_temp_path {prefix / 'temp' / what};\n" for what in _TEMP_DIRS]
+    http += [f"    {what}_temp_path {prefix / 'temp' / what};\n" for what in TEMP_DIRS]
     http += [
         "    default_type application/json;\n    server_tokens off;\n    keepalive_requests 1000000;\n",
         "    limit_req_status 429;\n    limit_req_log_level info;\n\n",
@@ -241,11 +254,6 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
              {_q(key): pid for key, pid in _plan_of_key(s, layout.plan_id).items()}),
         *layout.maps,
     ]
-    throttles, closed = {}, {}
-    for (pid, rid), levels in layout.applies.items():
-        throttles[_q(f"{pid} {rid}")] = _q("|".join(dict.fromkeys(oc.CAUSES[c] for _, c in levels)))
-        if any(layout.zones[z][0].burst == 0 for z, _ in levels):
-            closed[_q(f"{pid} {rid}")] = "1"
     http.append(_map('"$throttlesim_plan $throttlesim_route"', "$throttlesim_throttles", throttles))
     if closed:
         http.append(_map('"$throttlesim_plan $throttlesim_route"', "$throttlesim_closed", closed))
@@ -260,7 +268,15 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
              for name, (t, key) in layout.zones.items()]
     http.append(f"\n    upstream throttlesim_lambda {{\n        server 127.0.0.1:{upstream_port};\n"
                 "        keepalive 512;\n    }\n\n")
+    return http
 
+
+def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, timeouts: list[float],
+                  closed: dict[str, str]) -> list[str]:
+    """The ``server`` block: the route and key checks, one location per integration timeout
+    that applies the ``limit_req`` zones and proxies to the runtime, and the answers nginx
+    gives itself (429 throttled, 504 integration timeout)."""
+    answers = Answers(s)
     limits = [f"limit_req zone={name}{f' burst={nginx_burst(t.burst)}' if t.burst > 1 else ''} nodelay;"
               for name, (t, _) in layout.zones.items() if t.burst > 0]
     proxy = [
@@ -307,7 +323,7 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     server.append(location("@timeout", [*marks(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False), rid,
                                         f"return {status} '{body.decode()}';"]))
     server.append("    }\n")
-    return "".join(head) + "http {\n" + "".join(http) + "".join(server) + "}\n"
+    return server
 
 
 def _access_log_format(s: Scenario, path: Path) -> str:
@@ -334,7 +350,8 @@ def _access_log_format(s: Scenario, path: Path) -> str:
             + f"    log_format apigw escape=json '{{{fields}}}';\n    access_log {path} apigw;\n")
 
 
-_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+#: nginx's temporary directories, each under the prefix's ``temp/``.
+TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 #: The function runtime's own headers, hidden from clients of an AWS-shaped stage.
 _RUNTIME_HEADERS = (CAUSE_HEADER, COLD_START_HEADER, RECEIVED_HEADER, FUNCTION_MS_HEADER)
 
@@ -379,101 +396,3 @@ def _plan_of_key(s: Scenario, plan_id: dict[str, str]) -> dict[str, str]:
         if c.api_key is not None and c.api_key not in out and c.usage_plan in plan_id:
             out[c.api_key] = plan_id[c.usage_plan]  # type: ignore[index]
     return out
-
-
-class NginxServer:
-    """Debian's nginx in the foreground with :func:`nginx_config`, stopped on :meth:`stop`.
-
-    Everything it writes (configuration, pid file, error log, temp files) lives in a
-    temporary directory that :meth:`stop` removes. nginx runs as one process
-    (``master_process off``), so one event loop and one clock handle every request, as
-    the model assumes; it is asked to die with the process that started it.
-    """
-
-    def __init__(self, scenario: Scenario, *, port: int, upstream_port: int, binary: str | None = None,
-                 align_clock: bool = True, stage: str | None = None, access_log: Path | None = None) -> None:
-        self.stage = stage
-        self.access_log = access_log
-        self.scenario = scenario
-        self.port = port
-        self.upstream_port = upstream_port
-        self.binary = binary or find_nginx()
-        self.prefix: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        #: Whether nginx runs with its monotonic clock aligned to the wall clock's
-        #: milliseconds (see :func:`aligned_clock_offset_ns`); set by :meth:`start`.
-        self.clock_aligned = False
-        #: The CLOCK_MONOTONIC offset nginx runs with, when aligned.
-        self.clock_offset_ns: int | None = None
-        self._align = align_clock
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        """Write the configuration, start nginx, and return once it accepts connections."""
-        if self.binary is None:
-            raise NginxError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
-        self.prefix = Path(tempfile.mkdtemp(prefix="throttlesim-nginx-"))
-        for what in _TEMP_DIRS:
-            (self.prefix / "temp" / what).mkdir(parents=True)
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        connections = max(256, min(4096, (hard if hard != resource.RLIM_INFINITY else 65536) // 2 - 64))
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(nginx_config(self.scenario, port=self.port, upstream_port=self.upstream_port,
-                                     prefix=self.prefix, worker_connections=connections, stage=self.stage,
-                                     access_log=self.access_log))
-        log = self.prefix / "error.log"
-        offset_ns = aligned_clock_offset_ns() if self._align and can_align_clock() else None
-        self.clock_aligned = offset_ns is not None
-        self.clock_offset_ns = offset_ns
-        parent = os.getpid()
-
-        def child() -> None:
-            die_with_parent(parent)
-            if offset_ns is not None:
-                enter_time_namespace(offset_ns)
-
-        self.process = subprocess.Popen(
-            [self.binary, "-p", f"{self.prefix}/", "-c", str(conf), "-e", str(log)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            preexec_fn=child,  # noqa: PLW1509 - the target starts nginx before any thread
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                message = self.last_error() or f"nginx exited with status {self.process.returncode}"
-                self.stop()
-                raise NginxError(message)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise NginxError(f"nginx did not listen on 127.0.0.1:{self.port} within {timeout_s:g} s")
-
-    def last_error(self) -> str:
-        """The last line nginx wrote to its error log."""
-        if self.prefix is None or not (self.prefix / "error.log").exists():
-            return ""
-        lines = (self.prefix / "error.log").read_text(errors="replace").strip().splitlines()
-        return lines[-1] if lines else ""
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop nginx (fast shutdown, then SIGKILL) and remove its directory."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.prefix is not None:
-            shutil.rmtree(self.prefix, ignore_errors=True)
-            self.prefix = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

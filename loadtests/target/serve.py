@@ -36,7 +36,8 @@ from loadtests.target.clock import Clock
 from loadtests.target.emulated import emulated_app
 from loadtests.target.invocation_log import InvocationLog
 from loadtests.target.lambda_runtime import LambdaRuntime, lambda_app
-from loadtests.target.nginx import NginxError, NginxServer, find_nginx, key_error
+from loadtests.target.nginx import NginxError, find_nginx, key_error
+from loadtests.target.nginx_server import NginxServer
 from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.scenario import Scenario

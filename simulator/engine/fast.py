@@ -175,17 +175,32 @@ class FastEngine:
 
     def _pack(self) -> dict[str, np.ndarray]:
         """Every array of the run (fast_layout explains the packing)."""
-        x, s, b = self.x, self.s, self.s.behaviour
-        C, R, F = len(s.clients), len(s.routes), len(s.functions)
-        S = len(x["s_const"])
-        nq = len(x["quotas"])
-        nb = len(x["b_rate"])
+        x, s = self.x, self.s
         P = len(x["proc_kind"])
-        U = len(x["u_client"])
-        rec = self.record
-        hist = L.HIST_BINS if not rec else 1
+        nq = len(x["quotas"])
+        ti, tf = self._scenario_tables()
+        si, sf = self._state_tables()
+        t_i = self._header(ti, tf, si, sf)
+        t_f = tf.build()
+        t_f[L.TF_DURATION], t_f[L.TF_MAX_LIFE] = s.duration, x["max_life"]
+        s_i, s_f = si.build(), sf.build()
+        H = max(1024, 2 * P + 64)
+        s_i[L.EID], s_i[L.HEAP_N], s_i[L.FREE_N], s_i[L.CONT_OPEN], s_i[L.UNRES] = P, P, H - P, -1, x["unres0"]
+        q_ends = quota_windows(x["quotas"], s.duration + 2 * _DAY)
+        s_f[L.QEND_MIN] = q_ends[:, -1].min() if nq else math.inf
+        heap = self._heap(H, P)
+        rb = self._bind_inputs(t_i, s_i)
+        return {
+            "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
+            "ring": np.zeros((len(s.functions), 2 * int(x["f_ringk"].max()))),
+            **heap, **self._record_buffers(),
+        }
+
+    def _scenario_tables(self) -> tuple[L.Pack, L.Pack]:
+        """The tables the loop only reads: outcomes, chains, clients, functions, buckets, streams."""
+        x, s = self.x, self.s
+        C, R = len(s.clients), len(s.routes)
         ti, tf = L.Pack(L.N_TI_HDR, np.int64), L.Pack(L.N_TF_HDR, np.float64)
-        si, sf = L.Pack(L.N_SI_HDR, np.int64), L.Pack(L.N_SF_HDR, np.float64)
         chain = np.zeros((C, R, L.CH_W), dtype=np.int64)
         chain[:, :, 0] = x["chain_len"]
         chain[:, :, 1::3], chain[:, :, 2::3], chain[:, :, 3::3] = x["chain_kind"], x["chain_idx"], x["chain_cause"]
@@ -207,9 +222,19 @@ class FastEngine:
                             (L.T_O_BUCKET, np.stack([x["b_rate"], x["b_burst"]], axis=1)),
                             (L.T_O_SVAL, x["s_val"]), (L.T_O_USPAWN, x["u_spawn"])):
             tf.add(key, values)
+        return ti, tf
+
+    def _state_tables(self) -> tuple[L.Pack, L.Pack]:
+        """The state the loop changes: quotas, tokens, arrivals, streams, functions, buckets,
+        users, and the tallies (per-second histograms only when rows are not recorded)."""
+        x, s = self.x, self.s
+        C, R, F = len(s.clients), len(s.routes), len(s.functions)
+        S = len(x["s_const"])
+        hist = L.HIST_BINS if not self.record else 1
+        si, sf = L.Pack(L.N_SI_HDR, np.int64), L.Pack(L.N_SF_HDR, np.float64)
         fstate = np.zeros((F, L.N_FS), dtype=np.int64)
         fstate[:, L.FS_IDLE_PROV] = x["f_prov"]
-        qstate = np.zeros((max(1, nq), L.N_QS), dtype=np.int64)
+        qstate = np.zeros((max(1, len(x["quotas"])), L.N_QS), dtype=np.int64)
         qstate[:, L.QS_ALLOWED] = x["q_allowed0"]
         for key, values in ((L.T_O_QSTATE, qstate), (L.T_O_CTOK, x["c_q"][:, 0]),
                             (L.T_O_ARR, np.zeros((C, L.N_AR))), (L.T_O_RSTATE, np.zeros((S, 2))),
@@ -218,55 +243,70 @@ class FastEngine:
                             (L.T_O_GGW, np.zeros(R * C * len(CAUSES))), (L.T_O_AHIST, np.zeros(C * hist)),
                             (L.T_O_RHIST, np.zeros(C * hist))):
             si.add(key, values)
-        bstate = np.stack([x["b_tok0"], np.zeros(nb)], axis=1)
-        for key, values in ((L.T_O_BSTATE, bstate), (L.T_O_USTATE, np.zeros((U, 2))),
+        bstate = np.stack([x["b_tok0"], np.zeros(len(x["b_rate"]))], axis=1)
+        for key, values in ((L.T_O_BSTATE, bstate), (L.T_O_USTATE, np.zeros((len(x["u_client"]), 2))),
                             (L.T_O_GLAT, np.zeros(C * L.N_GLAT)),
                             (L.T_O_CUBE, np.zeros(L.N_CUBE * F * C * len(CAUSES)))):
             sf.add(key, values)
+        return si, sf
+
+    def _header(self, ti: L.Pack, tf: L.Pack, si: L.Pack, sf: L.Pack) -> np.ndarray:
+        """The integer table with its header: every table's offsets, the sizes, the switches."""
+        x, s, b = self.x, self.s, self.s.behaviour
         t_i = ti.build()
         for key, off in {**ti.offsets, **tf.offsets, **si.offsets, **sf.offsets}.items():
             t_i[key] = off
-        t_i[L.T_NC], t_i[L.T_NR], t_i[L.T_NF], t_i[L.T_NB], t_i[L.T_NQ], t_i[L.T_NS] = C, R, F, nb, nq, S
-        t_i[L.T_NP], t_i[L.T_NU], t_i[L.T_RECORD] = P, x["n_users"], int(rec)
+        t_i[L.T_NC], t_i[L.T_NR], t_i[L.T_NF] = len(s.clients), len(s.routes), len(s.functions)
+        t_i[L.T_NB], t_i[L.T_NQ], t_i[L.T_NS] = len(x["b_rate"]), len(x["quotas"]), len(x["s_const"])
+        t_i[L.T_NP], t_i[L.T_NU], t_i[L.T_RECORD] = len(x["proc_kind"]), x["n_users"], int(self.record)
         t_i[L.T_CONSUME] = int(b.rejected_requests_consume_tokens)
         t_i[L.T_QCT] = int(b.throttled_requests_count_toward_quota)
         t_i[L.T_MRU] = int(b.environment_reuse == "mru")
         t_i[L.T_UNRES_CAP], t_i[L.T_S_OVER] = x["unres_cap"], 0
-        t_f = tf.build()
-        t_f[L.TF_DURATION], t_f[L.TF_MAX_LIFE] = s.duration, x["max_life"]
-        s_i, s_f = si.build(), sf.build()
-        H = max(1024, 2 * P + 64)
-        s_i[L.EID], s_i[L.HEAP_N], s_i[L.FREE_N], s_i[L.CONT_OPEN], s_i[L.UNRES] = P, P, H - P, -1, x["unres0"]
-        q_ends = quota_windows(x["quotas"], s.duration + 2 * _DAY)
-        s_f[L.QEND_MIN] = q_ends[:, -1].min() if nq else math.inf
+        return t_i
+
+    def _heap(self, H: int, P: int) -> dict[str, np.ndarray]:
+        """The event heap of capacity *H*, holding each of the *P* processes' first event, and
+        the heap of open clients' next arrivals."""
+        C = max(1, len(self.s.clients))
         ev = np.zeros((H, L.N_EV), dtype=np.int64)
         ev[:P, L.E_TYPE], ev[:P, L.E_A] = L.EV_INIT, np.arange(P)
         ev[:H - P, L.E_FREE] = np.arange(H - 1, P - 1, -1)
         ht = np.zeros(H)
-        oht = np.zeros(max(1, C))
+        oht = np.zeros(C)
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
-        streams = x["streams"]
+        return {
+            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
+            "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(C, dtype=np.int64),
+            "ohc": np.zeros(C, dtype=np.int64), "ohx": np.zeros(C),
+        }
+
+    def _bind_inputs(self, t_i: np.ndarray, s_i: np.ndarray) -> np.ndarray:
+        """Fill the random-number buffer and bind the arrivals to their state; the buffer."""
+        C, S = len(self.s.clients), len(self.x["s_const"])
+        streams = self.x["streams"]
         rb, _, _ = streams.buffers()
         rstate = s_i[t_i[L.T_O_RSTATE]:t_i[L.T_O_RSTATE] + 2 * S].reshape(S, 2)
         self.rpos, self.rlen = rstate[:, 0], rstate[:, 1]
         s_i[L.BUDGET] = streams.refill(rb, self.rpos, self.rlen)
-        arrivals = x["arrivals"]
-        arrivals.bind(s_i[t_i[L.T_O_ARR]:t_i[L.T_O_ARR] + L.N_AR * C].reshape(C, L.N_AR))
+        self.x["arrivals"].bind(s_i[t_i[L.T_O_ARR]:t_i[L.T_O_ARR] + L.N_AR * C].reshape(C, L.N_AR))
+        return rb
+
+    def _record_buffers(self) -> dict[str, np.ndarray]:
+        """The rows of attempts, requests and concurrency changes (grown as the run needs), and
+        the per-second series."""
+        s, rec = self.s, self.record
         na = fast_inputs.expected_attempts(s) if rec else 1
         nbins = max(2, math.ceil(s.duration) + 64) if not rec else 1
-        tsi = np.zeros((L.N_TS + L.N_TSF * F, nbins), dtype=np.int64)
+        tsi = np.zeros((L.N_TS + L.N_TSF * len(s.functions), nbins), dtype=np.int64)
         self._reset_levels(tsi, 0)
         return {
-            "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
-            "ring": np.zeros((F, 2 * int(x["f_ringk"].max()))),
-            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
-            "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(max(1, C), dtype=np.int64),
-            "ohc": np.zeros(max(1, C), dtype=np.int64), "ohx": np.zeros(max(1, C)),
             "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
             "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),
             "rc_t": np.empty(2 * na), "rc_i": np.empty((2, 2 * na), dtype=np.int64),
-            "tsi": tsi, "tsf": np.zeros((2, nbins)), "arr_t": arrivals.t, "arr_r": arrivals.r,
+            "tsi": tsi, "tsf": np.zeros((2, nbins)),
+            "arr_t": self.x["arrivals"].t, "arr_r": self.x["arrivals"].r,
         }
 
     @staticmethod
