@@ -44,12 +44,16 @@ How the traffic is made:
   client's ``timeout`` (status 0), and follows the client's retry policy
   (:class:`simulator.traffic.clients.RetryPolicy`, its retry quota kept per worker). Each attempt
   is logged by the ``events.request`` hook (:mod:`loadtests.log`).
-* **Redirects are never followed** (:func:`no_redirects`): a 3XX is the attempt's
-  answer and is logged with its status, so the load, and the ``x-api-key``, stay with
-  the host under test.
+* **Redirects are never followed** (:func:`~loadtests.locust_process.no_redirects`): a
+  3XX is the attempt's answer and is logged with its status, so the load, and the
+  ``x-api-key``, stay with the host under test.
 * **The processes die with their parent**: a worker that Locust forks asks Linux for
   SIGTERM when the master dies (the master itself asked before it started, see
   :mod:`loadtests.children`), and Locust shuts down on SIGTERM.
+
+This file holds what Locust looks for in a locustfile: the user classes and the event
+listeners. The settings, one process's state and the sending of a request are in
+:mod:`loadtests.locust_process`.
 
 Distributed (``--processes N`` or ``--master``/``--worker``): the master picks the
 common start and tells the workers; worker k sends every N-th planned arrival; each
@@ -61,223 +65,65 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
-from gevent.event import AsyncResult, Event
 from gevent.pool import Pool
 from locust import FastHttpUser, User, between, constant, constant_pacing, constant_throughput, events, task
-from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.children import die_with_parent
-from loadtests.log import AttemptLog, answer_fields, server_fields
-from loadtests.plan import (
-    DEFAULT_ATTEMPT_TIMEOUT_S,
-    Arrival,
-    RouteChooser,
-    client_headers,
-    closed_clients,
-    drain_bound_s,
-    plan_arrivals,
-    request_body,
-    route_request,
-    worker_share,
+from loadtests.locust_process import (
+    LATE_S,
+    USER_INDEX_MESSAGE,
+    Process,
+    Settings,
+    attempt_timeout_s,
+    no_redirects,
+    send_request,
 )
-from simulator.errors import ThrottlesimError
-from simulator.rng import stream
+from loadtests.log import answer_fields, server_fields
+from loadtests.plan import Arrival, closed_clients, worker_share
 from simulator.scenario import Client, ClosedArrivals, Scenario
-from simulator.scenario.loader import load_scenario
-from simulator.traffic.clients import RetryPolicy, Waiter
+from simulator.traffic.clients import Waiter
 
 START_MESSAGE = "throttlesim_start"
 DONE_MESSAGE = "throttlesim_done"
-USER_INDEX_MESSAGE = "throttlesim_user_index"
 #: Time between choosing the common start and the start: lets every worker be ready.
 LEAD_LOCAL_S = 0.25
 LEAD_DISTRIBUTED_S = 1.0
-#: An arrival that starts later than this after its planned time counts as late.
-LATE_S = 0.010
 #: The process that imported this file: Locust's master, which forks the workers after.
 _LOADED_BY = os.getpid()
 
 
-def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    return float(text) if text else default
-
-
 # ---------------------------------------------------------------------- the scenario
 
-try:
-    _path = os.environ["THROTTLESIM_SCENARIO"]
-except KeyError:
-    sys.exit("THROTTLESIM_SCENARIO is not set: the load test needs a scenario file")
-_seed_text = os.environ.get("THROTTLESIM_SEED", "").strip()
-try:
-    SCENARIO: Scenario = load_scenario(_path, seed=int(_seed_text) if _seed_text else None)
-except ThrottlesimError as exc:
-    sys.exit(str(exc))
-SEED: int = SCENARIO.seed
-DURATION_S: float = _env_float("THROTTLESIM_DURATION_S", SCENARIO.duration)
-LOG_DIR = Path(os.environ.get("THROTTLESIM_LOG_DIR", "."))
-MAX_IN_FLIGHT = max(1, int(_env_float("THROTTLESIM_MAX_IN_FLIGHT", 1000)))
-DRAIN_S: float = _env_float("THROTTLESIM_DRAIN_S", drain_bound_s(SCENARIO))
-PLAN: list[Arrival] = plan_arrivals(SCENARIO, duration_s=DURATION_S)
-CLIENTS: dict[str, Client] = {c.name: c for c in SCENARIO.clients}
-ROUTE_BYTES: dict[str, int] = {r.name: r.request_bytes for r in SCENARIO.routes}
-
-
-def _attempt_timeout_s(client: Client) -> float:
-    return client.timeout if client.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_S
-
-
-def no_redirects(session: FastHttpSession) -> FastHttpSession:
-    """*session* with no status counted as a redirect: a guard besides ``max_redirects=0``.
-    (Locust's ``allow_redirects=False`` swaps this setting around each request, which
-    concurrent requests on one session undo.)"""
-    session.client.redirect_response_codes = frozenset()
-    return session
+SETTINGS = Settings.from_environment()
+SCENARIO: Scenario = SETTINGS.scenario
+SEED: int = SETTINGS.seed
+DURATION_S: float = SETTINGS.duration_s
+LOG_DIR = SETTINGS.log_dir
+MAX_IN_FLIGHT = SETTINGS.max_in_flight
+DRAIN_S: float = SETTINGS.drain_s
+PLAN: list[Arrival] = SETTINGS.plan
+CLIENTS: dict[str, Client] = SETTINGS.clients
 
 
 # ---------------------------------------------------------------------- one process
 
-
-class _Process:
-    """What one Locust process (a worker, or the only process) keeps during the test."""
-
-    def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        runner = environment.runner
-        self.is_master = isinstance(runner, MasterRunner)
-        self.worker = int(getattr(runner, "worker_index", 0)) if isinstance(runner, WorkerRunner) else 0
-        self.workers = max(1, int(_env_float("THROTTLESIM_WORKERS", 1))) if isinstance(runner, WorkerRunner) else 1
-        self.started = Event()
-        self.t0 = 0.0
-        self.log: AttemptLog | None = None
-        suffix = () if self.worker == 0 else (f"worker{self.worker}",)
-        self.retry = {name: RetryPolicy(c.retry, stream(SEED, "retry", name, *suffix)) for name, c in CLIENTS.items()}
-        self.choosers = {c.name: RouteChooser(c, SEED, *suffix) for c in closed_clients(SCENARIO)}
-        self.headers = {name: client_headers(c) for name, c in CLIENTS.items()}
-        self.sessions: dict[str, FastHttpSession] = {}
-        self.active_users = 0
-        self.user_seq: dict[str, int] = {}
-        self.pending: dict[int, AsyncResult] = {}
-        self.rid = 0
-        self.counts = {"planned": 0, "sent": 0, "late": 0, "pool_waits": 0, "max_lag_ms": 0.0, "users": 0}
-        self.done_workers = 0
-        self.finished = False
-
-    def begin(self, t0: float, workers: int | None = None) -> None:
-        if self.started.is_set():
-            return
-        if workers is not None:
-            self.workers = max(1, workers)
-        self.t0 = t0
-        if not self.is_master:
-            self.log = AttemptLog(LOG_DIR / f"attempts-w{self.worker}.csv")
-            for name in {a.client for a in PLAN}:
-                self.session(CLIENTS[name])
-        self.started.set()
-
-    def wait_start(self) -> float:
-        if not self.started.wait(timeout=30.0):
-            self.begin(time.time())
-        return self.t0
-
-    def session(self, client: Client) -> FastHttpSession:
-        s = self.sessions.get(client.name)
-        if s is None:
-            timeout_s = _attempt_timeout_s(client)
-            s = FastHttpSession(
-                (self.environment.host or "").rstrip("/"),
-                self.environment.events.request,
-                user=None,
-                concurrency=MAX_IN_FLIGHT,
-                network_timeout=timeout_s,
-                connection_timeout=timeout_s,
-                max_retries=0,
-                max_redirects=0,
-            )
-            self.sessions[client.name] = no_redirects(s)
-        return s
-
-    def user_index(self, client: str) -> int:
-        """The next number of *client*'s users, counted over all workers (the master counts)."""
-        runner = self.environment.runner
-        if not isinstance(runner, WorkerRunner):
-            j = self.user_seq.get(client, 0)
-            self.user_seq[client] = j + 1
-            return j
-        self.rid += 1
-        token = self.rid
-        answer = self.pending[token] = AsyncResult()
-        runner.send_message(USER_INDEX_MESSAGE, {"client": client, "token": token})
-        try:
-            return int(answer.get(timeout=10.0))
-        finally:
-            del self.pending[token]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "worker": self.worker,
-            "workers": self.workers,
-            "attempts": self.log.rows if self.log else 0,
-            "max_in_flight": MAX_IN_FLIGHT,
-            "late_threshold_ms": LATE_S * 1000,
-            **self.counts,
-        }
+_P: Process | None = None
 
 
-_P: _Process | None = None
-
-
-def _proc() -> _Process:
+def _proc() -> Process:
     assert _P is not None, "the init event has not fired"
     return _P
 
 
-# ---------------------------------------------------------------------- sending
-
-
-def send_request(p: _Process, client: Client, session: Any, route: str, request_id: str, intended: float) -> None:
-    """One logical request: attempts until the answer is final under the retry policy."""
-    method, path = route_request(route)
-    body = request_body(method, ROUTE_BYTES.get(route, 1024))
-    policy = p.retry[client.name]
-    headers = p.headers[client.name]
-    p.rid += 1
-    rid = p.rid
-    n = 1
-    while True:
-        wait_s = intended - time.time()
-        if wait_s > 0:
-            gevent.sleep(wait_s)
-        meta = {"client": client.name, "route": route, "request_id": request_id, "attempt": n, "intended": intended}
-        context = {"throttlesim": meta}
-        started = time.time()
-        try:
-            response = session.request(method, path, name=route, headers=headers, data=body, context=context)
-        except Exception as exc:  # not a network failure (those come back as status 0): log it, stop
-            p.environment.events.request.fire(
-                request_type=method, name=route, response_time=(time.time() - started) * 1000, response_length=0,
-                response=None, context=context, exception=exc, start_time=started,
-            )  # fmt: skip
-            policy.finished(rid, 0)
-            return
-        status = int(getattr(response, "status_code", 0) or 0)
-        delay = policy.next_delay(rid, n, status)
-        if delay is None:
-            policy.finished(rid, status)
-            return
-        n += 1
-        intended = time.time() + delay
+# ---------------------------------------------------------------------- logging
 
 
 @events.request.add_listener
@@ -320,7 +166,7 @@ def _log_attempt(
 # ---------------------------------------------------------------------- open clients
 
 
-def _schedule(p: _Process, share: list[Arrival]) -> Pool:
+def _schedule(p: Process, share: list[Arrival]) -> Pool:
     """Start each arrival at its time; never wait for an answer (only for a pool slot)."""
     pool = Pool(MAX_IN_FLIGHT)
     p.counts["planned"] = len(share)
@@ -341,7 +187,7 @@ def _schedule(p: _Process, share: list[Arrival]) -> Pool:
     return pool
 
 
-def _drive(p: _Process) -> None:
+def _drive(p: Process) -> None:
     """A worker's test: its share of the plan, then wait for answers, then report done."""
     t0 = p.wait_start()
     # A worker that joined after the start (index >= workers) has no share of the plan.
@@ -362,7 +208,7 @@ def _drive(p: _Process) -> None:
         gevent.spawn(runner.quit)
 
 
-def _finish(p: _Process) -> None:
+def _finish(p: Process) -> None:
     if p.finished or p.is_master:
         return
     p.finished = True
@@ -372,7 +218,7 @@ def _finish(p: _Process) -> None:
     (LOG_DIR / f"summary-w{p.worker}.json").write_text(json.dumps(p.summary(), indent=1))
 
 
-def _flusher(p: _Process) -> None:
+def _flusher(p: Process) -> None:
     while True:
         gevent.sleep(1.0)
         if p.log is not None:
@@ -387,7 +233,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     global _P
     if os.getpid() != _LOADED_BY:  # a worker forked by the master: end with it
         die_with_parent(_LOADED_BY)
-    _P = p = _Process(environment)
+    _P = p = Process(environment, SETTINGS)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message(START_MESSAGE, lambda msg, **kw: p.begin(msg.data["t0"], msg.data["workers"]))
@@ -530,8 +376,8 @@ for _i, _c in enumerate(closed_clients(SCENARIO)):
             "wait_time": _wait_time(_arr.wait),
             "client_name": _c.name,
             "spawn_rate": _arr.spawn_rate,
-            "network_timeout": _attempt_timeout_s(_c),
-            "connection_timeout": _attempt_timeout_s(_c),
+            "network_timeout": attempt_timeout_s(_c),
+            "connection_timeout": attempt_timeout_s(_c),
         },
     )
 
