@@ -1,5 +1,5 @@
-"""The package's layout, checked statically: layers without import cycles, and the simulator
-independent of the load tests.
+"""The package's layout, checked statically: layers without import cycles, the simulator
+independent of the load tests, and modules and functions short enough to read.
 
 The import graph is read from the source with :mod:`ast`, not by importing: an edge runs
 from a module to every ``simulator`` module it imports, at module level or inside a
@@ -12,7 +12,7 @@ of a module's parent packages is not an edge.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +163,78 @@ def test_underscore_names_stay_inside_their_package() -> None:
             found += [f"{module} imports {source}.{a.name}" for a in node.names
                       if a.name.startswith("_") and not a.name.startswith("__") and source_package != package]
     assert found == []
+
+
+# --------------------------------------------------------------------------- sizes
+
+#: The longest a module may be, in lines, and a function, from ``def`` to its last line.
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+#: The code whose size is checked.
+SIZED = ("simulator", "loadtests", "benchmarks")
+#: The functions allowed to be longer, each with why.
+LONG_FUNCTIONS = {
+    "simulator/engine/fast_loop.py:run": "the compiled event loop: one numba function, so that its state stays in "
+                                         "local variables and every event is handled without a call",
+    "simulator/engine/fast_inputs.py:flatten": "packs the scenario into the compiled loop's tables, in the loop's "
+                                               "order",
+}
+
+
+def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
+    """Each function and method in *tree* (nested ones too), as ``Class.name``, with its length in lines."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            assert node.end_lineno is not None
+            yield f"{prefix}{node.name}", node.end_lineno - node.lineno + 1
+            yield from _functions(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, f"{prefix}{node.name}.")
+        else:
+            yield from _functions(node, prefix)
+
+
+def too_long(name: str, text: str, allowed: Mapping[str, str] = LONG_FUNCTIONS) -> list[str]:
+    """What in the module *name* (a path relative to the root), whose source is *text*, is
+    longer than the limits."""
+    found = []
+    lines = len(text.splitlines())
+    if lines > MAX_MODULE_LINES:
+        found.append(f"{name}: {lines} lines (at most {MAX_MODULE_LINES})")
+    for function, length in _functions(ast.parse(text)):
+        if length > MAX_FUNCTION_LINES and f"{name}:{function}" not in allowed:
+            found.append(f"{name}:{function}: {length} lines (at most {MAX_FUNCTION_LINES})")
+    return found
+
+
+def _function(lines: int, indent: str = "") -> str:
+    """The source of a function ``f`` of *lines* lines, ``def`` included."""
+    body = "".join(f"{indent}    x{i} = {i}\n" for i in range(lines - 1))
+    return f"{indent}def f():\n{body}"
+
+
+def test_a_long_module_or_function_is_found() -> None:
+    assert too_long("m.py", _function(MAX_FUNCTION_LINES)) == []
+    method = "class A:\n" + _function(MAX_FUNCTION_LINES + 1, "    ")
+    assert too_long("m.py", method) == [f"m.py:A.f: {MAX_FUNCTION_LINES + 1} lines (at most {MAX_FUNCTION_LINES})"]
+    assert too_long("m.py", method, {"m.py:A.f": "why"}) == []
+    assert too_long("m.py", "x = 1\n" * MAX_MODULE_LINES) == []
+    long_module = "x = 1\n" * (MAX_MODULE_LINES + 1)
+    assert too_long("m.py", long_module) == [f"m.py: {MAX_MODULE_LINES + 1} lines (at most {MAX_MODULE_LINES})"]
+
+
+def test_no_module_or_function_is_too_long() -> None:
+    found = []
+    for folder in SIZED:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            found += too_long(name, path.read_text(encoding="utf-8"))
+    assert found == []
+
+
+def test_every_long_function_allowed_still_exists_and_is_long() -> None:
+    """An allowance outlives its reason when the function is split or renamed."""
+    for key in LONG_FUNCTIONS:
+        name, _, function = key.partition(":")
+        lengths = dict(_functions(ast.parse((ROOT / name).read_text(encoding="utf-8"))))
+        assert lengths.get(function, 0) > MAX_FUNCTION_LINES, key
