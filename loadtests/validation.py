@@ -176,7 +176,7 @@ def run_validation(
     """
     import simulator
     from loadtests.runner import run_loadtest
-    from simulator.validate import measured_overhead
+    from simulator.validate import measured_overhead, paired_overhead
 
     if overhead not in OVERHEAD_CHOICES:
         raise ThrottlesimError(f"overhead: expected one of {', '.join(OVERHEAD_CHOICES)}, got {overhead!r}")
@@ -223,6 +223,10 @@ def run_validation(
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay_overrides = dict(model_overrides)
+    if "behaviour.gateway_overhead" in model_overrides:  # measured: the replay pairs each attempt with its own
+        paired = paired_overhead(observed, scenario, out / "replay" / "overhead_paired_ms.txt")
+        if paired is not None:
+            replay_overrides["behaviour.gateway_overhead"] = paired
     runtime_log = out / "target" / "runtime.jsonl"
     if local and target == "nginx" and runtime_log.exists():
         # The independent runtime's own init and run times, in invocation order (see
