@@ -243,15 +243,20 @@ def _load_test(path: Path, target: str, out_dir: str | Path, run_s: float, targe
 def _from_observation(observed: Any, scenario: Any, target: str, overhead: str, out: Path,
                       model_overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """What the observation tells the model: the gateway overhead the target measured (set in
-    *model_overrides* when a local target's is used) and the replay's overrides, which on the
-    nginx target add the independent runtime's own init and run times."""
-    from simulator.validate import measured_overhead
+    *model_overrides* when a local target's is used) and the replay's overrides, which pair
+    each attempt with its own measured overhead and, on the nginx target, add the
+    independent runtime's own init and run times."""
+    from simulator.validate import measured_overhead, paired_overhead
 
     local = target in TARGETS
     measured = measured_overhead(observed)
     if measured is not None and local and overhead == "measured":
         model_overrides["behaviour.gateway_overhead"] = measured.override(out / "replay" / "overhead_ms.txt")
     replay_overrides = dict(model_overrides)
+    if "behaviour.gateway_overhead" in model_overrides:  # measured: the replay pairs each attempt with its own
+        paired = paired_overhead(observed, scenario, out / "replay" / "overhead_paired_ms.txt")
+        if paired is not None:
+            replay_overrides["behaviour.gateway_overhead"] = paired
     runtime_log = out / "target" / "runtime.jsonl"
     if local and target == "nginx" and runtime_log.exists():
         # The independent runtime's own init and run times, in invocation order (see

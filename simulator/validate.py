@@ -49,6 +49,7 @@ __all__ = [
     "compare",
     "causes_from_answers",
     "measured_overhead",
+    "paired_overhead",
     "replay_scenario",
     "status_class",
 ]
@@ -158,6 +159,43 @@ class MeasuredOverhead:
     def override(self, path: str | Path) -> dict[str, Any]:
         """The ``behaviour.gateway_overhead`` override that draws from these samples (written to *path*)."""
         return {"kind": "empirical", "file": str(self.write(path).resolve()), "unit": "ms"}
+
+
+def paired_overhead(observed: pd.DataFrame, scenario: Scenario, path: str | Path) -> dict[str, Any] | None:
+    """Each attempt's own overhead, in the order the replay makes its attempts, as a
+    ``behaviour.gateway_overhead`` override (``kind = "sequence"``, written to *path*), or
+    None when the target does not report function times.
+
+    On a busy machine one scheduling spike slows the gateway and the function's worker
+    together, so what an attempt waited is not an independent draw of overhead plus run
+    time. Handing the replay's n-th attempt the overhead the n-th observed attempt had
+    leaves the latency checks to test how the model puts an answer's time together (init
+    on the cold starts it predicts, the run, the integration timeout's cap), not the
+    machine's scheduling. An attempt's overhead is its latency less what the integration
+    took: the function's time, the integration timeout where the gateway gave up (504),
+    nothing where it never called one (a throttle); an attempt that says neither (no
+    function time on a success, or no answer) takes the median of the others.
+    """
+    if "function_ms" not in observed or observed["function_ms"].isna().all():
+        return None
+    order = observed.sort_values("intended_start_s", kind="stable")
+    latency = order["latency_ms"].to_numpy(dtype=float)
+    function_ms = order["function_ms"].to_numpy(dtype=float, na_value=np.nan)
+    cause = order["cause"].fillna("").astype(str).to_numpy() if "cause" in order else np.full(len(order), "")
+    status = order["status"].to_numpy(dtype=np.int64)
+    limit_ms = np.array([1000.0 * scenario.integration_timeout_s(scenario.route(str(r))) for r in order["route"]])
+    integration = np.where(np.isfinite(function_ms), np.minimum(function_ms, limit_ms), np.nan)
+    integration = np.where(cause == "integration_timeout", limit_ms, integration)
+    integration = np.where(np.isnan(integration) & (status >= 400) & (status != 502), 0.0, integration)
+    overhead = latency - integration
+    known = np.isfinite(overhead) & (status != 0)
+    if not known.any():
+        return None
+    overhead = np.where(known, overhead, float(np.median(overhead[known])))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"{v:.3f}\n" for v in np.maximum(overhead, 0.0)), encoding="utf-8")
+    return {"kind": "sequence", "file": str(out.resolve()), "unit": "ms"}
 
 
 def measured_overhead(observed: pd.DataFrame) -> MeasuredOverhead | None:

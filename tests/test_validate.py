@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 import simulator
-from simulator.validate import MIN_OVERHEAD_SAMPLES, compare, measured_overhead, replay_scenario, status_class
+from simulator.validate import (
+    MIN_OVERHEAD_SAMPLES,
+    compare,
+    measured_overhead,
+    paired_overhead,
+    replay_scenario,
+    status_class,
+)
 
 
 def observed_from(result: simulator.Result) -> pd.DataFrame:
@@ -128,3 +135,25 @@ def test_a_measured_overhead_is_what_the_model_then_adds(scenario_file, tmp_path
     np.testing.assert_allclose(pred["gateway_latency_s"] - pred["integration_latency_s"], 0.004)
     report = compare(observed, replay)
     assert report.latency_ms["predicted_2xx"]["p50"] == pytest.approx(report.latency_ms["observed_2xx"]["p50"])
+
+
+def test_each_replayed_attempt_gets_the_overhead_its_observed_attempt_had(scenario_file, tmp_path):
+    scenario = simulator.load_scenario(scenario_file)
+    limit_ms = 1000 * scenario.integration_timeout_s(scenario.routes[0])
+    observed = pd.DataFrame({
+        "intended_start_s": [0.3, 0.1, 0.2, 0.4, 0.5],  # the replay's order: 0.1, 0.2, 0.3, 0.4, 0.5
+        "route": ["GET /x"] * 5, "client": ["c"] * 5, "attempt": [1] * 5,
+        "status": [200, 429, 504, 500, 0],
+        "cause": ["ok", "throttled_account", "integration_timeout", "lambda_throttled", "client_timeout"],
+        "latency_ms": [42.5, 0.75, limit_ms + 3.0, 1.25, 9.0],
+        "function_ms": [40.0, np.nan, limit_ms + 900.0, np.nan, np.nan],
+    })
+    override = paired_overhead(observed, scenario, tmp_path / "o.txt")
+    assert override is not None and override["kind"] == "sequence"
+    values = [float(v) for v in (tmp_path / "o.txt").read_text().split()]
+    # throttle: all of it; 504: beyond the timeout; success: beyond the function; 500: all; no answer: the median
+    assert values == [0.75, 3.0, 2.5, 1.25, 1.875]
+    replay = simulator.simulate(replay_scenario(scenario_file, observed, tmp_path / "replay",
+                                                overrides={"behaviour.gateway_overhead": override}))
+    assert replay.n_attempts == 5
+    assert paired_overhead(observed.drop(columns=["function_ms"]), scenario, tmp_path / "p.txt") is None
