@@ -65,3 +65,33 @@ def test_explain_lists_unconfirmed_prices():
     keys = [i["key"] for i in json.loads(out.stdout)]
     assert "cloudwatch_logs.ingestion.standard" in keys or any(k.startswith("cloudwatch") for k in keys)
     assert "lambda.requests" not in keys
+
+
+def test_compare_applies_traffic_overrides_to_both_sides_and_lists_what_differs():
+    out = cli("cost", SCENARIO, "--compare", "--set", "duration=30s", "--set", "functions.orders.memory_mb=1024",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["both_sides"] == {"duration": "30s"}
+    assert d["variant"] == {"functions.orders.memory_mb": "1024"}
+    assert d["differs"] == {"functions.orders.memory_mb": {"baseline": 512, "variant": 1024}}
+    # The baseline is the 30-second run too, not the file's 10 minutes.
+    alone = json.loads(cli("cost", SCENARIO, "--set", "duration=30s", "--json").stdout)
+    assert d["baseline_cost_usd"]["run_total"] == alone["run_total"]
+    assert d["with_overrides"]["429 fraction"] == d["baseline"]["429 fraction"]
+
+
+def test_compare_table_starts_with_what_differs():
+    out = cli("cost", SCENARIO, "--compare", "--set", "duration=30s", "--set", "functions.orders.memory_mb=1024")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line and line[0] in "┃│|"]
+    assert "figure" in lines[0]
+    assert "differs: functions.orders.memory_mb" in lines[1] and "512" in lines[1] and "1024" in lines[1]
+    assert "both sides" in lines[2] and "duration=30s" in lines[2]
+
+
+def test_compare_whose_variant_changes_nothing_is_refused_in_one_line():
+    for extra in (["--set", "duration=30s"], ["--set", "duration=30s", "--set", "functions.orders.memory_mb=512"]):
+        out = cli("cost", SCENARIO, "--compare", *extra)
+        assert out.returncode == 2
+        assert len(out.stderr.strip().splitlines()) == 1 and "differs from the baseline in nothing" in out.stderr

@@ -25,16 +25,18 @@ from simulator.cost.bill import analytic_monthly_cost
 from simulator.cost.pricing import load_prices, unconfirmed_items
 from simulator.cost.usage import run_cost
 from simulator.errors import ThrottlesimError
+from simulator.scenario.diff import differences, traffic_keys
+from simulator.scenario.scale import scale_scenario
 
 __all__ = ["analytic", "compare", "explain", "replications", "single"]
 
 
 def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, Any]:
-    scenario = simulator.load_scenario(path, overrides=overrides, seed=args.seed)
+    scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
     result = simulator.simulate(scenario)
     summary = result.summary(cost=False)
     cost = run_cost(result, free_tier=args.free_tier, bill_init=not args.no_init_billing)
-    return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides}
+    return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides, "scenario": scenario}
 
 
 def _headline(p: dict[str, Any]) -> dict[str, float]:
@@ -91,26 +93,54 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def compare(args: Namespace, overrides: dict[str, str]) -> int:
-    base = _priced(args.scenario, {}, args)
+    """The scenario as written against a variant, on the same traffic.
+
+    An override of the traffic window or the traffic itself (``duration``, ``start``,
+    ``seed``, ``clients.*``) applies to both sides: a what-if asks what a setting changes
+    for a given load, and comparing a 15-minute baseline with a 6-minute variant would
+    answer a different question. The first rows say what both sides share and exactly
+    what differs (leaf by leaf, from the loaded scenarios); a variant that differs in
+    nothing is refused in one line.
+    """
+    shared = {k: overrides[k] for k in traffic_keys(overrides)}
+    base = _priced(args.scenario, shared, args)
     variant = _priced(args.scenario, overrides, args)
+    differs = differences(base["scenario"], variant["scenario"])
+    if not differs:
+        both = f" ({', '.join(shared)} change the traffic and apply to both sides)" if shared else ""
+        raise ThrottlesimError(f"throttlesim cost --compare: the variant differs from the baseline in nothing{both}; "
+                               "give a --set that changes a setting, e.g. functions.NAME.memory_mb=2048")
     hb, hv = _headline(base), _headline(variant)
     if args.json:
         out = {
             "scenario": base["summary"]["scenario"],
-            "variant": overrides,
+            "variant": {k: v for k, v in overrides.items() if k not in shared},
+            "both_sides": shared,
+            "differs": {k: {"baseline": a, "variant": b} for k, a, b in differs},
             "baseline": hb,
             "with_overrides": hv,
             "delta": {k: round(hv[k] - hb[k], 6) for k in hb},
             "baseline_cost_usd": base["cost"],
             "variant_cost_usd": variant["cost"],
         }
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return 0
-    variant = ", ".join(f"{k}={v}" for k, v in overrides.items())
-    t = Table(title=f"{base['summary']['scenario']}: baseline vs {variant}", title_justify="left")
+    t = Table(title=f"{base['summary']['scenario']}: baseline vs variant", title_justify="left")
     for col in ("figure", "baseline", "variant", "delta"):
         t.add_column(col, justify="left" if col == "figure" else "right")
+    for k, a, b in differs:
+        t.add_row(f"differs: {k}", _shown(a), _shown(b), "")
+    if shared:
+        t.add_row("both sides", ", ".join(f"{k}={v}" for k, v in shared.items()), "(same)", "", end_section=True)
+    else:
+        t.add_row("both sides", "the scenario's traffic", "(same)", "", end_section=True)
     for k in hb:
         t.add_row(k, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
     console().print(t)

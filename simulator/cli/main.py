@@ -31,6 +31,7 @@ from simulator.cli.args import (
     overrides,
     plot_args,
     positive_int,
+    scale_args,
     seed,
     whole,
 )
@@ -40,6 +41,7 @@ from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
 from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_CONCURRENCY, MAX_DURATION_S
+from simulator.scenario.scale import scale_scenario
 
 __all__ = ["ENTRY_POINT_GROUP", "build_parser", "main"]
 
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", type=interval, default=1.0, metavar="DURATION",
                      help="time-series interval, e.g. 1s (default) or 60s")
     plot_args(run)
+    scale_args(run)
     run.add_argument("--engine", choices=["auto", "simpy", "fast"], default="auto",
                      help="auto (default): the fast engine when it supports the scenario, else SimPy; both give "
                           "the same records")
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("scenario", nargs="?", help="scenario file (TOML); omit for the analytic mode")
     cost.add_argument("--seed", type=seed, help="random seed (default: the scenario's)")
     cost.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    scale_args(cost)
     cost.add_argument("--compare", action="store_true", help="show the scenario without and with --set side by side")
     cost.add_argument("--free-tier", action="store_true", help="apply the monthly free tiers (off by default)")
     cost.add_argument("--no-init-billing", action="store_true", help="do not bill cold-start init (pre-Aug-2025 rule)")
@@ -110,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = simulator.load_scenario(args.scenario, overrides=overrides(args.set), seed=args.seed)
+    scenario = scale_scenario(simulator.load_scenario(args.scenario, overrides=overrides(args.set), seed=args.seed),
+                              args.scale)
     check_output("--records", args.records, (".csv", ".parquet"))
     check_output("--timeseries", args.timeseries, (".csv",))
     formats = check_plots_dir(args)

@@ -280,14 +280,15 @@ def plan(
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     overrides: Mapping[str, Any] | None = None,
+    scale: float = 1.0,
 ) -> PlanResult:
-    """Sweep *vary* over *scenario_path* (with *overrides* at every point) and pick the
-    cheapest point meeting every SLO."""
+    """Sweep *vary* over *scenario_path* (with *overrides* at every point, every client's
+    load multiplied by *scale*) and pick the cheapest point meeting every SLO."""
     parsed = [parse_slo(s) if isinstance(s, str) else s for s in slos]
     if not parsed:
         raise ValueError("give at least one SLO, e.g. rate_5xx<0.001")
     sweep = run_sweep(scenario_path, vary, replications=replications, seed=seed, executor=executor, progress=progress,
-                      overrides=overrides)
+                      overrides=overrides, scale=scale)
     return choose(sweep, parsed)
 
 
