@@ -95,3 +95,26 @@ def test_compare_whose_variant_changes_nothing_is_refused_in_one_line():
         out = cli("cost", SCENARIO, "--compare", *extra)
         assert out.returncode == 2
         assert len(out.stderr.strip().splitlines()) == 1 and "differs from the baseline in nothing" in out.stderr
+
+
+def test_every_monthly_figure_states_its_basis_in_its_row():
+    basis = "× 730 h / 30s of this run"
+    run = cli("run", SCENARIO, "--set", "duration=30s")
+    assert run.returncode == 0, run.stderr
+    assert f"a month ({basis};" in " ".join(run.stdout.split())
+    out = cli("cost", SCENARIO, "--set", "duration=30s")
+    rows = [line for line in out.stdout.splitlines() if line.startswith("│")]
+    monthly = rows[: next(i for i, r in enumerate(rows) if "month total" in r) + 1]
+    assert len(monthly) >= 3 and all(basis in r for r in monthly)
+    compare = cli("cost", SCENARIO, "--compare", "--set", "duration=30s", "--set", "functions.orders.memory_mb=1024")
+    (row,) = [line for line in compare.stdout.splitlines() if "monthly cost" in line]
+    assert basis in row
+
+
+def test_the_basis_of_a_typical_day():
+    from simulator.cost.usage import monthly_basis
+    from simulator.scenario import load_scenario
+
+    day = load_scenario(SCENARIO, overrides={"duration": "1d", "cost.month_from": "day"})
+    assert monthly_basis(day) == "× 730 h / 1d: this typical day, 30.4 times"
+    assert monthly_basis(load_scenario(SCENARIO)) == "× 730 h / 10m of this run"

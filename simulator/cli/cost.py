@@ -23,7 +23,7 @@ import simulator
 from simulator.cli.args import console
 from simulator.cost.bill import analytic_monthly_cost
 from simulator.cost.pricing import load_prices, unconfirmed_items
-from simulator.cost.usage import run_cost
+from simulator.cost.usage import monthly_basis, run_cost
 from simulator.errors import ThrottlesimError
 from simulator.scenario.diff import differences, traffic_keys
 from simulator.scenario.scale import scale_scenario
@@ -62,13 +62,16 @@ def _fmt(key: str, value: float) -> str:
     return f"{value:,.1f}"
 
 
-def _item_table(title: str, by_item: dict[str, Any]) -> Table:
+def _item_table(title: str, by_item: dict[str, Any], basis: str) -> Table:
     t = Table(title=title, title_justify="left")
-    for col in ("service", "item", "quantity", "unit", "USD"):
+    for col in ("service", "item", "quantity", "unit", "USD", "basis"):
         t.add_column(col, justify="right" if col in ("quantity", "USD") else "left")
+    total = 0.0
     for service, items in by_item.items():
         for item, line in items.items():
-            t.add_row(service, item, f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.6f}")
+            t.add_row(service, item, f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.6f}", basis)
+            total += line["usd"]
+    t.add_row("", "month total", "", "", f"{total:,.2f}", basis, end_section=True)
     return t
 
 
@@ -81,7 +84,7 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
     c = p["cost"]
     out.print(f"[bold]{p['summary']['scenario']}[/bold]: run ${c['run_total']:,.6f}, "
               f"month ${c['monthly_total']:,.2f} ({c['monthly_method']})")
-    out.print(_item_table("Monthly cost by item", c["monthly"]))
+    out.print(_item_table("Monthly cost by item", c["monthly"], monthly_basis(p["scenario"])))
     failed = {k: v for k, v in c["failed_attempts"].items() if v}
     if failed:
         t = Table(title="What failed attempts cost (run)", title_justify="left")
@@ -141,8 +144,14 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         t.add_row("both sides", ", ".join(f"{k}={v}" for k, v in shared.items()), "(same)", "", end_section=True)
     else:
         t.add_row("both sides", "the scenario's traffic", "(same)", "", end_section=True)
+    bases = (monthly_basis(base["scenario"]), monthly_basis(variant["scenario"]))
     for k in hb:
-        t.add_row(k, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
+        label = k
+        if k.startswith("monthly") and bases[0] == bases[1]:
+            label = f"{k}, {bases[0]}"
+        elif k.startswith("monthly"):
+            label = f"{k}, {bases[0]} | {bases[1]}"
+        t.add_row(label, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
     console().print(t)
     return 0
 
@@ -172,7 +181,8 @@ def analytic(args: Namespace) -> int:
 
 def replications(args: Namespace, overrides: dict[str, str]) -> int:
     """Monthly cost across seeds: the spread that comes from the traffic's randomness alone."""
-    first = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed).seed
+    loaded = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed)
+    first = loaded.seed
     runs = []
     for k in range(args.replications):
         args_k = Namespace(**{**vars(args), "seed": first + k})
@@ -184,7 +194,7 @@ def replications(args: Namespace, overrides: dict[str, str]) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
     console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
-                     f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}")
+                     f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}  ({monthly_basis(loaded)})")
     return 0
 
 
