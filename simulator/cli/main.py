@@ -39,6 +39,7 @@ from simulator.cli.capacity import add_capacity_commands
 from simulator.cli.cost import analytic, compare, explain, replications, single
 from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
+from simulator.engine.choice import compile_notice
 from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_CONCURRENCY, MAX_DURATION_S
 from simulator.scenario.scale import scale_scenario
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_capacity_commands(sub)
 
+    warmup = sub.add_parser("warmup", help="compile the fast engine once, ahead of the first run (about 20-60 s)")
+    warmup.set_defaults(handler=_warmup)
+
     check = sub.add_parser("check", help="validate scenario files and say what is wrong")
     check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
     check.set_defaults(handler=_check)
@@ -123,6 +127,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ThrottlesimError("--no-records keeps no per-attempt rows: drop --records/--plots, or --no-records")
     if args.timeseries or formats:
         check_rows("--interval", scenario.duration / args.interval)
+    notice = compile_notice(scenario, args.engine)
+    if notice:
+        print(f"throttlesim: {notice}", file=sys.stderr, flush=True)
     result = simulator.simulate(scenario, engine=args.engine, record=not args.no_records)
     if result.engine_note:
         print(f"throttlesim: {result.engine_note}", file=sys.stderr)
@@ -164,6 +171,27 @@ def _cost(args: argparse.Namespace) -> int:
     if args.replications:
         return replications(args, overrides(args.set))
     return single(args, overrides(args.set))
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    """Run a one-second scenario on the fast engine, which compiles and caches it."""
+    from simulator.engine.choice import fast_engine_cached
+
+    reason = simulator.engine.fast_engine_unavailable()
+    if reason is not None:
+        raise ThrottlesimError(f"throttlesim warmup: {reason}")
+    if fast_engine_cached():
+        print("throttlesim: the fast engine is compiled and cached already")
+        return 0
+    print("throttlesim: compiling the fast engine once, about 20-60 s", file=sys.stderr, flush=True)
+    tiny = {"name": "warmup", "duration": "1s", "routes": [{"name": "GET /", "function": "f"}],
+            "functions": [{"name": "f", "duration": "10ms"}],
+            "clients": [{"name": c, "routes": {"GET /": 1}, "arrivals": {"process": c, "rate": 5}}
+                        for c in ("poisson", "uniform")]}
+    simulator.simulate(simulator.parse_scenario(tiny, source="warmup"), engine="fast")
+    print("throttlesim: the fast engine is compiled and cached" if fast_engine_cached() else
+          "throttlesim: the fast engine compiled, but numba could not cache it (is its __pycache__ writable?)")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
