@@ -131,3 +131,13 @@ def test_a_bad_scale_is_one_line(command):
              "plan": ["--vary", "functions.orders.memory_mb=512", "--slo", "rate_5xx<0.1"]}.get(command, [])
     out = cli(command, REST, *extra, "--scale", "0")
     assert out.returncode == 2 and "--scale" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_compare_scales_both_sides_and_says_so():
+    out = cli("cost", REST, "--compare", "--scale", "2", "--set", "duration=30s", "--set",
+              "functions.orders.memory_mb=1024", "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["both_sides"] == {"duration": "30s", "--scale": 2.0}
+    alone = json.loads(cli("cost", REST, "--scale", "2", "--set", "duration=30s", "--json").stdout)
+    assert d["baseline_cost_usd"]["run_total"] == alone["run_total"]

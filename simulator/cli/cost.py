@@ -125,7 +125,7 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         out = {
             "scenario": base["summary"]["scenario"],
             "variant": {k: v for k, v in overrides.items() if k not in shared},
-            "both_sides": shared,
+            "both_sides": {**shared, **({"--scale": args.scale} if args.scale != 1 else {})},
             "differs": {k: {"baseline": a, "variant": b} for k, a, b in differs},
             "baseline": hb,
             "with_overrides": hv,
@@ -140,10 +140,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         t.add_column(col, justify="left" if col == "figure" else "right")
     for k, a, b in differs:
         t.add_row(f"differs: {k}", _shown(a), _shown(b), "")
-    if shared:
-        t.add_row("both sides", ", ".join(f"{k}={v}" for k, v in shared.items()), "(same)", "", end_section=True)
-    else:
-        t.add_row("both sides", "the scenario's traffic", "(same)", "", end_section=True)
+    both = [f"{k}={v}" for k, v in shared.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
+    t.add_row("both sides", ", ".join(both) or "the scenario's traffic", "(same)", "", end_section=True)
     bases = (monthly_basis(base["scenario"]), monthly_basis(variant["scenario"]))
     for k in hb:
         label = k
