@@ -98,8 +98,12 @@ def compile_notice(scenario: Scenario, engine: str) -> str | None:
     """The line to print before a run that will compile the fast engine, or None."""
     if engine not in ("fast", "auto") or fast_engine_cached():
         return None
-    from simulator.engine import fast_engine_unavailable
+    import importlib.util
 
-    if fast_engine_unavailable(scenario) is not None or (engine == "auto" and prefer_simpy(scenario)):
+    if importlib.util.find_spec("numba") is None or (engine == "auto" and prefer_simpy(scenario)):
+        return None
+    from simulator.engine.fast import unsupported
+
+    if unsupported(scenario) is not None:
         return None
     return "compiling the fast engine once, about 20-60 s (later runs load it from the cache at once)"
