@@ -118,3 +118,16 @@ def test_the_basis_of_a_typical_day():
     day = load_scenario(SCENARIO, overrides={"duration": "1d", "cost.month_from": "day"})
     assert monthly_basis(day) == "× 730 h / 1d: this typical day, 30.4 times"
     assert monthly_basis(load_scenario(SCENARIO)) == "× 730 h / 10m of this run"
+
+
+def test_sweep_and_plan_tables_state_the_basis_of_monthly_usd():
+    grid = ["--set", "duration=20s", "--vary", "functions.orders.memory_mb=512,1024", "--workers", "1"]
+    sweep = cli("sweep", SCENARIO, *grid)
+    assert sweep.returncode == 0, sweep.stderr
+    assert "× 730 h / 20s of this run" in sweep.stdout
+    plan = cli("plan", SCENARIO, *grid, "--slo", "rate_5xx<0.5")
+    assert plan.returncode == 0, plan.stderr
+    flat = " ".join(plan.stdout.split())
+    assert "/month, × 730 h / 20s of this run; binding" in flat and flat.count("× 730 h / 20s of this run") >= 3
+    varied = cli("sweep", SCENARIO, "--vary", "duration=10s,20s", "--workers", "1")
+    assert "× 730 h / each point's duration" in varied.stdout

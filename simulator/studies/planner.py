@@ -305,11 +305,12 @@ def render_plan(result: PlanResult) -> list[Table | str]:
     def where(p: PlanPoint) -> str:
         return ", ".join(f"{k}={v}" for k, v in p.overrides.items())
 
+    basis = f", {result.sweep.month_basis}" if result.sweep.month_basis else ""
     if result.best is not None:
         out.append(f"[bold]cheapest meeting every SLO:[/bold] {where(result.best)}  "
-                   f"(${result.best.monthly_usd:,.2f}/month; binding: {result.best.binding})")
+                   f"(${result.best.monthly_usd:,.2f}/month{basis}; binding: {result.best.binding})")
         if result.runner_up is not None:
-            out.append(f"runner-up: {where(result.runner_up)}  (${result.runner_up.monthly_usd:,.2f}/month)")
+            out.append(f"runner-up: {where(result.runner_up)}  (${result.runner_up.monthly_usd:,.2f}/month{basis})")
     else:
         out.append("[bold red]no configuration meets every SLO[/bold red]")
         if result.closest is not None:
@@ -323,7 +324,8 @@ def render_plan(result: PlanResult) -> list[Table | str]:
         table.add_column(k, justify="right")
     for s in result.slos:
         table.add_column(s.text, justify="right")
-    table.add_column("monthly USD", justify="right")
+    table.add_column("monthly USD" + (f"\n{result.sweep.month_basis}" if result.sweep.month_basis else ""),
+                     justify="right")
     table.add_column("meets", justify="center")
     for p in result.points:
         cells = [str(p.overrides[k]) for k in keys]

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from simulator import limits
+from simulator.cost.usage import monthly_basis
 from simulator.engine import simulate
 from simulator.errors import ThrottlesimError
 from simulator.scenario import load_scenario
@@ -327,6 +328,9 @@ class SweepResult:
     runs: pd.DataFrame
     #: One row per grid point: the varied keys, then ``<metric>``, ``<metric>_lo``, ``<metric>_hi``.
     table: pd.DataFrame
+    #: What ``monthly_usd`` is made of (:func:`~simulator.cost.usage.monthly_basis`), e.g.
+    #: ``"× 730 h / 10m of this run"``; "" when the grid varies ``cost.month_from``.
+    month_basis: str = ""
 
     def points(self) -> list[dict[str, Any]]:
         """The overrides of each row of :attr:`table`, in order."""
@@ -428,7 +432,11 @@ class Sweep:
             table_rows.append(row)
         run_columns = [*keys, "replication", "seed", *METRICS]
         table_columns = [*keys, *(c for m in METRICS for c in (m, f"{m}_lo", f"{m}_hi"))]
+        varied_month = {"duration", "cost.month_from"} & set(keys)
+        base = scale_scenario(load_scenario(self.scenario_path, overrides=self.overrides or None), self.scale)
         return SweepResult(
+            month_basis=(monthly_basis(base) if not varied_month else
+                         "× 730 h / each point's duration" if varied_month == {"duration"} else ""),
             scenario_path=self.scenario_path,
             vary={k: list(v) for k, v in self.vary.items()},
             replications=self.replications,
@@ -503,7 +511,10 @@ def render_sweep(
     for key in result.vary:
         table.add_column(key, justify="right")
     for m in metrics:
-        table.add_column(m if result.replications == 1 else f"{m} [95% CI]", justify="right")
+        title = m if result.replications == 1 else f"{m} [95% CI]"
+        if m == "monthly_usd" and result.month_basis:
+            title += f"\n{result.month_basis}"
+        table.add_column(title, justify="right")
     for row in result.table.to_dict("records"):
         cells = [str(row[k]) for k in result.vary]
         for m in metrics:
