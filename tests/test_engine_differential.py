@@ -176,6 +176,14 @@ CORPUS: dict[str, dict[str, Any]] = {
     "rate profile and an empirical duration": {
         "functions": fn(duration={"kind": "empirical", "file": str(ROOT / "scenarios/data/search_durations_ms.txt")}),
         "clients": one_client(arrivals={"process": "poisson", "rate": [["0s", 5], ["4s", 90], ["6s", 10]]})},
+    "steps in rate profiles (a repeated time), at the start, inside, at and after the end": {
+        "clients": [
+            {"name": "p", "routes": {"GET /x": 1},
+             "arrivals": {"process": "poisson", "rate": [["0s", 0], ["0s", 20], ["3s", 20], ["3s", 120], ["5s", 120],
+                                                          ["5s", 8], ["7s", 30], ["10s", 30], ["10s", 500]]}},
+            {"name": "u", "routes": {"GET /x": 1},
+             "arrivals": {"process": "uniform", "rate": [["0s", 4], ["2500ms", 4], ["2500ms", 60], ["6s", 10],
+                                                          ["12s", 10], ["12s", 90]]}}]},
 }
 
 

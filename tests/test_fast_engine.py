@@ -188,6 +188,7 @@ def test_time_series_bins_grow_past_the_end_of_arrivals() -> None:
 
 def test_auto_runs_the_fast_engine_and_falls_back_with_a_reason() -> None:
     s = scenario("ties: fixed durations, bursts at one instant, zero overhead")
+    simulator.simulate(s, engine="fast")  # compiled and cached: auto then prefers it for any size
     assert simulator.simulate(s, engine="auto").engine == "fast"
     ngx = scenario("ties: fixed durations, bursts at one instant, zero overhead",
                    behaviour={"throttle_algorithm": "nginx_limit_req"})
@@ -202,6 +203,7 @@ def test_auto_runs_the_fast_engine_and_falls_back_with_a_reason() -> None:
 def test_the_default_engine_is_auto_unless_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
     s = scenario("ties: fixed durations, bursts at one instant, zero overhead")
     monkeypatch.delenv("THROTTLESIM_ENGINE", raising=False)
+    simulator.simulate(s, engine="fast")  # compiled and cached: auto then prefers it for any size
     assert simulator.simulate(s).engine == "fast"
     monkeypatch.setenv("THROTTLESIM_ENGINE", "simpy")
     assert simulator.simulate(s).engine == "simpy"

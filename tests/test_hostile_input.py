@@ -200,7 +200,8 @@ for dotted, key in [("duration", "duration"), ("functions.0.timeout", "functions
 # 3. Rate profiles.
 for label, profile in {"nan_rate": [["0s", 1], ["1s", Raw("nan")]], "inf_rate": [["0s", Raw("inf")]],
                        "huge_rate": [["0s", 1e12]], "negative": [["0s", -3]], "nan_time": [["nans", 1]],
-                       "not_from_0": [["1s", 1]], "decreasing": [["0s", 1], ["1s", 2], ["1s", 3]],
+                       "not_from_0": [["1s", 1]], "decreasing": [["0s", 1], ["2s", 2], ["1s", 3]],
+                       "three_at_once": [["0s", 1], ["1s", 2], ["1s", 3], ["1s", 4]],
                        "point_of_3": [["0s", 1, 2]], "empty": []}.items():
     scenario_case(f"profile:{label}", changed("clients.0.arrivals.rate", profile), "clients[0].arrivals.rate")
 

@@ -37,6 +37,7 @@ __all__ = [
     "overrides",
     "plot_args",
     "positive_int",
+    "scale_args",
     "seed",
     "whole",
 ]
@@ -128,6 +129,20 @@ def overrides(pairs: list[str] | None) -> dict[str, str]:
             raise ThrottlesimError(f"--set {clip(pair)}: expected key.path=value")
         out[key.strip()] = value.strip()
     return out
+
+
+def scale_factor(text: str) -> float:
+    """An argument type for ``--scale``: a load multiplier, e.g. ``3`` or ``0.5``."""
+    from simulator.scenario.scale import MAX_SCALE
+
+    return finite(1 / MAX_SCALE, MAX_SCALE)(text)
+
+
+def scale_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scale X`` to *parser* (see :mod:`simulator.scenario.scale`)."""
+    parser.add_argument("--scale", type=scale_factor, default=1.0, metavar="X",
+                        help="multiply every client's offered load by X (open rates and bursts, closed users, "
+                             "replay traces thinned or duplicated), e.g. 3 for three times today's traffic")
 
 
 def plot_args(parser: argparse.ArgumentParser) -> None:

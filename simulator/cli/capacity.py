@@ -20,12 +20,14 @@ from simulator.cli.args import (
     overrides,
     plot_args,
     positive_int,
+    scale_args,
     seed,
     whole,
 )
 from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_WORKERS
 from simulator.scenario import load_scenario
+from simulator.scenario.scale import scale_scenario
 from simulator.studies.planner import parse_slo, plan, render_plan
 from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
 from simulator.studies.sweep import parse_vary_flags, render_sweep, run_sweep
@@ -52,6 +54,7 @@ def add_capacity_commands(sub: Any) -> None:
         p.add_argument("--out", metavar="FILE", help="write the table to FILE (.csv or .parquet)")
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")
         plot_args(p)
+        scale_args(p)
     sweep.set_defaults(handler=_sweep)
     plan.set_defaults(handler=_plan)
     plan.add_argument("--slo", action="append", required=True, metavar="METRIC<THRESHOLD",
@@ -63,6 +66,7 @@ def add_capacity_commands(sub: Any) -> None:
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    scale_args(quota)
     quota.add_argument("--show-keys", action="store_true",
                        help="print API keys in full (by default each is its first characters and a hash: paid…#3fa2)")
     quota.set_defaults(handler=_quota)
@@ -106,7 +110,7 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
                 bar.update(task, completed=done, total=total)
 
             kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
-                          overrides=fixed)
+                          overrides=fixed, scale=args.scale)
             if slos is not None:
                 result = plan(args.scenario, slos, vary, **kwargs)
             else:
@@ -153,7 +157,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _quota(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = scale_scenario(load_scenario(args.scenario), args.scale)
     try:
         forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed)
     except ValueError as exc:

@@ -23,18 +23,20 @@ import simulator
 from simulator.cli.args import console
 from simulator.cost.bill import analytic_monthly_cost
 from simulator.cost.pricing import load_prices, unconfirmed_items
-from simulator.cost.usage import run_cost
+from simulator.cost.usage import monthly_basis, run_cost
 from simulator.errors import ThrottlesimError
+from simulator.scenario.diff import differences, traffic_keys
+from simulator.scenario.scale import scale_scenario
 
 __all__ = ["analytic", "compare", "explain", "replications", "single"]
 
 
 def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, Any]:
-    scenario = simulator.load_scenario(path, overrides=overrides, seed=args.seed)
+    scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
     result = simulator.simulate(scenario)
     summary = result.summary(cost=False)
     cost = run_cost(result, free_tier=args.free_tier, bill_init=not args.no_init_billing)
-    return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides}
+    return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides, "scenario": scenario}
 
 
 def _headline(p: dict[str, Any]) -> dict[str, float]:
@@ -60,13 +62,16 @@ def _fmt(key: str, value: float) -> str:
     return f"{value:,.1f}"
 
 
-def _item_table(title: str, by_item: dict[str, Any]) -> Table:
+def _item_table(title: str, by_item: dict[str, Any], basis: str) -> Table:
     t = Table(title=title, title_justify="left")
-    for col in ("service", "item", "quantity", "unit", "USD"):
+    for col in ("service", "item", "quantity", "unit", "USD", "basis"):
         t.add_column(col, justify="right" if col in ("quantity", "USD") else "left")
+    total = 0.0
     for service, items in by_item.items():
         for item, line in items.items():
-            t.add_row(service, item, f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.6f}")
+            t.add_row(service, item, f"{line['quantity']:,.3f}", line["unit"], f"{line['usd']:,.6f}", basis)
+            total += line["usd"]
+    t.add_row("", "month total", "", "", f"{total:,.2f}", basis, end_section=True)
     return t
 
 
@@ -79,7 +84,7 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
     c = p["cost"]
     out.print(f"[bold]{p['summary']['scenario']}[/bold]: run ${c['run_total']:,.6f}, "
               f"month ${c['monthly_total']:,.2f} ({c['monthly_method']})")
-    out.print(_item_table("Monthly cost by item", c["monthly"]))
+    out.print(_item_table("Monthly cost by item", c["monthly"], monthly_basis(p["scenario"])))
     failed = {k: v for k, v in c["failed_attempts"].items() if v}
     if failed:
         t = Table(title="What failed attempts cost (run)", title_justify="left")
@@ -91,28 +96,60 @@ def single(args: Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def compare(args: Namespace, overrides: dict[str, str]) -> int:
-    base = _priced(args.scenario, {}, args)
+    """The scenario as written against a variant, on the same traffic.
+
+    An override of the traffic window or the traffic itself (``duration``, ``start``,
+    ``seed``, ``clients.*``) applies to both sides: a what-if asks what a setting changes
+    for a given load, and comparing a 15-minute baseline with a 6-minute variant would
+    answer a different question. The first rows say what both sides share and exactly
+    what differs (leaf by leaf, from the loaded scenarios); a variant that differs in
+    nothing is refused in one line.
+    """
+    shared = {k: overrides[k] for k in traffic_keys(overrides)}
+    base = _priced(args.scenario, shared, args)
     variant = _priced(args.scenario, overrides, args)
+    differs = differences(base["scenario"], variant["scenario"])
+    if not differs:
+        both = f" ({', '.join(shared)} change the traffic and apply to both sides)" if shared else ""
+        raise ThrottlesimError(f"throttlesim cost --compare: the variant differs from the baseline in nothing{both}; "
+                               "give a --set that changes a setting, e.g. functions.NAME.memory_mb=2048")
     hb, hv = _headline(base), _headline(variant)
     if args.json:
         out = {
             "scenario": base["summary"]["scenario"],
-            "variant": overrides,
+            "variant": {k: v for k, v in overrides.items() if k not in shared},
+            "both_sides": {**shared, **({"--scale": args.scale} if args.scale != 1 else {})},
+            "differs": {k: {"baseline": a, "variant": b} for k, a, b in differs},
             "baseline": hb,
             "with_overrides": hv,
             "delta": {k: round(hv[k] - hb[k], 6) for k in hb},
             "baseline_cost_usd": base["cost"],
             "variant_cost_usd": variant["cost"],
         }
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return 0
-    variant = ", ".join(f"{k}={v}" for k, v in overrides.items())
-    t = Table(title=f"{base['summary']['scenario']}: baseline vs {variant}", title_justify="left")
+    t = Table(title=f"{base['summary']['scenario']}: baseline vs variant", title_justify="left")
     for col in ("figure", "baseline", "variant", "delta"):
         t.add_column(col, justify="left" if col == "figure" else "right")
+    for k, a, b in differs:
+        t.add_row(f"differs: {k}", _shown(a), _shown(b), "")
+    both = [f"{k}={v}" for k, v in shared.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
+    t.add_row("both sides", ", ".join(both) or "the scenario's traffic", "(same)", "", end_section=True)
+    bases = (monthly_basis(base["scenario"]), monthly_basis(variant["scenario"]))
     for k in hb:
-        t.add_row(k, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
+        label = k
+        if k.startswith("monthly") and bases[0] == bases[1]:
+            label = f"{k}, {bases[0]}"
+        elif k.startswith("monthly"):
+            label = f"{k}, {bases[0]} | {bases[1]}"
+        t.add_row(label, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
     console().print(t)
     return 0
 
@@ -142,7 +179,8 @@ def analytic(args: Namespace) -> int:
 
 def replications(args: Namespace, overrides: dict[str, str]) -> int:
     """Monthly cost across seeds: the spread that comes from the traffic's randomness alone."""
-    first = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed).seed
+    loaded = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed)
+    first = loaded.seed
     runs = []
     for k in range(args.replications):
         args_k = Namespace(**{**vars(args), "seed": first + k})
@@ -154,7 +192,7 @@ def replications(args: Namespace, overrides: dict[str, str]) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
     console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
-                     f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}")
+                     f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}  ({monthly_basis(loaded)})")
     return 0
 
 

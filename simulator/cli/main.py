@@ -31,6 +31,7 @@ from simulator.cli.args import (
     overrides,
     plot_args,
     positive_int,
+    scale_args,
     seed,
     whole,
 )
@@ -38,8 +39,10 @@ from simulator.cli.capacity import add_capacity_commands
 from simulator.cli.cost import analytic, compare, explain, replications, single
 from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
+from simulator.engine.choice import compile_notice
 from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_CONCURRENCY, MAX_DURATION_S
+from simulator.scenario.scale import scale_scenario
 
 __all__ = ["ENTRY_POINT_GROUP", "build_parser", "main"]
 
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", type=interval, default=1.0, metavar="DURATION",
                      help="time-series interval, e.g. 1s (default) or 60s")
     plot_args(run)
+    scale_args(run)
     run.add_argument("--engine", choices=["auto", "simpy", "fast"], default="auto",
                      help="auto (default): the fast engine when it supports the scenario, else SimPy; both give "
                           "the same records")
@@ -81,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("scenario", nargs="?", help="scenario file (TOML); omit for the analytic mode")
     cost.add_argument("--seed", type=seed, help="random seed (default: the scenario's)")
     cost.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
+    scale_args(cost)
     cost.add_argument("--compare", action="store_true", help="show the scenario without and with --set side by side")
     cost.add_argument("--free-tier", action="store_true", help="apply the monthly free tiers (off by default)")
     cost.add_argument("--no-init-billing", action="store_true", help="do not bill cold-start init (pre-Aug-2025 rule)")
@@ -103,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_capacity_commands(sub)
 
+    warmup = sub.add_parser("warmup", help="compile the fast engine once, ahead of the first run (about 20-60 s)")
+    warmup.set_defaults(handler=_warmup)
+
     check = sub.add_parser("check", help="validate scenario files and say what is wrong")
     check.add_argument("scenarios", nargs="+", help="scenario files (TOML)")
     check.set_defaults(handler=_check)
@@ -110,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = simulator.load_scenario(args.scenario, overrides=overrides(args.set), seed=args.seed)
+    scenario = scale_scenario(simulator.load_scenario(args.scenario, overrides=overrides(args.set), seed=args.seed),
+                              args.scale)
     check_output("--records", args.records, (".csv", ".parquet"))
     check_output("--timeseries", args.timeseries, (".csv",))
     formats = check_plots_dir(args)
@@ -118,6 +127,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ThrottlesimError("--no-records keeps no per-attempt rows: drop --records/--plots, or --no-records")
     if args.timeseries or formats:
         check_rows("--interval", scenario.duration / args.interval)
+    notice = compile_notice(scenario, args.engine)
+    if notice:
+        print(f"throttlesim: {notice}", file=sys.stderr, flush=True)
     result = simulator.simulate(scenario, engine=args.engine, record=not args.no_records)
     if result.engine_note:
         print(f"throttlesim: {result.engine_note}", file=sys.stderr)
@@ -159,6 +171,27 @@ def _cost(args: argparse.Namespace) -> int:
     if args.replications:
         return replications(args, overrides(args.set))
     return single(args, overrides(args.set))
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    """Run a one-second scenario on the fast engine, which compiles and caches it."""
+    from simulator.engine.choice import fast_engine_cached
+
+    reason = simulator.engine.fast_engine_unavailable()
+    if reason is not None:
+        raise ThrottlesimError(f"throttlesim warmup: {reason}")
+    if fast_engine_cached():
+        print("throttlesim: the fast engine is compiled and cached already")
+        return 0
+    print("throttlesim: compiling the fast engine once, about 20-60 s", file=sys.stderr, flush=True)
+    tiny = {"name": "warmup", "duration": "1s", "routes": [{"name": "GET /", "function": "f"}],
+            "functions": [{"name": "f", "duration": "10ms"}],
+            "clients": [{"name": c, "routes": {"GET /": 1}, "arrivals": {"process": c, "rate": 5}}
+                        for c in ("poisson", "uniform")]}
+    simulator.simulate(simulator.parse_scenario(tiny, source="warmup"), engine="fast")
+    print("throttlesim: the fast engine is compiled and cached" if fast_engine_cached() else
+          "throttlesim: the fast engine compiled, but numba could not cache it (is its __pycache__ writable?)")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from simulator.cost.usage import monthly_basis
 from simulator.outcomes import CAUSES, status_codes
 from simulator.results import Result
 
@@ -78,7 +79,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         failed = sum(cost["failed_attempts"].values())
         console.print(
             f"Cost: ${cost['run_total']:,.4f} for the run, ${cost['monthly_total']:,.2f} a month "
-            f"(list prices, {s.account.region}, no free tier); failed attempts cost ${failed:,.4f} of the run. "
+            f"({monthly_basis(s)}; list prices, {s.account.region}, no free tier); "
+            f"failed attempts cost ${failed:,.4f} of the run. "
             "Details: throttlesim cost."
         )
 

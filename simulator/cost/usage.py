@@ -92,7 +92,7 @@ if TYPE_CHECKING:
     from simulator.results.records import Result
     from simulator.scenario import Scenario
 
-__all__ = ["UNATTRIBUTED", "RunCost", "Usage", "price_usage", "run_cost"]
+__all__ = ["UNATTRIBUTED", "RunCost", "Usage", "monthly_basis", "price_usage", "run_cost"]
 
 #: Key of ``RunCost.by_client`` for the cost that belongs to no attempt (provisioned concurrency).
 UNATTRIBUTED = "(provisioned concurrency)"
@@ -204,6 +204,19 @@ def run_cost(
 
     return price_usage(Usage(result, bill_init, table), scenario, free_tier=free_tier, bill_init=bill_init,
                        month_hours=float(month_hours), table=table)
+
+
+def monthly_basis(scenario: Scenario, month_hours: float = 730.0) -> str:
+    """The basis of a monthly figure in a few words, for the table row that shows it:
+    ``"x 730 h / 10m of this run"``, or ``"x 730 h / 1d: this typical day, 30.4 times"``
+    when the scenario is a typical day or week (``[cost] month_from``)."""
+    from simulator.units import format_duration
+
+    d = float(scenario.duration)
+    ratio = f"\u00d7 {month_hours:g} h / {format_duration(d)}"
+    if scenario.cost.month_from == "run":
+        return f"{ratio} of this run"
+    return f"{ratio}: this typical {scenario.cost.month_from}, {month_hours * 3600.0 / d:.3g} times"
 
 
 def price_usage(

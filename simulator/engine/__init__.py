@@ -5,8 +5,9 @@ returns a result; they share the model's definition and its named random streams
 * ``"fast"``: :mod:`simulator.engine.fast`, the same model compiled with numba, attempt
   for attempt the same result, tens of times faster, and able to keep only
   bounded-memory aggregates (``record=False``);
-* ``"auto"``: ``"fast"`` when it can run the scenario here, else ``"simpy"``, with the
-  reason in the result's ``engine_note``.
+* ``"auto"``: ``"fast"`` when it can run the scenario here and is compiled already or
+  the run is large enough to be worth compiling for (:mod:`simulator.engine.choice`),
+  else ``"simpy"``, with the reason in the result's ``engine_note``.
 
 The default engine is ``"auto"`` unless the ``THROTTLESIM_ENGINE`` environment variable
 names another.
@@ -58,6 +59,10 @@ def simulate(
     note = None
     if engine in ("fast", "auto"):
         note = fast_engine_unavailable(scenario)
+        if note is None and engine == "auto":
+            from simulator.engine.choice import prefer_simpy
+
+            note = prefer_simpy(scenario)
         if note is None:
             from simulator.engine.fast import FastEngine
 

@@ -11,8 +11,10 @@ a ``retry`` policy that says what it does with a failed answer, and an optional 
 * *open* (``"poisson"`` or ``"uniform"``, :class:`OpenArrivals`): requests arrive on their
   own schedule whatever the answers do, at ``rate`` requests per second. The rate is a number
   or a piecewise-linear profile ``[["0s", 100], ["2m", 800]]`` (starting at ``"0s"``, times
-  increasing, flat after the last point); ``bursts`` add ``count`` extra requests at ``at``,
-  spread evenly over ``over``. An open client is how a crowd of independent callers looks.
+  never decreasing, flat after the last point); two points at the same time are an instant
+  step, ``[["0s", 100], ["9h", 100], ["9h", 800]]`` jumping from 100 to 800 at 9 h;
+  ``bursts`` add ``count`` extra requests at ``at``, spread evenly over ``over``. An open
+  client is how a crowd of independent callers looks.
 * *closed* (``"closed"``, :class:`ClosedArrivals`): ``users`` Locust users, started at
   ``spawn_rate`` users per second. Each user sends a request, waits for the whole answer
   (retries included), then waits ``wait`` before the next, with Locust's ``wait_time``
@@ -121,8 +123,13 @@ class OpenArrivals(_Model):
         if v[0][0] != 0:
             raise PydanticCustomError("profile", "a rate profile must start at '0s'")
         for (t0, _), (t1, _) in zip(v, v[1:]):
-            if t1 <= t0:
-                raise PydanticCustomError("profile", "profile times must increase")
+            if t1 < t0:
+                raise PydanticCustomError("profile", "profile times must not decrease")
+        for (t0, _), (t2, _) in zip(v, v[2:]):
+            if t2 == t0:
+                raise PydanticCustomError(
+                    "profile", "at most two profile points may share a time (the rate before and after a step), "
+                               "got three at {at}", {"at": _fmt(t0)})
         for _, r in v:
             if r < 0:
                 raise PydanticCustomError("range", "profile rates must be >= 0, got {got}", {"got": _fmt(r)})

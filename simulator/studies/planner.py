@@ -280,14 +280,15 @@ def plan(
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     overrides: Mapping[str, Any] | None = None,
+    scale: float = 1.0,
 ) -> PlanResult:
-    """Sweep *vary* over *scenario_path* (with *overrides* at every point) and pick the
-    cheapest point meeting every SLO."""
+    """Sweep *vary* over *scenario_path* (with *overrides* at every point, every client's
+    load multiplied by *scale*) and pick the cheapest point meeting every SLO."""
     parsed = [parse_slo(s) if isinstance(s, str) else s for s in slos]
     if not parsed:
         raise ValueError("give at least one SLO, e.g. rate_5xx<0.001")
     sweep = run_sweep(scenario_path, vary, replications=replications, seed=seed, executor=executor, progress=progress,
-                      overrides=overrides)
+                      overrides=overrides, scale=scale)
     return choose(sweep, parsed)
 
 
@@ -304,11 +305,12 @@ def render_plan(result: PlanResult) -> list[Table | str]:
     def where(p: PlanPoint) -> str:
         return ", ".join(f"{k}={v}" for k, v in p.overrides.items())
 
+    basis = f", {result.sweep.month_basis}" if result.sweep.month_basis else ""
     if result.best is not None:
         out.append(f"[bold]cheapest meeting every SLO:[/bold] {where(result.best)}  "
-                   f"(${result.best.monthly_usd:,.2f}/month; binding: {result.best.binding})")
+                   f"(${result.best.monthly_usd:,.2f}/month{basis}; binding: {result.best.binding})")
         if result.runner_up is not None:
-            out.append(f"runner-up: {where(result.runner_up)}  (${result.runner_up.monthly_usd:,.2f}/month)")
+            out.append(f"runner-up: {where(result.runner_up)}  (${result.runner_up.monthly_usd:,.2f}/month{basis})")
     else:
         out.append("[bold red]no configuration meets every SLO[/bold red]")
         if result.closest is not None:
@@ -322,7 +324,8 @@ def render_plan(result: PlanResult) -> list[Table | str]:
         table.add_column(k, justify="right")
     for s in result.slos:
         table.add_column(s.text, justify="right")
-    table.add_column("monthly USD", justify="right")
+    table.add_column("monthly USD" + (f"\n{result.sweep.month_basis}" if result.sweep.month_basis else ""),
+                     justify="right")
     table.add_column("meets", justify="center")
     for p in result.points:
         cells = [str(p.overrides[k]) for k in keys]

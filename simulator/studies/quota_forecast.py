@@ -64,7 +64,7 @@ from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
 from simulator.redact import redact_key
 from simulator.scenario import Client, Scenario
 from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
-from simulator.traffic.arrivals import cumulative_rate
+from simulator.traffic.arrivals import rate_profile
 from simulator.units import parse_duration
 
 __all__ = ["MAX_EXACT_REQUESTS", "QuotaForecast", "forecast_quotas", "render_forecasts"]
@@ -174,11 +174,7 @@ def _client_flows(c: Client, s: Scenario, refused: bool) -> tuple[dict[str, _Flo
                 edges = sorted({0.0, burst.at, d})
                 none = [0.0] * (len(edges) - 1)
                 parts.append(_flow(edges, none, none, [burst.count if x == burst.at else 0.0 for x in edges]))
-    ts, _ = cumulative_rate(rate, d)
-    if isinstance(rate, (int, float)):
-        rs = np.full(len(ts), float(rate))
-    else:
-        rs = np.interp(ts, [p for p, _ in rate], [r for _, r in rate])
+    ts, rs = rate_profile(rate, d)  # a step's two points kept as two (np.interp would merge them)
     base = _sum([_flow(ts, rs[:-1], rs[1:]), *parts], d)
     return {route: _scale(base, w / weights) for route, w in c.routes.items()}, note
 
@@ -319,8 +315,7 @@ def _repeated(c: Client, d: float, window: float) -> Client:
         "bursts": [b.model_copy(update={"at": b.at + k * d}) for k in range(n) for b in arr.bursts
                    if b.at + k * d < window]}
     if not isinstance(arr.rate, (int, float)):
-        ts, _ = cumulative_rate(arr.rate, d)
-        rs = np.interp(ts, [p for p, _ in arr.rate], [r for _, r in arr.rate])
+        ts, rs = rate_profile(arr.rate, d)
         profile: list[tuple[float, float]] = []
         for k in range(n):
             for t, r in zip(ts, rs):

@@ -49,9 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from simulator.cost.usage import monthly_basis
 from simulator.engine import simulate
 from simulator.errors import ThrottlesimError
 from simulator.scenario import load_scenario
+from simulator.scenario.scale import scale_scenario
 from simulator.studies.vary import MAX_RANGE_POINTS, parse_vary, parse_vary_flags
 
 if TYPE_CHECKING:
@@ -118,12 +120,13 @@ def headline(summary: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def run_point(scenario_path: str, overrides: dict[str, Any], seed: int) -> dict[str, float]:
-    """Load *scenario_path* with *overrides*, simulate it with *seed*, return its figures.
+def run_point(scenario_path: str, overrides: dict[str, Any], seed: int, scale: float = 1.0) -> dict[str, float]:
+    """Load *scenario_path* with *overrides*, scale its load by *scale*
+    (:func:`~simulator.scenario.scale.scale_scenario`), simulate it with *seed*, return its figures.
 
     This is the task a sweep sends to its executor: plain data in, a small dict out.
     """
-    scenario = load_scenario(scenario_path, overrides=overrides, seed=seed)
+    scenario = scale_scenario(load_scenario(scenario_path, overrides=overrides, seed=seed), scale)
     return headline(simulate(scenario, seed=seed).summary())
 
 
@@ -200,6 +203,9 @@ class SweepResult:
     runs: pd.DataFrame
     #: One row per grid point: the varied keys, then ``<metric>``, ``<metric>_lo``, ``<metric>_hi``.
     table: pd.DataFrame
+    #: What ``monthly_usd`` is made of (:func:`~simulator.cost.usage.monthly_basis`), e.g.
+    #: ``"× 730 h / 10m of this run"``; "" when the grid varies ``cost.month_from``.
+    month_basis: str = ""
 
     def points(self) -> list[dict[str, Any]]:
         """The overrides of each row of :attr:`table`, in order."""
@@ -235,6 +241,8 @@ class Sweep:
     seed: int | None = None
     #: Overrides applied at every point (what ``--set`` is to ``throttlesim run``).
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: Every client's offered load multiplied by this at every point (``--scale``).
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
@@ -259,11 +267,11 @@ class Sweep:
     def validate(self) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
         """Load the scenario at every point (raising :class:`~simulator.ScenarioError` on the
         first bad one) before any time is spent running; returns the points and the seeds."""
-        base = load_scenario(self.scenario_path, overrides=self.overrides or None)
+        base = scale_scenario(load_scenario(self.scenario_path, overrides=self.overrides or None), self.scale)
         first = base.seed if self.seed is None else self.seed
         points = self.points()
         for point in points:
-            load_scenario(self.scenario_path, overrides={**self.overrides, **point})
+            scale_scenario(load_scenario(self.scenario_path, overrides={**self.overrides, **point}), self.scale)
         return points, tuple(first + r for r in range(self.replications))
 
     def run(self, executor: Executor | None = None, progress: ProgressCallback | None = None) -> SweepResult:
@@ -275,7 +283,7 @@ class Sweep:
         pool: Executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor  # type: ignore[assignment]
         try:
             figures = _gather(pool, self.scenario_path, [{**self.overrides, **p} for p in points], seeds, tasks,
-                              progress)
+                              progress, self.scale)
         finally:
             if own:
                 pool.shutdown(cancel_futures=True)  # type: ignore[attr-defined]
@@ -299,7 +307,11 @@ class Sweep:
             table_rows.append(row)
         run_columns = [*keys, "replication", "seed", *METRICS]
         table_columns = [*keys, *(c for m in METRICS for c in (m, f"{m}_lo", f"{m}_hi"))]
+        varied_month = {"duration", "cost.month_from"} & set(keys)
+        base = scale_scenario(load_scenario(self.scenario_path, overrides=self.overrides or None), self.scale)
         return SweepResult(
+            month_basis=(monthly_basis(base) if not varied_month else
+                         "× 730 h / each point's duration" if varied_month == {"duration"} else ""),
             scenario_path=self.scenario_path,
             vary={k: list(v) for k, v in self.vary.items()},
             replications=self.replications,
@@ -316,6 +328,7 @@ def _gather(
     seeds: tuple[int, ...],
     tasks: list[tuple[int, int]],
     progress: ProgressCallback | None,
+    scale: float = 1.0,
 ) -> dict[tuple[int, int], dict[str, float]]:
     """Submit every task, wait for all, and return the figures by (point, replication)."""
     done: queue.Queue[int] = queue.Queue()
@@ -323,7 +336,7 @@ def _gather(
     out: dict[tuple[int, int], dict[str, float]] = {}
     try:
         for i, (p, r) in enumerate(tasks):
-            future = pool.submit(run_point, path, points[p], seeds[r])
+            future = pool.submit(run_point, path, points[p], seeds[r], scale)
             future.add_done_callback(lambda _f, i=i: done.put(i))
             futures.append(future)
         for n in range(1, len(tasks) + 1):
@@ -347,13 +360,16 @@ def run_sweep(
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     overrides: Mapping[str, Any] | None = None,
+    scale: float = 1.0,
 ) -> SweepResult:
     """Run *scenario_path* at every combination of *vary*, *replications* seeds each, with
-    *overrides* (key path -> value, as ``throttlesim run --set``) applied at every point.
+    *overrides* (key path -> value, as ``throttlesim run --set``) applied at every point and
+    every client's load multiplied by *scale*.
 
     See the module docstring for the grid, the seeds and the confidence intervals.
     """
-    sweep = Sweep(str(scenario_path), {k: list(v) for k, v in vary.items()}, replications, seed, dict(overrides or {}))
+    sweep = Sweep(str(scenario_path), {k: list(v) for k, v in vary.items()}, replications, seed, dict(overrides or {}),
+                  scale)
     return sweep.run(executor, progress)
 
 
@@ -370,7 +386,10 @@ def render_sweep(
     for key in result.vary:
         table.add_column(key, justify="right")
     for m in metrics:
-        table.add_column(m if result.replications == 1 else f"{m} [95% CI]", justify="right")
+        title = m if result.replications == 1 else f"{m} [95% CI]"
+        if m == "monthly_usd" and result.month_basis:
+            title += f"\n{result.month_basis}"
+        table.add_column(title, justify="right")
     for row in result.table.to_dict("records"):
         cells = [str(row[k]) for k in result.vary]
         for m in metrics:
