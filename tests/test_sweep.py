@@ -251,7 +251,9 @@ def test_dask_local_cluster_gives_the_same_table(tmp_path: Path) -> None:
     vary = {KEY: [50, 200]}
     with ThreadPoolExecutor(1) as pool:
         local = run_sweep(path, vary, executor=pool)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    dask = pytest.importorskip("dask")
+    with dask.config.set({"temporary-directory": str(tmp_path)}):  # dask's scratch space, not /tmp's
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, distributed.Client(cluster) as client:
         via_client = run_sweep(path, vary, executor=client)
         via_executor = run_sweep(path, vary, executor=client.get_executor())
