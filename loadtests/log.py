@@ -65,6 +65,14 @@ from typing import IO, Any
 
 import pandas as pd
 
+from loadtests.target.answers import (
+    CAUSE_HEADER,
+    COLD_START_HEADER,
+    FUNCTION_MS_HEADER,
+    NGINX_TIME_HEADER,
+    RECEIVED_HEADER,
+)
+
 __all__ = [
     "COLUMNS",
     "AttemptLog",
@@ -124,11 +132,6 @@ _DTYPES: dict[str, Any] = {
 }
 
 _MAX_MESSAGE = 200
-CAUSE_HEADER = "x-throttlesim-cause"
-COLD_START_HEADER = "x-throttlesim-cold-start"
-RECEIVED_HEADER = "x-throttlesim-received-s"
-NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
-FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
 
 
 def response_message(body: bytes | str | None) -> str:

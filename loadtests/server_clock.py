@@ -26,7 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["on_server_clock", "runtime_clock", "on_monotonic_grid", "connection_bases"]
+__all__ = ["connection_bases", "has_server_clock", "on_monotonic_grid", "on_server_clock", "runtime_clock"]
+
+
+def has_server_clock(observed: Any) -> bool:
+    """Whether any attempt says when a server received it (``server_received_s``)."""
+    return "server_received_s" in observed and not bool(observed["server_received_s"].isna().all())
 
 
 def on_server_clock(observed: Any) -> Any:
@@ -47,7 +52,7 @@ def on_server_clock(observed: Any) -> Any:
     """
     import numpy as np
 
-    if "server_received_s" not in observed or observed["server_received_s"].isna().all():
+    if not has_server_clock(observed):
         return observed
     server = observed["server_received_s"].astype(float).to_numpy()
     actual = observed["actual_start_s"].astype(float).to_numpy()

@@ -38,7 +38,7 @@ from typing import Any
 from loadtests.access_log import AccessLog, read_access_log
 from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group, stop_on_signals
 from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
-from loadtests.server_clock import on_server_clock
+from loadtests.server_clock import has_server_clock, on_server_clock
 from simulator.errors import ThrottlesimError
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
@@ -209,7 +209,7 @@ def run_validation(
     observed = _observed(loadtest.log_path, out, access_log)
     if observed.empty:
         raise ThrottlesimError(f"{loadtest.log_path}: the load test recorded no attempts")
-    if "agreement" not in (tolerances or {}) and _no_server_clock(observed):
+    if "agreement" not in (tolerances or {}) and not has_server_clock(observed):
         tol["agreement"] = min(tol.get("agreement", 1.0), CLIENT_CLOCK_AGREEMENT)
     measured, replay_overrides = _from_observation(observed, scenario, target, overhead, out, model_overrides)
     report, groups = _compare(path, observed, out, replay_overrides, model_overrides, seed, seeds, tol)
@@ -265,10 +265,6 @@ def _from_observation(observed: Any, scenario: Any, target: str, overhead: str, 
 
         replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
     return measured, replay_overrides
-
-
-def _no_server_clock(observed: Any) -> bool:
-    return "server_received_s" not in observed or bool(observed["server_received_s"].isna().all())
 
 
 def _compare(path: Path, observed: Any, out: Path, replay_overrides: dict[str, Any], model_overrides: dict[str, Any],

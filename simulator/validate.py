@@ -151,10 +151,7 @@ class MeasuredOverhead:
 
     def write(self, path: str | Path) -> Path:
         """The samples as an empirical distribution file (one value in ms per line)."""
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(f"{v:.3f}\n" for v in self.samples_ms), encoding="utf-8")
-        return out
+        return _write_ms(path, self.samples_ms)
 
     def override(self, path: str | Path) -> dict[str, Any]:
         """The ``behaviour.gateway_overhead`` override that draws from these samples (written to *path*)."""
@@ -192,10 +189,16 @@ def paired_overhead(observed: pd.DataFrame, scenario: Scenario, path: str | Path
     if not known.any():
         return None
     overhead = np.where(known, overhead, float(np.median(overhead[known])))
+    out = _write_ms(path, np.maximum(overhead, 0.0))
+    return {"kind": "sequence", "file": str(out.resolve()), "unit": "ms"}
+
+
+def _write_ms(path: str | Path, values_ms: Any) -> Path:
+    """A distribution file of *values_ms*, one per line (``unit = "ms"``)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{v:.3f}\n" for v in np.maximum(overhead, 0.0)), encoding="utf-8")
-    return {"kind": "sequence", "file": str(out.resolve()), "unit": "ms"}
+    out.write_text("".join(f"{v:.3f}\n" for v in values_ms), encoding="utf-8")
+    return out
 
 
 def measured_overhead(observed: pd.DataFrame) -> MeasuredOverhead | None:

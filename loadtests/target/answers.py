@@ -40,6 +40,7 @@ __all__ = [
     "FUNCTION_MS_HEADER",
     "INIT_MS_HEADER",
     "INVOKE_PATH",
+    "NGINX_TIME_HEADER",
     "PROVISIONED_HEADER",
     "RECEIVED_HEADER",
     "RUN_MS_HEADER",
@@ -68,6 +69,8 @@ THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
 #: in milliseconds: the part of the answer's latency the model draws itself. The rest of
 #: what a client waits is the target's own overhead, which validation measures.
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
+#: nginx's clocks at a request's first turn of its event loop (see loadtests.target.nginx).
+NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 
 
 class Answers:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER
+
 __all__ = ["COLUMNS", "INVOCATION_REQUEST_ID_HEADER", "InvocationLog", "read_invocations"]
 
 #: The request header that carries the gateway's request id to the runtime.
@@ -27,10 +29,10 @@ INVOCATION_REQUEST_ID_HEADER = "x-throttlesim-request-id"
 #: Columns of ``invocations.csv`` and the answer headers they are copied from.
 COLUMNS: dict[str, str] = {
     "request_id": INVOCATION_REQUEST_ID_HEADER,
-    "function_received_s": "x-throttlesim-received-s",
-    "function_ms": "x-throttlesim-function-ms",
-    "cold_start": "x-throttlesim-cold-start",
-    "cause": "x-throttlesim-cause",
+    "function_received_s": RECEIVED_HEADER,
+    "function_ms": FUNCTION_MS_HEADER,
+    "cold_start": COLD_START_HEADER,
+    "cause": CAUSE_HEADER,
 }
 
 

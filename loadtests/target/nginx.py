@@ -48,7 +48,14 @@ import os
 import shutil
 from pathlib import Path
 
-from loadtests.target.answers import CAUSE_HEADER, COLD_START_HEADER, FUNCTION_MS_HEADER, RECEIVED_HEADER, Answers
+from loadtests.target.answers import (
+    CAUSE_HEADER,
+    COLD_START_HEADER,
+    FUNCTION_MS_HEADER,
+    NGINX_TIME_HEADER,
+    RECEIVED_HEADER,
+    Answers,
+)
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
@@ -370,7 +377,7 @@ def _map(source: str, var: str, entries: dict[str, str]) -> str:
 #: fraction of a millisecond), so the wall millisecond alone can be one off; the
 #: connection's elapsed time is on the monotonic clock, and validation rebuilds each
 #: request's monotonic millisecond from the three (:func:`loadtests.server_clock.on_server_clock`).
-NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
+#: They go in the NGINX_TIME_HEADER answer header.
 _CLOCK = ("set $throttlesim_msec $msec;", "set $throttlesim_connection_time $connection_time;")
 _TIME = (f'add_header {NGINX_TIME_HEADER} "$throttlesim_msec $connection $throttlesim_connection_time" '
          "always;")
