@@ -90,8 +90,8 @@ def prefer_simpy(scenario: Scenario) -> str | None:
     n = expected_requests(scenario)
     if n > SMALL_REQUESTS:
         return None
-    return (f"the fast engine is not compiled on this machine yet, and SimPy runs about {n:,.0f} requests sooner "
-            "than compiling would take (throttlesim warmup compiles it once, about 20-60 s)")
+    return (f"the fast engine is not compiled on this machine yet, and SimPy finishes this run's ~{n:,.0f} "
+            "requests sooner than compiling would take (throttlesim warmup compiles it once, about 20-60 s)")
 
 
 def compile_notice(scenario: Scenario, engine: str) -> str | None:
