@@ -46,6 +46,7 @@ from loadtests.target.answers import INVOKE_PATH, Answers, headers
 from loadtests.target.clock import Clock
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
 from simulator import outcomes as oc
+from simulator import rules
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.scenario import Scenario
 
@@ -119,10 +120,7 @@ class FunctionRuntime:
         duration = f.duration.next()
         init = f.init.next() if cold else 0.0
         failed = f.coin.next() < f.error_rate
-        if duration > f.timeout_s:
-            run, cause = f.timeout_s, oc.FUNCTION_TIMEOUT
-        else:
-            run, cause = duration, (oc.FUNCTION_ERROR if failed else oc.OK)
+        run, cause = rules.function_outcome(duration, f.timeout_s, failed)
         loop = asyncio.get_running_loop()
         inv = Invocation(name, cause, cold, env.provisioned, init, run, loop.create_future())
         due = now + inv.busy_s

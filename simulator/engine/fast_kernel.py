@@ -16,17 +16,9 @@ from numba import njit
 
 from simulator import outcomes as oc
 from simulator.engine import fast_layout as L
-from simulator.engine.fast_heap import push, push_release
-from simulator.engine.fast_parts import (
-    acquire,
-    admit,
-    client_outcome,
-    concurrency,
-    draw,
-    function_outcome,
-    hist_bin,
-    integration_outcome,
-)
+from simulator.engine.fast_heap import push
+from simulator.engine.fast_lambda import invoke
+from simulator.engine.fast_parts import admit, client_outcome, draw, hist_bin
 
 __all__ = ["attempt", "finish", "pick_route", "response", "room", "user_wait"]
 
@@ -135,26 +127,9 @@ def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, r
     run_s = 0.0
     integ = 0.0
     if cause == oc.OK:
-        f = ti[ti[L.T_O_ROUTE_FN] + route]
-        fidx = f
-        got, cold, prov, created = acquire(ti, tf, si, sf, ring, f, now)
-        if not got:
-            cause = oc.LAMBDA_THROTTLED
-        else:
-            concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, 1)
-            fi = ti[L.T_O_FUN] + L.N_FI * f
-            ff = ti[L.T_O_FUNF] + L.N_FF * f
-            duration = draw(ti, tf, si, rb, ti[fi + L.FI_SDUR])
-            if cold:
-                init = draw(ti, tf, si, rb, ti[fi + L.FI_SINIT])
-                flags |= L.COLD
-            if prov:
-                flags |= L.PROVISIONED
-            failed = draw(ti, tf, si, rb, ti[fi + L.FI_SCOIN]) < tf[ff + L.FF_ERR]
-            run_s, cause = function_outcome(duration, tf[ff + L.FF_TIMEOUT], failed)
-            busy_for = init + run_s
-            push_release(si, ht, hk, hs, hc, now + busy_for, f, 1 if prov else 0, created)
-            integ, cause = integration_outcome(busy_for, tf[ti[L.T_O_ROUTE_TO] + route], cause)
+        fidx = ti[ti[L.T_O_ROUTE_FN] + route]
+        cause, integ, init, run_s, flags = invoke(ti, tf, si, sf, rb, ring, ht, hk, hs, hc, rc_t, rc_i, tsi, fidx,
+                                                  tf[ti[L.T_O_ROUTE_TO] + route], now)
     gateway_latency = integ + overhead
     gateway_cause = cause
     latency, cause = client_outcome(gateway_latency, tf[ti[L.T_O_CLIF] + L.N_CF * c + L.CF_TIMEOUT], cause)

@@ -30,14 +30,14 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, Event
 
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.dists import Draws, Uniforms
-from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
 from simulator.gateway.path import Gateway
-from simulator.outcomes import COLD, PROVISIONED
+from simulator.integrations import build_integrations
+from simulator.integrations.base import NO_CALL
 from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
@@ -48,7 +48,7 @@ __all__ = ["ReferenceEngine"]
 
 
 class _Client:
-    __slots__ = ("index", "spec", "chains", "route_fn", "route_timeout", "cum_weights", "route_coin",
+    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin",
                  "retry", "timeout_s")
 
     def __init__(self, index: int, spec: Any) -> None:
@@ -70,7 +70,7 @@ class ReferenceEngine:
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
         self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
-        self.functions = build_functions(scenario, seed)
+        self.integrations, self.functions = build_integrations(scenario, seed, self)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
     # ------------------------------------------------------------------ set-up
@@ -78,9 +78,7 @@ class ReferenceEngine:
     def _build_client(self, i: int, spec: Any) -> _Client:
         s = self.s
         c = _Client(i, spec)
-        fn_index = {f.name: k for k, f in enumerate(s.functions)}
         c.chains = [self.gateway.chain(spec.api_key, spec.usage_plan, r.name) for r in s.routes]
-        c.route_fn = [fn_index[r.function] for r in s.routes]
         c.route_timeout = [s.integration_timeout_s(r) for r in s.routes]
         c.cum_weights = route_weights(spec.routes, self.route_index)
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
@@ -90,13 +88,21 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------------ scheduling
 
-    def _at(self, delay: float, fn: Callable[[Event], None], priority: int = NORMAL) -> None:
-        """Call *fn* *delay* seconds from now."""
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def at(self, delay_s: float, fn: Callable[[Event], None], priority: int = NORMAL) -> None:
+        """Call *fn* *delay_s* seconds from now (the integrations' :class:`~simulator.integrations.Host`)."""
         ev = Event(self.env)
         ev._ok = True
         ev._value = None
         ev.callbacks.append(fn)
-        self.env.schedule(ev, priority, delay)
+        self.env.schedule(ev, priority, delay_s)
+
+    def concurrency(self, now: float, function: int, busy: int) -> None:
+        """Record *function*'s invocations in flight from *now*."""
+        self.rec.concurrency(now, function, busy)
 
     # ------------------------------------------------------------------ one attempt
 
@@ -111,29 +117,11 @@ class ReferenceEngine:
         now = self.env.now
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
-        fidx = -1
-        flags = 0
-        init = run = integ = 0.0
+        call = NO_CALL
         if cause == oc.OK:
-            f = self.functions[c.route_fn[route]]
-            fidx = f.index
-            env, cold = f.pool.acquire(now)
-            if env is None:
-                cause = oc.LAMBDA_THROTTLED
-            else:
-                self.rec.concurrency(now, fidx, f.pool.busy)
-                duration = f.duration.next()
-                if cold:
-                    init = f.init.next()
-                    flags |= COLD
-                if env.provisioned:
-                    flags |= PROVISIONED
-                failed = f.coin.next() < f.error_rate
-                run, cause = rules.function_outcome(duration, f.timeout_s, failed)
-                busy_for = init + run
-                self._at(busy_for, self._releaser(f, env), URGENT)
-                integ, cause = rules.integration_outcome(busy_for, c.route_timeout[route], cause)
-        gateway_latency = integ + overhead
+            call = self.integrations[route].call(now, c.route_timeout[route])
+            cause = call.cause
+        gateway_latency = call.latency_s + overhead
         gateway_cause = cause
         latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, cause)
         a_int = self.rec.a_int
@@ -141,28 +129,20 @@ class ReferenceEngine:
         a_int["attempt"].append(n)
         a_int["client"].append(c.index)
         a_int["route"].append(route)
-        a_int["function"].append(fidx)
+        a_int["function"].append(call.function)
         a_int["status"].append(self.status[cause])
         a_int["cause"].append(cause)
         a_int["gateway_status"].append(self.status[gateway_cause])
         a_int["gateway_cause"].append(gateway_cause)
-        a_int["flags"].append(flags)
+        a_int["flags"].append(call.flags)
         a_f = self.rec.a_float
         a_f["time_s"].append(now)
         a_f["latency_s"].append(latency)
         a_f["gateway_latency_s"].append(gateway_latency)
-        a_f["integration_latency_s"].append(integ)
-        a_f["init_s"].append(init)
-        a_f["run_s"].append(run)
+        a_f["integration_latency_s"].append(call.latency_s)
+        a_f["init_s"].append(call.init_s)
+        a_f["run_s"].append(call.run_s)
         return cause, latency
-
-    def _releaser(self, f: FunctionState, env: ExecutionEnvironment) -> Callable[[Event], None]:
-        def release(_: Event) -> None:
-            now = self.env.now
-            f.pool.release(env, now)
-            self.rec.concurrency(now, f.index, f.pool.busy)
-
-        return release
 
     # ------------------------------------------------------------------ logical requests
 
@@ -175,11 +155,11 @@ class ReferenceEngine:
         cause, latency = self._attempt(c, rid, route, n)
         if c.retry.enabled:
             # The retry decision (and the retry quota) happens when the answer arrives.
-            self._at(latency, lambda _: self._after(c, rid, route, n, cause, done))
+            self.at(latency, lambda _: self._after(c, rid, route, n, cause, done))
             return
         self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
         if done is not None:
-            self._at(latency, lambda _: done.succeed())
+            self.at(latency, lambda _: done.succeed())
 
     def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
         """The response to attempt *n* reached a client with a retry policy."""
@@ -192,7 +172,7 @@ class ReferenceEngine:
             if done is not None:
                 done.succeed()
             return
-        self._at(delay, lambda _: self._send(c, rid, route, n + 1, done))
+        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done))
 
     # ------------------------------------------------------------------ clients
 

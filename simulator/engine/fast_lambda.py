@@ -1,0 +1,47 @@
+"""The Lambda integration in the fast engine: :class:`simulator.integrations.LambdaIntegration`
+ported to the packed arrays of :mod:`simulator.engine.fast_layout`.
+
+One synchronous invocation at *now*: the pool places it (``fast_parts.acquire``) or
+Lambda throttles it; a placed invocation draws its duration, its init time on a cold
+start and its error coin, in that order (the reference's order, so both engines consume
+the function's streams alike); its environment's release is scheduled at init plus run;
+the shared rules of :mod:`simulator.rules` decide the function's and the integration's
+outcome. Inlined into :func:`simulator.engine.fast_kernel.attempt`.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from simulator import outcomes as oc
+from simulator.engine import fast_layout as L
+from simulator.engine.fast_heap import push_release
+from simulator.engine.fast_parts import acquire, concurrency, draw, function_outcome, integration_outcome
+
+__all__ = ["invoke"]
+
+
+@njit(inline="always")
+def invoke(ti, tf, si, sf, rb, ring, ht, hk, hs, hc, rc_t, rc_i, tsi, f, limit_s, now):  # type: ignore[no-untyped-def]
+    """Invoke function *f* at *now* behind an integration timeout of *limit_s*:
+    ``(cause, integration latency, init_s, run_s, flags)``."""
+    got, cold, prov, created = acquire(ti, tf, si, sf, ring, f, now)
+    if not got:
+        return oc.LAMBDA_THROTTLED, 0.0, 0.0, 0.0, 0
+    concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, 1)
+    fi = ti[L.T_O_FUN] + L.N_FI * f
+    ff = ti[L.T_O_FUNF] + L.N_FF * f
+    duration = draw(ti, tf, si, rb, ti[fi + L.FI_SDUR])
+    init = 0.0
+    flags = 0
+    if cold:
+        init = draw(ti, tf, si, rb, ti[fi + L.FI_SINIT])
+        flags |= L.COLD
+    if prov:
+        flags |= L.PROVISIONED
+    failed = draw(ti, tf, si, rb, ti[fi + L.FI_SCOIN]) < tf[ff + L.FF_ERR]
+    run_s, cause = function_outcome(duration, tf[ff + L.FF_TIMEOUT], failed)
+    busy_for = init + run_s
+    push_release(si, ht, hk, hs, hc, now + busy_for, f, 1 if prov else 0, created)
+    integ, cause = integration_outcome(busy_for, limit_s, cause)
+    return cause, integ, init, run_s, flags

@@ -1,0 +1,27 @@
+"""Each route's integration, built once per run from the scenario."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simulator.functions.pool import build_functions
+from simulator.integrations.base import Host, Integration
+from simulator.integrations.lambda_function import LambdaIntegration
+
+if TYPE_CHECKING:
+    from simulator.functions.pool import FunctionState
+    from simulator.scenario import Scenario
+
+__all__ = ["build_integrations"]
+
+
+def build_integrations(
+    scenario: Scenario, seed: int, host: Host
+) -> tuple[list[Integration], list[FunctionState]]:
+    """The integration of each route (in scenario order) and the functions behind them.
+
+    Routes that name the same function share one :class:`LambdaIntegration`, so they share
+    its environments and random streams."""
+    functions = build_functions(scenario, seed)
+    by_name = {f.name: LambdaIntegration(f, host) for f in functions}
+    return [by_name[r.function] for r in scenario.routes], functions

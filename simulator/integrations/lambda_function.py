@@ -1,0 +1,64 @@
+"""The Lambda integration: a synchronous invocation of one function.
+
+At the instant the gateway forwards the attempt, the function's pool
+(:mod:`simulator.functions.pool`) places the invocation on a provisioned, warm or new
+environment, or Lambda throttles it (``lambda_throttled``). A placed invocation draws
+its duration (and its init time on a cold start) and its error coin from the function's
+streams; the function's own timeout cuts it (:func:`simulator.rules.function_outcome`),
+and the gateway stops waiting at the integration timeout while the function runs on
+(:func:`simulator.rules.integration_outcome`). The environment is busy for init plus
+run and is released then, before anything else at that instant (SimPy's ``URGENT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from simpy.events import URGENT
+
+from simulator import outcomes as oc
+from simulator import rules
+from simulator.functions.pool import ExecutionEnvironment, FunctionState
+from simulator.integrations.base import Call, Host
+
+__all__ = ["LambdaIntegration"]
+
+
+class LambdaIntegration:
+    """Invokes one function (shared by every route that names it)."""
+
+    def __init__(self, function: FunctionState, host: Host) -> None:
+        self.function = function
+        self.host = host
+
+    def call(self, now: float, limit_s: float) -> Call:
+        f = self.function
+        env, cold = f.pool.acquire(now)
+        if env is None:
+            return Call(oc.LAMBDA_THROTTLED, 0.0, function=f.index)
+        self.host.concurrency(now, f.index, f.pool.busy)
+        duration = f.duration.next()
+        init = 0.0
+        flags = 0
+        if cold:
+            init = f.init.next()
+            flags |= oc.COLD
+        if env.provisioned:
+            flags |= oc.PROVISIONED
+        failed = f.coin.next() < f.error_rate
+        run, cause = rules.function_outcome(duration, f.timeout_s, failed)
+        busy_for = init + run
+        self.host.at(busy_for, self._releaser(env), URGENT)
+        latency, cause = rules.integration_outcome(busy_for, limit_s, cause)
+        return Call(cause, latency, init, run, flags, f.index)
+
+    def _releaser(self, env: ExecutionEnvironment) -> Callable[[Any], None]:
+        f = self.function
+
+        def release(_: Any) -> None:
+            now = self.host.now
+            f.pool.release(env, now)
+            self.host.concurrency(now, f.index, f.pool.busy)
+
+        return release
