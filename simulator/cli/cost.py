@@ -39,7 +39,7 @@ def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, 
     return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides, "scenario": scenario}
 
 
-def _headline(p: dict[str, Any]) -> dict[str, float]:
+def _headline(p: dict[str, Any]) -> dict[str, float | None]:
     s = p["summary"]
     c = p["cost"]
     return {
@@ -54,7 +54,9 @@ def _headline(p: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _fmt(key: str, value: float) -> str:
+def _fmt(key: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
     if "USD" in key:
         return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.6f}"
     if "fraction" in key:
@@ -149,7 +151,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
             label = f"{k}, {bases[0]}"
         elif k.startswith("monthly"):
             label = f"{k}, {bases[0]} | {bases[1]}"
-        t.add_row(label, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
+        b, v = hb[k], hv[k]
+        t.add_row(label, _fmt(k, b), _fmt(k, v), _fmt(k, None if b is None or v is None else v - b))
     console().print(t)
     return 0
 

@@ -100,9 +100,9 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     console.print(t)
 
 
-def _ms(value: float, count: int) -> str:
-    """A latency for a table: ``n/a`` when nothing was measured (the summary holds 0.0 then)."""
-    return f"{value:,.1f}" if count else "n/a"
+def _ms(value: float | None, count: int) -> str:
+    """A latency for a table: ``n/a`` when nothing was measured (the summary holds None then)."""
+    return f"{value:,.1f}" if count and value is not None else "n/a"
 
 
 def _statuses(result: Result) -> Any:

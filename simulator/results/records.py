@@ -124,12 +124,14 @@ class _Names:
     functions: tuple[str, ...]
 
 
-def _percentiles(values: np.ndarray) -> dict[str, float]:
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    """Latency percentiles in ms; with nothing measured, every figure is None (``null`` in
+    JSON), never a zero that reads as instant answers."""
     if len(values) == 0:
-        return {f"p{p}": 0.0 for p in PERCENTILES} | {"max": 0.0, "mean": 0.0}
+        return dict.fromkeys([*(f"p{p}" for p in PERCENTILES), "max", "mean"])
     ms = values * 1000.0
     pct = np.percentile(ms, PERCENTILES)
-    out = {f"p{p}": _r(v) for p, v in zip(PERCENTILES, pct)}
+    out: dict[str, float | None] = {f"p{p}": _r(v) for p, v in zip(PERCENTILES, pct)}
     out["max"] = _r(ms.max())
     out["mean"] = _r(ms.mean())
     return out
