@@ -17,6 +17,7 @@ lambda_throttled          500 (502)   500         Lambda had no concurrency or s
 function_error            502         500         the function raised an error
 function_timeout          502         500         the function ran past its own timeout
 integration_timeout       504         503 (504)   the gateway stopped waiting
+web_rate_limited          429         429         a web function's endpoint rateLimit refused it
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
 
@@ -46,6 +47,7 @@ CAUSES: tuple[str, ...] = (
     "function_error",
     "function_timeout",
     "integration_timeout",
+    "web_rate_limited",
     "client_timeout",
 )
 (
@@ -60,6 +62,7 @@ CAUSES: tuple[str, ...] = (
     FUNCTION_ERROR,
     FUNCTION_TIMEOUT,
     INTEGRATION_TIMEOUT,
+    WEB_RATE_LIMITED,
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
 
@@ -88,6 +91,7 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         502 if rest else 500,
         502 if rest else 500,
         504 if rest else b.http_api_timeout_status,
+        429,
         0,
     )
 
@@ -101,7 +105,7 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
     return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "Too Many Requests", "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:

@@ -15,6 +15,7 @@ function_error, function_timeout  502 Internal server   500 Internal Server Erro
                                   error
 integration_timeout               504 Endpoint request  503 Service Unavailable
                                   timed out             (504 Endpoint request timed out)
+web_rate_limited                  429 Too Many Requests 429 Too Many Requests
 no route matches                  403 Missing           404 Not Found
                                   Authentication Token
 ================================  ====================  ===============================

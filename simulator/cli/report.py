@@ -35,11 +35,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
     t = Table(title="Outcomes", title_justify="left")
     t.add_column("cause")
-    t.add_column("status", justify="right")
-    t.add_column("requests", justify="right")
-    t.add_column("share", justify="right")
-    t.add_column("attempts", justify="right")
-    t.add_column("share", justify="right")
+    for k in ("status", "requests", "share", "attempts", "share"):
+        t.add_column(k, justify="right")
     req = d["requests"]["outcomes"]
     att = d["attempts"]["causes"]
     n_req = d["requests"]["offered"]
@@ -83,6 +80,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             f"failed attempts cost ${failed:,.4f} of the run. "
             "Details: throttlesim cost."
         )
+        _unpriced(console, s)
 
     t = Table(title="Clients", title_justify="left")
     for k in ("client", "requests", "ok", "429", "5XX", "other", "retries", "p50 ms", "p99 ms"):
@@ -98,6 +96,14 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
         )
     console.print(t)
+
+
+def _unpriced(console: Any, s: Any) -> None:
+    """Say what the cost leaves out: Lambda Web Functions, whose rates the tables lack."""
+    web = [f.name for f in s.functions if f.web is not None]
+    if web:
+        console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
+                      "the price tables).")
 
 
 def _ms(value: float | None, count: int) -> str:

@@ -125,6 +125,9 @@ def unsupported(scenario: Scenario) -> str | None:
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
     if any(d.kind == "sequence" for d in specs):
         return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
+    web = [f.name for f in scenario.functions if f.web is not None]
+    if web:
+        return f"the fast engine has no Lambda Web Functions (functions.{web[0]}.web)"
     return None
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from simulator.functions.pool import build_functions
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
+from simulator.integrations.web_function import WebEndpoint
 
 if TYPE_CHECKING:
     from simulator.functions.pool import FunctionState
@@ -20,8 +21,11 @@ def build_integrations(
 ) -> tuple[list[Integration], list[FunctionState]]:
     """The integration of each route (in scenario order) and the functions behind them.
 
-    Routes that name the same function share one :class:`LambdaIntegration`, so they share
-    its environments and random streams."""
+    Routes that name the same function share one integration (a :class:`LambdaIntegration`,
+    or a :class:`WebEndpoint` for a web function), so they share its environments and random
+    streams."""
     functions = build_functions(scenario, seed)
-    by_name = {f.name: LambdaIntegration(f, host) for f in functions}
+    by_name: dict[str, Integration] = {}
+    for spec, f in zip(scenario.functions, functions):
+        by_name[f.name] = WebEndpoint(f, spec.web, host) if spec.web is not None else LambdaIntegration(f, host)
     return [by_name[r.function] for r in scenario.routes], functions

@@ -48,6 +48,7 @@ CAUSE_COLOURS: Mapping[str, str] = MappingProxyType(
         "function_error": "#de2d26",
         "function_timeout": "#a50f15",
         "integration_timeout": "#67000d",
+        "web_rate_limited": "#fec44f",
         "client_timeout": "#6a3d9a",
     }
 )

@@ -191,6 +191,14 @@ def _concurrency(s: Scenario) -> Problems:
     reserved_total = 0
     unreserved_provisioned = 0
     for i, f in enumerate(s.functions):
+        if f.web is not None:
+            # Web Functions have no reserved or provisioned environments: an endpoint scales
+            # from zero, bounded by max_environments and the account's vCPU quota.
+            for key in ("reserved_concurrency", "provisioned_concurrency"):
+                if getattr(f, key):
+                    problems.append((f"functions[{i}].{key}", "a web function has none (its endpoint scales "
+                                     "from zero up to web.max_environments); remove it"))
+            continue
         if f.reserved_concurrency is not None:
             reserved_total += f.reserved_concurrency
             if f.provisioned_concurrency > f.reserved_concurrency:
