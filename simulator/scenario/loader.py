@@ -7,6 +7,10 @@ Validation happens in two passes, and every problem of both is reported at once:
 2. the references between keys (a route's function exists, reserved concurrency fits
    in the account, an HTTP API has no usage plans...), by :mod:`simulator.scenario.checks`.
 
+Then the defaults that depend on other settings (the account throttle from the Region and the
+integration timeouts, the gateway overhead from the API type) are worked out by
+:mod:`simulator.scenario.defaults`.
+
 Each problem becomes ``file: key.path[0].name: what is wrong``. Before either pass, the file
 itself is checked against :mod:`simulator.limits`: its size, that it is UTF-8 (a byte-order
 mark is allowed and skipped), and how deeply its tables and arrays nest.
@@ -34,6 +38,7 @@ from simulator.limits import (
     read_bounded,
 )
 from simulator.scenario.checks import check_references, suggest
+from simulator.scenario.defaults import resolve
 from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
@@ -150,7 +155,7 @@ def parse_scenario(
     problems = check_references(scenario)
     if problems:
         raise ScenarioError(source, problems)
-    return scenario
+    return resolve(scenario)
 
 
 # --------------------------------------------------------------------------- overrides
