@@ -177,6 +177,15 @@ def test_the_gateway_overhead_default_follows_the_api_type_unless_given():
     assert load(api={"type": "HTTP"}).behaviour.gateway_overhead.build().mean == 0.0  # BASE gives 0 ms
 
 
+def test_an_http_api_answers_6ms_sooner_by_default():
+    """Same traffic, same functions: each answer of the HTTP API comes 10 - 4 = 6 ms sooner."""
+    data = {k: v for k, v in BASE.items() if k != "behaviour"}
+    rest, http = (simulator.simulate(simulator.parse_scenario(merge(data, {"api": {"type": kind}})))
+                  for kind in ("REST", "HTTP"))
+    pairs = list(zip(rest.records(), http.records(), strict=True))
+    assert pairs and all(round(a.latency_s - b.latency_s, 9) == 0.006 for a, b in pairs)
+
+
 def test_an_http_what_if_drops_and_lists_the_rest_only_features():
     data = merge(BASE, {"api": dict(LONG, api_key_required=True, endpoint_type="PRIVATE"),
                         "usage_plans": [{"name": "p", "throttle": {"rate": 1, "burst": 1}}]})
