@@ -205,3 +205,12 @@ def test_compare_with_an_http_variant_lists_what_it_loses():
     lost = json.loads(out.stdout)["rest_only_lost"]
     assert list(lost) == ["api.api_key_required", "usage_plans"]
     assert "quotas no longer apply" in lost["usage_plans"]
+
+
+def test_an_export_asks_for_the_timeout_quota_but_not_for_the_lowered_throttle():
+    from simulator.stack.export_common import quota_requests
+
+    [request] = quota_requests(load(api=LONG))
+    assert "'Maximum integration timeout in milliseconds' 300000" in request
+    written = quota_requests(load(api=LONG, account={"throttle": {"rate": 20000, "burst": 5000}}))
+    assert written[0].startswith("apigateway us-east-1: 'Throttle rate' 20000 requests per second")
