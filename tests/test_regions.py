@@ -214,3 +214,20 @@ def test_an_export_asks_for_the_timeout_quota_but_not_for_the_lowered_throttle()
     assert "'Maximum integration timeout in milliseconds' 300000" in request
     written = quota_requests(load(api=LONG, account={"throttle": {"rate": 20000, "burst": 5000}}))
     assert written[0].startswith("apigateway us-east-1: 'Throttle rate' 20000 requests per second")
+
+
+def test_cache_settings_are_found_whatever_their_key_names():
+    from simulator.scenario.diff import _cache_keys
+
+    class Dumped:
+        def __init__(self, data):
+            self.data = data
+
+        def model_dump(self):
+            return self.data
+
+    on = {"api": {}, "stage": {"cache": {"enabled": True, "ttl_s": 300}}, "routes": [{"name": "GET /x"}]}
+    off = {"api": {}, "stage": {"cache": {"enabled": False, "ttl_s": 300}},
+           "routes": [{"name": "GET /x", "cache_ttl_s": 60}, {"name": "GET /y", "cache_ttl_s": 0}]}
+    assert _cache_keys(Dumped(on)) == ["stage.cache"]
+    assert _cache_keys(Dumped(off)) == ["routes.GET /x.cache_ttl_s"]

@@ -80,11 +80,22 @@ def differences(baseline: Scenario, variant: Scenario) -> list[tuple[str, Any, A
 
 
 def _cache_keys(s: Scenario) -> list[str]:
-    """Key paths under the API, stage and routes that set up a cache (any key naming one)."""
+    """Key paths under the API, stage and routes that set up a cache: a key whose name mentions a
+    cache and holds a value, or a table named so (unless its ``enabled`` is false)."""
     found: dict[str, Any] = {}
+    dumped = s.model_dump()
     for root in ("api", "stage", "routes"):
-        _leaves(s.model_dump().get(root), root, found)
-    return [k for k, v in found.items() if "cache" in k.rsplit(".", 1)[-1] and v not in (None, False, 0, "", [], {})]
+        _leaves(dumped.get(root), root, found)
+    tables: dict[str, bool] = {}
+    for key, value in found.items():
+        parts = key.split(".")
+        at = next((i for i, part in enumerate(parts) if "cache" in part), None)
+        if at is None:
+            continue
+        prefix = ".".join(parts[: at + 1])
+        on = tables.get(prefix, False) or value not in (None, False, 0, "", [], {})
+        tables[prefix] = on and found.get(f"{prefix}.enabled", True) is not False
+    return [prefix for prefix, on in tables.items() if on]
 
 
 def rest_only_features(s: Scenario) -> list[tuple[str, str]]:
