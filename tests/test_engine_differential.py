@@ -127,6 +127,9 @@ CORPUS: dict[str, dict[str, Any]] = {
         "routes": [{"name": "GET /x", "function": "f"}, {"name": "GET /g", "function": "g"}],
         "clients": one_client(routes={"GET /x": 1, "GET /g": 1}, arrivals={"process": "poisson", "rate": 70}),
         "behaviour": {"scaling_model": "account_burst", "account_burst": 6, "account_burst_refill_per_s": 2.5}},
+    "a 300 s integration timeout lowers the account throttle (966.7 rps, burst 483)": {
+        "api": {"type": "REST", "extended_integration_timeout": True, "integration_timeout": "300s"},
+        "clients": one_client(arrivals={"process": "poisson", "rate": 20, "bursts": [{"at": "2s", "count": 600}]})},
     "errors, function timeouts, integration and client timeouts, HTTP API": {
         "api": {"type": "HTTP", "integration_timeout": "400ms"},
         "functions": fn(error_rate=0.2, timeout="1s", duration={"kind": "exponential", "mean": "300ms"}),

@@ -224,12 +224,17 @@ class Quota(_Model):
 
 class Api(_Model):
     type: Literal["REST", "HTTP"] = "REST"
+    #: Where the API's endpoint lives: "REGIONAL", "PRIVATE" (reached from a VPC) or "EDGE"
+    #: (edge-optimized, through CloudFront). HTTP APIs are Regional only.
+    endpoint_type: Literal["REGIONAL", "PRIVATE", "EDGE"] = "REGIONAL"
     stage: str = "prod"
     api_key_required: bool = False
     #: Default integration timeout for every route: 29 s (REST) or 30 s (HTTP).
     integration_timeout: Duration | None = None
-    #: REST only: allow integration timeouts above 29 s (Regional and private REST APIs
-    #: since June 2024, at the price of a lower account throttle).
+    #: REST only: the account has raised "Maximum integration timeout in milliseconds" in
+    #: Service Quotas, so Regional and private REST APIs may set up to 300 s (since June
+    #: 2024); unless account.throttle is given, the account throttle is lowered to match
+    #: (simulator.scenario.defaults).
     extended_integration_timeout: bool = False
     #: Bytes of access log written per request (0: access logging off); priced as
     #: CloudWatch Logs ingestion.
@@ -243,6 +248,8 @@ class Api(_Model):
 
 
 class Account(_Model):
+    #: The account's API Gateway throttle in the Region. Not given: AWS's default for the
+    #: Region, lowered for REST integration timeouts above 29 s (simulator.scenario.defaults).
     throttle: Throttle = Throttle(rate=10000, burst=5000)
     lambda_concurrency: int = Field(default=1000, ge=1, le=MAX_CONCURRENCY)
     unreserved_min: int = Field(default=100, ge=0, le=MAX_CONCURRENCY)
@@ -389,7 +396,8 @@ class Behaviour(_Model):
     scaling_refill_per_s: float = Field(default=100.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     account_burst: int = Field(default=3000, ge=1, le=MAX_CONCURRENCY)
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
-    #: Time API Gateway adds to every response.
+    #: Time API Gateway adds to every response. Not given: the default for the API type
+    #: (simulator.scenario.defaults.GATEWAY_OVERHEAD_DEFAULTS).
     gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
     #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),
