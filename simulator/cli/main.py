@@ -142,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
             with atomic_output(args.timeseries) as tmp:
                 result.write_timeseries(tmp, args.interval)
         if formats:
+            assert isinstance(result, simulator.Result)  # --no-records with --plots was refused above
             simulator.plots.save_figures(simulator.plots.run_figures(result, interval_s=args.interval), args.plots,
                                          formats)
     except OSError as exc:

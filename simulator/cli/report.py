@@ -9,7 +9,7 @@ from rich.table import Table
 
 from simulator.cost.usage import monthly_basis
 from simulator.outcomes import CAUSES, status_codes
-from simulator.results import Result
+from simulator.results import AggregateResult, Result
 
 __all__ = ["print_summary"]
 
@@ -18,7 +18,7 @@ def _pct(n: int, total: int) -> str:
     return f"{100.0 * n / total:.2f}%" if total else "-"
 
 
-def print_summary(result: Result, console: Console | None = None) -> None:
+def print_summary(result: Result | AggregateResult, console: Console | None = None) -> None:
     """Print the headline tables of *result*."""
     if console is None:
         console = Console()
@@ -111,7 +111,7 @@ def _ms(value: float | None, count: int) -> str:
     return f"{value:,.1f}" if count and value is not None else "n/a"
 
 
-def _statuses(result: Result) -> Any:
+def _statuses(result: Result | AggregateResult) -> Any:
     return status_codes(result.scenario)
 
 

@@ -208,6 +208,8 @@ def _metrics(args: argparse.Namespace) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     first, sep, last = args.metrics.partition("/")
+    start: datetime | None
+    end: datetime | None
     try:
         start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
     except ValueError:

@@ -172,7 +172,7 @@ def _sam_transform(source: str, data: Mapping[str, Any], region: str) -> Mapping
 def _merge_body(props: Any, body: Mapping[str, Any]) -> None:
     """Put the user's OpenAPI paths back (cfn-lint blanks a DefinitionBody next to Auth or Cors)."""
     generated = props.get("Body") if isinstance(props.get("Body"), Mapping) else {}
-    merged = copy.deepcopy(body)
+    merged = dict(copy.deepcopy(body))
     paths = merged.setdefault("paths", {})
     for path, methods in (generated.get("paths") or {}).items():
         target = paths.setdefault(path, {})
