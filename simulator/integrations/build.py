@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.functions.pool import build_functions
+from simulator.functions.request_rate import request_rates
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
 
@@ -23,5 +24,6 @@ def build_integrations(
     Routes that name the same function share one :class:`LambdaIntegration`, so they share
     its environments and random streams."""
     functions = build_functions(scenario, seed)
-    by_name = {f.name: LambdaIntegration(f, host) for f in functions}
+    rates = request_rates(scenario)
+    by_name = {f.name: LambdaIntegration(f, host, rates[f.index]) for f in functions}
     return [by_name[r.function] for r in scenario.routes], functions

@@ -167,7 +167,8 @@ def lambda_concurrency(result: Result, interval_s: float = 1.0) -> Figure:
     edges = np.arange(n + 1) * interval_s
     mids = (edges[:-1] + edges[1:]) / 2
     a = result.attempts
-    ran_all = (a["function"] >= 0) & (a["gateway_cause"] != oc.LAMBDA_THROTTLED)
+    refused = np.isin(a["gateway_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    ran_all = (a["function"] >= 0) & ~refused
     cold_all = ran_all & ((a["flags"] & COLD) != 0)
     pool = scenario.account.lambda_concurrency - sum(f.reserved_concurrency or 0 for f in functions)
 
