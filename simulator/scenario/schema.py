@@ -351,12 +351,19 @@ class Behaviour(_Model):
     #: Also limit a function with provisioned concurrency P to 10 x P invocations per
     #: second, spillover included ("Invocation requests per function version or alias").
     provisioned_request_rate_limit: bool = False
+    @field_validator("max_environment_lifetime", mode="before")
+    @classmethod
+    def _lifetime_off(cls, v: Any) -> Any:
+        return None if v == "off" else v
+
     #: Which idle environment serves the next request: most or least recently used.
     environment_reuse: Literal["mru", "lru"] = "mru"
     #: How long an idle on-demand environment is kept (functions may override).
     idle_timeout: DistSpec = FixedDist(kind="fixed", value="10m")
     #: An environment is retired once it has lived this long (checked when it goes idle).
-    max_environment_lifetime: Duration | None = 7200.0
+    #: Off (None, or "off" in a file) by default: AWS says only "every few hours", and the
+    #: one published observation ("every two hours") gives no numbers; see the README.
+    max_environment_lifetime: Duration | None = None
     #: "per_function" (since Nov 2023: 1,000 new environments per 10 s per function,
     #: refilled continuously) or "account_burst" (before: an account-wide burst, then
     #: 500 more per minute).
