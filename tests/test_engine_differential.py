@@ -58,6 +58,7 @@ SHIPPED = [
     ("rest_usage_plans.toml", {"duration": "2m", "start": "2026-03-02T23:59:00Z"}),
     ("slow_integration_retry_storm.toml", {"duration": "2m"}),
     ("http_api_routes.toml", {"duration": "40s"}),
+    ("shared_account.toml", {"duration": "42s"}),
 ]
 
 
