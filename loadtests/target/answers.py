@@ -9,8 +9,8 @@ cause                             REST API              HTTP API
 forbidden                         403 Forbidden         --
 throttled_* (any throttle)        429 Too Many Requests 429 Too Many Requests
 quota_exceeded                    429 Limit Exceeded    --
-lambda_throttled                  500 (502) Internal    500 Internal Server Error
-                                  server error
+lambda_throttled,                 500 (502) Internal    500 Internal Server Error
+lambda_rate_throttled             server error
 function_error, function_timeout  502 Internal server   500 Internal Server Error
                                   error
 integration_timeout               504 Endpoint request  503 Service Unavailable

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.functions.pool import build_functions
+from simulator.functions.request_rate import request_rates
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
 from simulator.integrations.web_function import WebEndpoint
@@ -25,7 +26,9 @@ def build_integrations(
     or a :class:`WebEndpoint` for a web function), so they share its environments and random
     streams."""
     functions = build_functions(scenario, seed)
+    rates = request_rates(scenario)
     by_name: dict[str, Integration] = {}
     for spec, f in zip(scenario.functions, functions):
-        by_name[f.name] = WebEndpoint(f, spec.web, host) if spec.web is not None else LambdaIntegration(f, host)
+        by_name[f.name] = (WebEndpoint(f, spec.web, host) if spec.web is not None
+                           else LambdaIntegration(f, host, rates[f.index]))
     return [by_name[r.function] for r in scenario.routes], functions

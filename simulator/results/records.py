@@ -255,7 +255,8 @@ class Result:
         flags = a["flags"]
         cause = a["gateway_cause"]
         gcause = cause
-        invoked = (fn >= 0) & (cause != oc.LAMBDA_THROTTLED)
+        refused = np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+        invoked = (fn >= 0) & ~refused
         t_c, f_c, n_c = self._conc
         out: dict[str, dict[str, int]] = {}
         for i, f in enumerate(self.scenario.functions):
@@ -265,7 +266,7 @@ class Result:
             out[f.name] = {
                 "invocations": int(np.sum(ran)),
                 "cold_starts": int(np.sum(ran & ((flags & COLD) != 0))),
-                "throttles": int(np.sum(mine & (cause == oc.LAMBDA_THROTTLED))),
+                "throttles": int(np.sum(mine & refused)),
                 "errors": int(np.sum(ran & np.isin(gcause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT)))),
                 "function_timeouts": int(np.sum(ran & (gcause == oc.FUNCTION_TIMEOUT))),
                 "peak_concurrency": peak,

@@ -40,12 +40,13 @@ from simulator.limits import (
     echo,
     read_bounded,
 )
+from simulator.scenario.background import Background
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
 
 __all__ = [
-    "Account", "Api", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan",
-    "WebFunction",
+    "Account", "Api", "Background", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle",
+    "UsagePlan", "WebFunction",
 ]
 
 
@@ -254,6 +255,8 @@ class Account(_Model):
     lambda_concurrency: int = Field(default=1000, ge=1, le=MAX_CONCURRENCY)
     unreserved_min: int = Field(default=100, ge=0, le=MAX_CONCURRENCY)
     region: str = "us-east-1"
+    #: Load of other APIs and functions sharing the account's limits (``[[account.background]]``).
+    background: list[Background] = []
 
 
 class Stage(_Model):
@@ -382,12 +385,28 @@ class Behaviour(_Model):
     lambda_throttle_status: Literal[500, 502] = 500
     #: Status an HTTP API client sees on an integration timeout (503 observed).
     http_api_timeout_status: Literal[503, 504] = 503
+    #: Lambda's request-rate limit on synchronous invocations, 10 per second per unit of
+    #: concurrency: account-wide and per function with reserved concurrency (AWS's Lambda
+    #: quotas page; see simulator.functions.request_rate).
+    lambda_request_rate_limit: bool = True
+    #: Seconds of its rate the request-rate bucket holds (AWS documents no burst).
+    lambda_request_rate_burst_s: float = Field(default=1.0, gt=0, le=3600)
+    #: Also limit a function with provisioned concurrency P to 10 x P invocations per
+    #: second, spillover included ("Invocation requests per function version or alias").
+    provisioned_request_rate_limit: bool = False
+    @field_validator("max_environment_lifetime", mode="before")
+    @classmethod
+    def _lifetime_off(cls, v: Any) -> Any:
+        return None if v == "off" else v
+
     #: Which idle environment serves the next request: most or least recently used.
     environment_reuse: Literal["mru", "lru"] = "mru"
     #: How long an idle on-demand environment is kept (functions may override).
     idle_timeout: DistSpec = FixedDist(kind="fixed", value="10m")
     #: An environment is retired once it has lived this long (checked when it goes idle).
-    max_environment_lifetime: Duration | None = 7200.0
+    #: Off (None, or "off" in a file) by default: AWS says only "every few hours", and the
+    #: one published observation ("every two hours") gives no numbers; see the README.
+    max_environment_lifetime: Duration | None = None
     #: "per_function" (since Nov 2023: 1,000 new environments per 10 s per function,
     #: refilled continuously) or "account_burst" (before: an account-wide burst, then
     #: 500 more per minute).
