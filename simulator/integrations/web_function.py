@@ -53,7 +53,7 @@ from simulator import outcomes as oc
 from simulator import rules
 from simulator.functions.pool import FunctionState
 from simulator.integrations.base import Call, Host
-from simulator.scenario.schema import WebFunction
+from simulator.scenario.web_function import WebFunction
 
 __all__ = ["WebEndpoint"]
 
