@@ -42,6 +42,15 @@ from simulator.limits import (
 )
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
+from simulator.scenario.concurrency import (
+    Concurrency,
+    ProvisionedAutoscaling,
+    Schedule,
+    as_schedule,
+    changes,
+    check_schedule,
+    peak,
+)
 
 __all__ = ["Account", "Api", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan"]
 
@@ -279,8 +288,11 @@ class Function(_Model):
     memory_mb: int = 128
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     timeout: Duration = 3.0
-    reserved_concurrency: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY)
-    provisioned_concurrency: int = Field(default=0, ge=0, le=MAX_CONCURRENCY)
+    #: A count, or a schedule [["0s", 50], ["9h", 10]] (simulator.scenario.concurrency).
+    reserved_concurrency: Concurrency | None = None
+    provisioned_concurrency: Concurrency = 0
+    #: Target tracking of provisioned concurrency; provisioned_concurrency is then its minimum.
+    provisioned_autoscaling: ProvisionedAutoscaling | None = None
     duration: DistSpec
     init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
     idle_timeout: DistSpec | None = None
@@ -307,6 +319,31 @@ class Function(_Model):
     @classmethod
     def _error_rate(cls, v: float) -> float:
         return _between(v, 0.0, 1.0)
+
+    @field_validator("reserved_concurrency", "provisioned_concurrency")
+    @classmethod
+    def _concurrency(cls, v: Any) -> Any:
+        return v if v is None else check_schedule(v)
+
+    @property
+    def provisioned_schedule(self) -> Schedule:
+        """Provisioned concurrency (the minimum, with autoscaling) as ``(time_s, count)`` steps."""
+        return as_schedule(self.provisioned_concurrency)
+
+    @property
+    def reserved_schedule(self) -> Schedule | None:
+        """Reserved concurrency as ``(time_s, count)`` steps, or None when the function has none."""
+        return None if self.reserved_concurrency is None else as_schedule(self.reserved_concurrency)
+
+    @property
+    def provisioned_peak(self) -> int:
+        """The most provisioned concurrency the function can have during the run."""
+        return peak(self.provisioned_schedule, self.provisioned_autoscaling)
+
+    @property
+    def changes_concurrency(self) -> bool:
+        """Whether the function's reserved or provisioned concurrency changes during the run."""
+        return changes(self.reserved_schedule, self.provisioned_schedule, self.provisioned_autoscaling)
 
 
 # --------------------------------------------------------------------------- usage plans
@@ -360,6 +397,12 @@ class Behaviour(_Model):
     throttle_algorithm: Literal["aws_token_bucket", "nginx_limit_req"] = "aws_token_bucket"
     #: First day of a WEEK quota period (UTC).
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
+    #: How long provisioned environments added during a run take to become ready. AWS reports
+    #: an allocation as IN_PROGRESS until READY and documents no duration: 0 s (neutral).
+    provisioned_allocation_delay: Duration = 0.0
+    #: Each provisioned environment is re-initialised this often ("AWS Lambda periodically
+    #: recycles the execution environments", no interval documented): off by default.
+    provisioned_recycle_interval: Duration | None = None
 
 
 # --------------------------------------------------------------------------- cost
