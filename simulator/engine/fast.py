@@ -125,6 +125,12 @@ def unsupported(scenario: Scenario) -> str | None:
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
     if any(d.kind == "sequence" for d in specs):
         return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
+    changing = [f.name for f in scenario.functions if f.changes_concurrency]
+    if changing:
+        return (f"the fast engine has no concurrency that changes during a run (schedules or "
+                f"provisioned_autoscaling of function {changing[0]!r})")
+    if b.provisioned_recycle_interval is not None and any(f.provisioned_peak for f in scenario.functions):
+        return "the fast engine has no behaviour.provisioned_recycle_interval (provisioned environments re-initialised)"
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulator.functions.capacity import start_capacity
 from simulator.functions.pool import build_functions
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
@@ -21,7 +22,9 @@ def build_integrations(
     """The integration of each route (in scenario order) and the functions behind them.
 
     Routes that name the same function share one :class:`LambdaIntegration`, so they share
-    its environments and random streams."""
+    its environments and random streams. Concurrency changes during the run (schedules,
+    target tracking) are scheduled on *host* here."""
     functions = build_functions(scenario, seed)
+    start_capacity(functions, scenario, seed, host)
     by_name = {f.name: LambdaIntegration(f, host) for f in functions}
     return [by_name[r.function] for r in scenario.routes], functions
