@@ -282,7 +282,7 @@ class Result:
                 "provisioned_concurrency": f.provisioned_concurrency,
                 "provisioned_invocations": int(np.sum(ran & ((flags & PROVISIONED) != 0))),
                 "provisioned_spillover": int(np.sum(ran & ((flags & PROVISIONED) == 0)))
-                if f.provisioned_concurrency
+                if f.provisioned_peak
                 else 0,
             }
         return out
