@@ -62,7 +62,8 @@ def _shape(value: Any) -> Any:
 
 
 def check_schedule(v: Any) -> Any:
-    """A count in range, or a schedule that starts at 0 s with increasing times."""
+    """A count in range, or a schedule that starts at 0 s with increasing times (a schedule
+    of one point is that point's count)."""
     if isinstance(v, int):
         if not 0 <= v <= MAX_CONCURRENCY:
             raise PydanticCustomError("range", "must be between 0 and {high}, got {got}",
@@ -80,7 +81,7 @@ def check_schedule(v: Any) -> Any:
         if not 0 <= n <= MAX_CONCURRENCY:
             raise PydanticCustomError("range", "schedule values must be between 0 and {high}, got {got}",
                                       {"high": MAX_CONCURRENCY, "got": n})
-    return tuple(v)
+    return v[0][1] if len(v) == 1 else tuple(v)  # one point is a constant
 
 
 #: A concurrency setting: one count, or a schedule of counts.
