@@ -81,7 +81,7 @@ def check_schedule(v: Any) -> Any:
         if not 0 <= n <= MAX_CONCURRENCY:
             raise PydanticCustomError("range", "schedule values must be between 0 and {high}, got {got}",
                                       {"high": MAX_CONCURRENCY, "got": n})
-    return v[0][1] if len(v) == 1 else tuple(v)  # one point is a constant
+    return v[0][1] if len(v) == 1 else list(v)  # one point is a constant
 
 
 #: A concurrency setting: one count, or a schedule of counts.
