@@ -14,7 +14,8 @@ see :mod:`simulator.scenario.concurrency`):
   concurrency at once (AWS: provisioned concurrency counts toward reserved and account
   concurrency) and serve requests once allocated, ``behaviour.provisioned_allocation_delay``
   later (0 s by default: AWS reports an allocation as ``IN_PROGRESS`` until ``READY``
-  and documents no duration);
+  and documents no duration). On-demand invocations already running finish, so until
+  they do a function at its reserved concurrency can run that many more;
 * *less provisioned concurrency*: idle provisioned environments are retired at once,
   least recently used first; a busy one finishes its invocation (nothing is cut off) and
   is retired when it comes back. Until then it still counts against concurrency, so a
