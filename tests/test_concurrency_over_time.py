@@ -327,3 +327,36 @@ def test_periods_bill_between_the_use_and_five_minutes_more_per_period(steps: li
     assert sum(n * d for n, d in periods) == used
     assert used <= billed < used + 300 * sum(n for n, _ in periods) + 1e-9
     assert all(n > 0 and d > 0 for n, d in periods)
+
+
+# --------------------------------------------------------------------------- what cannot follow a schedule
+
+CHANGING = """
+name = "s"
+duration = "2s"
+routes = [{ name = "GET /a", function = "f" }]
+functions = [{ name = "f", duration = "5ms", provisioned_concurrency = [["0s", 0], ["1s", 2]] }]
+[[clients]]
+name = "open"
+routes = { "GET /a" = 1 }
+arrivals = { process = "uniform", rate = 5 }
+"""
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["validate", "{path}", "--target", "emulated", "--out", "{tmp}/v"],
+     "{path}: functions.f: the local targets keep concurrency fixed"),
+    (["serve", "{path}", "--port", "18123"], "{path}: functions.f: the local targets keep concurrency fixed"),
+    (["export", "{path}", "-o", "{tmp}/x.yaml"], "functions.f: concurrency that changes during the run"),
+])
+def test_local_targets_and_export_refuse_changing_concurrency_in_one_line(
+        argv: list[str], says: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text(CHANGING)
+    code = main([a.format(path=path, tmp=tmp_path) for a in argv])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and says.format(path=path) in lines[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
