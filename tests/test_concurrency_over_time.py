@@ -6,6 +6,7 @@ test below pins down when a change takes effect and what it does to the requests
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from simulator.engine.fast import unsupported
 from simulator.outcomes import COLD, LAMBDA_THROTTLED, OK, PROVISIONED
 
 ROUTE = "GET /x"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(duration: str = "3m", clients: list[dict[str, Any]] | None = None,
@@ -124,13 +126,26 @@ def test_target_tracking_scales_out_after_three_datapoints_of_one_minute() -> No
     assert r.provisioned_changes == ((180.0, 0, 4),)
 
 
-def test_target_tracking_scale_out_waits_for_its_datapoints_and_cooldown() -> None:
+def test_target_tracking_with_one_datapoint_of_30s_scales_out_at_30s() -> None:
     s = scenario(duration="10m", clients=BUSY_USERS, provisioned_concurrency=1,
                  provisioned_autoscaling={"target_utilization": 0.9, "max_capacity": 2, "scale_out_datapoints": 1,
                                           "metric_period": "30s"})
     r = simulator.simulate(s, engine="simpy")
     # One user's worth of environments is provisioned: utilization 1.0 at the first 30 s period.
     assert r.provisioned_changes == ((30.0, 0, 2),)
+
+
+def test_target_tracking_waits_out_its_scale_out_cooldown() -> None:
+    # Four busy users, one provisioned environment, one 30 s datapoint above 0.9 per scale-out:
+    # 1 -> 2 at 30 s; the next scale-outs wait for the 2 min cooldown (150 s, 270 s).
+    users = [dict(BUSY_USERS[0], arrivals=dict(BUSY_USERS[0]["arrivals"], users=4))]
+    scaling = {"target_utilization": 0.9, "max_capacity": 10, "scale_out_datapoints": 1, "metric_period": "30s"}
+    s = scenario(duration="5m", clients=users, provisioned_concurrency=1,
+                 provisioned_autoscaling=dict(scaling, scale_out_cooldown="2m"))
+    assert simulator.simulate(s, engine="simpy").provisioned_changes == ((30.0, 0, 2), (150.0, 0, 3), (270.0, 0, 4))
+    s = scenario(duration="5m", clients=users, provisioned_concurrency=1, provisioned_autoscaling=scaling)
+    assert simulator.simulate(s, engine="simpy").provisioned_changes == ((30.0, 0, 2), (60.0, 0, 3), (90.0, 0, 4),
+                                                                          (120.0, 0, 5))
 
 
 def test_target_tracking_scales_in_after_fifteen_datapoints_to_the_scheduled_minimum() -> None:
@@ -224,6 +239,17 @@ def test_the_fast_engine_declines_changing_concurrency_and_auto_says_why() -> No
     assert r.engine == "simpy" and "changes during a run" in (r.engine_note or "")
     assert unsupported(scenario(provisioned_concurrency=4)) is None
     assert unsupported(scenario(provisioned_concurrency=4, behaviour={"provisioned_recycle_interval": "1h"}))
+
+
+def test_the_shipped_schedule_with_fixed_values_runs_the_same_on_both_engines() -> None:
+    fixed = {"duration": "2m", "cost.month_from": "run", "functions.feed.provisioned_concurrency": "3",
+             "clients.app.arrivals.bursts": []}
+    s = simulator.load_scenario(ROOT / "scenarios" / "scheduled_capacity.toml", overrides=fixed)
+    assert unsupported(s) is None
+    ref, fast = simulator.simulate(s, engine="simpy"), simulator.simulate(s, engine="fast")
+    assert attempts(ref) == attempts(fast) and ref.n_attempts > 100
+    one, two = ref.summary(), fast.summary()
+    assert one.pop("engine") == "simpy" and two.pop("engine") == "fast" and one == two
 
 
 def test_constant_schedules_match_the_plain_numbers_on_both_engines() -> None:
