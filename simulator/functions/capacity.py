@@ -26,7 +26,9 @@ see :mod:`simulator.scenario.concurrency`):
 
 **Target tracking** (``provisioned_autoscaling``): every ``metric_period`` the pool's
 ``ProvisionedConcurrencyUtilization`` (busy provisioned environments / ready ones, its
-time-weighted ``Average`` over the period or its ``Maximum``) is one datapoint; no ready
+time-weighted ``Average`` over the period or its ``Maximum``; the metric is described under
+"Provisioned concurrency metrics" in
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html) is one datapoint; no ready
 provisioned environment in a period gives no datapoint. ``scale_out_datapoints``
 consecutive datapoints above the target scale out, ``scale_in_datapoints`` below it scale
 in, to ``ceil(configured x datapoint / target)`` within ``[minimum, max_capacity]``, at
