@@ -168,7 +168,6 @@ class FunctionPool:
         while idle and idle[0].expires <= now:
             idle.popleft()
 
-
     # ------------------------------------------------------------------ provisioned concurrency over time
 
     def provisioned_count(self) -> int:
@@ -216,7 +215,8 @@ def build_functions(scenario: Scenario, seed: int) -> list[FunctionState]:
     """Every function of *scenario* with its pool, limits and named random streams, in
     scenario order: the one way both the engine and the real-time runtime set Lambda up."""
     b = scenario.behaviour
-    reserved_total = sum(f.reserved_schedule[0][1] for f in scenario.functions if f.reserved_schedule)
+    reserved_total = sum(f.reserved_schedule[0][1] for f in scenario.functions
+                         if f.reserved_schedule is not None)
     unreserved = UnreservedPool(scenario.account.lambda_concurrency - reserved_total)
     account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
     out = []
