@@ -385,6 +385,10 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
                                    "or the URL of an API such as http://127.0.0.1:8080")
         check_host(target, allow_remote=allow_remote, option="--target")
         return
+    from loadtests.target.serve import fixed_concurrency_error
+
+    if problem := fixed_concurrency_error(scenario, str(path)):
+        raise ThrottlesimError(problem)
     if target != "nginx":
         return
     if any(p.quota is not None for p in scenario.usage_plans):

@@ -87,6 +87,7 @@ from simulator.cost.bill import (
     lambda_cost,
     logs_cost,
 )
+from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
 from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS, PROVISIONED
 
@@ -252,7 +253,9 @@ def price_usage(
         opening +
         f"every billed quantity is multiplied by {scale:.6g} ({month_hours:g} h x 3600 s / "
         f"{scenario.duration:g} s) to a {month_hours:g}-hour month and priced with the monthly "
-        f"volume tiers{allowances}; provisioned concurrency is billed for the whole month."
+        f"volume tiers{allowances}; provisioned concurrency is billed for the whole month "
+        f"(when it changes during the run, its periods in the run, each rounded up to 5 minutes, "
+        f"times {scale:.6g})."
     )
     return RunCost(
         run=run,
@@ -332,9 +335,16 @@ class Usage:
             kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
         }
         self.cause_counts = np.bincount(cause, minlength=n_k)
+        for i, f in enumerate(functions):
+            if f.changes_concurrency:
+                changes = [(float(t), int(n)) for t, k, n in result.provisioned_changes if k == i]
+                self.provisioned_steps[i] = [(0.0, f.provisioned_schedule[0][1]), *changes]
 
     def _describe(self, scenario: Scenario) -> None:
         self.functions = scenario.functions
+        self.duration_s = float(scenario.duration)
+        #: Per function whose provisioned concurrency changed during the run, its (time, count) steps.
+        self.provisioned_steps: dict[int, list[tuple[float, int]]] = {}
         self.client_names = tuple(c.name for c in scenario.clients)
         self.function_names = tuple(f.name for f in scenario.functions)
         self.api_type = scenario.api.type
@@ -358,20 +368,24 @@ class Usage:
         for *provisioned_seconds*; API Gateway and data transfer lines split by client and
         function."""
         per_function = {kind: cube.sum(axis=(1, 2)) for kind, cube in self.cube.items()}
-        usages = [
-            LambdaUsage(
+        usages = []
+        for i, f in enumerate(self.functions):
+            steps = self.provisioned_steps.get(i)
+            periods = provisioned_periods(steps, self.duration_s) if steps is not None else ()
+            pc = max((n for n, _ in periods), default=0) if steps is not None else f.provisioned_peak
+            usages.append(LambdaUsage(
                 requests=float(per_function["requests"][i]) * scale,
                 billed_ms=float(per_function["on_demand_ms"][i]) * scale,
                 memory_mb=f.memory_mb,
                 architecture=f.architecture,
-                provisioned_concurrency=f.provisioned_concurrency,
-                provisioned_seconds=provisioned_seconds if f.provisioned_concurrency > 0 else 0.0,
+                provisioned_concurrency=pc,
+                provisioned_seconds=provisioned_seconds if pc > 0 and not periods else 0.0,
                 provisioned_billed_ms=float(per_function["provisioned_ms"][i]) * scale,
                 ephemeral_storage_mb=f.ephemeral_storage_mb,
                 function=f.name,
-            )
-            for i, f in enumerate(self.functions)
-        ]
+                provisioned_periods=periods,
+                provisioned_repeat=scale,
+            ))
         units = float(self.cube["gateway"].sum()) * scale
         if self.api_type == "REST":
             gateway = api_gateway_cost(rest_requests=units, free_tier=free_tier, prices=table)

@@ -128,6 +128,12 @@ def unsupported(scenario: Scenario) -> str | None:
     web = [f.name for f in scenario.functions if f.web is not None]
     if web:
         return f"the fast engine has no Lambda Web Functions (functions.{web[0]}.web)"
+    changing = [f.name for f in scenario.functions if f.changes_concurrency]
+    if changing:
+        return (f"the fast engine has no concurrency that changes during a run (schedules or "
+                f"provisioned_autoscaling of function {changing[0]!r})")
+    if b.provisioned_recycle_interval is not None and any(f.provisioned_peak for f in scenario.functions):
+        return "the fast engine has no behaviour.provisioned_recycle_interval (provisioned environments re-initialised)"
     return None
 
 

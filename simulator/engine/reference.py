@@ -124,6 +124,10 @@ class ReferenceEngine:
         """Record *function*'s invocations in flight from *now*."""
         self.rec.concurrency(now, function, busy)
 
+    def provisioned(self, now: float, function: int, configured: int) -> None:
+        """Record *function*'s configured provisioned concurrency from *now* (a schedule or target tracking)."""
+        self.rec.provisioned(now, function, configured)
+
     # ------------------------------------------------------------------ one attempt
 
     def _pick_route(self, c: _Client) -> int:

@@ -45,6 +45,9 @@ class Host(Protocol):
     def concurrency(self, now: float, function: int, busy: int) -> None:
         """Record that *function* has *busy* invocations in flight from *now*."""
 
+    def provisioned(self, now: float, function: int, configured: int) -> None:
+        """Record that *function* has *configured* provisioned concurrency from *now*."""
+
 
 class Integration(Protocol):
     """A route's backend."""

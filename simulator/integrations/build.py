@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulator.functions.capacity import start_capacity
 from simulator.functions.pool import build_functions
 from simulator.functions.request_rate import request_rates
 from simulator.integrations.base import Host, Integration
@@ -24,8 +25,10 @@ def build_integrations(
 
     Routes that name the same function share one integration (a :class:`LambdaIntegration`,
     or a :class:`WebEndpoint` for a web function), so they share its environments and random
-    streams."""
+    streams. Concurrency changes during the run (schedules, target tracking) are scheduled on
+    *host* here."""
     functions = build_functions(scenario, seed)
+    start_capacity(functions, scenario, seed, host)
     rates = request_rates(scenario)
     by_name: dict[str, Integration] = {}
     for spec, f in zip(scenario.functions, functions):

@@ -92,6 +92,10 @@ class Recorder:
         self.conc_t = array("d")
         self.conc_f = array("q")
         self.conc_n = array("q")
+        #: (time, function, configured provisioned concurrency) at every change during the run.
+        self.prov_t = array("d")
+        self.prov_f = array("q")
+        self.prov_n = array("q")
 
     def new_request(self, client: int, route: int, t: float) -> int:
         r = self.r_int
@@ -115,6 +119,11 @@ class Recorder:
         self.conc_t.append(t)
         self.conc_f.append(function)
         self.conc_n.append(busy)
+
+    def provisioned(self, t: float, function: int, configured: int) -> None:
+        self.prov_t.append(t)
+        self.prov_f.append(function)
+        self.prov_n.append(configured)
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,9 @@ class Result:
             np.frombuffer(recorder.conc_f, dtype=np.int64),
             np.frombuffer(recorder.conc_n, dtype=np.int64),
         )
+        #: (time_s, function, configured) at every change of provisioned concurrency.
+        self.provisioned_changes = tuple(zip(getattr(recorder, "prov_t", ()), getattr(recorder, "prov_f", ()),
+                                             getattr(recorder, "prov_n", ())))
 
     # ------------------------------------------------------------------ sizes
 
@@ -273,7 +285,7 @@ class Result:
                 "provisioned_concurrency": f.provisioned_concurrency,
                 "provisioned_invocations": int(np.sum(ran & ((flags & PROVISIONED) != 0))),
                 "provisioned_spillover": int(np.sum(ran & ((flags & PROVISIONED) == 0)))
-                if f.provisioned_concurrency
+                if f.provisioned_peak
                 else 0,
             }
         return out

@@ -117,7 +117,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     for i, f in enumerate(functions):
         mine = a["function"] == i
         sel = f_c == i
-        spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency
+        spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_peak
                  else np.zeros(n, np.int64))
         per_function.append((f.name, count(mine & ran), count(mine & throttled),
                              _max_level(t_c[sel], n_c[sel], n, interval_s), spill))

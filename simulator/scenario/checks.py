@@ -20,8 +20,10 @@ from typing import Any
 
 from simulator.limits import DATE_RANGE, MAX_REQUESTS, echo
 from simulator.redact import redact_key
+from simulator.scenario.concurrency import value_at
 from simulator.scenario.regions import known_regions
 from simulator.scenario.schema import Scenario
+from simulator.units import format_duration
 
 __all__ = ["check_references", "suggest"]
 
@@ -219,7 +221,23 @@ def _typical_month(s: Scenario) -> Problems:
 
 
 def _concurrency(s: Scenario) -> Problems:
-    """Reserved and provisioned concurrency fit each function and the account."""
+    """Reserved and provisioned concurrency fit each function and the account, at every
+    instant a schedule changes them (with target tracking, at its maximum capacity)."""
+    problems = _autoscaling(s)
+    account = s.account
+    if account.unreserved_min > account.lambda_concurrency:  # the sums below would mislead
+        return [*problems, ("account.unreserved_min", f"must not exceed lambda_concurrency "
+                            f"({account.lambda_concurrency}), got {account.unreserved_min}")]
+    times = sorted({t for f in s.functions for sched in (f.provisioned_schedule, f.reserved_schedule or ())
+                    for t, _ in sched})
+    for t in times:
+        found = _concurrency_at(s, t, "" if len(times) == 1 else f" at {format_duration(t) if t else '0s'}")
+        if found:
+            return problems + found
+    return problems
+
+
+def _concurrency_at(s: Scenario, t: float, when: str) -> Problems:
     problems: Problems = []
     reserved_total = 0
     unreserved_provisioned = 0
@@ -232,27 +250,43 @@ def _concurrency(s: Scenario) -> Problems:
                     problems.append((f"functions[{i}].{key}", "a web function has none (its endpoint scales "
                                      "from zero up to web.max_environments); remove it"))
             continue
-        if f.reserved_concurrency is not None:
-            reserved_total += f.reserved_concurrency
-            if f.provisioned_concurrency > f.reserved_concurrency:
-                problems.append((f"functions[{i}].provisioned_concurrency",
-                                 f"must not exceed reserved_concurrency ({f.reserved_concurrency}), "
-                                 f"got {f.provisioned_concurrency}"))
+        scaling = f.provisioned_autoscaling
+        provisioned = scaling.max_capacity if scaling is not None else value_at(f.provisioned_schedule, t)
+        if f.reserved_schedule is not None:
+            reserved = value_at(f.reserved_schedule, t)
+            reserved_total += reserved
+            if provisioned > reserved:
+                key = "provisioned_autoscaling.max_capacity" if scaling is not None else "provisioned_concurrency"
+                problems.append((f"functions[{i}].{key}", f"must not exceed reserved_concurrency ({reserved}){when}, "
+                                 f"got {provisioned}"))
         else:
-            unreserved_provisioned += f.provisioned_concurrency
+            unreserved_provisioned += provisioned
     account = s.account
     pool = account.lambda_concurrency - account.unreserved_min
     unreserved = account.lambda_concurrency - reserved_total
-    if account.unreserved_min > account.lambda_concurrency:  # the sums below would mislead
-        problems.append(("account.unreserved_min", f"must not exceed lambda_concurrency "
-                         f"({account.lambda_concurrency}), got {account.unreserved_min}"))
-    elif reserved_total > pool:
-        problems.append(("functions", f"reserved concurrency adds up to {reserved_total}, more than the "
+    if reserved_total > pool:
+        problems.append(("functions", f"reserved concurrency adds up to {reserved_total}{when}, more than the "
                          f"{pool} the account can reserve (lambda_concurrency {account.lambda_concurrency} "
                          f"minus unreserved_min {account.unreserved_min})"))
     elif unreserved_provisioned > unreserved:
         problems.append(("functions", f"provisioned concurrency of functions without reserved concurrency "
-                         f"adds up to {unreserved_provisioned}, more than the unreserved pool ({unreserved})"))
+                         f"adds up to {unreserved_provisioned}{when}, more than the unreserved pool ({unreserved})"))
+    return problems
+
+
+def _autoscaling(s: Scenario) -> Problems:
+    """Target tracking's maximum is at least its minimum; the recycle interval is positive."""
+    problems: Problems = []
+    for i, f in enumerate(s.functions):
+        scaling = f.provisioned_autoscaling
+        top = max(n for _, n in f.provisioned_schedule)
+        if scaling is not None and scaling.max_capacity < top:
+            problems.append((f"functions[{i}].provisioned_autoscaling.max_capacity",
+                             f"must be at least provisioned_concurrency, its minimum ({top}), "
+                             f"got {scaling.max_capacity}"))
+    interval = s.behaviour.provisioned_recycle_interval
+    if interval is not None and interval <= 0:
+        problems.append(("behaviour.provisioned_recycle_interval", "must be longer than 0s (or left out: off)"))
     return problems
 
 

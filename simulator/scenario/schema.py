@@ -16,184 +16,42 @@ importable from :mod:`simulator.scenario`.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from simulator import dists
 from simulator.limits import (
     DATE_RANGE,
     MAX_CONCURRENCY,
     MAX_COUNT,
-    MAX_DURATION_S,
-    MAX_SAMPLES_BYTES,
     MAX_THROTTLE_RATE_PER_S,
     echo,
-    read_bounded,
 )
 from simulator.scenario.background import Background
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
+from simulator.scenario.concurrency import (
+    Concurrency,
+    ProvisionedAutoscaling,
+    Schedule,
+    as_schedule,
+    changes,
+    check_schedule,
+    peak,
+)
+from simulator.scenario.distributions import DistSpec, FixedDist, LogNormalDist
 from simulator.scenario.web_function import WebFunction
 
 __all__ = [
     "Account", "Api", "Background", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle",
     "UsagePlan", "WebFunction",
-]
-
-
-# --------------------------------------------------------------------------- distributions
-
-
-class FixedDist(_Model):
-    kind: Literal["fixed"]
-    value: Duration
-
-    def build(self) -> dists.Distribution:
-        return dists.Fixed(self.value)
-
-
-class ExponentialDist(_Model):
-    kind: Literal["exponential"]
-    mean: Duration
-
-    @field_validator("mean")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise PydanticCustomError("range", "must be greater than 0s")
-        return v
-
-    def build(self) -> dists.Distribution:
-        return dists.Exponential(self.mean)
-
-
-class LogNormalDist(_Model):
-    kind: Literal["lognormal"]
-    median: Duration
-    p99: Duration
-
-    @model_validator(mode="after")
-    def _order(self) -> LogNormalDist:
-        if self.median <= 0:
-            raise PydanticCustomError("range", "median must be greater than 0s")
-        if self.p99 < self.median:
-            raise PydanticCustomError("range", "p99 must be at least the median")
-        return self
-
-    def build(self) -> dists.Distribution:
-        if self.p99 == self.median:
-            return dists.Fixed(self.median)
-        return dists.LogNormal(self.median, self.p99)
-
-
-class UniformDist(_Model):
-    kind: Literal["uniform"]
-    low: Duration
-    high: Duration
-
-    @model_validator(mode="after")
-    def _order(self) -> UniformDist:
-        if self.high < self.low:
-            raise PydanticCustomError("range", "high must be at least low")
-        return self
-
-    def build(self) -> dists.Distribution:
-        return dists.Uniform(self.low, self.high)
-
-
-class EmpiricalDist(_Model):
-    kind: Literal["empirical"]
-    file: str
-    unit: Literal["us", "ms", "s"] = "ms"
-    values: tuple[float, ...] = Field(default=(), exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, dict) or "values" in data or not isinstance(data.get("file"), str):
-            return data
-        base = (info.context or {}).get("base_dir")
-        from pathlib import Path
-
-        path = Path(data["file"])
-        if base is not None and not path.is_absolute():
-            path = Path(base) / path
-        try:
-            lines = read_bounded(str(path), MAX_SAMPLES_BYTES).decode("utf-8-sig").split()
-        except OSError:
-            raise PydanticCustomError(
-                "file", "cannot read samples file {path}", {"path": str(path), "key": "file"}
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise PydanticCustomError(
-                "file", "{path}: not UTF-8 text (byte {at})", {"path": str(path), "at": exc.start, "key": "file"}
-            ) from None
-        except ValueError as exc:
-            raise PydanticCustomError(
-                "file", "{path}: {why}", {"path": str(path), "why": str(exc), "key": "file"}
-            ) from None
-        unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0}.get(data.get("unit", "ms"), 1e-3)
-        values = []
-        for number, word in enumerate(lines, 1):
-            try:
-                value = float(word)
-            except ValueError:
-                raise PydanticCustomError(
-                    "file",
-                    "{path}: sample {n} is not a number: {word}",
-                    {"path": str(path), "n": number, "word": echo(word), "key": "file"},
-                ) from None
-            if not math.isfinite(value) or value * unit > MAX_DURATION_S:
-                raise PydanticCustomError(
-                    "file",
-                    "{path}: sample {n} must be a finite number of {unit}, got {word}",
-                    {"path": str(path), "n": number, "unit": data.get("unit", "ms"), "word": echo(word),
-                     "key": "file"},
-                ) from None
-            if value < 0:
-                raise PydanticCustomError(
-                    "file", "{path}: sample {n} is negative", {"path": str(path), "n": number, "key": "file"}
-                )
-            values.append(value * unit)
-        if not values:
-            raise PydanticCustomError("file", "{path} holds no samples", {"path": str(path), "key": "file"})
-        return {**data, "values": tuple(values)}
-
-    def build(self) -> dists.Distribution:
-        return dists.Empirical(self.values, source=self.file)
-
-
-class SequenceDist(EmpiricalDist):
-    """A file's values (one per line) handed out in order, one per draw: replays the times
-    a real target measured, invocation by invocation (validation writes these)."""
-
-    kind: Literal["sequence"]  # type: ignore[assignment]
-
-    def build(self) -> dists.Distribution:
-        return dists.Sequence(self.values, source=self.file)
-
-
-def _dist_shorthand(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"kind": "fixed", "value": value}
-    return value
-
-
-#: A distribution of durations: a duration string (fixed) or a table with ``kind``.
-DistSpec = Annotated[
-    FixedDist | ExponentialDist | LogNormalDist | UniformDist | EmpiricalDist | SequenceDist,
-    Field(discriminator="kind"),
-    BeforeValidator(_dist_shorthand),
 ]
 
 
@@ -293,8 +151,11 @@ class Function(_Model):
     memory_mb: int = 128
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     timeout: Duration = 3.0
-    reserved_concurrency: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY)
-    provisioned_concurrency: int = Field(default=0, ge=0, le=MAX_CONCURRENCY)
+    #: A count, or a schedule [["0s", 50], ["9h", 10]] (simulator.scenario.concurrency).
+    reserved_concurrency: Concurrency | None = None
+    provisioned_concurrency: Concurrency = 0
+    #: Target tracking of provisioned concurrency; provisioned_concurrency is then its minimum.
+    provisioned_autoscaling: ProvisionedAutoscaling | None = None
     duration: DistSpec
     init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
     idle_timeout: DistSpec | None = None
@@ -323,6 +184,31 @@ class Function(_Model):
     @classmethod
     def _error_rate(cls, v: float) -> float:
         return _between(v, 0.0, 1.0)
+
+    @field_validator("reserved_concurrency", "provisioned_concurrency")
+    @classmethod
+    def _concurrency(cls, v: Any) -> Any:
+        return v if v is None else check_schedule(v)
+
+    @property
+    def provisioned_schedule(self) -> Schedule:
+        """Provisioned concurrency (the minimum, with autoscaling) as ``(time_s, count)`` steps."""
+        return as_schedule(self.provisioned_concurrency)
+
+    @property
+    def reserved_schedule(self) -> Schedule | None:
+        """Reserved concurrency as ``(time_s, count)`` steps, or None when the function has none."""
+        return None if self.reserved_concurrency is None else as_schedule(self.reserved_concurrency)
+
+    @property
+    def provisioned_peak(self) -> int:
+        """The most provisioned concurrency the function can have during the run."""
+        return peak(self.provisioned_schedule, self.provisioned_autoscaling)
+
+    @property
+    def changes_concurrency(self) -> bool:
+        """Whether the function's reserved or provisioned concurrency changes during the run."""
+        return changes(self.reserved_schedule, self.provisioned_schedule, self.provisioned_autoscaling)
 
 
 # --------------------------------------------------------------------------- usage plans
@@ -393,6 +279,12 @@ class Behaviour(_Model):
     throttle_algorithm: Literal["aws_token_bucket", "nginx_limit_req"] = "aws_token_bucket"
     #: First day of a WEEK quota period (UTC).
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
+    #: How long provisioned environments added during a run take to become ready. AWS reports
+    #: an allocation as IN_PROGRESS until READY and documents no duration: 0 s (neutral).
+    provisioned_allocation_delay: Duration = 0.0
+    #: Each provisioned environment is re-initialised this often ("AWS Lambda periodically
+    #: recycles the execution environments", no interval documented): off by default.
+    provisioned_recycle_interval: Duration | None = None
 
 
 # --------------------------------------------------------------------------- cost
