@@ -122,14 +122,27 @@ def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
     """Causes by the answer a client sees, ``(status, message) -> causes``: the causes in
     one group cannot be told apart from the answer alone (for example the four throttles
     behind ``429 Too Many Requests``, or a function error and a function timeout behind
-    a REST API's ``502``). HTTP APIs have no API keys or usage plans, so those causes are
-    left out for them."""
+    a REST API's ``502``). Causes the scenario cannot produce are left out: API keys and
+    usage plans for HTTP APIs, the request-rate limit when it is off, a web function's rate
+    limit without web functions."""
     status, message = status_codes(scenario), messages(scenario)
-    rest = scenario.api.type == "REST"
+    impossible = _impossible(scenario)
     out: dict[tuple[int, str], tuple[str, ...]] = {}
     for i, cause in enumerate(CAUSES):
-        if not rest and i in (FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED):
+        if i in impossible:
             continue
         key = (status[i], message[i])
         out[key] = (*out.get(key, ()), cause)
     return out
+
+
+def _impossible(scenario: Scenario) -> frozenset[int]:
+    """The causes no attempt of *scenario* can end with."""
+    out = set()
+    if scenario.api.type != "REST":
+        out |= {FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED}
+    if not scenario.behaviour.lambda_request_rate_limit:
+        out.add(LAMBDA_RATE_THROTTLED)
+    if not any(f.web is not None for f in scenario.functions):
+        out.add(WEB_RATE_LIMITED)
+    return frozenset(out)
