@@ -8,6 +8,9 @@ cause                     REST        HTTP API    meaning
 ========================  ==========  ==========  ==========================================
 ok                        200         200         the function answered in time
 forbidden                 403         --          API key missing, unknown or in no plan
+unauthorized              401         401         no token / identity sources for the authorizer
+access_denied             403         403         the authorizer's policy denies the caller
+authorizer_error          500         500         the Lambda authorizer was throttled, failed or timed out
 throttled_usage_plan      429         --          the key's usage-plan throttle (route or key)
 quota_exceeded            429         --          the key's usage-plan quota for the period
 throttled_method          429         429         the route's own throttle
@@ -37,6 +40,9 @@ __all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "PROVISIONED", "answer_groups
 CAUSES: tuple[str, ...] = (
     "ok",
     "forbidden",
+    "unauthorized",
+    "access_denied",
+    "authorizer_error",
     "throttled_usage_plan",
     "quota_exceeded",
     "throttled_method",
@@ -51,6 +57,9 @@ CAUSES: tuple[str, ...] = (
 (
     OK,
     FORBIDDEN,
+    UNAUTHORIZED,
+    ACCESS_DENIED,
+    AUTHORIZER_ERROR,
     THROTTLED_USAGE_PLAN,
     QUOTA_EXCEEDED,
     THROTTLED_METHOD,
@@ -68,7 +77,8 @@ CAUSES: tuple[str, ...] = (
 COLD = 1
 PROVISIONED = 2
 
-#: Causes decided by the gateway before any integration is called.
+#: Causes decided by the gateway before any integration is called (the authorizer's
+#: 401, 403 and 500 among them: the request never reaches the integration).
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 
 
@@ -79,6 +89,9 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
     return (
         200,
         403,
+        401,
+        403,
+        500,
         429,
         429,
         429,
@@ -100,8 +113,10 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
-    return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+    denied = "User is not authorized to access this resource with an explicit deny" if rest else "Forbidden"
+    return ("", "Forbidden", "Unauthorized", denied, lambda_failed, "Too Many Requests", "Limit Exceeded",
+            "Too Many Requests", "Too Many Requests", "Too Many Requests", lambda_failed, lambda_failed, lambda_failed,
+            timeout, "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
@@ -109,12 +124,14 @@ def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
     one group cannot be told apart from the answer alone (for example the four throttles
     behind ``429 Too Many Requests``, or a function error and a function timeout behind
     a REST API's ``502``). HTTP APIs have no API keys or usage plans, so those causes are
-    left out for them."""
+    left out for them; the authorizer's causes are left out of a scenario without authorizers."""
     status, message = status_codes(scenario), messages(scenario)
     rest = scenario.api.type == "REST"
     out: dict[tuple[int, str], tuple[str, ...]] = {}
     for i, cause in enumerate(CAUSES):
         if not rest and i in (FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED):
+            continue
+        if not scenario.authorizers and i in (UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_ERROR):
             continue
         key = (status[i], message[i])
         out[key] = (*out.get(key, ()), cause)

@@ -125,6 +125,8 @@ def unsupported(scenario: Scenario) -> str | None:
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
     if any(d.kind == "sequence" for d in specs):
         return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
+    if getattr(scenario, "authorizers", None) and any(scenario.route_authorizer(r) for r in scenario.routes):
+        return "the fast engine has no authorizers ([[authorizers]] in front of a route)"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.functions.pool import build_functions
+from simulator.integrations.authorizer import AuthorizerIntegration, IdentityPicker, build_authorizers
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
 
@@ -21,7 +22,17 @@ def build_integrations(
     """The integration of each route (in scenario order) and the functions behind them.
 
     Routes that name the same function share one :class:`LambdaIntegration`, so they share
-    its environments and random streams."""
+    its environments and random streams; an authorizer's function is invoked through the
+    same one. A route with an authorizer gets an :class:`AuthorizerIntegration` in front."""
     functions = build_functions(scenario, seed)
     by_name = {f.name: LambdaIntegration(f, host) for f in functions}
-    return [by_name[r.function] for r in scenario.routes], functions
+    routes: list[Integration] = [by_name[r.function] for r in scenario.routes]
+    if not scenario.authorizers:
+        return routes, functions
+    authorizers = build_authorizers(scenario.authorizers, by_name)
+    identities = [IdentityPicker.build(c.identities, seed, c.name) for c in scenario.clients]
+    for i, r in enumerate(scenario.routes):
+        spec = scenario.route_authorizer(r)
+        if spec is not None:
+            routes[i] = AuthorizerIntegration(authorizers[spec.name], routes[i], identities)
+    return routes, functions
