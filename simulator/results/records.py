@@ -297,7 +297,7 @@ class Result:
         throttled = np.isin(gcause, np.arange(oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_ACCOUNT + 1))
         checked_any = ~throttled & (gcause != oc.FORBIDDEN)
         for spec in s.authorizers:
-            routes = [i for i, r in enumerate(s.routes) if (x := s.route_authorizer(r)) is not None and x.name == spec.name]
+            routes = [i for i, r in enumerate(s.routes) if getattr(s.route_authorizer(r), "name", None) == spec.name]
             checked = np.isin(a["route"], routes) & checked_any
             invoked = checked & (a["authorizer_function"] >= 0)
             token = checked & (gcause != oc.UNAUTHORIZED)
