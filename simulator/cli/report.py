@@ -62,17 +62,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     t.add_row("per request (with retries)", *(_ms(rl[k], n_req) for k in keys))
     console.print(t)
 
-    t = Table(title="Lambda", title_justify="left")
-    t.add_column("function")
-    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
-        t.add_column(k, justify="right")
-    for name, f in d["lambda"].items():
-        t.add_row(
-            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
-            f"{f['peak_concurrency']:,}",
-            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
-        )
-    console.print(t)
+    _lambda_tables(console, d)
 
     cost = d.get("cost_usd")
     if cost:
@@ -97,6 +87,31 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             name, f"{n:,}", _pct(ok, n), _pct(s429, n), _pct(s5, n), _pct(n - ok - s429 - s5, n),
             f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
         )
+    console.print(t)
+
+
+def _lambda_tables(console: Console, d: dict[str, Any]) -> None:
+    """The Lambda table, and the authorizers' when the scenario has any."""
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in d["lambda"].items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+        )
+    console.print(t)
+    if "authorizers" not in d:
+        return
+    t = Table(title="Authorizers", title_justify="left")
+    t.add_column("authorizer")
+    for k in ("checked", "invocations", "cache hits", "401", "403", "500"):
+        t.add_column(k, justify="right")
+    for name, a in d["authorizers"].items():
+        t.add_row(name, *(f"{a[k]:,}" for k in ("checked", "invocations", "cache_hits", "unauthorized",
+                                               "access_denied", "authorizer_errors")))
     console.print(t)
 
 
