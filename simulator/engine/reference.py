@@ -17,7 +17,7 @@ Tie-breaking at the same simulated instant is part of the model, and written dow
 3. a burst of requests at one instant is sent in order, one at a time.
 
 Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
-route choices, waits and retry jitter; a function's durations, init times, error coin
+route choices, waits, retry jitter and the identity it presents to an authorizer; a function's durations, init times, error coin
 flips and idle timeouts; the gateway's overhead. Each stream is consumed in the order
 of the events that use it.
 """
@@ -37,6 +37,7 @@ from simulator import rules
 from simulator.dists import Draws, Uniforms
 from simulator.gateway.path import Gateway
 from simulator.integrations import build_integrations
+from simulator.integrations.authorizer import IdentityPicker
 from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
 from simulator.rng import stream
@@ -54,7 +55,7 @@ NO_AUTHORIZER = Call(-1, 0.0)
 
 class _Client:
     __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin",
-                 "retry", "timeout_s")
+                 "retry", "timeout_s", "identity", "authorized")
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
@@ -89,6 +90,8 @@ class ReferenceEngine:
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
         c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
         c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
+        c.identity = IdentityPicker.build(spec.identities, self.seed, spec.name)
+        c.authorized = [s.route_authorizer(r) is not None for r in s.routes]
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -122,11 +125,13 @@ class ReferenceEngine:
         ``(cause, latency, delay)``, *delay* being how long from then until the answer
         reaches the client: at once, or when an authorizer in front has answered."""
         now = self.env.now
+        # The client picks the token it sends on a route with an authorizer (its own stream).
+        identity = c.identity.pick() if c.authorized[route] else 0
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
         call = Call(cause, 0.0)
         if cause == oc.OK:
-            call = self.integrations[route].call(now, c.route_timeout[route], c.index)
+            call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
         if call.then is None:
             latency, cause = self._record(c, rid, route, n, now, overhead, call)
             answered(cause, latency, latency)

@@ -15,11 +15,14 @@ in front of it).
 
 What it does with an attempt (everything is decided when the gateway forwards it):
 
-1. the client's identity: with probability ``without_token`` the attempt carries no token
-   (or identity sources) and is answered **401** ``unauthorized`` without calling the
-   authorizer (https://repost.aws/knowledge-center/api-gateway-401-error-lambda-authorizer);
-   otherwise it picks one of the client's ``count`` identities uniformly. Both draws come
-   from the client's own stream ``("identity", client)``, so they change no other stream.
+1. the client's identity, which the client picks for every attempt on a route with an
+   authorizer, before the gateway's checks (:class:`IdentityPicker`, on the client's own
+   stream ``("identity", client)``, so it changes no other stream; a load test's clients
+   draw the same stream the same way): with probability ``without_token`` the attempt
+   carries no token (or identity sources) and is answered **401** ``unauthorized`` without
+   calling the authorizer
+   (https://repost.aws/knowledge-center/api-gateway-401-error-lambda-authorizer);
+   otherwise it is one of the client's ``count`` identities, picked uniformly.
 2. a Lambda authorizer (``TOKEN``, ``REQUEST``) looks the identity up in its result cache
    (per authorizer, keyed by client and identity, shared by every route that uses it). A
    hit decides at once and adds no time. A miss invokes the authorizer's function through
@@ -121,24 +124,23 @@ class AuthorizerState:
 
 
 class AuthorizerIntegration:
-    """A route's integration behind an authorizer."""
+    """A route's integration behind an authorizer. *counts* holds each client's number of
+    identities; the client picks the identity of each attempt (:class:`IdentityPicker`)."""
 
-    def __init__(self, authorizer: AuthorizerState, inner: Integration, identities: list[IdentityPicker]) -> None:
+    def __init__(self, authorizer: AuthorizerState, inner: Integration, counts: list[int]) -> None:
         self.authorizer = authorizer
         self.inner = inner
-        self.identities = identities
+        self.counts = counts
 
-    def call(self, now: float, limit_s: float, client: int = 0) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         a = self.authorizer
-        picker = self.identities[client]
-        identity = picker.pick()
         if identity < 0 and a.spec.type != "AWS_IAM":
             return Call(oc.UNAUTHORIZED, 0.0)
         identity = max(identity, 0)
         if a.function is None:
             return self._then(Call(oc.OK, a.latency), now, limit_s, client)
         key = (client, identity)
-        denied = a.denied(identity, picker.count)
+        denied = a.denied(identity, self.counts[client])
         if a.cached(key, now):
             return Call(oc.ACCESS_DENIED, 0.0) if denied else self.inner.call(now, limit_s, client)
         auth = a.function.call(now, a.timeout_s, client)

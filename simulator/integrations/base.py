@@ -55,6 +55,7 @@ class Host(Protocol):
 class Integration(Protocol):
     """A route's backend."""
 
-    def call(self, now: float, limit_s: float, client: int = 0) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         """Forward an admitted attempt of *client* (its index) at *now*; the gateway waits
-        at most *limit_s*."""
+        at most *limit_s*. *identity* is the client's identity the attempt presents (-1:
+        none), for an authorizer in front."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.functions.pool import build_functions
-from simulator.integrations.authorizer import AuthorizerIntegration, IdentityPicker, build_authorizers
+from simulator.integrations.authorizer import AuthorizerIntegration, build_authorizers
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
 
@@ -30,9 +30,9 @@ def build_integrations(
     if not scenario.authorizers:
         return routes, functions
     authorizers = build_authorizers(scenario.authorizers, by_name)
-    identities = [IdentityPicker.build(c.identities, seed, c.name) for c in scenario.clients]
+    counts = [c.identities.count for c in scenario.clients]
     for i, r in enumerate(scenario.routes):
         spec = scenario.route_authorizer(r)
         if spec is not None:
-            routes[i] = AuthorizerIntegration(authorizers[spec.name], routes[i], identities)
+            routes[i] = AuthorizerIntegration(authorizers[spec.name], routes[i], counts)
     return routes, functions

@@ -32,7 +32,7 @@ class LambdaIntegration:
         self.function = function
         self.host = host
 
-    def call(self, now: float, limit_s: float, client: int = 0) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         f = self.function
         env, cold = f.pool.acquire(now)
         if env is None:
