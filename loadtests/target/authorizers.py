@@ -50,33 +50,34 @@ class EmulatedAuthorizers:
         self.clients = {c.name: (i, c.identities.count) for i, c in enumerate(scenario.clients)}
         self.counts = [c.identities.count for c in scenario.clients]
 
-    async def check(self, route: str, token: str | None) -> int:
-        """The cause the authorizer of *route* gives a request with *token* (``ok`` to go on)."""
+    async def check(self, route: str, token: str | None) -> tuple[int, float]:
+        """The cause the authorizer of *route* gives a request with *token* (``ok`` to go on),
+        and the time it took that the model draws (its invocation, or its ``latency``)."""
         spec = self.by_route.get(route)
         if spec is None:
-            return oc.OK
+            return oc.OK, 0.0
         identity = parse_identity_token(token, self.clients)
         if identity is None:
             if spec.type != "AWS_IAM":
-                return oc.UNAUTHORIZED
+                return oc.UNAUTHORIZED, 0.0
             identity = (0, 0)
         if not spec.invokes_lambda:
             if spec.latency > 0:
                 await asyncio.sleep(spec.latency)
-            return oc.OK
+            return oc.OK, spec.latency
         state = self.states[spec.name]
         denied = state.denied(identity[1], self.counts[identity[0]])
         if state.cached(identity, self.clock.now()):
-            return oc.ACCESS_DENIED if denied else oc.OK
+            return (oc.ACCESS_DENIED if denied else oc.OK), 0.0
         assert spec.function is not None
         inv = self.runtime.invoke(spec.function, self.clock.now())
         if inv.finished is None:
-            return oc.AUTHORIZER_ERROR
+            return oc.AUTHORIZER_ERROR, 0.0
         if inv.busy_s > state.timeout_s:
             await asyncio.sleep(state.timeout_s)
-            return oc.AUTHORIZER_ERROR
+            return oc.AUTHORIZER_ERROR, state.timeout_s
         await asyncio.shield(inv.finished)
         if inv.cause != oc.OK:
-            return oc.AUTHORIZER_ERROR
+            return oc.AUTHORIZER_ERROR, inv.busy_s
         state.fill(identity, self.clock.now())
-        return oc.ACCESS_DENIED if denied else oc.OK
+        return (oc.ACCESS_DENIED if denied else oc.OK), inv.busy_s

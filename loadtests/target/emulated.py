@@ -79,7 +79,7 @@ class EmulatedGateway:
         cause = self.gateway.admit(now, self.chain(api_key, route.name))
         if cause != oc.OK:
             return self._error(cause, received_s=now)
-        cause = await self.authorizers.check(route.name, request.headers.get(AUTHORIZATION_HEADER))
+        cause, authorizer_s = await self.authorizers.check(route.name, request.headers.get(AUTHORIZATION_HEADER))
         if cause != oc.OK:
             return self._error(cause, received_s=now)
         inv = self.runtime.invoke(route.function, self.clock.now())
@@ -90,7 +90,7 @@ class EmulatedGateway:
             await asyncio.sleep(limit_s)
             return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now)
         await asyncio.shield(inv.finished)
-        return invocation_response(self.answers, inv, received_s=now)
+        return invocation_response(self.answers, inv, received_s=now, authorizer_s=authorizer_s)
 
     def _error(self, cause: int, cold_start: bool = False, *, received_s: float | None = None) -> web.Response:
         status, body = self.answers.error(cause)

@@ -17,8 +17,9 @@ Tie-breaking at the same simulated instant is part of the model, and written dow
 3. a burst of requests at one instant is sent in order, one at a time.
 
 Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
-route choices, waits, retry jitter and the identity it presents to an authorizer; a function's durations, init times, error coin
-flips and idle timeouts; the gateway's overhead. Each stream is consumed in the order
+route choices, waits, retry jitter and the identity it presents to an authorizer; a
+function's durations, init times, error coin flips and idle timeouts; the gateway's
+overhead. Each stream is consumed in the order
 of the events that use it.
 """
 
