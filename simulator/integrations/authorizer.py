@@ -138,24 +138,25 @@ class AuthorizerIntegration:
             return Call(oc.UNAUTHORIZED, 0.0)
         identity = max(identity, 0)
         if a.function is None:
-            return self._then(Call(oc.OK, a.latency), now, limit_s, client)
+            return self._then(Call(oc.OK, a.latency), now, limit_s, client, identity)
         key = (client, identity)
         denied = a.denied(identity, self.counts[client])
         if a.cached(key, now):
-            return Call(oc.ACCESS_DENIED, 0.0) if denied else self.inner.call(now, limit_s, client)
+            return Call(oc.ACCESS_DENIED, 0.0) if denied else self.inner.call(now, limit_s, client, identity)
         auth = a.function.call(now, a.timeout_s, client)
         if auth.cause != oc.OK:
             return Call(oc.AUTHORIZER_ERROR, 0.0, authorizer=auth)
         a.fill(key, now + auth.latency_s)
         if denied:
             return Call(oc.ACCESS_DENIED, 0.0, authorizer=auth)
-        return self._then(auth, now, limit_s, client)
+        return self._then(auth, now, limit_s, client, identity)
 
-    def _then(self, auth: Call, now: float, limit_s: float, client: int) -> Call:
+    def _then(self, auth: Call, now: float, limit_s: float, client: int, identity: int) -> Call:
         """Allowed after *auth*: the integration is called when the authorizer has answered."""
         if auth.latency_s <= 0 and auth.function < 0:
-            return self.inner.call(now, limit_s, client)
-        return Call(oc.OK, 0.0, authorizer=auth, then=lambda: self.inner.call(now + auth.latency_s, limit_s, client))
+            return self.inner.call(now, limit_s, client, identity)
+        return Call(oc.OK, 0.0, authorizer=auth,
+                    then=lambda: self.inner.call(now + auth.latency_s, limit_s, client, identity))
 
 
 def build_authorizers(specs: list[Authorizer], functions: dict[str, LambdaIntegration]) -> dict[str, AuthorizerState]:
