@@ -39,6 +39,7 @@ from loadtests.log import AttemptLog
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
+    IdentityTokens,
     RouteChooser,
     client_headers,
     closed_clients,
@@ -144,6 +145,7 @@ class Process:
                       for name, c in settings.clients.items()}
         self.choosers = {c.name: RouteChooser(c, settings.seed, *suffix) for c in closed_clients(settings.scenario)}
         self.headers = {name: client_headers(c) for name, c in settings.clients.items()}
+        self.tokens = IdentityTokens(settings.scenario, settings.seed, *suffix)
         self.sessions: dict[str, FastHttpSession] = {}
         self.active_users = 0
         self.user_seq: dict[str, int] = {}
@@ -229,9 +231,11 @@ def send_request(p: Process, client: Client, session: Any, route: str, request_i
             gevent.sleep(wait_s)
         meta = {"client": client.name, "route": route, "request_id": request_id, "attempt": n, "intended": intended}
         context = {"throttlesim": meta}
+        attempt_headers = p.tokens.headers(client.name, route, headers)
         started = time.time()
         try:
-            response = session.request(method, path, name=route, headers=headers, data=body, context=context)
+            response = session.request(method, path, name=route, headers=attempt_headers, data=body,
+                                       context=context)
         except Exception as exc:  # not a network failure (those come back as status 0): log it, stop
             p.environment.events.request.fire(
                 request_type=method, name=route, response_time=(time.time() - started) * 1000, response_length=0,

@@ -35,12 +35,15 @@ from simulator.scenario.loader import load_scenario
 from simulator.traffic.arrivals import open_arrival_times
 
 __all__ = [
+    "AUTHORIZATION_HEADER",
     "Arrival",
+    "IdentityTokens",
     "RouteChooser",
     "api_key_variable",
     "client_headers",
     "closed_clients",
     "drain_bound_s",
+    "identity_token",
     "load_plan",
     "open_clients",
     "plan_arrivals",
@@ -193,6 +196,35 @@ def client_headers(client: Client, environ: Mapping[str, str] = os.environ) -> d
     """The headers every request of *client* carries: its ``x-api-key``, if it has one."""
     key = environ.get(api_key_variable(client.name)) or client.api_key
     return {"x-api-key": key} if key else {}
+
+
+#: The header that carries a client's token to the routes' authorizers.
+AUTHORIZATION_HEADER = "authorization"
+
+
+def identity_token(client: str, identity: int) -> str:
+    """The token of *client*'s identity number *identity* (``<client>.<identity>``)."""
+    return f"{client}.{identity}"
+
+
+class IdentityTokens:
+    """The ``Authorization`` header of each attempt of a scenario's clients on routes with
+    an authorizer: an identity picked as the model picks it (:class:`IdentityPicker`, on
+    the client's ``("identity", client)`` stream, per worker), or none (no header)."""
+
+    def __init__(self, scenario: Scenario, seed: int, *suffix: str) -> None:
+        from simulator.integrations.authorizer import IdentityPicker
+
+        self.routes = {r.name for r in scenario.routes if scenario.route_authorizer(r) is not None}
+        self.pickers = {c.name: IdentityPicker(c.identities, Uniforms(stream(seed, "identity", c.name, *suffix)))
+                        for c in scenario.clients}
+
+    def headers(self, client: str, route: str, base: dict[str, str]) -> dict[str, str]:
+        """*base* plus the token of the attempt's identity, when *route* has an authorizer."""
+        if route not in self.routes:
+            return base
+        k = self.pickers[client].pick()
+        return base if k < 0 else {**base, AUTHORIZATION_HEADER: identity_token(client, k)}
 
 
 def request_body(method: str, request_bytes: int) -> str | None:

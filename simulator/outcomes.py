@@ -8,6 +8,9 @@ cause                     REST        HTTP API    meaning
 ========================  ==========  ==========  ==========================================
 ok                        200         200         the function answered in time
 forbidden                 403         --          API key missing, unknown or in no plan
+unauthorized              401         401         no token / identity sources for the authorizer
+access_denied             403         403         the authorizer's policy denies the caller
+authorizer_error          500         500         the Lambda authorizer was throttled, failed or timed out
 throttled_usage_plan      429         --          the key's usage-plan throttle (route or key)
 quota_exceeded            429         --          the key's usage-plan quota for the period
 throttled_method          429         429         the route's own throttle
@@ -40,6 +43,9 @@ __all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISION
 CAUSES: tuple[str, ...] = (
     "ok",
     "forbidden",
+    "unauthorized",
+    "access_denied",
+    "authorizer_error",
     "throttled_usage_plan",
     "quota_exceeded",
     "throttled_method",
@@ -56,6 +62,9 @@ CAUSES: tuple[str, ...] = (
 (
     OK,
     FORBIDDEN,
+    UNAUTHORIZED,
+    ACCESS_DENIED,
+    AUTHORIZER_ERROR,
     THROTTLED_USAGE_PLAN,
     QUOTA_EXCEEDED,
     THROTTLED_METHOD,
@@ -75,7 +84,8 @@ CAUSES: tuple[str, ...] = (
 COLD = 1
 PROVISIONED = 2
 
-#: Causes decided by the gateway before any integration is called.
+#: Causes decided by the gateway before any integration is called (the authorizer's
+#: 401, 403 and 500 among them: the request never reaches the integration).
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 
 #: Causes with which Lambda refused an invocation (TooManyRequestsException): the function
@@ -90,6 +100,9 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
     return (
         200,
         403,
+        401,
+        403,
+        500,
         429,
         429,
         429,
@@ -113,9 +126,10 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
-    return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, lambda_failed, timeout,
-            "Too Many Requests", "")
+    denied = "User is not authorized to access this resource with an explicit deny" if rest else "Forbidden"
+    return ("", "Forbidden", "Unauthorized", denied, lambda_failed, "Too Many Requests", "Limit Exceeded",
+            "Too Many Requests", "Too Many Requests", "Too Many Requests", lambda_failed, lambda_failed, lambda_failed,
+            lambda_failed, timeout, "Too Many Requests", "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
@@ -123,13 +137,15 @@ def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
     one group cannot be told apart from the answer alone (for example the four throttles
     behind ``429 Too Many Requests``, or a function error and a function timeout behind
     a REST API's ``502``). Causes the scenario cannot produce are left out: API keys and
-    usage plans for HTTP APIs, the request-rate limit when it is off, a web function's rate
-    limit without web functions."""
+    usage plans for HTTP APIs, the authorizer's causes without authorizers, the request-rate
+    limit when it is off, a web function's rate limit without web functions."""
     status, message = status_codes(scenario), messages(scenario)
     impossible = _impossible(scenario)
     out: dict[tuple[int, str], tuple[str, ...]] = {}
     for i, cause in enumerate(CAUSES):
         if i in impossible:
+            continue
+        if not scenario.authorizers and i in (UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_ERROR):
             continue
         key = (status[i], message[i])
         out[key] = (*out.get(key, ()), cause)
@@ -145,4 +161,6 @@ def _impossible(scenario: Scenario) -> frozenset[int]:
         out.add(LAMBDA_RATE_THROTTLED)
     if not any(f.web is not None for f in scenario.functions):
         out.add(WEB_RATE_LIMITED)
+    if not scenario.authorizers:
+        out |= {UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_ERROR}
     return frozenset(out)

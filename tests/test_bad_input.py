@@ -271,6 +271,35 @@ CASES = {
         [_set("functions.0.error_rate", 1.5)],
         "functions[0].error_rate", "must be between 0 and 1, got 1.5",
     ),
+    "authorizer_ttl_above_3600s": Case(
+        [_set("authorizers", [{"name": "a", "type": "TOKEN", "function": "orders", "result_ttl": "2h"}])],
+        "authorizers[0].result_ttl", "must be between 0 and 3600 seconds, got 7200",
+    ),
+    "authorizer_unknown_function": Case(
+        [_set("functions.0.name", "orders"),
+         _set("authorizers", [{"name": "a", "type": "REQUEST", "function": "order"}])],
+        "authorizers[0].function", "unknown function 'order' (did you mean 'orders'?); known: orders",
+    ),
+    "jwt_authorizer_on_rest_api": Case(
+        [_set("authorizers", [{"name": "a", "type": "JWT"}])],
+        "authorizers[0].type",
+        "REST APIs have no JWT authorizers; an HTTP API has them (allowed here: TOKEN, REQUEST, "
+        "COGNITO_USER_POOLS, AWS_IAM)",
+    ),
+    "cognito_authorizer_on_http_api": Case(
+        [_set("api", {"type": "HTTP"}), _set("authorizers", [{"name": "a", "type": "COGNITO_USER_POOLS"}])],
+        "authorizers[0].type",
+        "HTTP APIs have no COGNITO_USER_POOLS authorizers; a REST API has them (allowed here: REQUEST, JWT, AWS_IAM)",
+    ),
+    "route_names_unknown_authorizer": Case(
+        [_set("authorizers", [{"name": "token", "type": "TOKEN", "function": "orders"}]),
+         _set("routes.0.authorizer", "tokn")],
+        "routes[0].authorizer", "unknown authorizer 'tokn' (did you mean 'token'?); known: token",
+    ),
+    "without_token_above_one": Case(
+        [_set("clients.0.identities", {"count": 10, "without_token": 2.0})],
+        "clients[0].identities.without_token", "must be between 0 and 1, got 2",
+    ),
     "rest_integration_timeout_40s": Case(
         [_set("api", {"type": "REST", "integration_timeout": "40s"})],
         "api.integration_timeout", "must be between 50ms and 29s for a Regional REST API without "

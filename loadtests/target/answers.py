@@ -7,6 +7,13 @@ apply); the bodies are API Gateway's default gateway responses, ``{"message": ..
 cause                             REST API              HTTP API
 ================================  ====================  ===============================
 forbidden                         403 Forbidden         --
+unauthorized                      401 Unauthorized      401 Unauthorized
+access_denied                     403 User is not       403 Forbidden
+                                  authorized to access
+                                  this resource with an
+                                  explicit deny
+authorizer_error                  500 Internal server   500 Internal Server Error
+                                  error
 throttled_* (any throttle)        429 Too Many Requests 429 Too Many Requests
 quota_exceeded                    429 Limit Exceeded    --
 lambda_throttled,                 500 (502) Internal    500 Internal Server Error

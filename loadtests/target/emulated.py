@@ -11,8 +11,10 @@ with a real clock, then to the function runtime (:mod:`loadtests.target.runtime`
    account throttle are checked in AWS's order, by the same token buckets and quota
    counters as the model, under the same ``behaviour`` switches; quota periods roll over
    at the calendar boundaries counted from the scenario's ``start`` (server time 0);
-4. the function is invoked; Lambda may throttle it (500);
-5. if init + run exceeds the route's integration timeout, the client gets 504 (HTTP API:
+4. the route's authorizer, if any, checks the ``Authorization`` token
+   (:mod:`loadtests.target.authorizers`): 401, 403 or 500 ``authorizer_error``, or on;
+5. the function is invoked; Lambda may throttle it (500);
+6. if init + run exceeds the route's integration timeout, the client gets 504 (HTTP API:
    503) at the timeout while the function runs on and holds its concurrency; otherwise
    it gets the function's answer (200, or 502 for an error or a function timeout).
 
@@ -28,6 +30,7 @@ import asyncio
 from aiohttp import web
 
 from loadtests.target.answers import Answers, headers
+from loadtests.target.authorizers import AUTHORIZATION_HEADER, EmulatedAuthorizers
 from loadtests.target.clock import Clock
 from loadtests.target.routes import RouteTable
 from loadtests.target.runtime import FunctionRuntime, invocation_response
@@ -56,6 +59,7 @@ class EmulatedGateway:
             if c.api_key is not None:
                 self.plans.setdefault(c.api_key, c.usage_plan)
         self._chains: dict[tuple[str | None, str], Chain | None] = {}
+        self.authorizers = EmulatedAuthorizers(scenario, runtime, clock)
 
     def chain(self, api_key: str | None, route: str) -> Chain | None:
         """The gateway levels for this key on this route; None means 403."""
@@ -75,7 +79,10 @@ class EmulatedGateway:
         cause = self.gateway.admit(now, self.chain(api_key, route.name))
         if cause != oc.OK:
             return self._error(cause, received_s=now)
-        inv = self.runtime.invoke(route.function, now)
+        cause, authorizer_s = await self.authorizers.check(route.name, request.headers.get(AUTHORIZATION_HEADER))
+        if cause != oc.OK:
+            return self._error(cause, received_s=now)
+        inv = self.runtime.invoke(route.function, self.clock.now())
         if inv.finished is None:
             return self._error(inv.cause, received_s=now)
         limit_s = self.scenario.integration_timeout_s(route)
@@ -83,7 +90,7 @@ class EmulatedGateway:
             await asyncio.sleep(limit_s)
             return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now)
         await asyncio.shield(inv.finished)
-        return invocation_response(self.answers, inv, received_s=now)
+        return invocation_response(self.answers, inv, received_s=now, authorizer_s=authorizer_s)
 
     def _error(self, cause: int, cold_start: bool = False, *, received_s: float | None = None) -> web.Response:
         status, body = self.answers.error(cause)

@@ -109,7 +109,10 @@ def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
 
 def key_error(s: Scenario, source: str) -> str | None:
     """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
-    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or for what the
+    nginx target does not serve (authorizers), or None."""
+    if any(s.route_authorizer(r) for r in s.routes):
+        return f"{source}: authorizers: the nginx target has no authorizers; use --target emulated"
     found = unwritable_key(s)
     if found is None:
         return None

@@ -59,17 +59,7 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
     t.add_row("per request (with retries)", *(_ms(rl[k], n_req) for k in keys))
     console.print(t)
 
-    t = Table(title="Lambda", title_justify="left")
-    t.add_column("function")
-    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
-        t.add_column(k, justify="right")
-    for name, f in d["lambda"].items():
-        t.add_row(
-            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
-            f"{f['peak_concurrency']:,}",
-            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
-        )
-    console.print(t)
+    _lambda_tables(console, d)
 
     cost = d.get("cost_usd")
     if cost:
@@ -104,6 +94,36 @@ def _unpriced(console: Any, s: Any) -> None:
     if web:
         console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
                       "the price tables).")
+
+
+def _lambda_tables(console: Console, d: dict[str, Any]) -> None:
+    """The Lambda table, and the authorizers' when the scenario has any."""
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in d["lambda"].items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+        )
+    console.print(t)
+    if "authorizers" not in d:
+        return
+    t = Table(title="Authorizers", title_justify="left")
+    t.add_column("authorizer")
+    for k in ("checked", "invocations", "cache hits", "401", "403", "500"):
+        t.add_column(k, justify="right")
+    for name, a in d["authorizers"].items():
+        t.add_row(name, *(f"{a[k]:,}" for k in ("checked", "invocations", "cache_hits", "unauthorized",
+                                               "access_denied", "authorizer_errors")))
+    console.print(t)
+
+
+def _ms(value: float | None, count: int) -> str:
+    """A latency for a table: ``n/a`` when nothing was measured (the summary holds None then)."""
+    return f"{value:,.1f}" if count and value is not None else "n/a"
 
 
 def _ms(value: float | None, count: int) -> str:

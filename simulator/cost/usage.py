@@ -29,7 +29,9 @@ Billing rules applied to the attempts, with their sources:
   function's timeout) plus, for a cold start on an on-demand environment, the init duration:
   since 1 August 2025 the INIT phase is billed for every function configuration
   (https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/);
-  ``bill_init=False`` gives the earlier rule for ZIP functions on managed runtimes. The
+  ``bill_init=False`` gives the earlier rule for ZIP functions on managed runtimes. A
+  Lambda authorizer's invocation (the ``authorizer_*`` columns) is a second invocation of
+  its own function, billed the same way, under the attempt's client and gateway cause. The
   duration is rounded up to 1 ms per invocation and billed in GB-seconds at the function's
   memory, at its architecture's rates (https://aws.amazon.com/lambda/pricing/).
   Invocations served by a provisioned environment are billed at the provisioned duration
@@ -83,13 +85,13 @@ from simulator.cost.bill import (
     api_gateway_cost,
     data_transfer_cost,
     http_metered_requests,
-    lambda_billed_ms,
     lambda_cost,
     logs_cost,
 )
+from simulator.cost.invocations import invocation_weights
 from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
-from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS, PROVISIONED
+from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -290,20 +292,10 @@ class Usage:
         route = np.asarray(a["route"], dtype=np.int64)
         client = np.asarray(a["client"], dtype=np.int64)
         cause = np.asarray(a["gateway_cause"], dtype=np.int64)
-        function = np.asarray(a["function"], dtype=np.int64)
-        flags = np.asarray(a["flags"], dtype=np.int64)
-        init_s = np.asarray(a["init_s"], dtype=np.float64)
-        run_s = np.asarray(a["run_s"], dtype=np.float64)
         # The function behind the attempt's route (the one it invoked, when it did).
         fidx = route_fn[route]
 
         billed_at_gateway = ~np.isin(cause, np.array(sorted(GATEWAY_REJECTIONS), dtype=np.int64))
-        # Web functions' invocations are not priced here (their rates are not in the tables).
-        web = np.array([f.web is not None for f in functions] + [False], dtype=bool)
-        ran = ((function >= 0) & ~np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
-               & ~web[function])
-        provisioned = ran & ((flags & PROVISIONED) != 0)
-        on_demand = ran & ~provisioned
 
         if self.api_type == "REST":
             per_route = np.ones(len(scenario.routes))
@@ -313,17 +305,14 @@ class Usage:
             )
         gateway_units = np.where(billed_at_gateway, per_route[route], 0.0)
 
-        seconds = run_s + (init_s if bill_init else 0.0) * on_demand
-        billed_ms = np.where(ran, lambda_billed_ms(np.where(ran, seconds, 0.0) * 1000.0), 0).astype(np.float64)
         response = np.array([float(f.response_bytes) for f in functions])
         transfer = np.where(cause == oc.OK, response[fidx], 0.0)
 
         weights = {
             "gateway": gateway_units,
-            "requests": ran.astype(np.float64),
-            "on_demand_ms": np.where(on_demand, billed_ms, 0.0),
-            "provisioned_ms": np.where(provisioned, billed_ms, 0.0),
-            "billed_ms": billed_ms,
+            **invocation_weights(np.asarray(a["function"], dtype=np.int64), cause,
+                                 np.asarray(a["flags"], dtype=np.int64), np.asarray(a["init_s"], dtype=np.float64),
+                                 np.asarray(a["run_s"], dtype=np.float64), bill_init, self.priced),
             "transfer": transfer,
             # Access logging writes one log event per request the stage received, 429s included.
             "logs": np.full(len(cause), float(scenario.api.access_log_bytes)),
@@ -334,14 +323,33 @@ class Usage:
         self.cube: dict[str, npt.NDArray[np.float64]] = {
             kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
         }
+        self._add_authorizers(a, client, cause, bill_init)
         self.cause_counts = np.bincount(cause, minlength=n_k)
         for i, f in enumerate(functions):
             if f.changes_concurrency:
                 changes = [(float(t), int(n)) for t, k, n in result.provisioned_changes if k == i]
                 self.provisioned_steps[i] = [(0.0, f.provisioned_schedule[0][1]), *changes]
 
+    def _add_authorizers(self, a: Any, client: npt.NDArray[np.int64], cause: npt.NDArray[np.int64],
+                         bill_init: bool) -> None:
+        """Add the Lambda authorizers' invocations (a second invocation an attempt may make)
+        under the attempt's client and gateway cause, whether the request went on or not."""
+        function = np.asarray(a["authorizer_function"], dtype=np.int64)
+        if not np.any(function >= 0):
+            return
+        weights = invocation_weights(function, np.asarray(a["authorizer_cause"], dtype=np.int64),
+                                     np.asarray(a["authorizer_flags"], dtype=np.int64),
+                                     np.asarray(a["authorizer_init_s"], dtype=np.float64),
+                                     np.asarray(a["authorizer_run_s"], dtype=np.float64), bill_init)
+        n_f, n_c, n_k = self.shape
+        cell = (np.maximum(function, 0) * n_c + client) * n_k + cause
+        for kind, w in weights.items():
+            self.cube[kind] += np.bincount(cell, weights=w, minlength=n_f * n_c * n_k).reshape(self.shape)
+
     def _describe(self, scenario: Scenario) -> None:
         self.functions = scenario.functions
+        # Web functions' invocations are not priced here (their rates are not in the tables).
+        self.priced = np.array([f.web is None for f in scenario.functions], dtype=bool)
         self.duration_s = float(scenario.duration)
         #: Per function whose provisioned concurrency changed during the run, its (time, count) steps.
         self.provisioned_steps: dict[int, list[tuple[float, int]]] = {}

@@ -134,6 +134,8 @@ def unsupported(scenario: Scenario) -> str | None:
                 f"provisioned_autoscaling of function {changing[0]!r})")
     if b.provisioned_recycle_interval is not None and any(f.provisioned_peak for f in scenario.functions):
         return "the fast engine has no behaviour.provisioned_recycle_interval (provisioned environments re-initialised)"
+    if getattr(scenario, "authorizers", None) and any(scenario.route_authorizer(r) for r in scenario.routes):
+        return "the fast engine has no authorizers ([[authorizers]] in front of a route)"
     return None
 
 

@@ -17,8 +17,9 @@ Tie-breaking at the same simulated instant is part of the model, and written dow
 3. a burst of requests at one instant is sent in order, one at a time.
 
 Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
-route choices, waits and retry jitter; a function's durations, init times, error coin
-flips and idle timeouts; the gateway's overhead. Each stream is consumed in the order
+route choices, waits, retry jitter and the identity it presents to an authorizer; a
+function's durations, init times, error coin flips and idle timeouts; the gateway's
+overhead. Each stream is consumed in the order
 of the events that use it.
 """
 
@@ -37,7 +38,8 @@ from simulator import rules
 from simulator.dists import Draws, Uniforms
 from simulator.gateway.path import Chain, Gateway
 from simulator.integrations import build_integrations
-from simulator.integrations.base import NO_CALL
+from simulator.integrations.authorizer import IdentityPicker
+from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
@@ -46,12 +48,18 @@ from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
 
 __all__ = ["ReferenceEngine"]
 
+#: What an attempt's answer tells its request: (cause, latency, delay until the client has it).
+Answered = Callable[[int, float, float], None]
+#: The authorizer columns of an attempt that passed no authorizer.
+NO_AUTHORIZER = Call(-1, 0.0)
+
 
 class _Client:
     """One ``[[clients]]`` entry as the engine runs it: its gateway chain and integration
     timeout per route, its route choice, its retry policy and its own timeout."""
 
-    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s")
+    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s",
+                 "identity", "authorized")
 
     index: int
     spec: Any
@@ -61,6 +69,8 @@ class _Client:
     route_coin: Uniforms
     retry: RetryPolicy
     timeout_s: float
+    identity: Any
+    authorized: list[bool]
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
@@ -104,6 +114,8 @@ class ReferenceEngine:
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
         c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
         c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
+        c.identity = IdentityPicker.build(spec.identities, self.seed, spec.name)
+        c.authorized = [s.route_authorizer(r) is not None for r in s.routes]
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -136,16 +148,42 @@ class ReferenceEngine:
             return routes[0]
         return routes[bisect.bisect_right(cum, c.route_coin.next())]
 
-    def _attempt(self, c: _Client, rid: int, route: int, n: int) -> tuple[int, float]:
-        """Send attempt *n* of request *rid* now; record it; return (cause, latency)."""
+    def _attempt(self, c: _Client, rid: int, route: int, n: int, answered: Answered) -> None:
+        """Send attempt *n* of request *rid* now; record it and tell *answered* its
+        ``(cause, latency, delay)``, *delay* being how long from then until the answer
+        reaches the client: at once, or when an authorizer in front has answered."""
         now = self.env.now
+        # The client picks the token it sends on a route with an authorizer (its own stream).
+        identity = c.identity.pick() if c.authorized[route] else 0
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
-        call = NO_CALL
+        call = Call(cause, 0.0)
         if cause == oc.OK:
-            call = self.integrations[route].call(now, c.route_timeout[route])
-            cause = call.cause
-        gateway_latency = call.latency_s + overhead
+            call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
+        if call.then is None:
+            latency, cause = self._record(c, rid, route, n, now, overhead, call)
+            answered(cause, latency, latency)
+            return
+        auth = call.authorizer
+        assert auth is not None
+        before_s = auth.latency_s + overhead
+        early = before_s > c.timeout_s  # the client gives up before the integration is called
+        if early:
+            answered(oc.CLIENT_TIMEOUT, c.timeout_s, c.timeout_s)
+
+        def resume(_: Any) -> None:
+            latency, cause = self._record(c, rid, route, n, now, overhead, call.then()._replace(authorizer=auth))
+            if not early:
+                answered(cause, latency, max(0.0, latency - auth.latency_s))
+
+        self.at(auth.latency_s, resume)
+
+    def _record(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
+                call: Call) -> tuple[float, int]:
+        """Write the attempt's row; return the client's (latency, cause)."""
+        auth = call.authorizer if call.authorizer is not None else NO_AUTHORIZER
+        cause = call.cause
+        gateway_latency = call.latency_s + auth.latency_s + overhead
         gateway_cause = cause
         latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, cause)
         a_int = self.rec.a_int
@@ -159,6 +197,9 @@ class ReferenceEngine:
         a_int["gateway_status"].append(self.status[gateway_cause])
         a_int["gateway_cause"].append(gateway_cause)
         a_int["flags"].append(call.flags)
+        a_int["authorizer_function"].append(auth.function)
+        a_int["authorizer_cause"].append(auth.cause)
+        a_int["authorizer_flags"].append(auth.flags)
         a_f = self.rec.a_float
         a_f["time_s"].append(now)
         a_f["latency_s"].append(latency)
@@ -166,7 +207,10 @@ class ReferenceEngine:
         a_f["integration_latency_s"].append(call.latency_s)
         a_f["init_s"].append(call.init_s)
         a_f["run_s"].append(call.run_s)
-        return cause, latency
+        a_f["authorizer_latency_s"].append(auth.latency_s)
+        a_f["authorizer_init_s"].append(auth.init_s)
+        a_f["authorizer_run_s"].append(auth.run_s)
+        return latency, cause
 
     # ------------------------------------------------------------------ logical requests
 
@@ -176,14 +220,18 @@ class ReferenceEngine:
         self._send(c, rid, route, 1, done)
 
     def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None) -> None:
-        cause, latency = self._attempt(c, rid, route, n)
-        if c.retry.enabled:
-            # The retry decision (and the retry quota) happens when the answer arrives.
-            self.at(latency, lambda _: self._after(c, rid, route, n, cause, done))
-            return
-        self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
-        if done is not None:
-            self.at(latency, _succeeder(done))
+        sent = self.env.now
+
+        def answered(cause: int, latency: float, delay: float) -> None:
+            if c.retry.enabled:
+                # The retry decision (and the retry quota) happens when the answer arrives.
+                self.at(delay, lambda _: self._after(c, rid, route, n, cause, done))
+                return
+            self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
+            if done is not None:
+                self.at(delay, _succeeder(done))
+
+        self._attempt(c, rid, route, n, answered)
 
     def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
         """The response to attempt *n* reached a client with a retry policy."""

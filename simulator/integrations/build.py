@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from simulator.functions.capacity import start_capacity
 from simulator.functions.pool import build_functions
 from simulator.functions.request_rate import request_rates
+from simulator.integrations.authorizer import AuthorizerIntegration, build_authorizers
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.lambda_function import LambdaIntegration
 from simulator.integrations.web_function import WebEndpoint
@@ -25,13 +26,24 @@ def build_integrations(
 
     Routes that name the same function share one integration (a :class:`LambdaIntegration`,
     or a :class:`WebEndpoint` for a web function), so they share its environments and random
-    streams. Concurrency changes during the run (schedules, target tracking) are scheduled on
-    *host* here."""
+    streams; an authorizer's function is invoked through the same one. A route with an
+    authorizer gets an :class:`AuthorizerIntegration` in front. Concurrency changes during
+    the run (schedules, target tracking) are scheduled on *host* here."""
     functions = build_functions(scenario, seed)
     start_capacity(functions, scenario, seed, host)
     rates = request_rates(scenario)
-    by_name: dict[str, Integration] = {}
-    for spec, f in zip(scenario.functions, functions):
-        by_name[f.name] = (WebEndpoint(f, spec.web, host) if spec.web is not None
-                           else LambdaIntegration(f, host, rates[f.index]))
-    return [by_name[r.function] for r in scenario.routes], functions
+    lambdas = {f.name: LambdaIntegration(f, host, rates[f.index]) for spec, f in zip(scenario.functions, functions)
+               if spec.web is None}
+    by_name: dict[str, Integration] = {
+        f.name: WebEndpoint(f, spec.web, host) if spec.web is not None else lambdas[f.name]
+        for spec, f in zip(scenario.functions, functions)}
+    routes: list[Integration] = [by_name[r.function] for r in scenario.routes]
+    if not scenario.authorizers:
+        return routes, functions
+    authorizers = build_authorizers(scenario.authorizers, lambdas)
+    counts = [c.identities.count for c in scenario.clients]
+    for i, r in enumerate(scenario.routes):
+        spec = scenario.route_authorizer(r)
+        if spec is not None:
+            routes[i] = AuthorizerIntegration(authorizers[spec.name], routes[i], counts)
+    return routes, functions

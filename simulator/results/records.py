@@ -56,6 +56,14 @@ class AttemptRecord(NamedTuple):
     provisioned: bool
     init_s: float
     run_s: float
+    #: The authorizer's invocation ("" when none was invoked: no authorizer, a cache hit,
+    #: a request without a token, or an authorizer without a function).
+    authorizer_function: str = ""
+    authorizer_cause: str = ""
+    authorizer_cold_start: bool = False
+    authorizer_latency_s: float = 0.0
+    authorizer_init_s: float = 0.0
+    authorizer_run_s: float = 0.0
 
 
 class RequestRecord(NamedTuple):
@@ -72,9 +80,11 @@ class RequestRecord(NamedTuple):
 
 
 _ATTEMPT_INT = (
-    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags"
+    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags",
+    "authorizer_function", "authorizer_cause", "authorizer_flags",
 )
-_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
+_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
+                  "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
 _REQUEST_INT = ("client", "route", "attempts", "status", "cause")
 _REQUEST_FLOAT = ("time_s", "end_s")
 
@@ -262,31 +272,59 @@ class Result:
         }
 
     def lambda_summary(self) -> dict[str, dict[str, int]]:
+        """Per function: its invocations by routes and by authorizers together."""
         a = self.attempts
-        fn = a["function"]
-        flags = a["flags"]
-        cause = a["gateway_cause"]
-        gcause = cause
-        refused = np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
-        invoked = (fn >= 0) & ~refused
+        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
         t_c, f_c, n_c = self._conc
         out: dict[str, dict[str, int]] = {}
+        parts = [(a["function"], a["flags"], a["gateway_cause"])]
+        if np.any(a["authorizer_function"] >= 0):
+            parts.append((a["authorizer_function"], a["authorizer_flags"], a["authorizer_cause"]))
         for i, f in enumerate(self.scenario.functions):
-            mine = fn == i
-            ran = mine & invoked
             peak = int(n_c[f_c == i].max()) if np.any(f_c == i) else 0
+            row = dict.fromkeys(("invocations", "cold_starts", "throttles", "errors", "function_timeouts"), 0)
+            prov = spill = 0
+            for fn, flags, cause in parts:
+                mine = fn == i
+                refused = np.isin(cause, refusals)
+                ran = mine & ~refused
+                row["invocations"] += int(np.sum(ran))
+                row["cold_starts"] += int(np.sum(ran & ((flags & COLD) != 0)))
+                row["throttles"] += int(np.sum(mine & refused))
+                row["errors"] += int(np.sum(ran & np.isin(cause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT))))
+                row["function_timeouts"] += int(np.sum(ran & (cause == oc.FUNCTION_TIMEOUT)))
+                prov += int(np.sum(ran & ((flags & PROVISIONED) != 0)))
+                spill += int(np.sum(ran & ((flags & PROVISIONED) == 0)))
             out[f.name] = {
-                "invocations": int(np.sum(ran)),
-                "cold_starts": int(np.sum(ran & ((flags & COLD) != 0))),
-                "throttles": int(np.sum(mine & refused)),
-                "errors": int(np.sum(ran & np.isin(gcause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT)))),
-                "function_timeouts": int(np.sum(ran & (gcause == oc.FUNCTION_TIMEOUT))),
+                **row,
                 "peak_concurrency": peak,
                 "provisioned_concurrency": f.provisioned_concurrency,
-                "provisioned_invocations": int(np.sum(ran & ((flags & PROVISIONED) != 0))),
-                "provisioned_spillover": int(np.sum(ran & ((flags & PROVISIONED) == 0)))
-                if f.provisioned_peak
-                else 0,
+                "provisioned_invocations": prov,
+                "provisioned_spillover": spill if f.provisioned_peak else 0,
+            }
+        return out
+
+    def authorizer_summary(self) -> dict[str, dict[str, int]]:
+        """Per authorizer: the attempts it checked, its invocations, cache hits and answers."""
+        a = self.attempts
+        s = self.scenario
+        out: dict[str, dict[str, int]] = {}
+        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
+        gcause = a["gateway_cause"]
+        throttled = np.isin(gcause, np.arange(oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_ACCOUNT + 1))
+        checked_any = ~throttled & (gcause != oc.FORBIDDEN)
+        for spec in s.authorizers:
+            routes = [i for i, r in enumerate(s.routes) if getattr(s.route_authorizer(r), "name", None) == spec.name]
+            checked = np.isin(a["route"], routes) & checked_any
+            invoked = checked & (a["authorizer_function"] >= 0)
+            token = checked & (gcause != oc.UNAUTHORIZED)
+            out[spec.name] = {
+                "checked": int(np.sum(checked)),
+                "invocations": int(np.sum(invoked & ~np.isin(a["authorizer_cause"], refusals))),
+                "cache_hits": int(np.sum(token & ~invoked)) if spec.invokes_lambda else 0,
+                "unauthorized": int(np.sum(checked & (gcause == oc.UNAUTHORIZED))),
+                "access_denied": int(np.sum(checked & (gcause == oc.ACCESS_DENIED))),
+                "authorizer_errors": int(np.sum(checked & (gcause == oc.AUTHORIZER_ERROR))),
             }
         return out
 
@@ -306,6 +344,8 @@ class Result:
         }
         out.update(self._block(None, None))
         out["lambda"] = self.lambda_summary()
+        if s.authorizers:
+            out["authorizers"] = self.authorizer_summary()
         clients = {}
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)
@@ -332,7 +372,10 @@ class Result:
                 float(a["latency_s"][i]), int(a["gateway_status"][i]), CAUSES[a["gateway_cause"][i]],
                 float(a["gateway_latency_s"][i]),
                 float(a["integration_latency_s"][i]), bool(a["flags"][i] & COLD), bool(a["flags"][i] & PROVISIONED),
-                float(a["init_s"][i]), float(a["run_s"][i]),
+                float(a["init_s"][i]), float(a["run_s"][i]), fnames[a["authorizer_function"][i]],
+                CAUSES[a["authorizer_cause"][i]] if a["authorizer_cause"][i] >= 0 else "",
+                bool(a["authorizer_flags"][i] & COLD), float(a["authorizer_latency_s"][i]),
+                float(a["authorizer_init_s"][i]), float(a["authorizer_run_s"][i]),
             )
             for i in range(self.n_attempts)
         ]
@@ -360,6 +403,23 @@ class Result:
             "provisioned": (a["flags"] & PROVISIONED) != 0,
             "init_s": a["init_s"],
             "run_s": a["run_s"],
+            **self._authorizer_columns(),
+        }
+
+    def _authorizer_columns(self) -> dict[str, Any]:
+        """The authorizer's columns, present when the scenario has authorizers."""
+        if not self.scenario.authorizers:
+            return {}
+        a = self.attempts
+        fnames = np.array(self.names.functions + ("",), dtype=object)
+        causes = np.array((*CAUSES, ""), dtype=object)
+        return {
+            "authorizer_function": fnames[a["authorizer_function"]],
+            "authorizer_cause": causes[a["authorizer_cause"]],
+            "authorizer_cold_start": (a["authorizer_flags"] & COLD) != 0,
+            "authorizer_latency_s": a["authorizer_latency_s"],
+            "authorizer_init_s": a["authorizer_init_s"],
+            "authorizer_run_s": a["authorizer_run_s"],
         }
 
     def to_dataframe(self) -> pd.DataFrame:

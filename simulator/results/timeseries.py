@@ -119,7 +119,12 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         sel = f_c == i
         spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_peak
                  else np.zeros(n, np.int64))
-        per_function.append((f.name, count(mine & ran), count(mine & throttled),
-                             _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
+        inv, thr = count(mine & ran), count(mine & throttled)
+        auth = a["authorizer_function"] == i  # an authorizer's invocations (by the attempt's start)
+        if np.any(auth):
+            auth_ran = auth & ~np.isin(a["authorizer_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+            inv = inv + count(auth_ran)
+            thr = thr + count(auth & ~auth_ran)
+        per_function.append((f.name, inv, thr, _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
     return series_table(np.arange(n) * interval_s, gateway, per_function,
                         _max_level(t_c, account_level, n, interval_s))

@@ -37,6 +37,7 @@ def check_references(s: Scenario) -> Problems:
         *_integration_timeouts(s),
         *_region(s),
         *_api_keys_and_usage_plans(s),
+        *_authorizers(s),
         *_clients(s),
         *_typical_month(s),
         *_concurrency(s),
@@ -66,7 +67,7 @@ def _duplicate_names(s: Scenario) -> Problems:
     """Each route, function, usage plan and client has a name of its own."""
     problems: Problems = []
     for group, items in (("routes", s.routes), ("functions", s.functions), ("usage_plans", s.usage_plans),
-                         ("clients", s.clients)):
+                         ("authorizers", s.authorizers), ("clients", s.clients)):
         seen = Counter(item.name for item in items)
         for i, item in enumerate(items):
             if seen[item.name] > 1:
@@ -140,6 +141,33 @@ def _api_keys_and_usage_plans(s: Scenario) -> Problems:
     for i, p in enumerate(s.usage_plans):
         for route in p.method_throttles:
             problems += _unknown(f"usage_plans[{i}].method_throttles", route, routes, "route")
+    return problems
+
+
+#: Which authorizer types each API type has (the x-amazon-apigateway-authorizer reference:
+#: REST takes token and request, HTTP request and jwt; Cognito user pools are REST's; IAM both).
+_AUTHORIZER_TYPES = {"REST": ("TOKEN", "REQUEST", "COGNITO_USER_POOLS", "AWS_IAM"),
+                     "HTTP": ("REQUEST", "JWT", "AWS_IAM")}
+
+
+def _authorizers(s: Scenario) -> Problems:
+    """Each authorizer fits the API type and names a function that exists; routes name authorizers that exist."""
+    problems: Problems = []
+    functions = [f.name for f in s.functions]
+    names = [a.name for a in s.authorizers]
+    allowed = _AUTHORIZER_TYPES[s.api.type]
+    for i, a in enumerate(s.authorizers):
+        if a.type not in allowed:
+            problems.append((f"authorizers[{i}].type", f"{s.api.type} APIs have no {a.type} authorizers; "
+                             f"{'an HTTP' if s.api.type == 'REST' else 'a REST'} API has them (allowed here: "
+                             f"{', '.join(allowed)})"))
+        if a.function is not None:
+            problems += _unknown(f"authorizers[{i}].function", a.function, functions, "function")
+    if s.stage.authorizer is not None and s.stage.authorizer != "NONE":
+        problems += _unknown("stage.authorizer", s.stage.authorizer, names, "authorizer")
+    for i, r in enumerate(s.routes):
+        if r.authorizer is not None and r.authorizer != "NONE":
+            problems += _unknown(f"routes[{i}].authorizer", r.authorizer, names, "authorizer")
     return problems
 
 

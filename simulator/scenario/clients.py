@@ -44,6 +44,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from simulator.limits import MAX_ATTEMPTS, MAX_BURST_COUNT, MAX_COUNT, MAX_RATE_PER_S, MAX_USERS, MAX_WEIGHT, echo
+from simulator.scenario.authorizers import Identities
 from simulator.scenario.base import Duration, _as_tuple, _fmt, _Model
 from simulator.scenario.traces import read_trace
 
@@ -305,6 +306,8 @@ class Client(_Model):
     retry: RetrySpec = NoRetry(mode="none")
     #: Client-side timeout per attempt; None waits for the gateway's answer.
     timeout: Duration | None = None
+    #: The tokens it presents to the routes' authorizers (:mod:`simulator.scenario.authorizers`).
+    identities: Identities = Identities()
 
     @field_validator("routes")
     @classmethod

@@ -34,6 +34,7 @@ from simulator.limits import (
     MAX_THROTTLE_RATE_PER_S,
     echo,
 )
+from simulator.scenario.authorizers import NO_AUTHORIZER, Authorizer
 from simulator.scenario.background import Background
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
@@ -121,6 +122,8 @@ class Account(_Model):
 class Stage(_Model):
     #: Default method (route) throttling; None means the stage sets no limit of its own.
     throttle: Throttle | None = None
+    #: The authorizer (an ``[[authorizers]]`` name) of every route that names none.
+    authorizer: str | None = None
 
 
 class Route(_Model):
@@ -129,6 +132,8 @@ class Route(_Model):
     throttle: Throttle | None = None
     integration_timeout: Duration | None = None
     request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
+    #: An ``[[authorizers]]`` name, or "NONE" for no authorizer; None: the stage's.
+    authorizer: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -343,6 +348,7 @@ class Scenario(_Model):
     routes: list[Route] = Field(min_length=1)
     functions: list[Function] = Field(min_length=1)
     usage_plans: list[UsagePlan] = []
+    authorizers: list[Authorizer] = []
     clients: list[Client] = Field(min_length=1)
     behaviour: Behaviour = Behaviour()
     cost: CostSettings = CostSettings()
@@ -363,6 +369,13 @@ class Scenario(_Model):
 
     def usage_plan(self, name: str) -> UsagePlan:
         return next(p for p in self.usage_plans if p.name == name)
+
+    def route_authorizer(self, route: Route) -> Authorizer | None:
+        """The authorizer that checks *route*'s requests (its own or the stage's), or None."""
+        name = route.authorizer if route.authorizer is not None else self.stage.authorizer
+        if name is None or name == NO_AUTHORIZER:
+            return None
+        return next(a for a in self.authorizers if a.name == name)
 
     def integration_timeout_s(self, route: Route) -> float:
         if route.integration_timeout is not None:
