@@ -11,6 +11,8 @@ served it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,7 +20,9 @@ from simulator import outcomes as oc
 from simulator.cost.bill import lambda_billed_ms
 from simulator.outcomes import PROVISIONED
 
-__all__ = ["invocation_weights"]
+Cube = npt.NDArray[np.float64]
+
+__all__ = ["authorizer_cubes", "invocation_weights"]
 
 
 def invocation_weights(
@@ -47,3 +51,21 @@ def invocation_weights(
         "provisioned_ms": np.where(provisioned, billed_ms, 0.0),
         "billed_ms": billed_ms,
     }
+
+
+def authorizer_cubes(a: Any, client: npt.NDArray[np.int64], cause: npt.NDArray[np.int64], bill_init: bool,
+                     shape: tuple[int, int, int], priced: npt.NDArray[np.bool_] | None = None) -> dict[str, Cube]:
+    """The Lambda authorizers' invocations (a second invocation an attempt may make), summed
+    per (authorizer function, the attempt's client, its gateway cause), whether the request
+    went on or not; empty without authorizer invocations."""
+    function = np.asarray(a["authorizer_function"], dtype=np.int64)
+    if not np.any(function >= 0):
+        return {}
+    weights = invocation_weights(function, np.asarray(a["authorizer_cause"], dtype=np.int64),
+                                 np.asarray(a["authorizer_flags"], dtype=np.int64),
+                                 np.asarray(a["authorizer_init_s"], dtype=np.float64),
+                                 np.asarray(a["authorizer_run_s"], dtype=np.float64), bill_init, priced)
+    n_f, n_c, n_k = shape
+    cell = (np.maximum(function, 0) * n_c + client) * n_k + cause
+    return {kind: np.bincount(cell, weights=w, minlength=n_f * n_c * n_k).reshape(shape)
+            for kind, w in weights.items()}

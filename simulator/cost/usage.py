@@ -88,7 +88,7 @@ from simulator.cost.bill import (
     lambda_cost,
     logs_cost,
 )
-from simulator.cost.invocations import invocation_weights
+from simulator.cost.invocations import authorizer_cubes, invocation_weights
 from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
 from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS
@@ -323,28 +323,13 @@ class Usage:
         self.cube: dict[str, npt.NDArray[np.float64]] = {
             kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
         }
-        self._add_authorizers(a, client, cause, bill_init)
+        for kind, cube in authorizer_cubes(a, client, cause, bill_init, self.shape, self.priced).items():
+            self.cube[kind] += cube
         self.cause_counts = np.bincount(cause, minlength=n_k)
         for i, f in enumerate(functions):
             if f.changes_concurrency:
                 changes = [(float(t), int(n)) for t, k, n in result.provisioned_changes if k == i]
                 self.provisioned_steps[i] = [(0.0, f.provisioned_schedule[0][1]), *changes]
-
-    def _add_authorizers(self, a: Any, client: npt.NDArray[np.int64], cause: npt.NDArray[np.int64],
-                         bill_init: bool) -> None:
-        """Add the Lambda authorizers' invocations (a second invocation an attempt may make)
-        under the attempt's client and gateway cause, whether the request went on or not."""
-        function = np.asarray(a["authorizer_function"], dtype=np.int64)
-        if not np.any(function >= 0):
-            return
-        weights = invocation_weights(function, np.asarray(a["authorizer_cause"], dtype=np.int64),
-                                     np.asarray(a["authorizer_flags"], dtype=np.int64),
-                                     np.asarray(a["authorizer_init_s"], dtype=np.float64),
-                                     np.asarray(a["authorizer_run_s"], dtype=np.float64), bill_init)
-        n_f, n_c, n_k = self.shape
-        cell = (np.maximum(function, 0) * n_c + client) * n_k + cause
-        for kind, w in weights.items():
-            self.cube[kind] += np.bincount(cell, weights=w, minlength=n_f * n_c * n_k).reshape(self.shape)
 
     def _describe(self, scenario: Scenario) -> None:
         self.functions = scenario.functions
