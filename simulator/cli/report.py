@@ -74,6 +74,14 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         )
     console.print(t)
 
+    if d.get("cache"):
+        t = Table(title="REST cache", title_justify="left")
+        for k in ("route", "hits", "misses", "hit ratio"):
+            t.add_column(k, justify="left" if k == "route" else "right")
+        for name, c in d["cache"].items():
+            t.add_row(name, f"{c['hits']:,}", f"{c['misses']:,}", _pct(c["hits"], c["hits"] + c["misses"]))
+        console.print(t)
+
     cost = d.get("cost_usd")
     if cost:
         failed = sum(cost["failed_attempts"].values())

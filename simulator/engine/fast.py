@@ -91,6 +91,7 @@ from simulator.engine.fast_inputs import flatten, quota_windows
 from simulator.engine.fast_streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
@@ -125,6 +126,8 @@ def unsupported(scenario: Scenario) -> str | None:
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
     if any(d.kind == "sequence" for d in specs):
         return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
+    if any(rc is not None for rc in route_caches(scenario)):
+        return "the fast engine has no REST API cache (stage.cache)"
     return None
 
 

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 from simulator.functions.pool import build_functions
 from simulator.integrations.base import Host, Integration
+from simulator.integrations.cache import CacheEntries, CacheIntegration
 from simulator.integrations.lambda_function import LambdaIntegration
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.functions.pool import FunctionState
@@ -21,7 +23,13 @@ def build_integrations(
     """The integration of each route (in scenario order) and the functions behind them.
 
     Routes that name the same function share one :class:`LambdaIntegration`, so they share
-    its environments and random streams."""
+    its environments and random streams. A cached route (REST cache) gets a
+    :class:`CacheIntegration` in front of it; all of them share the stage's cache."""
     functions = build_functions(scenario, seed)
     by_name = {f.name: LambdaIntegration(f, host) for f in functions}
-    return [by_name[r.function] for r in scenario.routes], functions
+    integrations: list[Integration] = [by_name[r.function] for r in scenario.routes]
+    entries = CacheEntries()
+    for i, rc in enumerate(route_caches(scenario)):
+        if rc is not None:
+            integrations[i] = CacheIntegration(integrations[i], host, entries, i, rc.ttl_s, rc.hit_latency_s)
+    return integrations, functions

@@ -23,8 +23,9 @@ import numpy as np
 
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
-from simulator.outcomes import CAUSES, COLD, PROVISIONED
+from simulator.outcomes import CACHE_HIT, CACHE_MISS, CAUSES, COLD, PROVISIONED
 from simulator.results.timeseries import build_timeseries
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -247,6 +248,22 @@ class Result:
             "attempt_no_response_fraction": frac(int(np.sum(a_status == 0)), n_att),
         }
 
+    def cache_summary(self) -> dict[str, dict[str, float]]:
+        """The REST cache's hits, misses and hit ratio (hits / (hits + misses)) by cached
+        route, as CloudWatch's ``CacheHitCount`` and ``CacheMissCount`` count them: attempts
+        the gateway let through to a cached route. Empty without a cache."""
+        a = self.attempts
+        out: dict[str, dict[str, float]] = {}
+        for i, rc in enumerate(route_caches(self.scenario)):
+            if rc is None:
+                continue
+            flags = a["flags"][a["route"] == i]
+            hits = int(np.sum((flags & CACHE_HIT) != 0))
+            misses = int(np.sum((flags & CACHE_MISS) != 0))
+            ratio = _r(hits / (hits + misses), 6) if hits + misses else 0.0
+            out[self.scenario.routes[i].name] = {"hits": hits, "misses": misses, "hit_ratio": ratio}
+        return out
+
     def lambda_summary(self) -> dict[str, dict[str, int]]:
         a = self.attempts
         fn = a["function"]
@@ -291,6 +308,9 @@ class Result:
         }
         out.update(self._block(None, None))
         out["lambda"] = self.lambda_summary()
+        cache = self.cache_summary()
+        if cache:
+            out["cache"] = cache
         clients = {}
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)

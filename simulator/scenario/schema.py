@@ -41,6 +41,7 @@ from simulator.limits import (
     read_bounded,
 )
 from simulator.scenario.base import Duration, _between, _Model
+from simulator.scenario.cache import MethodCache, StageCache
 from simulator.scenario.clients import Client
 
 __all__ = ["Account", "Api", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan"]
@@ -249,6 +250,8 @@ class Account(_Model):
 class Stage(_Model):
     #: Default method (route) throttling; None means the stage sets no limit of its own.
     throttle: Throttle | None = None
+    #: REST only: the stage's cache cluster and default method cache settings.
+    cache: StageCache | None = None
 
 
 class Route(_Model):
@@ -257,6 +260,8 @@ class Route(_Model):
     throttle: Throttle | None = None
     integration_timeout: Duration | None = None
     request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
+    #: REST only: this method's override of the stage's cache settings.
+    cache: MethodCache | None = None
 
     @field_validator("name")
     @classmethod
