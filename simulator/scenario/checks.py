@@ -115,7 +115,8 @@ def _cache(s: Scenario) -> Problems:
     if s.api.type != "REST":
         where = ["stage.cache"] if s.stage.cache is not None else []
         where += [f"routes[{i}].cache" for i, r in enumerate(s.routes) if r.cache is not None]
-        return [(w, "an HTTP API has no cache (the API cache is a REST API feature)") for w in where]
+        # One line: the stage's cache if there is one, else the first route's.
+        return [(w, "an HTTP API has no cache (the API cache is a REST API feature)") for w in where[:1]]
     problems: Problems = []
     caches = route_caches(s)
     for i, (route, rc) in enumerate(zip(s.routes, caches, strict=True)):
