@@ -39,7 +39,7 @@ from loadtests.target.runtime import FunctionRuntime, invocation_response
 from simulator import outcomes as oc
 from simulator.gateway.path import Chain, Gateway
 from simulator.integrations.cache import CacheEntries
-from simulator.scenario import Scenario
+from simulator.scenario import Route, Scenario
 from simulator.scenario.cache import route_caches
 from simulator.traffic.cache_keys import trace_key
 
@@ -93,20 +93,26 @@ class EmulatedGateway:
                 await asyncio.sleep(cache.hit_latency_s)
             return web.Response(status=200, body=b'{"cached":true}', content_type="application/json",
                                 headers={**headers(oc.OK, received_s=now), CACHE_HEADER: "hit"})
+        response, busy_s = await self._invoke(route, now)
+        if cache is not None:
+            response.headers[CACHE_HEADER] = "miss"
+            if response.status == 200:
+                # Filled at the instant the function's answer was due, as in the model.
+                self.entries.fill(entry, now + busy_s, cache.ttl_s)
+        return response
+
+    async def _invoke(self, route: Route, now: float) -> tuple[web.Response, float]:
+        """The function's answer through the integration (its timeout included), and how
+        long the invocation kept its environment busy."""
         inv = self.runtime.invoke(route.function, now)
         if inv.finished is None:
-            return self._error(inv.cause, received_s=now)
+            return self._error(inv.cause, received_s=now), 0.0
         limit_s = self.scenario.integration_timeout_s(route)
         if inv.busy_s > limit_s:
             await asyncio.sleep(limit_s)
-            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now)
+            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now), inv.busy_s
         await asyncio.shield(inv.finished)
-        response = invocation_response(self.answers, inv, received_s=now)
-        if cache is not None:
-            response.headers[CACHE_HEADER] = "miss"
-            if inv.cause == oc.OK:
-                self.entries.fill(entry, self.clock.now(), cache.ttl_s)
-        return response
+        return invocation_response(self.answers, inv, received_s=now), inv.busy_s
 
     def _error(self, cause: int, cold_start: bool = False, *, received_s: float | None = None) -> web.Response:
         status, body = self.answers.error(cause)
