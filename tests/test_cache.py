@@ -125,6 +125,8 @@ def test_exact_timeline_fill_on_answer_hit_and_expiry(tmp_path):
     ]
     rec = r.records()
     assert [x.function for x in rec] == ["f", "f", "", "", "f", "f", "", "f"]
+    assert [x.cache_hit for x in rec] == [False, False, True, True, False, False, True, False]
+    assert r.to_dataframe()["cache_hit"].tolist() == [x.cache_hit for x in rec]
     assert rec[2].latency_s == 0.0 and rec[0].latency_s == 0.125
     assert r.lambda_summary()["f"]["invocations"] == 5
 

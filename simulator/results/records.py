@@ -57,6 +57,8 @@ class AttemptRecord(NamedTuple):
     provisioned: bool
     init_s: float
     run_s: float
+    #: The REST cache answered it (no integration call).
+    cache_hit: bool = False
 
 
 class RequestRecord(NamedTuple):
@@ -337,7 +339,7 @@ class Result:
                 float(a["latency_s"][i]), int(a["gateway_status"][i]), CAUSES[a["gateway_cause"][i]],
                 float(a["gateway_latency_s"][i]),
                 float(a["integration_latency_s"][i]), bool(a["flags"][i] & COLD), bool(a["flags"][i] & PROVISIONED),
-                float(a["init_s"][i]), float(a["run_s"][i]),
+                float(a["init_s"][i]), float(a["run_s"][i]), bool(a["flags"][i] & CACHE_HIT),
             )
             for i in range(self.n_attempts)
         ]
@@ -365,6 +367,7 @@ class Result:
             "provisioned": (a["flags"] & PROVISIONED) != 0,
             "init_s": a["init_s"],
             "run_s": a["run_s"],
+            "cache_hit": (a["flags"] & CACHE_HIT) != 0,
         }
 
     def to_dataframe(self) -> pd.DataFrame:
