@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,12 @@ def test_the_load_test_plan_sends_the_keys_the_engine_draws(tmp_path: Path) -> N
     draws = KeyDraws(scenario.routes[0].cache.keys, stream(scenario.seed, "cache_keys", "c", "GET /item/{id}"))
     assert [a.cache_key for a in plan] == [str(draws.next()) for _ in plan]
     assert len({a.cache_key for a in plan}) > 5
+
+
+def test_the_nginx_target_refuses_a_cached_scenario_in_one_line(tmp_path: Path) -> None:
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "cached_catalog.toml"
+    proc = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--target", "nginx", str(path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr == (f"{path}: stage.cache: the nginx target has no REST API cache; validate the cache "
+                           "against --target emulated or your API\n")

@@ -31,6 +31,7 @@ def _nginx() -> bool:
 @pytest.mark.parametrize("target, scenario", [
     ("emulated", "usage_plan_keys.toml"),
     ("emulated", "lambda_concurrency.toml"),
+    ("emulated", "rest_cache.toml"),
     *(pytest.param("nginx", name, marks=pytest.mark.skipif(
         not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)"))
       for name in ("route_account.toml", "lambda_concurrency.toml", "integration_timeout.toml")),
