@@ -129,6 +129,9 @@ def test_exact_timeline_fill_on_answer_hit_and_expiry(tmp_path):
     assert r.to_dataframe()["cache_hit"].tolist() == [x.cache_hit for x in rec]
     assert rec[2].latency_s == 0.0 and rec[0].latency_s == 0.125
     assert r.lambda_summary()["f"]["invocations"] == 5
+    series = r.timeseries(5.0)
+    assert series["CacheHitCount"].tolist() == [0, 1, 2, 0, 0, 0]
+    assert series["CacheMissCount"].tolist() == [2, 0, 3, 0, 0, 0]
 
 
 def test_a_hit_is_not_lambda_throttled_when_a_miss_is(tmp_path):
