@@ -20,7 +20,10 @@ key (:mod:`simulator.traffic.cache_keys`):
 * **What is stored.** AWS's page states no status filter. Every failure the model has
   (Lambda throttled, a function error or timeout, an integration timeout) is an answer
   API Gateway itself makes when the integration call failed, not an endpoint response,
-  so none of them is stored: only ``ok`` fills the cache.
+  so none of them is stored: only ``ok`` fills the cache. (A backend's own non-2XX answer
+  is another matter: a user report says API Gateway served a backend's 429 from the cache,
+  https://exchangetuts.com/prevent-caching-of-non-200-responses-in-aws-api-gateway-1640428563668979;
+  the model's functions answer 200 or fail, so it does not arise here.)
 
 **Where the cache sits in the request path.** The cache settings belong to the method's
 integration (the cache key parameters and namespace are set on the integration request,
