@@ -75,7 +75,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "cold starts": "independent (a worker process started per environment)",
         "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
                                         "stream)",
-        "REST cache": "absent",
+        "REST cache": "independent (nginx proxy_cache; validity in whole seconds)",
     },
     "url": {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
@@ -394,9 +394,6 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
     if any(p.quota is not None for p in scenario.usage_plans):
         raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "
                                "--target emulated or your API")
-    if scenario.stage.cache is not None and scenario.stage.cache.enabled:
-        raise ThrottlesimError(f"{path}: stage.cache: the nginx target has no REST API cache; validate the cache "
-                               "against --target emulated or your API")
     problem = key_error(scenario, str(path))
     if problem is not None:
         raise ThrottlesimError(problem)

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import simulator
 from loadtests.plan import plan_arrivals
-from loadtests.target.answers import CACHE_HEADER, CACHE_KEY_HEADER, CAUSE_HEADER
+from loadtests.target.answers import CACHE_HEADER, CACHE_KEY_HEADER, CAUSE_HEADER, FUNCTION_MS_HEADER
 from loadtests.target.emulated import emulated_app
+from loadtests.target.nginx import find_nginx
 from simulator.rng import stream
 from simulator.traffic.cache_keys import KeyDraws
 
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO: dict[str, Any] = {
     "name": "cache-target",
     "duration": "10s",
@@ -66,10 +74,71 @@ def test_the_load_test_plan_sends_the_keys_the_engine_draws(tmp_path: Path) -> N
     assert len({a.cache_key for a in plan}) > 5
 
 
-def test_the_nginx_target_refuses_a_cached_scenario_in_one_line(tmp_path: Path) -> None:
-    path = Path(__file__).resolve().parents[1] / "scenarios" / "cached_catalog.toml"
-    proc = subprocess.run([sys.executable, "-m", "simulator.cli", "validate", "--target", "nginx", str(path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr == (f"{path}: stage.cache: the nginx target has no REST API cache; validate the cache "
-                           "against --target emulated or your API\n")
+def _serve(path: Path, gateway: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "loadtests.target.serve", str(path), "--port", "0",
+                             "--gateway", gateway, "--duration-limit", "60"],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+    if not line.startswith("listening on http://127.0.0.1:"):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"target did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+@pytest.mark.realtime
+@pytest.mark.skipif(find_nginx() is None, reason="no nginx binary (apt-get install nginx-light)")
+def test_nginx_proxy_cache_hits_skip_the_runtime_and_expire(tmp_path: Path) -> None:
+    path = tmp_path / "cache.toml"
+    path.write_text(CACHED_TOML.replace("TTL", "2s"))
+    proc, url = _serve(path, "nginx")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            def get(key: str) -> tuple[int, str, str, str]:
+                r = client.get("/item/7", headers={CACHE_KEY_HEADER: key})
+                return r.status_code, r.headers.get(CACHE_HEADER, ""), r.headers.get(CAUSE_HEADER, ""), \
+                    r.headers.get(FUNCTION_MS_HEADER, "-")
+
+            got = [get("a"), get("a")]
+            with ThreadPoolExecutor(2) as pool:
+                slow = pool.submit(get, "b")          # holds the one environment for 0.3 s
+                time.sleep(0.1)
+                got += [get("a"), get("c"), slow.result()]
+            time.sleep(3.2)                           # nginx counts validity in whole seconds
+            got.append(get("a"))
+            assert client.post("/cart", headers={CACHE_KEY_HEADER: "a"}).headers.get(CACHE_HEADER) is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    assert [g[:3] for g in got] == [
+        (200, "miss", "ok"), (200, "hit", "ok"), (200, "hit", "ok"), (500, "miss", "lambda_throttled"),
+        (200, "miss", "ok"), (200, "miss", "ok"),
+    ]
+    assert got[1][3] == "-" and got[0][3] != "-"   # a hit carries no runtime headers
+
+
+CACHED_TOML = """
+name = "cache-nginx"
+duration = "10s"
+[stage.cache]
+capacity_gb = 0.5
+ttl = "TTL"
+[[routes]]
+name = "GET /item/{id}"
+function = "f"
+cache = { key_parameters = ["method.request.path.id"], keys = { count = 10 } }
+[[routes]]
+name = "POST /cart"
+function = "f"
+[[functions]]
+name = "f"
+duration = "300ms"
+init = "0ms"
+timeout = "5s"
+reserved_concurrency = 1
+[[clients]]
+name = "c"
+routes = { "GET /item/{id}" = 1 }
+arrivals = { process = "uniform", rate = 1 }
+"""

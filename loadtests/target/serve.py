@@ -120,8 +120,6 @@ def serve(
         scenario = simulator.load_scenario(scenario, overrides=overrides)
     if gateway == "nginx" and (problem := key_error(scenario, source)):
         raise ServeError(problem)
-    if gateway == "nginx" and scenario.stage.cache is not None and scenario.stage.cache.enabled:
-        raise ServeError(f"{source}: stage.cache: the nginx gateway has no REST API cache; use --gateway emulated")
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
     port = check_port(port)
