@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import simulator
 from simulator import outcomes as oc
@@ -214,3 +216,28 @@ def test_key_draws_leave_other_streams_alone(build):
     b = simulator.simulate(cached, seed=3, engine="simpy")
     assert np.array_equal(np.asarray(a.attempts["time_s"]), np.asarray(b.attempts["time_s"]))
     assert simulator.simulate(cached, seed=3).to_json() == b.to_json()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    gaps=st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=40),
+    keys=st.lists(st.sampled_from("abc"), min_size=40, max_size=40),
+    ttl_ticks=st.integers(min_value=1, max_value=128),
+)
+def test_hits_match_a_per_key_renewal_oracle(tmp_path_factory, gaps, keys, ttl_ticks):
+    # Times and the TTL on a 1/16 s grid (exact in binary); the function answers at once,
+    # so each miss fills its key at its own instant and the entry lives exactly the TTL.
+    tmp = tmp_path_factory.mktemp("oracle")
+    times = np.cumsum(gaps) / 16.0
+    rows = list(zip(times.tolist(), keys, strict=False))
+    fn = [{"name": "f", "duration": "0ms", "init": "0ms", "timeout": "10s"}]
+    stage = {"cache": {"capacity_gb": 0.5, "ttl": f"{ttl_ticks * 62.5}ms"}}
+    r = simulator.simulate(_replay(tmp, rows, functions=fn, stage=stage, duration=f"{times[-1] + 1}s"), seed=1)
+    expires: dict[str, float] = {}
+    expected = []
+    for t, k in rows:
+        hit = t < expires.get(k, -1.0)
+        expected.append("hit" if hit else "miss")
+        if not hit:
+            expires[k] = t + ttl_ticks / 16.0
+    assert [x[1] for x in _lookups(r)] == expected
