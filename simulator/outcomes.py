@@ -14,9 +14,11 @@ throttled_method          429         429         the route's own throttle
 throttled_stage           429         429         the stage's default throttle
 throttled_account         429         429         the account/Region throttle
 lambda_throttled          500 (502)   500         Lambda had no concurrency or scaling room
+lambda_rate_throttled     500 (502)   500         Lambda's request-rate limit (10 x concurrency per s)
 function_error            502         500         the function raised an error
 function_timeout          502         500         the function ran past its own timeout
 integration_timeout       504         503 (504)   the gateway stopped waiting
+web_rate_limited          429         429         a web function's endpoint rateLimit refused it
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
 
@@ -34,8 +36,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CACHE_HIT", "CACHE_MISS", "CAUSES", "COLD", "GATEWAY_REJECTIONS", "PROVISIONED", "answer_groups",
-           "messages", "status_codes"]
+__all__ = ["CACHE_HIT", "CACHE_MISS", "CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISIONED",
+           "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -46,9 +48,11 @@ CAUSES: tuple[str, ...] = (
     "throttled_stage",
     "throttled_account",
     "lambda_throttled",
+    "lambda_rate_throttled",
     "function_error",
     "function_timeout",
     "integration_timeout",
+    "web_rate_limited",
     "client_timeout",
 )
 (
@@ -60,9 +64,11 @@ CAUSES: tuple[str, ...] = (
     THROTTLED_STAGE,
     THROTTLED_ACCOUNT,
     LAMBDA_THROTTLED,
+    LAMBDA_RATE_THROTTLED,
     FUNCTION_ERROR,
     FUNCTION_TIMEOUT,
     INTEGRATION_TIMEOUT,
+    WEB_RATE_LIMITED,
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
 
@@ -78,6 +84,10 @@ CACHE_MISS = 8
 #: Causes decided by the gateway before any integration is called.
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 
+#: Causes with which Lambda refused an invocation (TooManyRequestsException): the function
+#: did not run, Lambda counts a throttle and bills nothing, API Gateway bills the request.
+LAMBDA_REFUSALS = frozenset((LAMBDA_THROTTLED, LAMBDA_RATE_THROTTLED))
+
 
 def status_codes(scenario: Scenario) -> tuple[int, ...]:
     """The status code of each cause (indexed like :data:`CAUSES`) for this scenario."""
@@ -92,9 +102,11 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         429,
         429,
         b.lambda_throttle_status if rest else 500,
+        b.lambda_throttle_status if rest else 500,
         502 if rest else 500,
         502 if rest else 500,
         504 if rest else b.http_api_timeout_status,
+        429,
         0,
     )
 
@@ -108,7 +120,8 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
     return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, lambda_failed, timeout,
+            "Too Many Requests", "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:

@@ -34,12 +34,12 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL, Event, EventPriority
 
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.dists import Draws, Uniforms
-from simulator.gateway.path import Gateway
+from simulator.gateway.path import Chain, Gateway
 from simulator.integrations import build_integrations
 from simulator.integrations.base import NO_CALL
 from simulator.results import Recorder, Result
@@ -54,12 +54,34 @@ __all__ = ["ReferenceEngine"]
 
 
 class _Client:
-    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin",
-                 "retry", "timeout_s", "key_draws")
+    """One ``[[clients]]`` entry as the engine runs it: its gateway chain and integration
+    timeout per route, its route choice, its retry policy and its own timeout."""
+
+    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s",
+                 "key_draws")
+
+    index: int
+    spec: Any
+    chains: list[Chain | None]
+    route_timeout: list[float]
+    cum_weights: tuple[tuple[int, ...], tuple[float, ...]]
+    route_coin: Uniforms
+    retry: RetryPolicy
+    timeout_s: float
+    key_draws: list[KeyDraws | None]
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
         self.spec = spec
+
+
+def _succeeder(done: Event) -> Callable[[Event], None]:
+    """A callback that triggers *done* (a user's request has its answer)."""
+
+    def succeed(_: Event) -> None:
+        done.succeed()
+
+    return succeed
 
 
 class ReferenceEngine:
@@ -106,7 +128,7 @@ class ReferenceEngine:
     def now(self) -> float:
         return self.env.now
 
-    def at(self, delay_s: float, fn: Callable[[Event], None], priority: int = NORMAL) -> None:
+    def at(self, delay_s: float, fn: Callable[[Event], None], priority: EventPriority = NORMAL) -> None:
         """Call *fn* *delay_s* seconds from now (the integrations' :class:`~simulator.integrations.Host`)."""
         ev = Event(self.env)
         ev._ok = True
@@ -177,7 +199,7 @@ class ReferenceEngine:
             return
         self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
         if done is not None:
-            self.at(latency, lambda _: done.succeed())
+            self.at(latency, _succeeder(done))
 
     def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None,
                key: int | str) -> None:

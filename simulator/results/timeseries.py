@@ -107,8 +107,8 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     if any(rc is not None for rc in route_caches(result.scenario)):
         gateway["CacheHitCount"] = count((a["flags"] & oc.CACHE_HIT) != 0)
         gateway["CacheMissCount"] = count((a["flags"] & oc.CACHE_MISS) != 0)
-    ran = reached & (gcause != oc.LAMBDA_THROTTLED)
-    throttled = reached & (gcause == oc.LAMBDA_THROTTLED)
+    throttled = reached & np.isin(gcause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    ran = reached & ~throttled
     t_c, f_c, n_c = result._conc
     functions = result.scenario.functions
     # Account-wide concurrency: the sum over functions, updated at every change.
