@@ -39,6 +39,7 @@ from loadtests.log import AttemptLog
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
+    CacheKeyChooser,
     IdentityTokens,
     RouteChooser,
     client_headers,
@@ -48,6 +49,7 @@ from loadtests.plan import (
     request_body,
     route_request,
 )
+from loadtests.target.answers import CACHE_KEY_HEADER
 from simulator.errors import ThrottlesimError
 from simulator.rng import stream
 from simulator.scenario import Client, Scenario
@@ -144,6 +146,8 @@ class Process:
         self.retry = {name: RetryPolicy(c.retry, stream(settings.seed, "retry", name, *suffix))
                       for name, c in settings.clients.items()}
         self.choosers = {c.name: RouteChooser(c, settings.seed, *suffix) for c in closed_clients(settings.scenario)}
+        self.cache_keys = {c.name: CacheKeyChooser(settings.scenario, c, settings.seed, *suffix)
+                           for c in closed_clients(settings.scenario)}
         self.headers = {name: client_headers(c) for name, c in settings.clients.items()}
         self.tokens = IdentityTokens(settings.scenario, settings.seed, *suffix)
         self.sessions: dict[str, FastHttpSession] = {}
@@ -216,12 +220,16 @@ class Process:
         }
 
 
-def send_request(p: Process, client: Client, session: Any, route: str, request_id: str, intended: float) -> None:
-    """One logical request: attempts until the answer is final under the retry policy."""
+def send_request(p: Process, client: Client, session: Any, route: str, request_id: str, intended: float,
+                 cache_key: str = "") -> None:
+    """One logical request (asking for *cache_key* on a cached route): attempts until the
+    answer is final under the retry policy."""
     method, path = route_request(route)
     body = request_body(method, p.settings.route_bytes.get(route, 1024))
     policy = p.retry[client.name]
     headers = p.headers[client.name]
+    if cache_key:
+        headers = {**headers, CACHE_KEY_HEADER: cache_key}
     p.rid += 1
     rid = p.rid
     n = 1

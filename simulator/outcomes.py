@@ -27,7 +27,9 @@ client_timeout            0           0           the client stopped waiting (no
 
 An attempt that reached Lambda also says how its invocation started: on a warm
 environment, after a cold start (:data:`COLD`), or on a provisioned environment
-(:data:`PROVISIONED`); the records keep these as bit flags.
+(:data:`PROVISIONED`); an attempt on a cached REST route says whether the cache answered
+it (:data:`CACHE_HIT`) or it went on to the integration (:data:`CACHE_MISS`). The
+records keep these as bit flags.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISIONED", "answer_groups", "messages",
-           "status_codes"]
+__all__ = ["CACHE_HIT", "CACHE_MISS", "CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISIONED",
+           "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -83,6 +85,10 @@ CAUSES: tuple[str, ...] = (
 #: init first; the environment was a provisioned one.
 COLD = 1
 PROVISIONED = 2
+#: The REST cache answered the attempt (no integration call); the cache was looked up and
+#: the attempt went on to the integration.
+CACHE_HIT = 4
+CACHE_MISS = 8
 
 #: Causes decided by the gateway before any integration is called (the authorizer's
 #: 401, 403 and 500 among them: the request never reaches the integration).

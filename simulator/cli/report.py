@@ -60,6 +60,8 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
     console.print(t)
 
     _lambda_tables(console, d)
+    if d.get("cache"):
+        console.print(_cache_table(d["cache"]))
 
     cost = d.get("cost_usd")
     if cost:
@@ -86,6 +88,31 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
             f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
         )
     console.print(t)
+
+
+def _lambda_table(functions: dict[str, dict[str, Any]]) -> Table:
+    """Invocations, cold starts, throttles, errors and concurrency by function."""
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in functions.items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+        )
+    return t
+
+
+def _cache_table(cache: dict[str, dict[str, Any]]) -> Table:
+    """The REST cache's hits, misses and hit ratio by cached route."""
+    t = Table(title="REST cache", title_justify="left")
+    for k in ("route", "hits", "misses", "hit ratio"):
+        t.add_column(k, justify="left" if k == "route" else "right")
+    for name, c in cache.items():
+        t.add_row(name, f"{c['hits']:,}", f"{c['misses']:,}", _pct(c["hits"], c["hits"] + c["misses"]))
+    return t
 
 
 def _unpriced(console: Any, s: Any) -> None:

@@ -40,6 +40,11 @@ Billing rules applied to the attempts, with their sources:
   up to five minutes: for the run, the scenario's duration; for the month, the whole month.
   The init of a provisioned environment happens ahead of traffic and is covered by that
   charge. Ephemeral storage above the included 512 MB is billed per GB-second of duration.
+* **The REST cache** (``[stage.cache]``) is billed by the hour at its size's price for as long
+  as it exists: the run's duration for the run, the whole month for the month (like
+  provisioned concurrency); its line is shared among clients like the API calls. A request
+  the cache answers is an API call (billed) but no Lambda invocation (its ``function`` is
+  unset), and its response is data transfer out.
 * **CloudWatch Logs** ingestion of API Gateway access logs: ``api.access_log_bytes`` per
   request the stage received (every attempt, throttled ones included), at the ingestion
   price per GB (unconfirmed from AWS; see ``throttlesim cost --explain``).
@@ -92,6 +97,7 @@ from simulator.cost.invocations import authorizer_cubes, invocation_weights
 from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
 from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS
+from simulator.scenario.cache import cache_size_gb
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -341,6 +347,7 @@ class Usage:
         self.client_names = tuple(c.name for c in scenario.clients)
         self.function_names = tuple(f.name for f in scenario.functions)
         self.api_type = scenario.api.type
+        self.cache_size_gb = cache_size_gb(scenario)
         self.shape = (len(self.function_names), len(self.client_names), len(CAUSES))
 
     @classmethod
@@ -381,7 +388,11 @@ class Usage:
             ))
         units = float(self.cube["gateway"].sum()) * scale
         if self.api_type == "REST":
-            gateway = api_gateway_cost(rest_requests=units, free_tier=free_tier, prices=table)
+            # The stage's cache cluster is billed for every hour it exists: the run's
+            # seconds, or the month's (the same span as provisioned concurrency).
+            hours = provisioned_seconds / 3600.0 if self.cache_size_gb is not None else 0.0
+            gateway = api_gateway_cost(rest_requests=units, cache_size_gb=self.cache_size_gb, cache_hours=hours,
+                                       free_tier=free_tier, prices=table)
         else:
             gateway = api_gateway_cost(http_requests=units, free_tier=free_tier, prices=table)
         transfer = data_transfer_cost(float(self.cube["transfer"].sum()) * scale, free_tier=free_tier, prices=table)

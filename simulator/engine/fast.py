@@ -91,6 +91,7 @@ from simulator.engine.fast_inputs import flatten, quota_windows
 from simulator.engine.fast_streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
@@ -136,6 +137,8 @@ def unsupported(scenario: Scenario) -> str | None:
         return "the fast engine has no behaviour.provisioned_recycle_interval (provisioned environments re-initialised)"
     if getattr(scenario, "authorizers", None) and any(scenario.route_authorizer(r) for r in scenario.routes):
         return "the fast engine has no authorizers ([[authorizers]] in front of a route)"
+    if any(rc is not None for rc in route_caches(scenario)):
+        return "the fast engine has no REST API cache (stage.cache)"
     return None
 
 

@@ -19,8 +19,12 @@ Tie-breaking at the same simulated instant is part of the model, and written dow
 Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
 route choices, waits, retry jitter and the identity it presents to an authorizer; a
 function's durations, init times, error coin flips and idle timeouts; the gateway's
-overhead. Each stream is consumed in the order
+overhead; a client's cache keys on each cached route. Each stream is consumed in the order
 of the events that use it.
+
+A logical request on a cached route (the REST cache) draws its cache key when it starts
+(:mod:`simulator.traffic.cache_keys`), and its retries ask for the same key; the engine
+hands the key to the route's integration as :attr:`ReferenceEngine.cache_key`.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.scenario.cache import route_caches
 from simulator.traffic.arrivals import open_arrival_times
+from simulator.traffic.cache_keys import KeyDraws, trace_key
 from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
 
 __all__ = ["ReferenceEngine"]
@@ -59,7 +65,7 @@ class _Client:
     timeout per route, its route choice, its retry policy and its own timeout."""
 
     __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s",
-                 "identity", "authorized")
+                 "identity", "authorized", "key_draws")
 
     index: int
     spec: Any
@@ -71,6 +77,7 @@ class _Client:
     timeout_s: float
     identity: Any
     authorized: list[bool]
+    key_draws: list[KeyDraws | None]
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
@@ -100,6 +107,9 @@ class ReferenceEngine:
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
         self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
+        self.route_caches = route_caches(scenario)
+        #: The cache key of the attempt being forwarded (the integrations' Host).
+        self.cache_key: int | str = 0
         self.integrations, self.functions = build_integrations(scenario, seed, self)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
@@ -116,6 +126,11 @@ class ReferenceEngine:
         c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
         c.identity = IdentityPicker.build(spec.identities, self.seed, spec.name)
         c.authorized = [s.route_authorizer(r) is not None for r in s.routes]
+        c.key_draws = [
+            None if rc is None
+            else KeyDraws(spec.cache_keys or rc.keys, stream(self.seed, "cache_keys", spec.name, r.name))
+            for r, rc in zip(s.routes, self.route_caches, strict=True)
+        ]
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -148,10 +163,10 @@ class ReferenceEngine:
             return routes[0]
         return routes[bisect.bisect_right(cum, c.route_coin.next())]
 
-    def _attempt(self, c: _Client, rid: int, route: int, n: int, answered: Answered) -> None:
-        """Send attempt *n* of request *rid* now; record it and tell *answered* its
-        ``(cause, latency, delay)``, *delay* being how long from then until the answer
-        reaches the client: at once, or when an authorizer in front has answered."""
+    def _attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str, answered: Answered) -> None:
+        """Send attempt *n* of request *rid* (cache key *key*) now; record it and tell
+        *answered* its ``(cause, latency, delay)``, *delay* being how long from then until the
+        answer reaches the client: at once, or when an authorizer in front has answered."""
         now = self.env.now
         # The client picks the token it sends on a route with an authorizer (its own stream).
         identity = c.identity.pick() if c.authorized[route] else 0
@@ -159,6 +174,7 @@ class ReferenceEngine:
         overhead = self.overhead.next()
         call = Call(cause, 0.0)
         if cause == oc.OK:
+            self.cache_key = key
             call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
         if call.then is None:
             latency, cause = self._record(c, rid, route, n, now, overhead, call)
@@ -172,6 +188,7 @@ class ReferenceEngine:
             answered(oc.CLIENT_TIMEOUT, c.timeout_s, c.timeout_s)
 
         def resume(_: Any) -> None:
+            self.cache_key = key  # the integration behind the authorizer (a cache) reads it now
             latency, cause = self._record(c, rid, route, n, now, overhead, call.then()._replace(authorizer=auth))
             if not early:
                 answered(cause, latency, max(0.0, latency - auth.latency_s))
@@ -214,26 +231,30 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------------ logical requests
 
-    def _request(self, c: _Client, route: int, done: Event | None = None) -> None:
-        """Start a logical request now; attempts follow the client's retry policy."""
+    def _request(self, c: _Client, route: int, done: Event | None = None, key: str = "") -> None:
+        """Start a logical request now (a trace's cache *key*, or "" to draw one); attempts
+        follow the client's retry policy."""
         rid = self.rec.new_request(c.index, route, self.env.now)
-        self._send(c, rid, route, 1, done)
+        draws = c.key_draws[route]
+        k: int | str = 0 if draws is None else (trace_key(key) if key else draws.next())
+        self._send(c, rid, route, 1, done, k)
 
-    def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None) -> None:
+    def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str) -> None:
         sent = self.env.now
 
         def answered(cause: int, latency: float, delay: float) -> None:
             if c.retry.enabled:
                 # The retry decision (and the retry quota) happens when the answer arrives.
-                self.at(delay, lambda _: self._after(c, rid, route, n, cause, done))
+                self.at(delay, lambda _: self._after(c, rid, route, n, cause, done, key))
                 return
             self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
             if done is not None:
                 self.at(delay, _succeeder(done))
 
-        self._attempt(c, rid, route, n, answered)
+        self._attempt(c, rid, route, n, key, answered)
 
-    def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
+    def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None,
+               key: int | str) -> None:
         """The response to attempt *n* reached a client with a retry policy."""
         status = self.status[cause]
         retry = c.retry
@@ -244,17 +265,18 @@ class ReferenceEngine:
             if done is not None:
                 done.succeed()
             return
-        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done))
+        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done, key))
 
     # ------------------------------------------------------------------ clients
 
-    def _open_client(self, c: _Client, times: Any, routes: Any | None) -> Generator[Event, Any, None]:
+    def _open_client(self, c: _Client, times: Any, routes: Any | None,
+                     keys: Any = ()) -> Generator[Event, Any, None]:
         env = self.env
         for k, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
             route = routes[k] if routes is not None and routes[k] >= 0 else self._pick_route(c)
-            self._request(c, route)
+            self._request(c, route, None, keys[k] if keys else "")
 
     def _user(self, c: _Client, spawn_at: float, waiter: Waiter) -> Generator[Event, Any, None]:
         env = self.env
@@ -279,7 +301,7 @@ class ReferenceEngine:
                 self.env.process(self._open_client(c, times, None))
             elif isinstance(arr, ReplayArrivals):
                 routes = [self.route_index[r] if r else -1 for r in arr.routes]
-                self.env.process(self._open_client(c, list(arr.times), routes))
+                self.env.process(self._open_client(c, list(arr.times), routes, arr.keys))
             elif isinstance(arr, ClosedArrivals):
                 coin = Uniforms(stream(self.seed, "wait", c.spec.name))
                 for j in range(arr.users):

@@ -47,6 +47,11 @@ class Host(Protocol):
     def now(self) -> float:
         """The simulated time."""
 
+    @property
+    def cache_key(self) -> int | str:
+        """The cache key of the attempt being forwarded (used by
+        :class:`~simulator.integrations.cache.CacheIntegration`)."""
+
     def at(self, delay_s: float, fn: Callable[[Any], None], priority: EventPriority = ...) -> None:
         """Call *fn* *delay_s* seconds from now (SimPy priority *priority*)."""
 

@@ -9,8 +9,10 @@ from simulator.functions.pool import build_functions
 from simulator.functions.request_rate import request_rates
 from simulator.integrations.authorizer import AuthorizerIntegration, build_authorizers
 from simulator.integrations.base import Host, Integration
+from simulator.integrations.cache import CacheEntries, CacheIntegration
 from simulator.integrations.lambda_function import LambdaIntegration
 from simulator.integrations.web_function import WebEndpoint
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.functions.pool import FunctionState
@@ -28,7 +30,9 @@ def build_integrations(
     or a :class:`WebEndpoint` for a web function), so they share its environments and random
     streams; an authorizer's function is invoked through the same one. A route with an
     authorizer gets an :class:`AuthorizerIntegration` in front. Concurrency changes during
-    the run (schedules, target tracking) are scheduled on *host* here."""
+    the run (schedules, target tracking) are scheduled on *host* here. A cached route (REST
+    cache) gets a :class:`CacheIntegration` in front of its integration, all of them sharing
+    the stage's cache; an authorizer goes in front of that (AWS authorizes before the cache)."""
     functions = build_functions(scenario, seed)
     start_capacity(functions, scenario, seed, host)
     rates = request_rates(scenario)
@@ -38,6 +42,10 @@ def build_integrations(
         f.name: WebEndpoint(f, spec.web, host) if spec.web is not None else lambdas[f.name]
         for spec, f in zip(scenario.functions, functions)}
     routes: list[Integration] = [by_name[r.function] for r in scenario.routes]
+    entries = CacheEntries()
+    for i, rc in enumerate(route_caches(scenario)):
+        if rc is not None:
+            routes[i] = CacheIntegration(routes[i], host, entries, i, rc.ttl_s, rc.hit_latency_s)
     if not scenario.authorizers:
         return routes, functions
     authorizers = build_authorizers(scenario.authorizers, lambdas)

@@ -23,8 +23,9 @@ import numpy as np
 
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
-from simulator.outcomes import CAUSES, COLD, PROVISIONED
+from simulator.outcomes import CACHE_HIT, CACHE_MISS, CAUSES, COLD, PROVISIONED
 from simulator.results.timeseries import build_timeseries
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +57,8 @@ class AttemptRecord(NamedTuple):
     provisioned: bool
     init_s: float
     run_s: float
+    #: The REST cache answered it (no integration call).
+    cache_hit: bool = False
     #: The authorizer's invocation ("" when none was invoked: no authorizer, a cache hit,
     #: a request without a token, or an authorizer without a function).
     authorizer_function: str = ""
@@ -271,6 +274,22 @@ class Result:
             "attempt_no_response_fraction": frac(int(np.sum(a_status == 0)), n_att),
         }
 
+    def cache_summary(self) -> dict[str, dict[str, float]]:
+        """The REST cache's hits, misses and hit ratio (hits / (hits + misses)) by cached
+        route, as CloudWatch's ``CacheHitCount`` and ``CacheMissCount`` count them: attempts
+        the gateway let through to a cached route. Empty without a cache."""
+        a = self.attempts
+        out: dict[str, dict[str, float]] = {}
+        for i, rc in enumerate(route_caches(self.scenario)):
+            if rc is None:
+                continue
+            flags = a["flags"][a["route"] == i]
+            hits = int(np.sum((flags & CACHE_HIT) != 0))
+            misses = int(np.sum((flags & CACHE_MISS) != 0))
+            ratio = _r(hits / (hits + misses), 6) if hits + misses else 0.0
+            out[self.scenario.routes[i].name] = {"hits": hits, "misses": misses, "hit_ratio": ratio}
+        return out
+
     def lambda_summary(self) -> dict[str, dict[str, int]]:
         """Per function: its invocations by routes and by authorizers together."""
         a = self.attempts
@@ -346,6 +365,9 @@ class Result:
         out["lambda"] = self.lambda_summary()
         if s.authorizers:
             out["authorizers"] = self.authorizer_summary()
+        cache = self.cache_summary()
+        if cache:
+            out["cache"] = cache
         clients = {}
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)
@@ -372,7 +394,8 @@ class Result:
                 float(a["latency_s"][i]), int(a["gateway_status"][i]), CAUSES[a["gateway_cause"][i]],
                 float(a["gateway_latency_s"][i]),
                 float(a["integration_latency_s"][i]), bool(a["flags"][i] & COLD), bool(a["flags"][i] & PROVISIONED),
-                float(a["init_s"][i]), float(a["run_s"][i]), fnames[a["authorizer_function"][i]],
+                float(a["init_s"][i]), float(a["run_s"][i]), bool(a["flags"][i] & CACHE_HIT),
+                fnames[a["authorizer_function"][i]],
                 CAUSES[a["authorizer_cause"][i]] if a["authorizer_cause"][i] >= 0 else "",
                 bool(a["authorizer_flags"][i] & COLD), float(a["authorizer_latency_s"][i]),
                 float(a["authorizer_init_s"][i]), float(a["authorizer_run_s"][i]),
@@ -403,6 +426,7 @@ class Result:
             "provisioned": (a["flags"] & PROVISIONED) != 0,
             "init_s": a["init_s"],
             "run_s": a["run_s"],
+            "cache_hit": (a["flags"] & CACHE_HIT) != 0,
             **self._authorizer_columns(),
         }
 

@@ -3,8 +3,10 @@
 Each attempt counts in the interval of its start time (CloudWatch stamps Lambda metrics
 with the invocation's start; API Gateway's with the request's arrival). Gateway
 metrics use the status and latency the gateway produced, not what a client that gave
-up early saw. ``ConcurrentExecutions`` is the maximum number of invocations in flight
-during the interval, including those that started earlier and are still running.
+up early saw. With a REST cache, ``CacheHitCount`` and ``CacheMissCount`` count the
+attempts the cache answered and those it passed on. ``ConcurrentExecutions`` is the
+maximum number of invocations in flight during the interval, including those that
+started earlier and are still running.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from simulator import outcomes as oc
 from simulator.outcomes import PROVISIONED
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -101,6 +104,9 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
         "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, reached),
     }
+    if any(rc is not None for rc in route_caches(result.scenario)):
+        gateway["CacheHitCount"] = count((a["flags"] & oc.CACHE_HIT) != 0)
+        gateway["CacheMissCount"] = count((a["flags"] & oc.CACHE_MISS) != 0)
     throttled = reached & np.isin(gcause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
     ran = reached & ~throttled
     t_c, f_c, n_c = result._conc

@@ -8,7 +8,8 @@ turn, one function per concern, and returns every problem as a ``(key path, what
 pair, so that :mod:`simulator.scenario.loader` reports them all at once.
 
 The order of the problems is the order of the concerns below: names, integration timeouts and
-endpoint type, the Region, API keys and usage plans, clients, the typical month, concurrency, and the size of the run.
+endpoint type, the Region, API keys and usage plans, the REST cache, clients, the typical month,
+concurrency, and the size of the run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from simulator.limits import DATE_RANGE, MAX_REQUESTS, echo
 from simulator.redact import redact_key
+from simulator.scenario.cache import route_caches
 from simulator.scenario.concurrency import value_at
 from simulator.scenario.regions import known_regions
 from simulator.scenario.schema import Scenario
@@ -38,6 +40,7 @@ def check_references(s: Scenario) -> Problems:
         *_region(s),
         *_api_keys_and_usage_plans(s),
         *_authorizers(s),
+        *_cache(s),
         *_clients(s),
         *_typical_month(s),
         *_concurrency(s),
@@ -168,6 +171,30 @@ def _authorizers(s: Scenario) -> Problems:
     for i, r in enumerate(s.routes):
         if r.authorizer is not None and r.authorizer != "NONE":
             problems += _unknown(f"routes[{i}].authorizer", r.authorizer, names, "authorizer")
+def _cache(s: Scenario) -> Problems:
+    """The cache is a REST API feature; more than one key per route needs key parameters."""
+    if s.api.type != "REST":
+        where = ["stage.cache"] if s.stage.cache is not None else []
+        where += [f"routes[{i}].cache" for i, r in enumerate(s.routes) if r.cache is not None]
+        # One line: the stage's cache if there is one, else the first route's.
+        return [(w, "an HTTP API has no cache (the API cache is a REST API feature)") for w in where[:1]]
+    problems: Problems = []
+    caches = route_caches(s)
+    for i, (route, rc) in enumerate(zip(s.routes, caches, strict=True)):
+        if rc is not None and not rc.key_parameters and rc.keys.count > 1:
+            where = f"routes[{i}].cache.keys" if route.cache and route.cache.keys else "stage.cache.keys"
+            problems.append((f"{where}.count", f"{rc.keys.count} keys on route {route.name!r} need key_parameters "
+                                                "(without them the route has one cache entry)"))
+    index = {r.name: i for i, r in enumerate(s.routes)}
+    for i, c in enumerate(s.clients):
+        if c.cache_keys is None or c.cache_keys.count == 1:
+            continue
+        for name in c.routes:
+            rc = caches[index[name]] if name in index else None
+            if rc is not None and not rc.key_parameters:
+                problems.append((f"clients[{i}].cache_keys.count",
+                                 f"{c.cache_keys.count} keys on route {name!r} need its key_parameters "
+                                 "(without them the route has one cache entry)"))
     return problems
 
 

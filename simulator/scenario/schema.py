@@ -16,7 +16,7 @@ importable from :mod:`simulator.scenario`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,15 +28,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator.limits import (
-    DATE_RANGE,
     MAX_CONCURRENCY,
     MAX_COUNT,
     MAX_THROTTLE_RATE_PER_S,
-    echo,
 )
 from simulator.scenario.authorizers import NO_AUTHORIZER, Authorizer
 from simulator.scenario.background import Background
-from simulator.scenario.base import Duration, _between, _Model
+from simulator.scenario.base import Duration, _between, _Model, _utc
+from simulator.scenario.cache import MethodCache, StageCache
 from simulator.scenario.clients import Client
 from simulator.scenario.concurrency import (
     Concurrency,
@@ -124,6 +123,8 @@ class Stage(_Model):
     throttle: Throttle | None = None
     #: The authorizer (an ``[[authorizers]]`` name) of every route that names none.
     authorizer: str | None = None
+    #: REST only: the stage's cache cluster and default method cache settings.
+    cache: StageCache | None = None
 
 
 class Route(_Model):
@@ -134,6 +135,8 @@ class Route(_Model):
     request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
     #: An ``[[authorizers]]`` name, or "NONE" for no authorizer; None: the stage's.
     authorizer: str | None = None
+    #: REST only: this method's override of the stage's cache settings.
+    cache: MethodCache | None = None
 
     @field_validator("name")
     @classmethod
@@ -305,33 +308,6 @@ class CostSettings(_Model):
 
 
 # --------------------------------------------------------------------------- the scenario
-
-
-def _utc(value: Any) -> Any:
-    example = "a UTC timestamp such as 2026-03-01T00:00:00Z"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise PydanticCustomError("datetime", "must be {example}, got {got}",
-                                      {"example": example, "got": echo(value)}) from None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        raise PydanticCustomError("datetime", "must be {example}, got the date {got} without a time",
-                                  {"example": example, "got": value.isoformat()})
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
-        got = value.isoformat().replace("+00:00", "Z")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:  # year 1 or 9999 in another time zone
-            value = None
-        if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
-            raise PydanticCustomError(
-                "datetime", "must be between {low} and {high}, got {got}",
-                {"low": f"{DATE_RANGE[0]:%Y-%m-%d}", "high": f"{DATE_RANGE[1]:%Y-%m-%d}", "got": got},
-            )
-    return value
 
 
 class Scenario(_Model):
