@@ -59,9 +59,6 @@ unit of a line costs the line's average price); that gives the cost per client a
 of failed attempts by cause (``RunCost.failed``: "504s still cost $X"). The
 provisioned-concurrency charge belongs to no attempt.
 
-Everything is computed with NumPy over the attempt columns; the cost does not depend on the
-number of attempts beyond a few array passes.
-
 Usage::
 
     result = simulator.simulate(simulator.load_scenario("scenarios/flash_sale.toml"))

@@ -23,9 +23,9 @@ import numpy as np
 
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
-from simulator.outcomes import CACHE_HIT, CACHE_MISS, CAUSES, COLD, PROVISIONED
+from simulator.outcomes import CACHE_HIT, CAUSES, COLD, PROVISIONED
+from simulator.results import per_part
 from simulator.results.timeseries import build_timeseries
-from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -275,77 +275,16 @@ class Result:
         }
 
     def cache_summary(self) -> dict[str, dict[str, float]]:
-        """The REST cache's hits, misses and hit ratio (hits / (hits + misses)) by cached
-        route, as CloudWatch's ``CacheHitCount`` and ``CacheMissCount`` count them: attempts
-        the gateway let through to a cached route. Empty without a cache."""
-        a = self.attempts
-        out: dict[str, dict[str, float]] = {}
-        for i, rc in enumerate(route_caches(self.scenario)):
-            if rc is None:
-                continue
-            flags = a["flags"][a["route"] == i]
-            hits = int(np.sum((flags & CACHE_HIT) != 0))
-            misses = int(np.sum((flags & CACHE_MISS) != 0))
-            ratio = _r(hits / (hits + misses), 6) if hits + misses else 0.0
-            out[self.scenario.routes[i].name] = {"hits": hits, "misses": misses, "hit_ratio": ratio}
-        return out
+        """:func:`simulator.results.per_part.cache_summary` of this run."""
+        return per_part.cache_summary(self.scenario, self.attempts)
 
     def lambda_summary(self) -> dict[str, dict[str, int]]:
-        """Per function: its invocations by routes and by authorizers together."""
-        a = self.attempts
-        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
-        t_c, f_c, n_c = self._conc
-        out: dict[str, dict[str, int]] = {}
-        parts = [(a["function"], a["flags"], a["gateway_cause"])]
-        if np.any(a["authorizer_function"] >= 0):
-            parts.append((a["authorizer_function"], a["authorizer_flags"], a["authorizer_cause"]))
-        for i, f in enumerate(self.scenario.functions):
-            peak = int(n_c[f_c == i].max()) if np.any(f_c == i) else 0
-            row = dict.fromkeys(("invocations", "cold_starts", "throttles", "errors", "function_timeouts"), 0)
-            prov = spill = 0
-            for fn, flags, cause in parts:
-                mine = fn == i
-                refused = np.isin(cause, refusals)
-                ran = mine & ~refused
-                row["invocations"] += int(np.sum(ran))
-                row["cold_starts"] += int(np.sum(ran & ((flags & COLD) != 0)))
-                row["throttles"] += int(np.sum(mine & refused))
-                row["errors"] += int(np.sum(ran & np.isin(cause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT))))
-                row["function_timeouts"] += int(np.sum(ran & (cause == oc.FUNCTION_TIMEOUT)))
-                prov += int(np.sum(ran & ((flags & PROVISIONED) != 0)))
-                spill += int(np.sum(ran & ((flags & PROVISIONED) == 0)))
-            out[f.name] = {
-                **row,
-                "peak_concurrency": peak,
-                "provisioned_concurrency": f.provisioned_concurrency,
-                "provisioned_invocations": prov,
-                "provisioned_spillover": spill if f.provisioned_peak else 0,
-            }
-        return out
+        """:func:`simulator.results.per_part.lambda_summary` of this run."""
+        return per_part.lambda_summary(self.scenario, self.attempts, self._conc)
 
     def authorizer_summary(self) -> dict[str, dict[str, int]]:
-        """Per authorizer: the attempts it checked, its invocations, cache hits and answers."""
-        a = self.attempts
-        s = self.scenario
-        out: dict[str, dict[str, int]] = {}
-        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
-        gcause = a["gateway_cause"]
-        throttled = np.isin(gcause, np.arange(oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_ACCOUNT + 1))
-        checked_any = ~throttled & (gcause != oc.FORBIDDEN)
-        for spec in s.authorizers:
-            routes = [i for i, r in enumerate(s.routes) if getattr(s.route_authorizer(r), "name", None) == spec.name]
-            checked = np.isin(a["route"], routes) & checked_any
-            invoked = checked & (a["authorizer_function"] >= 0)
-            token = checked & (gcause != oc.UNAUTHORIZED)
-            out[spec.name] = {
-                "checked": int(np.sum(checked)),
-                "invocations": int(np.sum(invoked & ~np.isin(a["authorizer_cause"], refusals))),
-                "cache_hits": int(np.sum(token & ~invoked)) if spec.invokes_lambda else 0,
-                "unauthorized": int(np.sum(checked & (gcause == oc.UNAUTHORIZED))),
-                "access_denied": int(np.sum(checked & (gcause == oc.ACCESS_DENIED))),
-                "authorizer_errors": int(np.sum(checked & (gcause == oc.AUTHORIZER_ERROR))),
-            }
-        return out
+        """:func:`simulator.results.per_part.authorizer_summary` of this run."""
+        return per_part.authorizer_summary(self.scenario, self.attempts)
 
     def summary(self, cost: bool = True) -> dict[str, Any]:
         """Every headline figure, as a JSON-ready dict with a stable key order.

@@ -171,6 +171,9 @@ def _authorizers(s: Scenario) -> Problems:
     for i, r in enumerate(s.routes):
         if r.authorizer is not None and r.authorizer != "NONE":
             problems += _unknown(f"routes[{i}].authorizer", r.authorizer, names, "authorizer")
+    return problems
+
+
 def _cache(s: Scenario) -> Problems:
     """The cache is a REST API feature; more than one key per route needs key parameters."""
     if s.api.type != "REST":
