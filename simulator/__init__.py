@@ -13,7 +13,7 @@ nothing else::
 
 * a run: :func:`load_scenario`, :func:`simulate`, and its :class:`Result` (or
   :class:`AggregateResult` with ``record=False``);
-* its cost: :func:`run_cost`, :class:`RunCost`, and :func:`analytic_monthly_cost` from
+* its cost: :func:`run_cost`, :class:`RunCost`, :func:`compose_month` (a month of several runs) and :func:`analytic_monthly_cost` from
   averages alone;
 * studies: :func:`run_sweep` over a grid of variants, :func:`plan` and :func:`choose` for
   the cheapest point that meets SLOs, :func:`forecast_quotas` for usage-plan quotas;
@@ -33,6 +33,7 @@ import importlib
 from types import ModuleType
 
 from simulator.cost import RunCost, analytic_monthly_cost, run_cost
+from simulator.cost.month import ComposedMonth, compose_month, parse_month
 from simulator.engine import simulate
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.outcomes import CAUSES
@@ -49,6 +50,7 @@ __all__ = [
     "AggregateResult",
     "AttemptRecord",
     "Client",
+    "ComposedMonth",
     "PlanResult",
     "QuotaForecast",
     "RequestRecord",
@@ -62,10 +64,12 @@ __all__ = [
     "__version__",
     "analytic_monthly_cost",
     "choose",
+    "compose_month",
     "cumulative_rate",
     "forecast_quotas",
     "headline",
     "load_scenario",
+    "parse_month",
     "parse_scenario",
     "parse_slo",
     "parse_vary",
