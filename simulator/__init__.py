@@ -13,8 +13,8 @@ nothing else::
 
 * a run: :func:`load_scenario`, :func:`simulate`, and its :class:`Result` (or
   :class:`AggregateResult` with ``record=False``);
-* its cost: :func:`run_cost`, :class:`RunCost`, :func:`compose_month` (a month of several runs) and :func:`analytic_monthly_cost` from
-  averages alone;
+* its cost: :func:`run_cost`, :class:`RunCost`, :func:`compose_month` (one month made of
+  several runs) and :func:`analytic_monthly_cost` from averages alone;
 * studies: :func:`run_sweep` over a grid of variants, :func:`plan` and :func:`choose` for
   the cheapest point that meets SLOs, :func:`forecast_quotas` for usage-plan quotas;
 * validation: :func:`replay_scenario` and :class:`ValidationReport`, what a load test is
