@@ -39,6 +39,7 @@ from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, AttemptRecord, RequestRecord, Result
 from simulator.scenario import Client, Scenario, load_scenario, parse_scenario
+from simulator.studies.growth import parse_growth
 from simulator.studies.planner import PlanResult, choose, parse_slo, plan
 from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
 from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
@@ -69,6 +70,7 @@ __all__ = [
     "forecast_quotas",
     "headline",
     "load_scenario",
+    "parse_growth",
     "parse_month",
     "parse_scenario",
     "parse_slo",

@@ -63,6 +63,11 @@ def add_capacity_commands(sub: Any) -> None:
     quota.add_argument("scenario", help="scenario file (TOML)")
     quota.add_argument("--horizon", metavar="DURATION", type=interval,
                        help="forecast every period up to this long after start, e.g. 90d")
+    quota.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario key (repeatable), e.g. usage_plans.paid.quota.limit=5000000")
+    quota.add_argument("--growth", metavar="RATE", type=_growth,
+                       help="traffic growth, e.g. 10%%/month (30 days), 0.5%%/day, 2%%/week, 20%%/year: the load of "
+                            "day j after start is (1 + rate) ** (j / days per unit) times the scenario's")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -70,6 +75,16 @@ def add_capacity_commands(sub: Any) -> None:
     quota.add_argument("--show-keys", action="store_true",
                        help="print API keys in full (by default each is its first characters and a hash: paid…#3fa2)")
     quota.set_defaults(handler=_quota)
+
+
+def _growth(text: str) -> str:
+    from simulator.studies.growth import parse_growth
+
+    try:
+        parse_growth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("growth: ")) from None
+    return text
 
 
 def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
@@ -157,9 +172,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _quota(args: argparse.Namespace) -> int:
-    scenario = scale_scenario(load_scenario(args.scenario), args.scale)
+    scenario = scale_scenario(load_scenario(args.scenario, overrides=overrides(args.set) or None), args.scale)
     try:
-        forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed)
+        forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed,
+                                    growth=args.growth)
     except ValueError as exc:
         raise ThrottlesimError(f"throttlesim quota: {exc}") from None
     if args.json:
@@ -173,6 +189,7 @@ def _quota(args: argparse.Namespace) -> int:
     for note in sorted({n for f in forecasts for n in f.notes}):
         out.print(f"note: {note}")
     if not args.exact:
-        out.print("Expected values from the rate profile, traffic repeating every duration; "
-                      "retries and stage/account throttles not modelled (see simulator/studies/quota_forecast.py).")
+        grows = f", growing {args.growth} compounded daily" if args.growth else ""
+        out.print(f"Expected values from the rate profile, traffic repeating every duration{grows}; "
+                  "retries and stage/account throttles not modelled (see simulator/studies/quota_forecast.py).")
     return 0
