@@ -216,10 +216,13 @@ def month(args: Namespace, overrides: dict[str, str]) -> int:
         spec = parse_month(args.month)
     except ValueError as exc:
         raise ThrottlesimError(f"throttlesim cost {exc}") from None
+    results: dict[str, Any] = {}  # a scenario given twice is run once: the same seed gives the same run
     runs = []
     for path, share in spec:
-        scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
-        runs.append((simulator.simulate(scenario), share))
+        if path not in results:
+            scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
+            results[path] = simulator.simulate(scenario)
+        runs.append((results[path], share))
     try:
         composed = compose_month(runs, labels=[path for path, _ in spec], free_tier=args.free_tier,
                                  bill_init=not args.no_init_billing)

@@ -198,6 +198,9 @@ def compose_month(
     if labels is not None and len(labels) != len(runs):
         raise ValueError(f"labels: {len(labels)} labels for {len(runs)} runs")
     for result, share in runs:
+        if not hasattr(result, "attempts"):
+            raise TypeError(f"{result.scenario.name}: compose_month needs a run with its records "
+                            "(simulate(..., record=True))")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not (share > 0 and math.isfinite(share)):
             raise ValueError(f"{result.scenario.name}: the share must be a number of seconds > 0, got {share!r}")
     regions = sorted({r.scenario.account.region for r, _ in runs})
