@@ -383,31 +383,32 @@ def render_plan(result: PlanResult) -> list[Table | str]:
     if result.best is not None:
         b = result.best
         out.append(f"[bold]best ({result.objective.text}):[/bold] {where(b)}  (${b.monthly_usd:,.2f}/month{basis}; "
-                   f"errors {_errors(b)}; headroom {b.headroom:+.1%} to {b.binding})")
+                   f"binding: {b.binding}, headroom {b.headroom:+.1%}; errors {_errors(b)})")
         if result.runner_up is not None:
             r = result.runner_up
-            out.append(f"runner-up: {where(r)}  (${r.monthly_usd:,.2f}/month; errors {_errors(r)}; "
-                       f"headroom {r.headroom:+.1%})")
+            out.append(f"runner-up: {where(r)}  (${r.monthly_usd:,.2f}/month{basis}; headroom {r.headroom:+.1%}; "
+                       f"errors {_errors(r)})")
     else:
         out.append("[bold red]no configuration meets every SLO[/bold red]")
         if result.closest is not None:
             out.append(f"closest: {where(result.closest)}  (misses {', '.join(result.closest.violated)})")
     if result.cheapest_failing is not None:
         f = result.cheapest_failing
-        out.append(f"cheapest failing: {where(f)}  (${f.monthly_usd:,.2f}/month; errors {_errors(f)}; "
-                   f"misses {f.binding})")
+        out.append(f"cheapest failing: {where(f)}  (${f.monthly_usd:,.2f}/month{basis}; misses {f.binding}; "
+                   f"errors {_errors(f)})")
     out.append(f"objective: {result.objective.rule}")
     out.append(f"judged on {result.judged_on}")
     ranked = pick([p for p in result.points if p.passes], result.objective)
     rank = {p.index: i + 1 for i, p in enumerate(ranked)}
-    table = Table(title="Candidates (headroom: margin to each SLO, relative to its threshold)", title_justify="left")
+    month = f"monthly USD {result.sweep.month_basis}; " if result.sweep.month_basis else ""
+    table = Table(title=f"Candidates ({month}headroom: margin to each SLO relative to its threshold)",
+                  title_justify="left")
     for k in keys:
         table.add_column(k, justify="right")
     for slo in result.slos:
         table.add_column(f"{slo.text}\n(headroom)", justify="right")
     table.add_column("errors [95%]", justify="right")
-    table.add_column("monthly USD" + (f"\n{result.sweep.month_basis}" if result.sweep.month_basis else ""),
-                     justify="right")
+    table.add_column("monthly USD", justify="right")
     table.add_column("at full service\n(USD / success)", justify="right")
     table.add_column("rank", justify="center")
     for p in result.points:
