@@ -16,7 +16,8 @@ nothing else::
 * its cost: :func:`run_cost`, :class:`RunCost`, :func:`compose_month` (one month made of
   several runs) and :func:`analytic_monthly_cost` from averages alone;
 * studies: :func:`run_sweep` over a grid of variants, :func:`plan` and :func:`choose` for
-  the cheapest point that meets SLOs, :func:`forecast_quotas` for usage-plan quotas;
+  the best point that meets SLOs by an :class:`Objective`, :func:`forecast_quotas` for
+  usage-plan quotas (with growth, :func:`parse_growth`);
 * validation: :func:`replay_scenario` and :class:`ValidationReport`, what a load test is
   compared with;
 * :mod:`simulator.plots`: figures as matplotlib objects (loaded on first use, so that
@@ -40,6 +41,7 @@ from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, AttemptRecord, RequestRecord, Result
 from simulator.scenario import Client, Scenario, load_scenario, parse_scenario
 from simulator.studies.growth import parse_growth
+from simulator.studies.objective import Objective
 from simulator.studies.planner import PlanResult, choose, parse_slo, plan
 from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
 from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
@@ -52,6 +54,7 @@ __all__ = [
     "AttemptRecord",
     "Client",
     "ComposedMonth",
+    "Objective",
     "PlanResult",
     "QuotaForecast",
     "RequestRecord",
