@@ -60,12 +60,12 @@ def add_capacity_commands(sub: Any) -> None:
     sweep.set_defaults(handler=_sweep)
     plan.set_defaults(handler=_plan)
     plan.add_argument("--slo", action="append", required=True, metavar="METRIC<THRESHOLD",
-                      help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
+                      help="a service-level objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
     goal = plan.add_mutually_exclusive_group()
     goal.add_argument("--minimize", metavar="cost|value|KEY",
-                      help="what to minimize among the passing points: cost (default; monthly cost / success fraction, "
-                           "costs within 2 standard errors are ties broken by fewer errors), value (the one varied "
-                           "setting) or a varied KEY")
+                      help="what to minimize among the passing points: cost (default: monthly cost / success "
+                           "fraction, among the points as reliable as the most reliable one; costs within 2 standard "
+                           "errors are ties broken by fewer errors), value (the one varied setting) or a varied KEY")
     goal.add_argument("--maximize", metavar="headroom", choices=["headroom"],
                       help="headroom: the point furthest from breaking an SLO")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
