@@ -13,10 +13,11 @@ nothing else::
 
 * a run: :func:`load_scenario`, :func:`simulate`, and its :class:`Result` (or
   :class:`AggregateResult` with ``record=False``);
-* its cost: :func:`run_cost`, :class:`RunCost`, and :func:`analytic_monthly_cost` from
-  averages alone;
+* its cost: :func:`run_cost`, :class:`RunCost`, :func:`compose_month` (one month made of
+  several runs) and :func:`analytic_monthly_cost` from averages alone;
 * studies: :func:`run_sweep` over a grid of variants, :func:`plan` and :func:`choose` for
-  the cheapest point that meets SLOs, :func:`forecast_quotas` for usage-plan quotas;
+  the best point that meets SLOs by an :class:`Objective`, :func:`forecast_quotas` for
+  usage-plan quotas (with growth, :func:`parse_growth`);
 * validation: :func:`replay_scenario` and :class:`ValidationReport`, what a load test is
   compared with;
 * :mod:`simulator.plots`: figures as matplotlib objects (loaded on first use, so that
@@ -33,11 +34,14 @@ import importlib
 from types import ModuleType
 
 from simulator.cost import RunCost, analytic_monthly_cost, run_cost
+from simulator.cost.month import ComposedMonth, compose_month, parse_month
 from simulator.engine import simulate
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, AttemptRecord, RequestRecord, Result
 from simulator.scenario import Client, Scenario, load_scenario, parse_scenario
+from simulator.studies.growth import parse_growth
+from simulator.studies.objective import Objective
 from simulator.studies.planner import PlanResult, choose, parse_slo, plan
 from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
 from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
@@ -49,6 +53,8 @@ __all__ = [
     "AggregateResult",
     "AttemptRecord",
     "Client",
+    "ComposedMonth",
+    "Objective",
     "PlanResult",
     "QuotaForecast",
     "RequestRecord",
@@ -62,10 +68,13 @@ __all__ = [
     "__version__",
     "analytic_monthly_cost",
     "choose",
+    "compose_month",
     "cumulative_rate",
     "forecast_quotas",
     "headline",
     "load_scenario",
+    "parse_growth",
+    "parse_month",
     "parse_scenario",
     "parse_slo",
     "parse_vary",

@@ -28,6 +28,7 @@ from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_WORKERS
 from simulator.scenario import load_scenario
 from simulator.scenario.scale import scale_scenario
+from simulator.studies.objective import check_objective, parse_objective
 from simulator.studies.planner import parse_slo, plan, render_plan
 from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
 from simulator.studies.sweep import parse_vary_flags, render_sweep, run_sweep
@@ -39,7 +40,8 @@ def add_capacity_commands(sub: Any) -> None:
     """Add ``sweep``, ``plan`` and ``quota`` to the subcommands *sub*."""
     vary_help = "a key and its values: KEY=V1,V2,... or KEY=START:STOP:STEP (repeatable; the grid is every combination)"
     sweep = sub.add_parser("sweep", help="run a scenario over a grid of what-ifs, several seeds each")
-    plan = sub.add_parser("plan", help="the cheapest configuration of a grid that meets every SLO")
+    plan = sub.add_parser("plan", help="the best configuration of a grid that meets every SLO (by default the cheapest "
+                                       "per served request)")
     for p in (sweep, plan):
         p.add_argument("scenario", help="scenario file (TOML)")
         p.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES", help=vary_help)
@@ -58,11 +60,23 @@ def add_capacity_commands(sub: Any) -> None:
     sweep.set_defaults(handler=_sweep)
     plan.set_defaults(handler=_plan)
     plan.add_argument("--slo", action="append", required=True, metavar="METRIC<THRESHOLD",
-                      help="an objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
+                      help="a service-level objective, e.g. rate_5xx<0.001 or p99<800ms (repeatable)")
+    goal = plan.add_mutually_exclusive_group()
+    goal.add_argument("--minimize", metavar="cost|value|KEY",
+                      help="what to minimize among the passing points: cost (default: monthly cost / success "
+                           "fraction, among the points as reliable as the most reliable one; costs within 2 standard "
+                           "errors are ties broken by fewer errors), value (the one varied setting) or a varied KEY")
+    goal.add_argument("--maximize", metavar="headroom", choices=["headroom"],
+                      help="headroom: the point furthest from breaking an SLO")
     quota = sub.add_parser("quota", help="when each API key runs out of its usage-plan quota")
     quota.add_argument("scenario", help="scenario file (TOML)")
     quota.add_argument("--horizon", metavar="DURATION", type=interval,
                        help="forecast every period up to this long after start, e.g. 90d")
+    quota.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario key (repeatable), e.g. usage_plans.paid.quota.limit=5000000")
+    quota.add_argument("--growth", metavar="RATE", type=_growth,
+                       help="traffic growth, e.g. 10%%/month (30 days), 0.5%%/day, 2%%/week, 20%%/year: the load of "
+                            "day j after start is (1 + rate) ** (j / days per unit) times the scenario's")
     quota.add_argument("--exact", action="store_true", help="simulate the first period instead (short periods only)")
     quota.add_argument("--seed", type=seed, help="seed of the --exact run (default: the scenario's)")
     quota.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -72,7 +86,17 @@ def add_capacity_commands(sub: Any) -> None:
     quota.set_defaults(handler=_quota)
 
 
-def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
+def _growth(text: str) -> str:
+    from simulator.studies.growth import parse_growth
+
+    try:
+        parse_growth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("growth: ")) from None
+    return text
+
+
+def _grid_run(args: argparse.Namespace, slos: list[Any] | None, objective: Any = None) -> Any:
     from concurrent.futures import ProcessPoolExecutor
 
     from rich.console import Console
@@ -112,7 +136,7 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None) -> Any:
             kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
                           overrides=fixed, scale=args.scale)
             if slos is not None:
-                result = plan(args.scenario, slos, vary, **kwargs)
+                result = plan(args.scenario, slos, vary, objective=objective, **kwargs)
             else:
                 result = run_sweep(args.scenario, vary, **kwargs)
     finally:
@@ -144,9 +168,12 @@ def _sweep(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     try:
         slos = [parse_slo(text) for text in args.slo]
+        vary = parse_vary_flags(args.vary)
+        objective = parse_objective(args.minimize, args.maximize, list(vary))
+        check_objective(objective, vary)
     except ValueError as exc:
         raise ThrottlesimError(str(exc)) from None
-    result = _grid_run(args, slos)
+    result = _grid_run(args, slos, objective)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -157,9 +184,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _quota(args: argparse.Namespace) -> int:
-    scenario = scale_scenario(load_scenario(args.scenario), args.scale)
+    scenario = scale_scenario(load_scenario(args.scenario, overrides=overrides(args.set) or None), args.scale)
     try:
-        forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed)
+        forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed,
+                                    growth=args.growth)
     except ValueError as exc:
         raise ThrottlesimError(f"throttlesim quota: {exc}") from None
     if args.json:
@@ -173,6 +201,7 @@ def _quota(args: argparse.Namespace) -> int:
     for note in sorted({n for f in forecasts for n in f.notes}):
         out.print(f"note: {note}")
     if not args.exact:
-        out.print("Expected values from the rate profile, traffic repeating every duration; "
-                      "retries and stage/account throttles not modelled (see simulator/studies/quota_forecast.py).")
+        grows = f", growing {args.growth} compounded daily" if args.growth else ""
+        out.print(f"Expected values from the rate profile, traffic repeating every duration{grows}; "
+                  "retries and stage/account throttles not modelled (see simulator/studies/quota_forecast.py).")
     return 0

@@ -22,13 +22,14 @@ from rich.table import Table
 import simulator
 from simulator.cli.args import console
 from simulator.cost.bill import analytic_monthly_cost
+from simulator.cost.month import compose_month, parse_month
 from simulator.cost.pricing import load_prices, unconfirmed_items
 from simulator.cost.usage import monthly_basis, run_cost
 from simulator.errors import ThrottlesimError
 from simulator.scenario.diff import differences, rest_only_features, traffic_keys, without_rest_only
 from simulator.scenario.scale import scale_scenario
 
-__all__ = ["analytic", "compare", "explain", "replications", "single"]
+__all__ = ["analytic", "compare", "explain", "month", "month_conflicts", "replications", "single"]
 
 
 def _priced(path: str, overrides: dict[str, str], args: Namespace, adapt: Any = None) -> dict[str, Any]:
@@ -202,6 +203,57 @@ def replications(args: Namespace, overrides: dict[str, str]) -> int:
         return 0
     console().print(f"monthly cost over {args.replications} seeds ({first}..{first + args.replications - 1}): "
                      f"P5 ${p5:,.2f}  P50 ${p50:,.2f}  P95 ${p95:,.2f}  ({monthly_basis(loaded)})")
+    return 0
+
+
+def month_conflicts(args: Namespace) -> str | None:
+    """The option ``--month`` cannot be combined with, if one was given."""
+    if args.scenario is not None:
+        return f"a SCENARIO ({args.scenario}); give every scenario in --month"
+    for flag, value in (("--compare", args.compare), ("--replications", args.replications), ("--api", args.api),
+                        ("--monthly-requests", args.monthly_requests), ("--explain", args.explain)):
+        if value:
+            return flag
+    return None
+
+
+def month(args: Namespace, overrides: dict[str, str]) -> int:
+    """A month composed of several runs (:mod:`simulator.cost.month`): each part simulated,
+    scaled to its share of the month, and the month priced once with the monthly tiers.
+    ``--set``, ``--seed`` and ``--scale`` apply to every part."""
+    try:
+        spec = parse_month(args.month)
+    except ValueError as exc:
+        raise ThrottlesimError(f"throttlesim cost {exc}") from None
+    results: dict[str, Any] = {}  # a scenario given twice is run once: the same seed gives the same run
+    runs = []
+    for path, share in spec:
+        if path not in results:
+            scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
+            results[path] = simulator.simulate(scenario)
+        runs.append((results[path], share))
+    try:
+        composed = compose_month(runs, labels=[path for path, _ in spec], free_tier=args.free_tier,
+                                 bill_init=not args.no_init_billing)
+    except ValueError as exc:
+        raise ThrottlesimError(f"throttlesim cost --month: {exc}") from None
+    if args.json:
+        sys.stdout.write(json.dumps(composed.to_dict(), indent=2) + "\n")
+        return 0
+    out = console()
+    both = [f"{k}={v}" for k, v in overrides.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
+    t = Table(title=f"A composed month: {composed.days:g} days ({composed.days * 24:g} h)"
+                    + (f", every part with {', '.join(both)}" if both else ""), title_justify="left")
+    for col in ("part", "scenario", "share", "basis", "USD"):
+        t.add_column(col, justify="right" if col in ("share", "USD") else "left")
+    for p in composed.parts:
+        t.add_row(p.label, p.scenario.name, f"{p.share_s / 86400:g} d", p.basis, f"{p.usd:,.2f}")
+    t.add_row("month total", "", f"{composed.days:g} d", "tiers on the sum",
+              f"{composed.total_usd:,.2f}", end_section=True)
+    out.print(t)
+    out.print(_item_table("The month by item", composed.to_dict()["monthly"], f"{composed.days:g}-day month"))
+    out.print(f"A single run's monthly figure is \u00d7 730 h of that run; this month is {composed.days * 24:g} h "
+              "made of the parts above (see simulator/cost/month.py).")
     return 0
 
 

@@ -37,7 +37,7 @@ from simulator.cli.args import (
     whole,
 )
 from simulator.cli.capacity import add_capacity_commands
-from simulator.cli.cost import analytic, compare, explain, replications, single
+from simulator.cli.cost import analytic, compare, explain, month, month_conflicts, replications, single
 from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
 from simulator.engine.choice import compile_notice
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     scale_args(cost)
     cost.add_argument("--compare", action="store_true", help="show the scenario without and with --set side by side")
+    cost.add_argument("--month", metavar="PATH:DAYS,...",
+                      help="a month composed of several runs, e.g. peak.toml:1d,normal.toml:29d (the days add up "
+                           "to 28-31); each part is scaled to its days and the month priced once")
     cost.add_argument("--free-tier", action="store_true", help="apply the monthly free tiers (off by default)")
     cost.add_argument("--no-init-billing", action="store_true", help="do not bill cold-start init (pre-Aug-2025 rule)")
     cost.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -155,6 +158,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
+    if args.month is not None:
+        if clash := month_conflicts(args):
+            raise ThrottlesimError(f"throttlesim cost --month: cannot be combined with {clash}")
+        return month(args, overrides(args.set))
     if args.explain:
         return explain(args)
     analytic_keys = (args.api, args.monthly_requests, args.duration_ms, args.memory_mb)

@@ -233,15 +233,27 @@ class _Repeating:
 
 def _through(routes: dict[str, _Flow], scenario: Scenario, plan_name: str, cycles: int) -> _Repeating:
     """The key's traffic after its usage plan's throttles, cycle by cycle until steady."""
+    plan = scenario.usage_plan(plan_name)
+    method = {r: plan.method_throttles[r] for r in routes if r in plan.method_throttles}
+    states = {r: float(th.burst) for r, th in method.items()}
+    key_state = float(plan.throttle.burst) if plan.throttle is not None else 0.0
+    repeating, _, _ = _settle(routes, scenario, plan_name, cycles, states, key_state)
+    return repeating
+
+
+def _settle(routes: dict[str, _Flow], scenario: Scenario, plan_name: str, cycles: int, states: dict[str, float],
+            key_state: float) -> tuple[_Repeating, dict[str, float], float]:
+    """:func:`_through` from the bucket levels *states* (per route) and *key_state*: the
+    cycles until the levels repeat (at most ``_MAX_TRANSIENT_CYCLES``), and the levels after."""
     d = scenario.duration
     plan = scenario.usage_plan(plan_name)
     method = {r: plan.method_throttles[r] for r in routes if r in plan.method_throttles}
     if not method and plan.throttle is None:
         total = _sum(list(routes.values()), d)
-        return _Repeating([], total, d)
-    states = {r: float(th.burst) for r, th in method.items()}
-    key_state = float(plan.throttle.burst) if plan.throttle is not None else 0.0
+        return _Repeating([], total, d), states, key_state
+    states = dict(states)
     out: list[_Flow] = []
+    levels: list[tuple[dict[str, float], float]] = []
     for _ in range(min(cycles, _MAX_TRANSIENT_CYCLES) + 1):
         parts = []
         before = (dict(states), key_state)
@@ -253,7 +265,61 @@ def _through(routes: dict[str, _Flow], scenario: Scenario, plan_name: str, cycle
         if plan.throttle is not None:
             total, key_state = _police(total, plan.throttle.rate, plan.throttle.burst, key_state)
         out.append(total)
+        levels.append((dict(states), key_state))
         steady = all(abs(states[r] - before[0][r]) < 1e-9 for r in states) and abs(key_state - before[1]) < 1e-9
         if steady:
             break
-    return _Repeating(out[:-1], out[-1], d)
+    else:  # not steady: the levels after *cycles* cycles (or the last computed, beyond the transient cap)
+        states, key_state = levels[min(cycles, len(levels)) - 1]
+    return _Repeating(out[:-1], out[-1], d), states, key_state
+
+
+# --------------------------------------------------------------------------- growing load
+
+
+class _Segmented:
+    """Cycles in segments, the load of each segment scaled by its own factor (growth).
+
+    Segment ``j`` starts at cycle ``starts[j]`` and is a :class:`_Repeating` of its own,
+    counted from its first cycle; the last segment runs forever."""
+
+    def __init__(self, parts: list[tuple[int, _Repeating]], d: float) -> None:
+        self.starts = [c for c, _ in parts]
+        self.parts = [r for _, r in parts]
+        self.d = d
+        before = [0.0]
+        for j in range(len(parts) - 1):
+            before.append(before[-1] + self.parts[j].at((self.starts[j + 1] - self.starts[j]) * d, True))
+        self.before = np.asarray(before)
+
+    def at(self, t: float, left: bool = False) -> float:
+        """Requests in ``[0, t]`` (``[0, t)`` with *left*)."""
+        j = max(0, int(np.searchsorted(self.starts, int(t // self.d), side="right")) - 1)
+        return float(self.before[j]) + self.parts[j].at(t - self.starts[j] * self.d, left)
+
+    def inverse(self, q: float) -> float:
+        """The first t with ``at(t) >= q``."""
+        j = max(0, int(np.searchsorted(self.before, q, side="left")) - 1)
+        return self.starts[j] * self.d + self.parts[j].inverse(q - float(self.before[j]))
+
+
+def _grown(routes: dict[str, _Flow], scenario: Scenario, plan_name: str | None,
+           steps: list[tuple[int, int, float]]) -> _Segmented:
+    """*routes* with the load of cycles ``[first, first + n)`` scaled by ``factor`` for each
+    ``(first, n, factor)`` of *steps*, through the usage plan's throttles when *plan_name* is
+    given (bucket levels carried from one segment to the next), else as offered."""
+    states: dict[str, float] = {}
+    key_state = 0.0
+    if plan_name is not None:
+        plan = scenario.usage_plan(plan_name)
+        states = {r: float(plan.method_throttles[r].burst) for r in routes if r in plan.method_throttles}
+        key_state = float(plan.throttle.burst) if plan.throttle is not None else 0.0
+    parts: list[tuple[int, _Repeating]] = []
+    for first, n, factor in steps:
+        scaled = {r: _scale(f, factor) for r, f in routes.items()}
+        if plan_name is None:
+            parts.append((first, _Repeating([], _sum(list(scaled.values()), scenario.duration), scenario.duration)))
+            continue
+        repeating, states, key_state = _settle(scaled, scenario, plan_name, n, states, key_state)
+        parts.append((first, repeating))
+    return _Segmented(parts, scenario.duration)

@@ -42,6 +42,11 @@ The algebra of these flows (piecewise-linear rates, fluid token buckets, repeati
 cycles) is in :mod:`simulator.studies.quota_flows`; this module turns clients into flows and
 flows into per-period forecasts.
 
+**Growth.** ``growth="10%/month"`` (or a factor per day) multiplies the load of day ``j``
+after ``start`` by ``g ** j`` (:mod:`simulator.studies.growth`); the throttles' bucket levels
+carry from one day to the next, so a key that outgrows its throttle is held at the
+throttle's rate from the day it does.
+
 ``exact=True`` cross-checks the first period by simulating it with :func:`simulator.simulate`
 (traffic repeated the same way; closed users simply keep running); it counts HTTP
 attempts, retries included, and is meant for short periods.
@@ -63,7 +68,8 @@ from simulator.gateway.quota import period_start
 from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
 from simulator.redact import redact_key
 from simulator.scenario import Client, Scenario
-from simulator.studies.quota_flows import _Flow, _flow, _Repeating, _scale, _sum, _through
+from simulator.studies.growth import growth_steps, parse_growth
+from simulator.studies.quota_flows import _Flow, _flow, _grown, _Repeating, _scale, _sum, _through
 from simulator.traffic.arrivals import rate_profile
 from simulator.units import parse_duration
 
@@ -211,14 +217,17 @@ def _keys(s: Scenario) -> dict[str, list[Client]]:
 
 
 def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, exact: bool = False,
-                    seed: int | None = None) -> list[QuotaForecast]:
+                    seed: int | None = None, growth: str | float | None = None) -> list[QuotaForecast]:
     """For each API key whose usage plan has a quota, each period over *horizon*.
 
     *horizon* is a duration (``"30d"``, or seconds) from the scenario's ``start``; every
     period it touches is forecast whole. Default: the period containing ``start``.
     *exact* simulates the first period instead (see the module docstring); *seed* is
-    the seed of that run (default: the scenario's).
+    the seed of that run (default: the scenario's). *growth* is a growth rate such as
+    ``"10%/month"`` or a factor per day (``1.0032``): the load of day ``j`` after ``start``
+    is that factor to the power ``j`` times the scenario's (:mod:`simulator.studies.growth`).
     """
+    per_day = _per_day(growth)
     if horizon is None:
         horizon_s = None
     elif isinstance(horizon, bool) or not isinstance(horizon, (str, int, float)):
@@ -232,18 +241,32 @@ def forecast_quotas(scenario: Scenario, *, horizon: str | float | None = None, e
                              f"(start {scenario.start:%Y-%m-%d} + {horizon_s:g}s)")
     if exact and horizon is not None:
         raise ValueError("exact=True simulates the first period only; leave horizon unset")
-    forecasts = [_analytic(scenario, key, clients, horizon_s) for key, clients in _keys(scenario).items()]
+    if exact and per_day is not None:
+        raise ValueError("exact=True simulates today's traffic; growth is forecast analytically only")
+    forecasts = [_analytic(scenario, key, clients, horizon_s, per_day) for key, clients in _keys(scenario).items()]
     if not exact:
         return [f for per_key in forecasts for f in per_key]
     return _exact(scenario, [per_key[0] for per_key in forecasts], seed)
 
 
-def _span(flow: _Repeating, a: float, z: float) -> float:
+def _per_day(growth: str | float | None) -> float | None:
+    """The growth factor per day, or None for none."""
+    if growth is None:
+        return None
+    if isinstance(growth, str):
+        return parse_growth(growth)
+    if isinstance(growth, bool) or not isinstance(growth, (int, float)) or not (growth > 0 and math.isfinite(growth)):
+        raise ValueError(f"growth must be a rate such as '10%/month' or a factor per day > 0, got {growth!r}")
+    return float(growth)
+
+
+def _span(flow: Any, a: float, z: float) -> float:
     """The requests *flow* counts between *a* and *z*."""
     return flow.at(z, True) - flow.at(a, True)
 
 
-def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | None) -> list[QuotaForecast]:
+def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | None,
+              per_day: float | None = None) -> list[QuotaForecast]:
     plan_name = clients[0].usage_plan
     assert plan_name is not None
     quota = s.usage_plan(plan_name).quota
@@ -264,12 +287,24 @@ def _analytic(s: Scenario, key: str, clients: list[Client], horizon_s: float | N
 
     routes, notes = key_flows(False)
     routes_429, _ = key_flows(True)
-    offered = _Repeating([], _sum(list(routes.values()), s.duration), s.duration)
-    offered_429 = _Repeating([], _sum(list(routes_429.values()), s.duration), s.duration)
-    admitted = _through(routes, s, plan_name, cycles)
     b = s.behaviour
+    offered: Any
+    offered_429: Any
+    admitted: Any
+    after: Any
+    if per_day is None:
+        offered = _Repeating([], _sum(list(routes.values()), s.duration), s.duration)
+        offered_429 = _Repeating([], _sum(list(routes_429.values()), s.duration), s.duration)
+        admitted = _through(routes, s, plan_name, cycles)
+        after = _through(routes_429, s, plan_name, cycles) if b.rejected_requests_consume_tokens else offered_429
+    else:
+        steps = growth_steps(s.duration, cycles, per_day)
+        offered, offered_429 = _grown(routes, s, None, steps), _grown(routes_429, s, None, steps)
+        admitted = _grown(routes, s, plan_name, steps)
+        after = _grown(routes_429, s, plan_name, steps) if b.rejected_requests_consume_tokens else offered_429
+        notes.append(f"load grows by a factor of {per_day:.7g} a day, stepping every 24 h from start "
+                     f"({per_day ** 30:.4g} times after 30 days)")
     counted = offered if b.throttled_requests_count_toward_quota else admitted
-    after = _through(routes_429, s, plan_name, cycles) if b.rejected_requests_consume_tokens else offered_429
 
     out = []
     for i, (p0, p1) in enumerate(periods):

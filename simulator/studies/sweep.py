@@ -85,6 +85,7 @@ METRICS: dict[str, str] = {
     "monthly_usd": "cost_usd.monthly_total",
     "cold_starts": "lambda.*.cold_starts, summed over functions",
     "lambda_throttles": "lambda.*.throttles, summed over functions",
+    "requests": "requests.offered",
 }
 
 
@@ -122,6 +123,7 @@ def headline(summary: Mapping[str, Any]) -> dict[str, float]:
         "monthly_usd": float(summary["cost_usd"]["monthly_total"]),
         "cold_starts": float(sum(f["cold_starts"] for f in functions)),
         "lambda_throttles": float(sum(f["throttles"] for f in functions)),
+        "requests": float(summary["requests"]["offered"]),
     }
 
 
