@@ -42,9 +42,12 @@ SECOND_INPUTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "capacity_planning": ({"SCENARIO": "../scenarios/slow_integration_retry_storm.toml",
                            "LOAD_FACTORS": [0.75, 1.0, 1.5], "SLOS": ["rate_5xx<5%", "p99<30s"]},
                           ["reserved concurrency 150", "`reports`"]),
+    "calibrate_from_logs": ({"TEMPLATE": "../tests/data/stack/sam_http.yaml"},
+                            ["2 routes, 0 usage plans", "`ReservedConcurrentExecutions: "]),
     "cost_what_if": ({"SCENARIO": "../scenarios/flash_sale.toml", "DURATION": "30s"}, ["browse invocations"]),
+    "validation": ({"VALIDATION_DIR": "data/validation-usage-plans"}, ["`fraction_429`: predicted 0.4034"]),
     "quota_forecast": ({"SCENARIO": "../scenarios/validation/usage_plan_keys.toml", "HORIZON": "2d"},
-                       ["limited"]),
+                       ["**metered** runs out", "0h00m17s"]),
 }
 
 
