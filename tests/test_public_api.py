@@ -119,6 +119,13 @@ def test_a_small_run_loads_only_what_it_needs(scenario: str) -> None:
     assert _matching(loaded, _NOT_FOR_A_RUN) == []
 
 
+def test_a_run_printing_json_loads_no_table_renderer() -> None:
+    code, loaded = _modules_loaded_by("run", "scenarios/rest_usage_plans.toml", "--engine", "simpy", "--json",
+                                      "--set", "duration=5s")
+    assert code == 0
+    assert _matching(loaded, (*_NOT_FOR_A_RUN, "rich", "simulator.cli.report")) == []
+
+
 def test_help_still_lists_the_registered_commands() -> None:
     done = subprocess.run([sys.executable, "-m", "simulator.cli", "--help"], capture_output=True, text=True,
                           check=True)

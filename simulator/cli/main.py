@@ -40,7 +40,6 @@ from simulator.cli.args import (
     whole,
 )
 from simulator.cli.capacity import add_capacity_commands
-from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
 from simulator.engine.choice import compile_notice
 from simulator.errors import ThrottlesimError
@@ -157,6 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
+        from simulator.cli.report import print_summary
+
         print_summary(result)
     return 0
 
