@@ -32,21 +32,24 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from simulator.cost import RunCost, analytic_monthly_cost, run_cost
-from simulator.cost.month import ComposedMonth, compose_month, parse_month
 from simulator.engine import simulate
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, AttemptRecord, RequestRecord, Result
 from simulator.scenario import Client, Scenario, load_scenario, parse_scenario
-from simulator.studies.growth import parse_growth
-from simulator.studies.objective import Objective
-from simulator.studies.planner import PlanResult, choose, parse_slo, plan
-from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
-from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
 from simulator.traffic.arrivals import cumulative_rate
-from simulator.validate import ValidationReport, replay_scenario
+
+if TYPE_CHECKING:
+    from simulator.cost.month import ComposedMonth, compose_month, parse_month
+    from simulator.studies.growth import parse_growth
+    from simulator.studies.objective import Objective
+    from simulator.studies.planner import PlanResult, choose, parse_slo, plan
+    from simulator.studies.quota_forecast import QuotaForecast, forecast_quotas
+    from simulator.studies.sweep import SweepResult, headline, parse_vary, run_sweep
+    from simulator.validate import ValidationReport, replay_scenario
 
 __all__ = [
     "CAUSES",
@@ -91,9 +94,30 @@ __version__ = "0.1.0"
 
 #: Public submodules loaded on first use, because they load heavy libraries.
 _LAZY_MODULES = frozenset({"plots", "stack"})
+#: Public names loaded on first use, with their modules: the studies and the validation load
+#: what one run does not need (a process pool, multiprocessing), and ``throttlesim run`` starts
+#: faster without them.
+_LAZY_NAMES = {
+    **dict.fromkeys(["PlanResult", "choose", "parse_slo", "plan"], "simulator.studies.planner"),
+    **dict.fromkeys(["QuotaForecast", "forecast_quotas"], "simulator.studies.quota_forecast"),
+    **dict.fromkeys(["SweepResult", "headline", "parse_vary", "run_sweep"], "simulator.studies.sweep"),
+    **dict.fromkeys(["ValidationReport", "replay_scenario"], "simulator.validate"),
+    **dict.fromkeys(["ComposedMonth", "compose_month", "parse_month"], "simulator.cost.month"),
+    "parse_growth": "simulator.studies.growth",
+    "Objective": "simulator.studies.objective",
+}
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        module: ModuleType = importlib.import_module(f"{__name__}.{name}")
+        return module
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_NAMES, *_LAZY_MODULES})

@@ -64,3 +64,18 @@ def test_the_cache_counts_only_when_newer_than_the_source(tmp_path: Path, monkey
     (elsewhere / "fast_loop.run-46.py311.nbi").write_bytes(b"")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
     assert choice.fast_engine_cached()
+
+
+def test_with_a_cache_dir_the_source_folder_does_not_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """numba reads only NUMBA_CACHE_DIR when it is set: a compiled loop next to the source is not used."""
+    source = tmp_path / "fast_loop.py"
+    source.write_text("")
+    monkeypatch.setattr(choice, "_LOOP", source)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "fast_loop.run-46.py311.nbi").write_bytes(b"")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert choice.fast_engine_cached()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert not choice.fast_engine_cached()
+    (tmp_path / "empty-cache").mkdir()
+    assert not choice.fast_engine_cached()

@@ -1,16 +1,25 @@
-"""The notebooks in notebooks/ are worked guides: each must run top to bottom as committed.
+"""The notebooks in notebooks/ are worked guides: each must run top to bottom as committed,
+and on another input than its own.
 
 ``pytest`` runs every notebook itself (nbmake, ``testpaths`` in pyproject.toml): each
 executes in a fresh Jupyter kernel with notebooks/ as the working directory, exactly as a
-reader's "Run all" would, and fails on any error. These tests check what makes them
-guides: committed without outputs, a ``parameters`` cell first (the papermill
-convention, so a reader can change the inputs and run again), a conclusion shown as
-Markdown at the end, and never Locust in the kernel, directly or through what the
-notebooks import (gevent would monkey-patch it).
+reader's "Run all" would, and fails on any error. :func:`test_runs_on_a_second_input`
+runs each once more on a second shipped input, the way papermill would: a cell that sets
+new parameters is inserted after the ``parameters`` cell, and the notebook runs in a fresh
+kernel through nbclient (the executor nbmake uses), with ``TMPDIR`` pointed at an empty
+folder that must still be empty when the kernel has exited. Names a notebook varies (a
+function, a client) are left to its defaults, which choose them from the scenario.
+
+These tests also check what makes the notebooks guides: committed without outputs, a
+``parameters`` cell first (the papermill convention, so a reader can change the inputs and
+run again), a conclusion shown as Markdown at the end, and never Locust in the kernel,
+directly or through what the notebooks import (gevent would monkey-patch it).
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,19 @@ _NO_GEVENT_CHECK = (
     "assert not [m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')], 'Locust/gevent was imported'"
 )
 _TIMEOUT_S = 300
+#: Per notebook: the parameters of its second run (values only; the names it varies are chosen from
+#: the input), and words its conclusion must then contain (names the notebook had to find there).
+SECOND_INPUTS: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "capacity_planning": ({"SCENARIO": "../scenarios/slow_integration_retry_storm.toml",
+                           "LOAD_FACTORS": [0.75, 1.0, 1.5], "SLOS": ["rate_5xx<5%", "p99<30s"]},
+                          ["reserved concurrency 150", "`reports`"]),
+    "calibrate_from_logs": ({"TEMPLATE": "../tests/data/stack/sam_http.yaml"},
+                            ["2 routes, 0 usage plans", "`ReservedConcurrentExecutions: "]),
+    "cost_what_if": ({"SCENARIO": "../scenarios/flash_sale.toml", "DURATION": "30s"}, ["browse invocations"]),
+    "validation": ({"VALIDATION_DIR": "data/validation-usage-plans"}, ["`fraction_429`: predicted 0.4034"]),
+    "quota_forecast": ({"SCENARIO": "../scenarios/validation/usage_plan_keys.toml", "HORIZON": "2d"},
+                       ["**metered** runs out", "0h00m17s"]),
+}
 
 
 def _read(path: Path) -> Any:
@@ -83,3 +105,46 @@ def test_what_the_notebooks_import_does_not_bring_locust() -> None:
     done = subprocess.run([sys.executable, "-c", program], cwd=NOTEBOOKS_DIR, capture_output=True, text=True,
                           timeout=_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _with_parameters(nb: Any, values: dict[str, Any]) -> Any:
+    """*nb* with a cell setting *values* after its parameters cell, as papermill injects one."""
+    nbformat = pytest.importorskip("nbformat")
+    cells = list(nb.cells)
+    first = next(i for i, cell in enumerate(cells) if cell.cell_type == "code")
+    declared = {t.id for node in ast.parse(cells[first].source).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert set(values) <= declared, f"not parameters of the notebook: {sorted(set(values) - declared)}"
+    source = "# Parameters (injected)\n" + "".join(f"{name} = {value!r}\n" for name, value in values.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells = [*cells[:first + 1], injected, *cells[first + 1:], nbformat.v4.new_code_cell(_NO_GEVENT_CHECK)]
+    return nb
+
+
+def test_an_injected_cell_follows_the_parameters() -> None:
+    nb = _with_parameters(_read(NOTEBOOKS_DIR / "quota_forecast.ipynb"), {"HORIZON": "2d"})
+    code = _code_cells(nb)
+    assert "parameters" in code[0].metadata["tags"] and code[1].source.endswith("HORIZON = '2d'\n")
+    with pytest.raises(AssertionError, match="NOT_A_PARAMETER"):
+        _with_parameters(_read(NOTEBOOKS_DIR / "quota_forecast.ipynb"), {"NOT_A_PARAMETER": 1})
+
+
+def test_every_notebook_has_a_second_input() -> None:
+    assert set(SECOND_INPUTS) == {p.stem for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_INPUTS))
+def test_runs_on_a_second_input(name: str, tmp_path: Path) -> None:
+    nbclient = pytest.importorskip("nbclient")
+    values, expected = SECOND_INPUTS[name]
+    nb = _with_parameters(_read(NOTEBOOKS_DIR / f"{name}.ipynb"), values)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    client = nbclient.NotebookClient(nb, timeout=_TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    client.execute(env={**os.environ, "TMPDIR": str(scratch)})
+    conclusion = "".join(out.get("data", {}).get("text/markdown", "") for out in _code_cells(nb)[-2].outputs)
+    assert conclusion, f"{name}: no conclusion shown"
+    for words in expected:
+        assert words in conclusion, f"{name}: {words!r} not in the conclusion:\n{conclusion}"
+    assert sorted(p.name for p in scratch.iterdir()) == [], f"{name} left temporary files behind"

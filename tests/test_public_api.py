@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,69 @@ def test_notebooks_use_only_public_names(path: Path) -> None:
     used = _simulator_names(source)
     assert used, f"{path.name} does not use simulator at all?"
     assert sorted(set(used) - set(simulator.__all__)) == []
+
+
+#: What ``throttlesim run S --engine simpy`` must not load, by package or module prefix: the
+#: heavy libraries, the studies and the validation (a process pool, multiprocessing), the
+#: registered commands (load tests, stack import/export) and the cost views.
+_NOT_FOR_A_RUN = ("matplotlib", "pandas", "numba", "locust", "gevent", "aiohttp", "cfnlint", "boto3", "yaml",
+                  "multiprocessing", "concurrent.futures.process", "loadtests", "simulator.studies",
+                  "simulator.validate", "simulator.stack", "simulator.plots", "simulator.engine.fast",
+                  "simulator.engine.fast_loop", "simulator.engine.fast_kernel", "simulator.engine.fast_parts",
+                  "simulator.engine.fast_heap", "simulator.engine.fast_streams", "simulator.engine.fast_inputs",
+                  "simulator.cli.cost", "simulator.scenario.diff")
+_LOADED_BY = """
+import contextlib, io, sys
+from simulator.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+print(code, *sorted(sys.modules))
+"""
+
+
+def _modules_loaded_by(*argv: str) -> tuple[int, set[str]]:
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY, *argv], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    return int(out[0]), set(out[1:])
+
+
+def _matching(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(f"{p}.") for p in prefixes))
+
+
+def test_the_module_check_sees_what_it_looks_for() -> None:
+    assert _matching({"pandas.core", "pandasx", "simulator.studies.sweep", "simulator.engine.fast_loop", "numbat",
+                      "simulator.engine.fast_layout"},
+                     _NOT_FOR_A_RUN) == ["pandas.core", "simulator.engine.fast_loop", "simulator.studies.sweep"]
+
+
+@pytest.mark.parametrize("scenario", ["rest_usage_plans", "http_api_routes"])
+def test_a_small_run_loads_only_what_it_needs(scenario: str) -> None:
+    code, loaded = _modules_loaded_by("run", f"scenarios/{scenario}.toml", "--engine", "simpy", "--set", "duration=5s")
+    assert code == 0
+    assert {"simulator.engine.reference", "simpy", "rich", "numpy", "pydantic"} <= loaded
+    assert _matching(loaded, _NOT_FOR_A_RUN) == []
+
+
+def test_a_run_printing_json_loads_no_table_renderer() -> None:
+    code, loaded = _modules_loaded_by("run", "scenarios/rest_usage_plans.toml", "--engine", "simpy", "--json",
+                                      "--set", "duration=5s")
+    assert code == 0
+    assert _matching(loaded, (*_NOT_FOR_A_RUN, "rich", "simulator.cli.report")) == []
+
+
+def test_help_still_lists_the_registered_commands() -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "--help"], capture_output=True, text=True,
+                          check=True)
+    listed = set(re.findall(r"^    (\w+)\s", done.stdout, re.MULTILINE))
+    assert {"run", "cost", "sweep", "plan", "quota", "warmup", "check", "serve", "loadtest", "validate", "import",
+            "export", "calibrate"} <= listed
+
+
+def test_a_registered_command_is_found_by_its_name() -> None:
+    code, loaded = _modules_loaded_by("calibrate", "tests/data/stack/no-such-scenario.toml")
+    assert code == 2
+    assert "simulator.stack.cli" in loaded

@@ -16,13 +16,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_COUNT, MAX_DIGITS, MAX_OUTPUT_ROWS, clip, echo
 from simulator.units import parse_count, parse_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "Parser",
@@ -215,5 +216,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 def console() -> Console:
     """A console for tables: the terminal's, or 110 columns wide when output is piped or narrow."""
+    from rich.console import Console
+
     out = Console()
     return out if out.is_terminal and out.width >= 100 else Console(width=110)

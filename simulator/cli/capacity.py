@@ -1,7 +1,8 @@
 """``throttlesim sweep``, ``plan`` and ``quota``: capacity planning from the command line.
 
 Thin faces over :mod:`simulator.studies.sweep`, :mod:`simulator.studies.planner` and
-:mod:`simulator.studies.quota_forecast`, the same functions notebooks call.
+:mod:`simulator.studies.quota_forecast`, the same functions notebooks call. Each handler
+imports its study when it runs: building the parser for ``throttlesim run`` loads none.
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ from simulator.errors import ThrottlesimError
 from simulator.limits import MAX_WORKERS
 from simulator.scenario import load_scenario
 from simulator.scenario.scale import scale_scenario
-from simulator.studies.objective import check_objective, parse_objective
-from simulator.studies.planner import parse_slo, plan, render_plan
-from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
-from simulator.studies.sweep import parse_vary_flags, render_sweep, run_sweep
 
 __all__ = ["add_capacity_commands"]
 
@@ -102,6 +99,9 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None, objective: Any =
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
+    from simulator.studies.planner import plan
+    from simulator.studies.sweep import parse_vary_flags, run_sweep
+
     try:
         vary = parse_vary_flags(args.vary)
     except ValueError as exc:
@@ -157,6 +157,8 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None, objective: Any =
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from simulator.studies.sweep import render_sweep
+
     result = _grid_run(args, None)
     if args.json:
         sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
@@ -166,6 +168,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from simulator.studies.objective import check_objective, parse_objective
+    from simulator.studies.planner import parse_slo, render_plan
+    from simulator.studies.sweep import parse_vary_flags
+
     try:
         slos = [parse_slo(text) for text in args.slo]
         vary = parse_vary_flags(args.vary)
@@ -184,6 +190,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _quota(args: argparse.Namespace) -> int:
+    from simulator.studies.quota_forecast import forecast_quotas, render_forecasts
+
     scenario = scale_scenario(load_scenario(args.scenario, overrides=overrides(args.set) or None), args.scale)
     try:
         forecasts = forecast_quotas(scenario, horizon=args.horizon, exact=args.exact, seed=args.seed,

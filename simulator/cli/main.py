@@ -10,6 +10,11 @@ adds commands by naming a ``register(subparsers)`` function under the
 ``throttlesim.commands`` entry point group (``loadtests`` does so in pyproject.toml).
 Each command sets its handler with ``set_defaults(handler=...)``; a handler takes the
 parsed arguments and returns the exit code.
+
+Start-up is part of every command's time, so a command line that names one of the
+simulator's own commands (``run``, ``cost``, ...) neither looks up nor loads the registered
+ones; any other (``--help``, a registered command, a typo) loads them all, so that help
+lists every command. Handlers import what only they need (the studies, the cost views).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 
 import simulator
 from simulator.cli.args import (
@@ -37,8 +41,6 @@ from simulator.cli.args import (
     whole,
 )
 from simulator.cli.capacity import add_capacity_commands
-from simulator.cli.cost import analytic, compare, explain, month, month_conflicts, replications, single
-from simulator.cli.report import print_summary
 from simulator.cost.metering import MEMORY_MB_MAX, MEMORY_MB_MIN
 from simulator.engine.choice import compile_notice
 from simulator.errors import ThrottlesimError
@@ -49,10 +51,13 @@ __all__ = ["ENTRY_POINT_GROUP", "build_parser", "main"]
 
 #: The entry point group other packages register their commands under.
 ENTRY_POINT_GROUP = "throttlesim.commands"
+#: The simulator's own commands: a command line that names one needs no registered command.
+OWN_COMMANDS = frozenset({"run", "cost", "sweep", "plan", "quota", "warmup", "check"})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``throttlesim`` parser: the simulator's commands and every registered one."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``throttlesim`` parser: the simulator's commands and every registered one, unless
+    *argv* (the arguments it is for) names one of :data:`OWN_COMMANDS` first."""
     parser = Parser(
         prog="throttlesim",
         description="Simulate traffic on an API Gateway + Lambda stack: 429s, 5XXs, latency, concurrency.",
@@ -107,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--provisioned-concurrency", type=whole(0, MAX_CONCURRENCY), default=0)
     cost.set_defaults(handler=_cost)
 
-    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-        entry_point.load()(sub)
+    if not argv or argv[0] not in OWN_COMMANDS:
+        from importlib.metadata import entry_points
+
+        for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+            entry_point.load()(sub)
 
     add_capacity_commands(sub)
 
@@ -153,11 +161,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
+        from simulator.cli.report import print_summary
+
         print_summary(result)
     return 0
 
 
 def _cost(args: argparse.Namespace) -> int:
+    from simulator.cli.cost import analytic, compare, explain, month, month_conflicts, replications, single
+
     if args.month is not None:
         if clash := month_conflicts(args):
             raise ThrottlesimError(f"throttlesim cost --month: cannot be combined with {clash}")
@@ -231,7 +243,8 @@ def _signal_number(exc: KeyboardInterrupt) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``throttlesim`` with *argv* (default: the process's arguments); the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)

@@ -39,14 +39,13 @@ _LOOP = Path(__file__).with_name("fast_loop.py")
 
 
 def _index_files() -> list[Path]:
-    """numba's cache index files of the compiled loop: next to the source (``__pycache__``),
-    or under ``NUMBA_CACHE_DIR`` when that is set."""
+    """numba's cache index files of the compiled loop: under ``NUMBA_CACHE_DIR`` when that is
+    set (numba then looks nowhere else), else next to the source (``__pycache__``)."""
     pattern = f"{_LOOP.stem}.run-*.nbi"
-    found = list((_LOOP.parent / "__pycache__").glob(pattern))
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if cache_dir and Path(cache_dir).is_dir():
-        found += list(Path(cache_dir).rglob(pattern))
-    return found
+    if cache_dir:
+        return list(Path(cache_dir).rglob(pattern)) if Path(cache_dir).is_dir() else []
+    return list((_LOOP.parent / "__pycache__").glob(pattern))
 
 
 def fast_engine_cached() -> bool:
