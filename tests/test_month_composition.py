@@ -78,6 +78,14 @@ def test_provisioned_concurrency_is_billed_for_its_parts_share_only(build):
     assert [line.quantity for line in configured] == [2 * 0.125 * DAY]
 
 
+def test_a_part_whose_concurrency_changes_is_refused(build):
+    scheduled = build(None, name="scheduled", functions=[{
+        "name": "f", "duration": "100ms", "init": "500ms", "timeout": "10s",
+        "provisioned_concurrency": [["0s", 0], ["5s", 2]]}])
+    with pytest.raises(ValueError, match="scheduled: function 'f' changes its concurrency during the run"):
+        compose_month([(simulator.simulate(scheduled), 30 * DAY)])
+
+
 @pytest.mark.parametrize("text, words", [
     ("a.toml:1d,b.toml:20d", "add up to 21 days; a month is 28 to 31 days"),
     ("a.toml:1d,b.toml:31d", "add up to 32 days"),

@@ -136,7 +136,7 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
             "rest_only_lost": {k: what for k, what in lost},
             "baseline": hb,
             "with_overrides": hv,
-            "delta": {k: round(hv[k] - hb[k], 6) for k in hb},
+            "delta": {k: None if hv[k] is None or hb[k] is None else round(hv[k] - hb[k], 6) for k in hb},
             "baseline_cost_usd": base["cost"],
             "variant_cost_usd": variant["cost"],
         }

@@ -153,11 +153,6 @@ def _ms(value: float | None, count: int) -> str:
     return f"{value:,.1f}" if count and value is not None else "n/a"
 
 
-def _ms(value: float | None, count: int) -> str:
-    """A latency for a table: ``n/a`` when nothing was measured (the summary holds None then)."""
-    return f"{value:,.1f}" if count and value is not None else "n/a"
-
-
 def _statuses(result: Result | AggregateResult) -> Any:
     return status_codes(result.scenario)
 

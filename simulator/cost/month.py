@@ -203,6 +203,11 @@ def compose_month(
                             "(simulate(..., record=True))")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not (share > 0 and math.isfinite(share)):
             raise ValueError(f"{result.scenario.name}: the share must be a number of seconds > 0, got {share!r}")
+        changing = [f.name for f in result.scenario.functions if f.changes_concurrency]
+        if changing:
+            raise ValueError(f"{result.scenario.name}: function {changing[0]!r} changes its concurrency during the "
+                             "run (a schedule or target tracking); a composed month takes parts with fixed "
+                             "concurrency (price that scenario alone with throttlesim cost)")
     regions = sorted({r.scenario.account.region for r, _ in runs})
     if prices is None and len(regions) > 1:
         raise ValueError(f"the parts are in different Regions ({', '.join(regions)}); a month is priced in one")
@@ -234,8 +239,8 @@ def _price(
                 requests=float(per_function["requests"][j]) * scale,
                 billed_ms=float(per_function["on_demand_ms"][j]) * scale,
                 memory_mb=f.memory_mb, architecture=f.architecture,
-                provisioned_concurrency=f.provisioned_concurrency,
-                provisioned_seconds=share if f.provisioned_concurrency > 0 else 0.0,
+                provisioned_concurrency=f.provisioned_peak,
+                provisioned_seconds=share if f.provisioned_peak > 0 else 0.0,
                 provisioned_billed_ms=float(per_function["provisioned_ms"][j]) * scale,
                 ephemeral_storage_mb=f.ephemeral_storage_mb, function=tag))
         quantity["rest" if usage.api_type == "REST" else "http"][i] = float(usage.cube["gateway"].sum()) * scale
