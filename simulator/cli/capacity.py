@@ -135,6 +135,7 @@ def _grid_run(args: argparse.Namespace, slos: list[Any] | None, objective: Any =
 
             kwargs = dict(replications=args.replications, seed=args.seed, executor=executor, progress=progress,
                           overrides=fixed, scale=args.scale)
+            result: Any
             if slos is not None:
                 result = plan(args.scenario, slos, vary, objective=objective, **kwargs)
             else:

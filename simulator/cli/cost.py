@@ -36,6 +36,7 @@ def _priced(path: str, overrides: dict[str, str], args: Namespace, adapt: Any = 
     loaded = simulator.load_scenario(path, overrides=overrides, seed=args.seed, adapt=adapt)
     scenario = scale_scenario(loaded, args.scale)
     result = simulator.simulate(scenario)
+    assert isinstance(result, simulator.Result)  # recorded
     summary = result.summary(cost=False)
     cost = run_cost(result, free_tier=args.free_tier, bill_init=not args.no_init_billing)
     return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides, "scenario": scenario}
@@ -54,6 +55,11 @@ def _headline(p: dict[str, Any]) -> dict[str, float | None]:
         "p50 latency (ms)": s["latency_ms"]["p50"],
         "p99 latency (ms)": s["latency_ms"]["p99"],
     }
+
+
+def _delta(baseline: float | None, variant: float | None) -> float | None:
+    """variant - baseline, None where either has no figure (a latency nothing measured)."""
+    return None if baseline is None or variant is None else round(variant - baseline, 6)
 
 
 def _fmt(key: str, value: float | None) -> str:
@@ -136,7 +142,7 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
             "rest_only_lost": {k: what for k, what in lost},
             "baseline": hb,
             "with_overrides": hv,
-            "delta": {k: None if hv[k] is None or hb[k] is None else round(hv[k] - hb[k], 6) for k in hb},
+            "delta": {k: _delta(hb[k], hv[k]) for k in hb},
             "baseline_cost_usd": base["cost"],
             "variant_cost_usd": variant["cost"],
         }
@@ -149,8 +155,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         t.add_row(f"differs: {k}", _shown(a), _shown(b), "")
     for k, what in lost:
         t.add_row(f"REST only, not in the variant: {k}", "used", "(none)", what)
-    both = [f"{k}={v}" for k, v in shared.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
-    t.add_row("both sides", ", ".join(both) or "the scenario's traffic", "(same)", "", end_section=True)
+    same = [f"{k}={v}" for k, v in shared.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
+    t.add_row("both sides", ", ".join(same) or "the scenario's traffic", "(same)", "", end_section=True)
     bases = (monthly_basis(base["scenario"]), monthly_basis(variant["scenario"]))
     for k in hb:
         label = k

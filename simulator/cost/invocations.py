@@ -67,5 +67,5 @@ def authorizer_cubes(a: Any, client: npt.NDArray[np.int64], cause: npt.NDArray[n
                                  np.asarray(a["authorizer_run_s"], dtype=np.float64), bill_init, priced)
     n_f, n_c, n_k = shape
     cell = (np.maximum(function, 0) * n_c + client) * n_k + cause
-    return {kind: np.bincount(cell, weights=w, minlength=n_f * n_c * n_k).reshape(shape)
+    return {kind: np.asarray(np.bincount(cell, weights=w, minlength=n_f * n_c * n_k), dtype=np.float64).reshape(shape)
             for kind, w in weights.items()}

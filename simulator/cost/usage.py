@@ -324,7 +324,8 @@ class Usage:
         size = n_f * n_c * n_k
         #: Each quantity summed per (function, client, gateway cause).
         self.cube: dict[str, npt.NDArray[np.float64]] = {
-            kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
+            kind: np.asarray(np.bincount(cell, weights=w, minlength=size), dtype=np.float64).reshape(self.shape)
+            for kind, w in weights.items()
         }
         for kind, cube in authorizer_cubes(a, client, cause, bill_init, self.shape, self.priced).items():
             self.cube[kind] += cube

@@ -296,17 +296,19 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
         sources += [(f.duration.build(), stream(seed, "duration", f.name)), (f.init.build(), stream(seed, "init", f.name)),
                     (Uniform(0.0, 1.0), stream(seed, "errors", f.name)), (idle.build(), stream(seed, "idle", f.name))]
     unres_cap = unreserved_capacity(s)
-    f_cap = np.array([-1 if f.reserved_concurrency is None else max(0, f.reserved_concurrency - f.provisioned_concurrency)
-                      for f in s.functions], dtype=np.int64)
+    # The fast engine runs fixed concurrency only (``unsupported``): a schedule's one value.
+    reserved = [None if f.reserved_schedule is None else f.reserved_schedule[0][1] for f in s.functions]
+    provisioned = [f.provisioned_schedule[0][1] for f in s.functions]
+    f_cap = np.array([-1 if r is None else max(0, r - p) for r, p in zip(reserved, provisioned)], dtype=np.int64)
     out.update(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
                f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
                f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
                f_cap=f_cap, f_scaling=f_scaling, f_rate=f_rate,
                f_ringk=np.array([(c if c >= 0 else max(unres_cap, 0)) + 1 for c in f_cap], dtype=np.int64),
                f_resp=np.array([float(f.response_bytes) for f in s.functions]),
-               f_prov=np.array([f.provisioned_concurrency for f in s.functions], dtype=np.int64),
+               f_prov=np.array(provisioned, dtype=np.int64),
                unres_cap=unres_cap,
-               unres0=sum(f.provisioned_concurrency for f in s.functions if f.reserved_concurrency is None),
+               unres0=sum(p for r, p in zip(reserved, provisioned) if r is None),
                route_fn=np.array([fn_index[r.function] for r in s.routes], dtype=np.int64),
                route_timeout=np.array([s.integration_timeout_s(r) for r in s.routes], dtype=np.float64))
 

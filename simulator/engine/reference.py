@@ -187,9 +187,11 @@ class ReferenceEngine:
         if early:
             answered(oc.CLIENT_TIMEOUT, c.timeout_s, c.timeout_s)
 
+        then = call.then
+
         def resume(_: Any) -> None:
             self.cache_key = key  # the integration behind the authorizer (a cache) reads it now
-            latency, cause = self._record(c, rid, route, n, now, overhead, call.then()._replace(authorizer=auth))
+            latency, cause = self._record(c, rid, route, n, now, overhead, then()._replace(authorizer=auth))
             if not early:
                 answered(cause, latency, max(0.0, latency - auth.latency_s))
 

@@ -52,7 +52,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from simpy.events import URGENT
+from simpy.events import URGENT, EventPriority
 
 from simulator.dists import Draws
 from simulator.functions.pool import ExecutionEnvironment, FunctionState
@@ -73,7 +73,7 @@ class Scheduler(Protocol):
     def now(self) -> float:
         """The simulated time."""
 
-    def at(self, delay_s: float, fn: Callable[[Any], None], priority: int = ...) -> None:
+    def at(self, delay_s: float, fn: Callable[[Any], None], priority: EventPriority = ...) -> None:
         """Call *fn* *delay_s* seconds from now."""
 
     def provisioned(self, now: float, function: int, configured: int) -> None:
@@ -109,10 +109,10 @@ class Capacity:
         host, pool = self.host, self.pool
         for t, n in self.spec.provisioned_schedule[1:]:
             if t < self.end_s:
-                host.at(t, lambda _, n=n: self.set_minimum(n), URGENT)
+                host.at(t, _call(self.set_minimum, n), URGENT)
         for t, r in (self.spec.reserved_schedule or ())[1:]:
             if t < self.end_s:
-                host.at(t, lambda _, r=r: self.set_reserved(r), URGENT)
+                host.at(t, _call(self.set_reserved, r), URGENT)
         if self.interval_s is not None:
             pool.recycler = self._reinitialise
             first = list(pool.idle_provisioned)
@@ -281,3 +281,12 @@ class Tracking:
         elif scale_in and now - self.last_in >= spec.scale_in_cooldown:
             self.last_in = now
             self.capacity.set_provisioned(desired)
+
+
+def _call(fn: Callable[[int], None], value: int) -> Callable[[Any], None]:
+    """An event callback that calls *fn* with *value*."""
+
+    def call(_: Any) -> None:
+        fn(value)
+
+    return call

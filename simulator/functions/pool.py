@@ -121,10 +121,10 @@ class FunctionPool:
         ``(None, False)`` when Lambda throttles."""
         if self.idle_provisioned:
             self.busy_provisioned += 1
-            env = self.idle_provisioned.pop()
+            provisioned = self.idle_provisioned.pop()
             if self.meter is not None:
                 self.meter(now)
-            return env, False
+            return provisioned, False
         if self.on_demand_cap is not None:
             if self.busy_on_demand >= self.on_demand_cap:
                 return None, False

@@ -73,7 +73,7 @@ def histogram_percentiles(
     def order(k: int) -> float:
         return min(float(values[int(np.searchsorted(cum, k, side="right"))]), max_s)
 
-    out = {}
+    out: dict[str, float | None] = {}
     for p in PERCENTILES:
         rank = (n - 1) * p / 100
         lo = math.floor(rank)
@@ -178,7 +178,7 @@ class AggregateResult:
             "attempt_no_response_fraction": frac(count(st == 0), n_att),
         }
 
-    def lambda_summary(self) -> dict[str, dict[str, int]]:
+    def lambda_summary(self) -> dict[str, dict[str, Any]]:
         fn = self.figures["lambda"]
         out = {}
         for i, f in enumerate(self.scenario.functions):

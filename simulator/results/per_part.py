@@ -33,11 +33,11 @@ def cache_summary(scenario: Scenario, a: Any) -> dict[str, dict[str, float]]:
         out[scenario.routes[i].name] = {"hits": hits, "misses": misses, "hit_ratio": ratio}
     return out
 
-def lambda_summary(scenario: Scenario, a: Any, conc: Any) -> dict[str, dict[str, int]]:
+def lambda_summary(scenario: Scenario, a: Any, conc: Any) -> dict[str, dict[str, Any]]:
     """Per function: its invocations by routes and by authorizers together."""
     refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
     t_c, f_c, n_c = conc
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, dict[str, Any]] = {}
     parts = [(a["function"], a["flags"], a["gateway_cause"])]
     if np.any(a["authorizer_function"] >= 0):
         parts.append((a["authorizer_function"], a["authorizer_flags"], a["authorizer_cause"]))

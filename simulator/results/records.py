@@ -278,7 +278,7 @@ class Result:
         """:func:`simulator.results.per_part.cache_summary` of this run."""
         return per_part.cache_summary(self.scenario, self.attempts)
 
-    def lambda_summary(self) -> dict[str, dict[str, int]]:
+    def lambda_summary(self) -> dict[str, dict[str, Any]]:
         """:func:`simulator.results.per_part.lambda_summary` of this run."""
         return per_part.lambda_summary(self.scenario, self.attempts, self._conc)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -69,8 +70,10 @@ def _unknown(path: str, name: str, options: list[str], what: str) -> Problems:
 def _duplicate_names(s: Scenario) -> Problems:
     """Each route, function, usage plan and client has a name of its own."""
     problems: Problems = []
-    for group, items in (("routes", s.routes), ("functions", s.functions), ("usage_plans", s.usage_plans),
-                         ("authorizers", s.authorizers), ("clients", s.clients)):
+    groups: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("routes", s.routes), ("functions", s.functions), ("usage_plans", s.usage_plans),
+        ("authorizers", s.authorizers), ("clients", s.clients))
+    for group, items in groups:
         seen = Counter(item.name for item in items)
         for i, item in enumerate(items):
             if seen[item.name] > 1:
@@ -185,8 +188,8 @@ def _cache(s: Scenario) -> Problems:
     caches = route_caches(s)
     for i, (route, rc) in enumerate(zip(s.routes, caches, strict=True)):
         if rc is not None and not rc.key_parameters and rc.keys.count > 1:
-            where = f"routes[{i}].cache.keys" if route.cache and route.cache.keys else "stage.cache.keys"
-            problems.append((f"{where}.count", f"{rc.keys.count} keys on route {route.name!r} need key_parameters "
+            at = f"routes[{i}].cache.keys" if route.cache and route.cache.keys else "stage.cache.keys"
+            problems.append((f"{at}.count", f"{rc.keys.count} keys on route {route.name!r} need key_parameters "
                                                 "(without them the route has one cache entry)"))
     index = {r.name: i for i, r in enumerate(s.routes)}
     for i, c in enumerate(s.clients):

@@ -105,7 +105,7 @@ def resolve(s: Scenario) -> Scenario:
         account = Account.model_construct(_fields_set=set(account.model_fields_set), **values)
     behaviour = s.behaviour
     if "gateway_overhead" not in behaviour.model_fields_set:
-        overhead = FixedDist(kind="fixed", value=GATEWAY_OVERHEAD_DEFAULTS[s.api.type])
+        overhead = FixedDist.model_validate({"kind": "fixed", "value": GATEWAY_OVERHEAD_DEFAULTS[s.api.type]})
         values = {**dict(behaviour), "gateway_overhead": overhead}
         behaviour = Behaviour.model_construct(_fields_set=set(behaviour.model_fields_set), **values)
     if account is s.account and behaviour is s.behaviour:

@@ -165,7 +165,7 @@ class Function(_Model):
     #: Target tracking of provisioned concurrency; provisioned_concurrency is then its minimum.
     provisioned_autoscaling: ProvisionedAutoscaling | None = None
     duration: DistSpec
-    init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
+    init: DistSpec = LogNormalDist.model_validate({"kind": "lognormal", "median": "250ms", "p99": "1s"})
     idle_timeout: DistSpec | None = None
     error_rate: float = 0.0
     response_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
@@ -265,7 +265,7 @@ class Behaviour(_Model):
     #: Which idle environment serves the next request: most or least recently used.
     environment_reuse: Literal["mru", "lru"] = "mru"
     #: How long an idle on-demand environment is kept (functions may override).
-    idle_timeout: DistSpec = FixedDist(kind="fixed", value="10m")
+    idle_timeout: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "10m"})
     #: An environment is retired once it has lived this long (checked when it goes idle).
     #: Off (None, or "off" in a file) by default: AWS says only "every few hours", and the
     #: one published observation ("every two hours") gives no numbers; see the README.
@@ -280,7 +280,7 @@ class Behaviour(_Model):
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     #: Time API Gateway adds to every response. Not given: the default for the API type
     #: (simulator.scenario.defaults.GATEWAY_OVERHEAD_DEFAULTS).
-    gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
+    gateway_overhead: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "10ms"})
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
     #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),
     #: to predict the nginx gateway used for validation.

@@ -46,7 +46,7 @@ def _functions(scenario: Scenario, res: dict[str, dict[str, Any]], taken: set[st
             "function_name": fn.name, "role": _ref("aws_iam_role", "function", "arn"), "runtime": "python3.12",
             "handler": "index.handler", "filename": "function.zip", "memory_size": fn.memory_mb,
             "timeout": common.function_timeout_s(fn.timeout), "architectures": [fn.architecture],
-            "publish": fn.provisioned_concurrency > 0}
+            "publish": fn.provisioned_peak > 0}
         if fn.reserved_concurrency is not None:
             props["reserved_concurrent_executions"] = fn.reserved_concurrency
         res.setdefault("aws_lambda_function", {})[fid] = props

@@ -125,7 +125,7 @@ def check_objective(objective: Objective, vary: Mapping[str, Sequence[Any]]) -> 
     """Refuse, in one line, a ``minimize KEY`` whose key is not varied or whose values are not numbers."""
     if objective.goal != "value":
         return
-    if objective.key not in vary:
+    if objective.key is None or objective.key not in vary:
         raise ValueError(f"--minimize {objective.key}: not a varied key ({', '.join(vary)})")
     bad = [v for v in vary[objective.key] if isinstance(v, bool) or not isinstance(v, (int, float))]
     if bad:

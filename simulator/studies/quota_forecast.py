@@ -67,6 +67,7 @@ from simulator.engine import simulate
 from simulator.gateway.quota import period_start
 from simulator.limits import DATE_RANGE, MAX_DURATION_S, MAX_QUOTA_PERIODS
 from simulator.redact import redact_key
+from simulator.results import Result
 from simulator.scenario import Client, Scenario
 from simulator.studies.growth import growth_steps, parse_growth
 from simulator.studies.quota_flows import _Flow, _flow, _grown, _Repeating, _scale, _sum, _through
@@ -376,6 +377,7 @@ def _exact(s: Scenario, firsts: list[QuotaForecast], seed: int | None) -> list[Q
     clients = [_repeated(c, s.duration, window) for c in s.clients]
     run = s.model_copy(update={"duration": window, "clients": clients})
     result = simulate(run, seed=seed)
+    assert isinstance(result, Result)  # record=True
     a = result.attempts
     names = [c.name for c in s.clients]
     out = []
