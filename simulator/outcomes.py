@@ -16,6 +16,8 @@ throttled_account         429         429         the account/Region throttle
 lambda_throttled          500 (502)   500         Lambda had no concurrency or scaling room
 function_error            502         500         the function raised an error
 function_timeout          502         500         the function ran past its own timeout
+backend_queue_full        503 (502)   503 (502)   an HTTP backend refused: queue or connections full
+backend_error             500         500         an HTTP backend answered with an error
 integration_timeout       504         503 (504)   the gateway stopped waiting
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
@@ -45,6 +47,8 @@ CAUSES: tuple[str, ...] = (
     "lambda_throttled",
     "function_error",
     "function_timeout",
+    "backend_queue_full",
+    "backend_error",
     "integration_timeout",
     "client_timeout",
 )
@@ -59,6 +63,8 @@ CAUSES: tuple[str, ...] = (
     LAMBDA_THROTTLED,
     FUNCTION_ERROR,
     FUNCTION_TIMEOUT,
+    BACKEND_QUEUE_FULL,
+    BACKEND_ERROR,
     INTEGRATION_TIMEOUT,
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
@@ -67,6 +73,11 @@ CAUSES: tuple[str, ...] = (
 #: init first; the environment was a provisioned one.
 COLD = 1
 PROVISIONED = 2
+
+#: What became of a request an HTTP backend accepted (the backend records' ``state``):
+#: answered before the gateway gave up; served although the gateway had given up;
+#: dropped from the queue when the gateway gave up (``abandoned_in_queue = "skipped"``).
+ANSWERED, SERVED_AFTER_TIMEOUT, SKIPPED = 0, 1, 2
 
 #: Causes decided by the gateway before any integration is called.
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
@@ -87,6 +98,8 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         b.lambda_throttle_status if rest else 500,
         502 if rest else 500,
         502 if rest else 500,
+        b.backend_queue_full_status,
+        500,
         504 if rest else b.http_api_timeout_status,
         0,
     )
@@ -100,8 +113,10 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
+    queue_full = "Service Unavailable" if scenario.behaviour.backend_queue_full_status == 503 else "Bad Gateway"
     return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, timeout, "")
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, queue_full, "Internal Server Error",
+            timeout, "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:

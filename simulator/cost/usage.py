@@ -41,6 +41,10 @@ Billing rules applied to the attempts, with their sources:
   price per GB (unconfirmed from AWS; see ``throttlesim cost --explain``).
 * **Data transfer out** to the internet: the function's ``response_bytes`` for every attempt
   whose ``gateway_cause`` is ``ok`` (a response was sent). Errors are not counted.
+* **HTTP backends** (``[[backends]]``) cost API Gateway's requests and the transfer of their
+  ``response_bytes``, billed as above, and nothing from Lambda: their attempts have no
+  function. The backend's own compute (containers, a load balancer, a VPC link's NLB) is
+  not priced. Their lines carry ``backend:NAME`` where a Lambda route's carry the function.
 
 Aggregate quantities are priced by :mod:`simulator.cost.bill`, so volume tiers and free
 allowances are applied exactly as there. Lines are then broken down: API Gateway and data
@@ -281,7 +285,11 @@ class Usage:
         n_f, n_c, n_k = self.shape
 
         index = {f.name: i for i, f in enumerate(functions)}
-        route_fn = np.array([index[r.function] for r in scenario.routes], dtype=np.int64)
+        # A route to an HTTP backend has no function: its attempts sit in the backend's row,
+        # after the functions' (named ``backend:NAME``), and bill API calls only.
+        index.update({f"backend:{b.name}": len(functions) + i for i, b in enumerate(scenario.backends)})
+        route_fn = np.array([index[r.function if r.function is not None else f"backend:{r.backend}"]
+                             for r in scenario.routes], dtype=np.int64)
         route = np.asarray(a["route"], dtype=np.int64)
         client = np.asarray(a["client"], dtype=np.int64)
         cause = np.asarray(a["gateway_cause"], dtype=np.int64)
@@ -307,7 +315,7 @@ class Usage:
 
         seconds = run_s + (init_s if bill_init else 0.0) * on_demand
         billed_ms = np.where(ran, lambda_billed_ms(np.where(ran, seconds, 0.0) * 1000.0), 0).astype(np.float64)
-        response = np.array([float(f.response_bytes) for f in functions])
+        response = np.array([float(x.response_bytes) for x in (*functions, *scenario.backends)])
         transfer = np.where(cause == oc.OK, response[fidx], 0.0)
 
         weights = {
@@ -332,6 +340,7 @@ class Usage:
         self.functions = scenario.functions
         self.client_names = tuple(c.name for c in scenario.clients)
         self.function_names = tuple(f.name for f in scenario.functions)
+        self.function_names += tuple(f"backend:{b.name}" for b in scenario.backends)
         self.api_type = scenario.api.type
         self.shape = (len(self.function_names), len(self.client_names), len(CAUSES))
 

@@ -70,7 +70,7 @@ class ReferenceEngine:
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
         self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
-        self.integrations, self.functions = build_integrations(scenario, seed, self)
+        self.integrations, self.functions = build_integrations(scenario, seed, self, self.rec)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
     # ------------------------------------------------------------------ set-up

@@ -47,6 +47,8 @@ CAUSE_COLOURS: Mapping[str, str] = MappingProxyType(
         "lambda_throttled": "#fb6a4a",
         "function_error": "#de2d26",
         "function_timeout": "#a50f15",
+        "backend_queue_full": "#f768a1",
+        "backend_error": "#ae017e",
         "integration_timeout": "#67000d",
         "client_timeout": "#6a3d9a",
     }

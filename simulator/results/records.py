@@ -24,6 +24,7 @@ import numpy as np
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
 from simulator.outcomes import CAUSES, COLD, PROVISIONED
+from simulator.results.backends import backend_summary
 from simulator.results.timeseries import build_timeseries
 
 if TYPE_CHECKING:
@@ -92,6 +93,14 @@ class Recorder:
         self.conc_t = array("d")
         self.conc_f = array("q")
         self.conc_n = array("q")
+        #: Every request an HTTP backend accepted: arrival, backend, start and end of its
+        #: service, and its state (answered, served after the gateway gave up, or skipped;
+        #: :mod:`simulator.integrations.http_backend`).
+        self.back_t = array("d")
+        self.back_b = array("q")
+        self.back_start = array("d")
+        self.back_end = array("d")
+        self.back_state = array("q")
 
     def new_request(self, client: int, route: int, t: float) -> int:
         r = self.r_int
@@ -115,6 +124,13 @@ class Recorder:
         self.conc_t.append(t)
         self.conc_f.append(function)
         self.conc_n.append(busy)
+
+    def backend_request(self, t: float, backend: int, start: float, end: float, state: int) -> None:
+        self.back_t.append(t)
+        self.back_b.append(backend)
+        self.back_start.append(start)
+        self.back_end.append(end)
+        self.back_state.append(state)
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,13 @@ class Result:
             np.frombuffer(recorder.conc_f, dtype=np.int64),
             np.frombuffer(recorder.conc_n, dtype=np.int64),
         )
+        #: The HTTP backends' requests (:meth:`Recorder.backend_request`); the fast engine,
+        #: which runs no scenario with backends, writes none.
+        self.backend_requests = {
+            k: np.frombuffer(getattr(recorder, f"back_{k}", array("d" if k in ("t", "start", "end") else "q")),
+                             dtype=np.float64 if k in ("t", "start", "end") else np.int64)
+            for k in ("t", "b", "start", "end", "state")
+        }
 
     # ------------------------------------------------------------------ sizes
 
@@ -183,6 +206,8 @@ class Result:
             end = max(end, float(np.nanmax(self.requests["end_s"])))
         if len(self._conc[0]):
             end = max(end, float(self._conc[0][-1]))
+        if len(self.backend_requests["end"]):
+            end = max(end, float(self.backend_requests["end"].max()))
         return end
 
     # ------------------------------------------------------------------ counts
@@ -291,6 +316,8 @@ class Result:
         }
         out.update(self._block(None, None))
         out["lambda"] = self.lambda_summary()
+        if s.backends:
+            out["backends"] = backend_summary(self)
         clients = {}
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)

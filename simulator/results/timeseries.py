@@ -4,7 +4,8 @@ Each attempt counts in the interval of its start time (CloudWatch stamps Lambda 
 with the invocation's start; API Gateway's with the request's arrival). Gateway
 metrics use the status and latency the gateway produced, not what a client that gave
 up early saw. ``ConcurrentExecutions`` is the maximum number of invocations in flight
-during the interval, including those that started earlier and are still running.
+during the interval, including those that started earlier and are still running. A
+scenario with HTTP backends adds their series (:func:`simulator.results.backends.backend_series`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator import outcomes as oc
-from simulator.outcomes import PROVISIONED
+from simulator.outcomes import GATEWAY_REJECTIONS, PROVISIONED
+from simulator.results.backends import backend_series
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -94,12 +96,13 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     gstatus = a["gateway_status"]
     gcause = a["gateway_cause"]
     reached = a["function"] >= 0
+    admitted = ~np.isin(gcause, np.array(sorted(GATEWAY_REJECTIONS), dtype=np.int64))
     gateway = {
         "Count": count(everything),
         "4XXError": count((gstatus >= 400) & (gstatus < 500)),
         "5XXError": count(gstatus >= 500),
         "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
-        "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, reached),
+        "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, admitted),
     }
     ran = reached & (gcause != oc.LAMBDA_THROTTLED)
     throttled = reached & (gcause == oc.LAMBDA_THROTTLED)
@@ -121,5 +124,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
                  else np.zeros(n, np.int64))
         per_function.append((f.name, count(mine & ran), count(mine & throttled),
                              _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
-    return series_table(np.arange(n) * interval_s, gateway, per_function,
-                        _max_level(t_c, account_level, n, interval_s))
+    table = series_table(np.arange(n) * interval_s, gateway, per_function,
+                         _max_level(t_c, account_level, n, interval_s))
+    table.update(backend_series(result, n, interval_s))
+    return table
