@@ -43,7 +43,8 @@ from simulator.limits import (
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
 
-__all__ = ["Account", "Api", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle", "UsagePlan"]
+__all__ = ["Account", "Api", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle",
+           "UsagePlan"]
 
 
 # --------------------------------------------------------------------------- distributions
