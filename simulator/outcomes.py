@@ -108,7 +108,8 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
 def messages(scenario: Scenario) -> tuple[str, ...]:
     """The ``message`` of each cause's answer body (``{"message": ...}``, API Gateway's
     default gateway responses; indexed like :data:`CAUSES`), ``""`` where there is none
-    (``ok`` carries the function's own body, ``client_timeout`` no answer at all)."""
+    (``ok`` carries the function's own body, ``client_timeout`` no answer at all; an HTTP
+    backend's refusal and error carry what its proxy or server typically answers)."""
     rest = scenario.api.type == "REST"
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
