@@ -250,3 +250,17 @@ def test_blocking_probability_matches_mmck(build, c, queue, rate):
     # The same system stated as a connection limit decides every attempt alike.
     same = poisson_run(build, rate, workers=c, connection_limit=c + queue)
     assert timeline(same) == timeline(r)
+
+
+def test_the_run_table_shows_the_backends_and_no_empty_lambda_table(build):
+    from rich.console import Console
+
+    from simulator.cli.report import print_summary
+
+    console = Console(width=110, record=True)
+    print_summary(simulator.simulate(build([0, 0, 0, 0], **backend_keys(queue_limit=1))), console)
+    text = console.export_text()
+    assert "HTTP backends" in text and "Lambda" not in text
+    row = next(line for line in text.splitlines() if line.startswith("│ svc"))
+    # 3 accepted of 4, 3 worker-seconds of 2 x 10, one wait (p99 of 0, 0, 1 s: 980 ms), one refused.
+    assert [cell.strip() for cell in row.split("│")[2:-1]] == ["2", "3", "15.0%", "0.1", "980.0", "1", "1", "0"]

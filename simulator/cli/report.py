@@ -62,17 +62,20 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     t.add_row("per request (with retries)", *(_ms(rl[k], n_req) for k in keys))
     console.print(t)
 
-    t = Table(title="Lambda", title_justify="left")
-    t.add_column("function")
-    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
-        t.add_column(k, justify="right")
-    for name, f in d["lambda"].items():
-        t.add_row(
-            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
-            f"{f['peak_concurrency']:,}",
-            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
-        )
-    console.print(t)
+    if s.functions:
+        t = Table(title="Lambda", title_justify="left")
+        t.add_column("function")
+        for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+            t.add_column(k, justify="right")
+        for name, f in d["lambda"].items():
+            t.add_row(
+                name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+                f"{f['peak_concurrency']:,}",
+                f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+            )
+        console.print(t)
+    if "backends" in d:
+        _print_backends(d["backends"], console)
 
     cost = d.get("cost_usd")
     if cost:
@@ -96,6 +99,21 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         t.add_row(
             name, f"{n:,}", _pct(ok, n), _pct(s429, n), _pct(s5, n), _pct(n - ok - s429 - s5, n),
             f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
+        )
+    console.print(t)
+
+
+def _print_backends(backends: dict[str, Any], console: Console) -> None:
+    """The HTTP backends' table: load, the line of waiting requests, refusals and timeouts."""
+    t = Table(title="HTTP backends", title_justify="left")
+    t.add_column("backend")
+    for k in ("workers", "requests", "busy", "waits/s", "wait p99 ms", "queue max", "refused", "after timeout"):
+        t.add_column(k, justify="right")
+    for name, b in backends.items():
+        t.add_row(
+            name, f"{b['workers']:,}", f"{b['requests']:,}", f"{100 * b['utilization']:.1f}%", f"{b['waits_per_s']:g}",
+            f"{b['wait_ms']['p99']:,.1f}", f"{b['queue_length_max']:,}", f"{b['refused']:,}",
+            f"{b['served_after_timeout']:,}",
         )
     console.print(t)
 
