@@ -63,17 +63,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     console.print(t)
 
     if s.functions:
-        t = Table(title="Lambda", title_justify="left")
-        t.add_column("function")
-        for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
-            t.add_column(k, justify="right")
-        for name, f in d["lambda"].items():
-            t.add_row(
-                name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
-                f"{f['peak_concurrency']:,}",
-                f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
-            )
-        console.print(t)
+        _print_lambda(d["lambda"], console)
     if "backends" in d:
         _print_backends(d["backends"], console)
 
@@ -99,6 +89,21 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         t.add_row(
             name, f"{n:,}", _pct(ok, n), _pct(s429, n), _pct(s5, n), _pct(n - ok - s429 - s5, n),
             f"{c['attempts']['retries']:,}", _ms(c["latency_ms"]["p50"], n), _ms(c["latency_ms"]["p99"], n),
+        )
+    console.print(t)
+
+
+def _print_lambda(functions: dict[str, Any], console: Console) -> None:
+    """The Lambda table: per function, invocations, cold starts, throttles, errors, concurrency."""
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in functions.items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
         )
     console.print(t)
 
