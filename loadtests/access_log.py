@@ -22,18 +22,19 @@ key                    ``$context`` variable        use
 ``integrationLatency`` ``$context.integrationLatency`` ms spent in the integration
 =====================  ===========================  ======================================
 
-A line that is not a JSON object with ``requestId`` and ``requestTimeEpoch`` is counted
-and skipped; the first is quoted in the error if no line can be read.
+The lines are read by :func:`simulator.stack.access_logs.read_access_log` (the reader
+``throttlesim calibrate`` uses too), which also takes ``requestTime`` for the time and
+CloudWatch's export format; a line without ``requestId`` or a time is counted and skipped,
+and the first is quoted; a log with no usable line is one error.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import ThrottlesimError
+from simulator.stack.access_logs import read_access_log as _read_entries
 
 __all__ = ["AccessLog", "read_access_log"]
 
@@ -47,58 +48,22 @@ class AccessLog:
         self.first_bad = first_bad
 
 
-def _get(doc: dict[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def _number(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number if math.isfinite(number) else math.nan
+def _number(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def read_access_log(path: str | Path) -> AccessLog:
     """Read an API Gateway JSON access log (one object per line)."""
     import pandas as pd
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ThrottlesimError(f"{p}: cannot read the access log: {getattr(exc, 'strerror', None) or exc}") from None
-    rows: list[dict[str, Any]] = []
-    skipped, first_bad = 0, ""
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            doc = None
-        request_id = _get(doc, "requestId") if isinstance(doc, dict) else None
-        epoch_ms = _number(_get(doc, "requestTimeEpoch")) if isinstance(doc, dict) else math.nan
-        if not request_id or math.isnan(epoch_ms):
-            skipped += 1
-            first_bad = first_bad or line[:120]
-            continue
-        assert isinstance(doc, dict)
-        rows.append({
-            "aws_request_id": str(request_id),
-            "request_time_s": epoch_ms / 1000.0,
-            "log_status": _number(_get(doc, "status")),
-            "log_message": str(_get(doc, "error.message") or ""),
-            "response_latency_ms": _number(_get(doc, "responseLatency")),
-            "integration_latency_ms": _number(_get(doc, "integrationLatency")),
-        })
-    if not rows:
-        detail = f": the first line is {first_bad!r}" if first_bad else ": it is empty"
-        raise ThrottlesimError(f"{p}: no access-log line with requestId and requestTimeEpoch{detail}")
+    log = _read_entries(path, need=("request_id",))
+    rows = [{
+        "aws_request_id": r.request_id,
+        "request_time_s": r.time_s,
+        "log_status": _number(r.status),
+        "log_message": str(r.message or ""),
+        "response_latency_ms": _number(r.response_ms),
+        "integration_latency_ms": _number(r.integration_ms),
+    } for r in log.requests]
     frame = pd.DataFrame(rows).drop_duplicates("aws_request_id", keep="last").set_index("aws_request_id")
-    return AccessLog(frame, skipped, first_bad)
+    return AccessLog(frame, log.unreadable, log.first_unreadable)

@@ -58,7 +58,7 @@ def observed_time_overrides(log: str | Path, scenario: Scenario, out_dir: str | 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    invocations = [r for r in read_runtime_log(log) if r["cause"] != "lambda_throttled"]
+    invocations = [r for r in read_runtime_log(log) if r["cause"] not in ("lambda_throttled", "lambda_rate_throttled")]
     overrides: dict[str, Any] = {}
     for i, f in enumerate(scenario.functions):
         mine = [r for r in invocations if r["function"] == f.name]

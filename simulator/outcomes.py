@@ -14,11 +14,13 @@ throttled_method          429         429         the route's own throttle
 throttled_stage           429         429         the stage's default throttle
 throttled_account         429         429         the account/Region throttle
 lambda_throttled          500 (502)   500         Lambda had no concurrency or scaling room
+lambda_rate_throttled     500 (502)   500         Lambda's request-rate limit (10 x concurrency per s)
 function_error            502         500         the function raised an error
 function_timeout          502         500         the function ran past its own timeout
 backend_queue_full        503 (502)   503 (502)   an HTTP backend refused: queue or connections full
 backend_error             500         500         an HTTP backend answered with an error
 integration_timeout       504         503 (504)   the gateway stopped waiting
+web_rate_limited          429         429         a web function's endpoint rateLimit refused it
 client_timeout            0           0           the client stopped waiting (no response)
 ========================  ==========  ==========  ==========================================
 
@@ -34,7 +36,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "PROVISIONED", "answer_groups", "messages", "status_codes"]
+__all__ = ["CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISIONED", "answer_groups", "messages",
+           "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -45,11 +48,13 @@ CAUSES: tuple[str, ...] = (
     "throttled_stage",
     "throttled_account",
     "lambda_throttled",
+    "lambda_rate_throttled",
     "function_error",
     "function_timeout",
     "backend_queue_full",
     "backend_error",
     "integration_timeout",
+    "web_rate_limited",
     "client_timeout",
 )
 (
@@ -61,11 +66,13 @@ CAUSES: tuple[str, ...] = (
     THROTTLED_STAGE,
     THROTTLED_ACCOUNT,
     LAMBDA_THROTTLED,
+    LAMBDA_RATE_THROTTLED,
     FUNCTION_ERROR,
     FUNCTION_TIMEOUT,
     BACKEND_QUEUE_FULL,
     BACKEND_ERROR,
     INTEGRATION_TIMEOUT,
+    WEB_RATE_LIMITED,
     CLIENT_TIMEOUT,
 ) = range(len(CAUSES))
 
@@ -82,6 +89,10 @@ ANSWERED, SERVED_AFTER_TIMEOUT, SKIPPED = 0, 1, 2
 #: Causes decided by the gateway before any integration is called.
 GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 
+#: Causes with which Lambda refused an invocation (TooManyRequestsException): the function
+#: did not run, Lambda counts a throttle and bills nothing, API Gateway bills the request.
+LAMBDA_REFUSALS = frozenset((LAMBDA_THROTTLED, LAMBDA_RATE_THROTTLED))
+
 
 def status_codes(scenario: Scenario) -> tuple[int, ...]:
     """The status code of each cause (indexed like :data:`CAUSES`) for this scenario."""
@@ -96,11 +107,13 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         429,
         429,
         b.lambda_throttle_status if rest else 500,
+        b.lambda_throttle_status if rest else 500,
         502 if rest else 500,
         502 if rest else 500,
         b.backend_queue_full_status,
         500,
         504 if rest else b.http_api_timeout_status,
+        429,
         0,
     )
 
@@ -116,8 +129,8 @@ def messages(scenario: Scenario) -> tuple[str, ...]:
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
     queue_full = "Service Unavailable" if scenario.behaviour.backend_queue_full_status == 503 else "Bad Gateway"
     return ("", "Forbidden", "Too Many Requests", "Limit Exceeded", "Too Many Requests", "Too Many Requests",
-            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, queue_full, "Internal Server Error",
-            timeout, "")
+            "Too Many Requests", lambda_failed, lambda_failed, lambda_failed, lambda_failed, queue_full,
+            "Internal Server Error", timeout, "Too Many Requests", "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:

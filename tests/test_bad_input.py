@@ -273,7 +273,8 @@ CASES = {
     ),
     "rest_integration_timeout_40s": Case(
         [_set("api", {"type": "REST", "integration_timeout": "40s"})],
-        "api.integration_timeout", "must be between 50ms and 29s for a REST API, got 40s",
+        "api.integration_timeout", "must be between 50ms and 29s for a Regional REST API without "
+        "api.extended_integration_timeout = true (with it, up to 300s), got 40s",
     ),
 }
 

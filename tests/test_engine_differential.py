@@ -58,6 +58,7 @@ SHIPPED = [
     ("rest_usage_plans.toml", {"duration": "2m", "start": "2026-03-02T23:59:00Z"}),
     ("slow_integration_retry_storm.toml", {"duration": "2m"}),
     ("http_api_routes.toml", {"duration": "40s"}),
+    ("shared_account.toml", {"duration": "42s"}),
 ]
 
 
@@ -127,6 +128,9 @@ CORPUS: dict[str, dict[str, Any]] = {
         "routes": [{"name": "GET /x", "function": "f"}, {"name": "GET /g", "function": "g"}],
         "clients": one_client(routes={"GET /x": 1, "GET /g": 1}, arrivals={"process": "poisson", "rate": 70}),
         "behaviour": {"scaling_model": "account_burst", "account_burst": 6, "account_burst_refill_per_s": 2.5}},
+    "a 300 s integration timeout lowers the account throttle (966.7 rps, burst 483)": {
+        "api": {"type": "REST", "extended_integration_timeout": True, "integration_timeout": "300s"},
+        "clients": one_client(arrivals={"process": "poisson", "rate": 20, "bursts": [{"at": "2s", "count": 600}]})},
     "errors, function timeouts, integration and client timeouts, HTTP API": {
         "api": {"type": "HTTP", "integration_timeout": "400ms"},
         "functions": fn(error_rate=0.2, timeout="1s", duration={"kind": "exponential", "mean": "300ms"}),
@@ -173,6 +177,31 @@ CORPUS: dict[str, dict[str, Any]] = {
             {"name": "b", "routes": {"GET /x": 1},
              "arrivals": {"process": "uniform", "rate": 10, "bursts": [{"at": "1s", "count": 4}]}}],
         "behaviour": {"gateway_overhead": "0ms", "idle_timeout": "0s"}},
+    "Lambda's request rate: account and reserved buckets bind, ties, concurrency throttles": {
+        "account": {"lambda_concurrency": 8, "unreserved_min": 2},
+        "functions": fn(duration="5ms", init="20ms", reserved_concurrency=2) + [
+            {"name": "g", "duration": {"kind": "exponential", "mean": "30ms"}, "init": "50ms"}],
+        "routes": [{"name": "GET /x", "function": "f"}, {"name": "GET /g", "function": "g"}],
+        "clients": [
+            {"name": "a", "routes": {"GET /x": 1, "GET /g": 2}, "arrivals": {"process": "poisson", "rate": 90}},
+            {"name": "b", "routes": {"GET /x": 1},
+             "arrivals": {"process": "uniform", "rate": 15, "bursts": [{"at": "2s", "count": 30}]}}],
+        "behaviour": {"lambda_request_rate_burst_s": 0.25, "gateway_overhead": "1ms"}},
+    "provisioned request rate, background load on every shared limit": {
+        "account": {"throttle": {"rate": 100, "burst": 40}, "lambda_concurrency": 12, "unreserved_min": 2,
+                    "background": [{"name": "other", "rate": 70, "mean_duration": "40ms", "gateway_share": 0.5},
+                                   {"name": "batch", "rate": 20, "mean_duration": "150ms", "gateway_share": 0,
+                                    "lambda_share": 0.75}]},
+        "functions": fn(provisioned_concurrency=2, duration="20ms") + [
+            {"name": "g", "duration": "80ms", "init": "100ms", "provisioned_concurrency": 1}],
+        "routes": [{"name": "GET /x", "function": "f"}, {"name": "GET /g", "function": "g"}],
+        "clients": one_client(routes={"GET /x": 3, "GET /g": 1}, arrivals={"process": "poisson", "rate": 80}),
+        "behaviour": {"provisioned_request_rate_limit": True, "lambda_request_rate_burst_s": 0.5}},
+    "request-rate limit off": {
+        "account": {"lambda_concurrency": 3, "unreserved_min": 1},
+        "functions": fn(duration="5ms", init="20ms"),
+        "clients": one_client(arrivals={"process": "poisson", "rate": 60}),
+        "behaviour": {"lambda_request_rate_limit": False}},
     "rate profile and an empirical duration": {
         "functions": fn(duration={"kind": "empirical", "file": str(ROOT / "scenarios/data/search_durations_ms.txt")}),
         "clients": one_client(arrivals={"process": "poisson", "rate": [["0s", 5], ["4s", 90], ["6s", 10]]})},

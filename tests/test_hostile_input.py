@@ -415,6 +415,59 @@ ACCEPTED = {
 }
 
 
+# 10. The stack commands: import, calibrate, export (each refused before it writes anything).
+REPORT_LINE = ("REPORT RequestId: r1 Duration: 12.3 ms Billed Duration: 13 ms Memory Size: 128 MB "
+               "Max Memory Used: 50 MB\n")
+STACK_FILES = {"s.toml": toml(BASE), "r.log": REPORT_LINE}
+for name, argv, fragment, files in [
+    ("import missing", ["import", "{dir}/none.yaml"], "none.yaml: no such file", {}),
+    ("import empty", ["import", "{dir}/t.yaml"], "t.yaml", {"t.yaml": ""}),
+    ("import binary", ["import", "{dir}/t.yaml"], "t.yaml:1: cannot read the template",
+     {"t.yaml": b"\xff\xfe\x00\x01bad"}),
+    ("import list", ["import", "{dir}/t.json"], "expected a mapping", {"t.json": "[1, 2]"}),
+    ("import no resources", ["import", "{dir}/t.yaml"], "no Resources",
+     {"t.yaml": 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'}),
+    ("import --param", ["import", "{dir}/t.yaml", "--param", "NOEQ"], "--param NOEQ", {"t.yaml": "a: 1\n"}),
+    ("import into a directory", ["import", "{dir}/t.yaml", "-o", "{dir}"], "is a directory", {"t.yaml": "a: 1\n"}),
+    ("import into a missing directory", ["import", "{dir}/t.yaml", "-o", "{dir}/no/s.toml"],
+     "the directory does not exist", {"t.yaml": "a: 1\n"}),
+    ("calibrate without logs", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml"], "--report-log", STACK_FILES),
+    ("calibrate missing scenario", ["calibrate", "{dir}/none.toml", "-o", "{dir}/o.toml", "--report-log",
+                                    "{dir}/r.log"], "none.toml", STACK_FILES),
+    ("calibrate unknown function", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--report-log",
+                                    "nofn={dir}/r.log"], "no function 'nofn'", STACK_FILES),
+    ("calibrate no REPORT lines", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--report-log",
+                                   "{dir}/s.toml"], "no Lambda REPORT lines", STACK_FILES),
+    ("calibrate missing log", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--report-log",
+                               "{dir}/none.log"], "none.log", STACK_FILES),
+    ("calibrate unreadable access log", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--access-log",
+                                         "{dir}/r.log"], "no readable access-log line", STACK_FILES),
+    ("calibrate --key", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--access-log", "{dir}/r.log",
+                         "--key", "NOEQ"], "--key NOEQ", STACK_FILES),
+    ("calibrate --metrics backwards", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml", "--metrics",
+                                       "2026-03-02T10:00Z/2026-03-02T09:00Z"], "--metrics", STACK_FILES),
+    ("calibrate onto its input", ["calibrate", "{dir}/s.toml", "-o", "{dir}/s.toml", "--report-log",
+                                  "{dir}/r.log"], "that is the input scenario", STACK_FILES),
+    ("calibrate into a missing directory", ["calibrate", "{dir}/s.toml", "-o", "{dir}/no/o.toml",
+                                            "--report-log", "{dir}/r.log"], "the directory does not exist",
+     STACK_FILES),
+    ("calibrate into a directory", ["calibrate", "{dir}/s.toml", "-o", "{dir}", "--report-log", "{dir}/r.log"],
+     "is a directory", STACK_FILES),
+    ("calibrate --report into a missing directory", ["calibrate", "{dir}/s.toml", "-o", "{dir}/o.toml",
+                                                     "--report", "{dir}/no/r.json", "--report-log", "{dir}/r.log"],
+     "the directory does not exist", STACK_FILES),
+    ("export missing", ["export", "{dir}/none.toml"], "none.toml: no such file", {}),
+    ("export a directory", ["export", "{dir}"], "cannot read", {}),
+    ("export --set nan", ["export", "{dir}/s.toml", "--set", "account.throttle.rate=nan"],
+     "account.throttle.rate", STACK_FILES),
+    ("export over a file", ["export", "{dir}/s.toml", "-o", "{dir}/s.toml"], "exists", STACK_FILES),
+    ("export into a missing directory", ["export", "{dir}/s.toml", "-o", "{dir}/no/x.yaml"],
+     "the directory does not exist", STACK_FILES),
+    ("export --format", ["export", "{dir}/s.toml", "--format", "xml"], "--format", STACK_FILES),
+]:
+    add(f"stack:{name}", argv, fragment, files=files)
+
+
 # --------------------------------------------------------------------------- running a case
 
 

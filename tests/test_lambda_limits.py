@@ -61,3 +61,30 @@ def test_provisioned_environments_are_used_first_and_hold_the_unreserved_pool(bu
     assert [(g.environment is not None and g.environment.provisioned, g.cold, g.throttle_reason) for g in grants] == [
         (True, False, ""), (True, False, ""), (False, True, ""), (False, False, "unreserved_pool")]
     assert lim.busy("f") == 3
+
+
+def test_the_request_rate_is_checked_first_and_spent_only_by_placed_invocations(build):
+    # 1 concurrency: 10 invocations per second, 0.3 s of burst: 3; each invocation holds it.
+    lim = LambdaLimits(build(functions=[{"name": "f", "duration": "1s"}],
+                             account={"lambda_concurrency": 1, "unreserved_min": 0},
+                             behaviour={"lambda_request_rate_burst_s": 0.3}))
+    env = lim.acquire("f", 0.0).environment
+    assert [lim.acquire("f", 0.01).throttle_reason for _ in range(5)] == ["unreserved_pool"] * 5  # cost nothing
+    lim.release(env, 0.05)
+    assert lim.acquire("f", 0.05).environment is env  # 2.5 allowances: placed, 1.5 left
+    assert lim.acquire("f", 0.055).throttle_reason == "unreserved_pool"  # 1.55: room is what is missing
+    lim.release(env, 0.06)
+    assert lim.acquire("f", 0.06).environment is env  # 1.6: placed, 0.6 left
+    lim.release(env, 0.07)
+    assert lim.acquire("f", 0.07).throttle_reason == "request_rate"  # 0.7: refused, with room free
+
+
+def test_reserved_concurrency_and_background_load_in_the_request_rate(build):
+    lim = LambdaLimits(build(functions=[{"name": "f", "duration": "1s", "reserved_concurrency": 1},
+                                        {"name": "g", "duration": "1s"}],
+                             account={"lambda_concurrency": 10, "unreserved_min": 0,
+                                      "background": [{"name": "b", "rate": 90, "mean_duration": "45ms"}]},
+                             behaviour={"lambda_request_rate_burst_s": 0.1}))
+    f, g = lim.request_rates["f"], lim.request_rates["g"]
+    assert [(r.burst, r.refill_per_s) for r in f] == [(1.0, 10.0), (10.0, 10.0)] and g == [f[1]]
+    assert lim.unreserved_capacity == 10 - 1 - 4  # 90/s x 45 ms = 4.05 in flight

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.outcomes import CAUSES, status_codes
+from simulator.outcomes import CAUSES, LAMBDA_REFUSALS, status_codes
 from tests.conftest import BASE, merge
 
 scenarios = st.fixed_dictionaries({
@@ -20,6 +20,10 @@ scenarios = st.fixed_dictionaries({
     "client_timeout_ms": st.one_of(st.none(), st.integers(20, 2000)),
     "retries": st.booleans(),
     "seed": st.integers(0, 2**32),
+    # Lambda's request rate (30 concurrency: 300 per second) and other load in the account.
+    "rate_burst_s": st.floats(0.01, 1.0),
+    "background": st.one_of(st.none(), st.tuples(st.floats(0, 350), st.integers(1, 200), st.floats(0, 1),
+                                                  st.floats(0, 1))),
 })
 
 
@@ -34,14 +38,19 @@ def make(p):
         client["timeout"] = f"{p['client_timeout_ms']}ms"
     if p["retries"]:
         client["retry"] = {"mode": "exponential", "base": "10ms", "max_attempts": 3}
+    background = []
+    if p["background"] is not None:
+        rate, mean_ms, gateway_share, lambda_share = p["background"]
+        background = [{"name": "other", "rate": rate, "mean_duration": f"{mean_ms}ms", "gateway_share": gateway_share,
+                       "lambda_share": lambda_share}]
     data = merge(BASE, {
         "duration": "3s", "seed": p["seed"],
         "routes": [{"name": "GET /x", "function": "f", "integration_timeout": f"{p['timeout_ms']}ms"}],
         "account": {"throttle": {"rate": p["account_rate"], "burst": p["burst"]}, "lambda_concurrency": 30,
-                    "unreserved_min": 5},
+                    "unreserved_min": 5, "background": background},
         "functions": [fn], "clients": [client],
         "behaviour": {"gateway_overhead": {"kind": "uniform", "low": "1ms", "high": "20ms"}, "scaling_burst": 10,
-                      "scaling_refill_per_s": 5},
+                      "scaling_refill_per_s": 5, "lambda_request_rate_burst_s": p["rate_burst_s"]},
     })
     return simulator.parse_scenario(data)
 
@@ -62,6 +71,14 @@ def test_invariants(p):
     cap = f.reserved_concurrency if f.reserved_concurrency is not None else 30
     _, _, level = r._conc
     assert (level <= cap).all() and (level >= 0).all()
+    # Lambda's account request rate: the invocations placed by any time t are at most the
+    # bucket's start plus its refill until t (what background load leaves of 300 per second).
+    placed = (a["function"] >= 0) & ~np.isin(a["gateway_cause"], sorted(LAMBDA_REFUSALS))
+    t = a["time_s"][placed]
+    used = sum(x.rate * x.lambda_share for x in s.account.background)
+    left = max(0.0, 300.0 - used)
+    start = 0.0 if used and left == 0 else 300.0 * p["rate_burst_s"]
+    assert (np.arange(1, len(t) + 1) <= start + left * t + 1e-6).all()
     # Every invocation ends: the last logged level is zero.
     assert len(level) == 0 or level[-1] == 0
     # Latency: non-negative; an integration timeout lasts exactly the timeout plus overhead.

@@ -187,7 +187,7 @@ def _interrupt(cmd: list[str], log_dir: Path, sig: signal.Signals, *, expect: di
         if sig == signal.SIGKILL:
             assert code == -signal.SIGKILL
         else:
-            assert code == 130 and stderr.strip().splitlines()[-1:] == ["throttlesim: interrupted"], stderr
+            assert code == 128 + sig and stderr.strip().splitlines()[-1:] == ["throttlesim: interrupted"], stderr
     finally:
         for p in _left(recorded):
             os.kill(p.pid, signal.SIGKILL)

@@ -133,3 +133,47 @@ def test_log_streams_give_reuse_gaps_lifetimes_and_peak_concurrency() -> None:
     assert figures["longest_reuse_gap_s"] == pytest.approx(4.0) and figures["median_reuse_gap_s"] == pytest.approx(2.25)
     assert figures["longest_lifetime_s"] == pytest.approx(5.5)
     assert environments([]) is None
+
+
+def _stream_reports(path: Path, lives: list[tuple[str, float, float]], every_s: float = 1.0) -> None:
+    """JSON REPORT lines of environments (stream, born, retired): one 100 ms invocation per
+    *every_s* seconds, the first a cold start with 200 ms of init."""
+    lines = []
+    for stream, born, retired in lives:
+        t = born
+        first = True
+        while t + 0.3 <= retired:
+            init = "\tInit Duration: 200 ms" if first else ""
+            end = t + (0.3 if first else 0.1)
+            message = f"REPORT RequestId: x\tDuration: 100 ms\tBilled Duration: 100 ms{init}"
+            lines.append(json.dumps({"logStreamName": stream, "timestamp": end * 1000, "message": message}))
+            t += every_s
+            first = False
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_retired_environments_set_the_maximum_lifetime(tmp_path: Path) -> None:
+    # One environment at a time, invoked every second, replaced about every 100 s: each of the
+    # first three streams ends 0.4 s before the next is born with a cold start (reuse gaps are
+    # up to 0.9 s), so each was retired; its life, first start to last end, is 99.1 s.
+    _stream_reports(tmp_path / "r.json", [("a", 0.0, 100.0), ("b", 99.5, 199.5), ("c", 199.0, 299.0),
+                                          ("d", 298.5, 350.0)])
+    (tmp_path / "api.toml").write_text(ORACLE.read_text())
+    cal = calibrate(tmp_path / "api.toml", reports={"orders": [str(tmp_path / "r.json")]}, out=tmp_path / "o.toml")
+    env = cal.figures["functions"]["orders"]["environments"]
+    assert env["retirements"] == 3 and env["retired_lifetimes_s"] == [99.1, 99.1, 99.1]
+    assert cal.data["behaviour"]["max_environment_lifetime"] == "99.100s"
+    write(cal, tmp_path / "o.toml", ["calibrated"])
+    assert simulator.load_scenario(tmp_path / "o.toml").behaviour.max_environment_lifetime == pytest.approx(99.1)
+
+
+def test_environments_that_idled_out_are_not_retirements(tmp_path: Path) -> None:
+    # The same lives with a 60 s pause between them: a new environment after a pause longer than
+    # any reuse gap seen says nothing about lifetimes.
+    _stream_reports(tmp_path / "r.json", [("a", 0.0, 100.0), ("b", 160.0, 260.0), ("c", 320.0, 420.0),
+                                          ("d", 480.0, 500.0)])
+    (tmp_path / "api.toml").write_text(ORACLE.read_text())
+    cal = calibrate(tmp_path / "api.toml", reports={"orders": [str(tmp_path / "r.json")]}, out=tmp_path / "o.toml")
+    assert cal.figures["functions"]["orders"]["environments"]["retirements"] == 0
+    assert "max_environment_lifetime" not in cal.data.get("behaviour", {})
+    assert any("retired environments" in w for w in cal.warnings)

@@ -11,8 +11,8 @@ cause                             REST API              HTTP API
 forbidden                         403 Forbidden         --
 throttled_* (any throttle)        429 Too Many Requests 429 Too Many Requests
 quota_exceeded                    429 Limit Exceeded    --
-lambda_throttled                  500 (502) Internal    500 Internal Server Error
-                                  server error
+lambda_throttled,                 500 (502) Internal    500 Internal Server Error
+lambda_rate_throttled             server error
 function_error, function_timeout  502 Internal server   500 Internal Server Error
                                   error
 backend_queue_full                503 Service           503 Service Unavailable
@@ -22,6 +22,7 @@ backend_error                     500 Internal Server   500 Internal Server Erro
                                   Error
 integration_timeout               504 Endpoint request  503 Service Unavailable
                                   timed out             (504 Endpoint request timed out)
+web_rate_limited                  429 Too Many Requests 429 Too Many Requests
 no route matches                  403 Missing           404 Not Found
                                   Authentication Token
 ================================  ====================  ===============================

@@ -31,11 +31,22 @@ The rules, in AWS's words:
   500 more per minute), kept as ``behaviour.scaling_model = "account_burst"``.
 * "If requests come in faster than your function can scale, or if your function is at
   maximum concurrency, then additional requests fail with a throttling error" (same page).
+* **Request rate**: "Across all functions in your account, Lambda enforces a requests per
+  second limit that's equal to 10 times your account concurrency"
+  (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html); per function, "the
+  total invocation limit is 10 times your concurrency limit" (the quotas page), which for a
+  function with reserved concurrency R is 10 R. An allowance per limit, holding
+  ``behaviour.lambda_request_rate_burst_s`` seconds of its rate (AWS gives no burst), is
+  checked before concurrency; an invocation spends from each only once it is placed.
+  ``behaviour.provisioned_request_rate_limit`` adds 10 P for provisioned concurrency P.
+* **Background load** (``[[account.background]]``) holds rate x mean duration of the
+  unreserved pool (rounded half up) and uses its invocations per second of the account's rate.
 * Idle environments are kept for a while (AWS publishes no figure: the scenario's
   ``idle_timeout``), then stopped; an environment is retired once it has lived
   ``behaviour.max_environment_lifetime``.
 
-An invocation is placed like this: an idle provisioned environment if there is one;
+An invocation is placed like this: it needs an allowance of every request rate it counts
+against; then an idle provisioned environment if there is one;
 otherwise it needs concurrency room (reserved cap, or the unreserved pool); with room, an
 idle warm environment (most or least recently used, ``behaviour.environment_reuse``);
 otherwise a new environment if the scaling rate allows one; otherwise a throttle, whose
@@ -52,8 +63,9 @@ from simulator.scenario import Scenario
 __all__ = ["Environment", "Grant", "LambdaLimits", "ScalingRate", "THROTTLE_REASONS"]
 
 #: Why an invocation was throttled: the function's reserved concurrency is in use, the
-#: account's unreserved pool is in use, or no new environment may start yet.
-THROTTLE_REASONS = ("reserved_concurrency", "unreserved_pool", "scaling_rate")
+#: account's unreserved pool is in use, no new environment may start yet, or Lambda's
+#: invocations per second are used up.
+THROTTLE_REASONS = ("reserved_concurrency", "unreserved_pool", "scaling_rate", "request_rate")
 
 
 class ScalingRate:
@@ -77,6 +89,16 @@ class ScalingRate:
             self.allowance -= 1.0
             return True
         return False
+
+    def available(self, now_s: float) -> bool:
+        """Whether one is available at *now_s*, spending nothing (:meth:`spend` does)."""
+        if now_s > self.updated_s:
+            self.allowance = min(self.burst, self.allowance + (now_s - self.updated_s) * self.refill_per_s)
+            self.updated_s = now_s
+        return self.allowance >= 1.0 - 1e-9
+
+    def spend(self) -> None:
+        self.allowance -= 1.0
 
 
 @dataclass(eq=False)
@@ -131,6 +153,11 @@ class LambdaLimits:
         #: The account's unreserved pool: its size and the invocations (and provisioned
         #: environments of functions without reservations) holding part of it.
         self.unreserved_capacity = account.lambda_concurrency - reserved_total
+        background = [(x.rate * x.lambda_share, x.mean_duration) for x in account.background]
+        if background:  # Little's law: the mean number of its invocations in flight
+            held = int(sum(rate * mean_s for rate, mean_s in background) + 0.5)
+            self.unreserved_capacity = max(0, self.unreserved_capacity - held)
+        self.request_rates = self._request_rates(scenario, sum(rate for rate, _ in background))
         self.unreserved_in_use = 0
         self.max_lifetime_s = b.max_environment_lifetime if b.max_environment_lifetime is not None else float("inf")
         self.most_recent_first = b.environment_reuse == "mru"
@@ -147,6 +174,24 @@ class LambdaLimits:
         self._next_id = 0
         #: Expired idle environments found by :meth:`acquire`, not yet handed out to stop.
         self._expired: list[Environment] = []
+
+    @staticmethod
+    def _request_rates(scenario: Scenario, background_rps: float) -> dict[str, list[ScalingRate]]:
+        """Each function's request-rate allowances: its own (reserved, provisioned), then the account's."""
+        b = scenario.behaviour
+        if not b.lambda_request_rate_limit:
+            return {f.name: [] for f in scenario.functions}
+        per_s = 10.0 * scenario.account.lambda_concurrency
+        account = ScalingRate(per_s * b.lambda_request_rate_burst_s, max(0.0, per_s - background_rps))
+        if background_rps > 0 and background_rps >= per_s:
+            account.allowance = 0.0
+        out = {}
+        for f in scenario.functions:
+            own = [10.0 * f.reserved_concurrency] if f.reserved_concurrency else []
+            if b.provisioned_request_rate_limit and f.provisioned_concurrency:
+                own.append(10.0 * f.provisioned_concurrency)
+            out[f.name] = [ScalingRate(rate * b.lambda_request_rate_burst_s, rate) for rate in own] + [account]
+        return out
 
     def new_environment(self, function: str, now_s: float, *, provisioned: bool = False) -> Environment:
         self._next_id += 1
@@ -166,6 +211,16 @@ class LambdaLimits:
         :class:`Environment` that the caller must start; expired idle ones it finds are
         dropped here too (the caller stops them: :meth:`expired`)."""
         f = self.functions[function]
+        rates = self.request_rates[function]
+        if not all(rate.available(now_s) for rate in rates):
+            return Grant(None, throttle_reason="request_rate")
+        grant = self._place(f, now_s)
+        if grant.environment is not None:
+            for rate in rates:
+                rate.spend()
+        return grant
+
+    def _place(self, f: _Function, now_s: float) -> Grant:
         if f.idle_provisioned:
             env = f.idle_provisioned.pop()
             f.busy_provisioned += 1
@@ -180,7 +235,7 @@ class LambdaLimits:
         if env is None:
             if not f.scaling.allow(now_s):
                 return Grant(None, throttle_reason="scaling_rate")
-            env = self.new_environment(function, now_s)
+            env = self.new_environment(f.name, now_s)
         f.busy_on_demand += 1
         if cap is None:
             self.unreserved_in_use += 1

@@ -213,7 +213,8 @@ class LambdaRuntime:
         grant = self.limits.acquire(name, received)
         env = grant.environment
         if env is None:
-            return self._done(Invocation(name, received, oc.LAMBDA_THROTTLED, throttle_reason=grant.throttle_reason,
+            cause = oc.LAMBDA_RATE_THROTTLED if grant.throttle_reason == "request_rate" else oc.LAMBDA_THROTTLED
+            return self._done(Invocation(name, received, cause, throttle_reason=grant.throttle_reason,
                                          request_id=request_id))
         if grant.cold and self.workers is not None and self.workers.live >= self.max_environments:
             self.limits.abandon(env)

@@ -7,6 +7,7 @@ started) instead of simulated time, so the rules are the model's rules:
 * provisioned environments are initialised when the server starts;
 * an invocation needs concurrency room: the function's reserved concurrency minus its
   provisioned concurrency, or room in the account's unreserved pool;
+* Lambda's request rate (:mod:`simulator.functions.request_rate`) may refuse it first;
 * a warm idle environment serves it if one has not passed its idle timeout; else a new
   one is created (a cold start: the handler first sleeps the ``init`` time) if the
   function's scaling bucket has a token; else Lambda throttles the invocation;
@@ -48,6 +49,7 @@ from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, Invoca
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.functions.pool import ExecutionEnvironment, FunctionState, build_functions
+from simulator.functions.request_rate import RequestRate, request_rates
 from simulator.scenario import Scenario
 
 __all__ = ["INVOKE_PATH", "FunctionRuntime", "Invocation", "runtime_app"]
@@ -58,7 +60,7 @@ class Invocation:
     """One invocation: how it ends and when its environment is free again."""
 
     function: str
-    #: ``ok``, ``function_error``, ``function_timeout`` or ``lambda_throttled``.
+    #: ``ok``, ``function_error``, ``function_timeout``, ``lambda_throttled`` or ``lambda_rate_throttled``.
     cause: int
     cold_start: bool = False
     provisioned: bool = False
@@ -96,7 +98,9 @@ class FunctionRuntime:
         self._seq = 0
 
     def _build(self) -> dict[str, FunctionState]:
-        return {f.name: f for f in build_functions(self.scenario, self.seed)}
+        functions = build_functions(self.scenario, self.seed)
+        self.rates: dict[str, RequestRate] = dict(zip((f.name for f in functions), request_rates(self.scenario)))
+        return {f.name: f for f in functions}
 
     def concurrency(self, name: str) -> int:
         """Invocations of *name* in flight now."""
@@ -114,9 +118,13 @@ class FunctionRuntime:
         f = self.functions[name]
         now = self.clock.now() if now is None else now
         self._settle(now)
+        rate = self.rates[name]
+        if not rate.ready(now):
+            return Invocation(name, oc.LAMBDA_RATE_THROTTLED)
         env, cold = f.pool.acquire(now)
         if env is None:
             return Invocation(name, oc.LAMBDA_THROTTLED)
+        rate.take()
         duration = f.duration.next()
         init = f.init.next() if cold else 0.0
         failed = f.coin.next() < f.error_rate
@@ -179,7 +187,7 @@ def runtime_app(runtime: FunctionRuntime, log: InvocationLog | None = None) -> w
 
 def invocation_headers(inv: Invocation, received_s: float | None = None) -> dict[str, str]:
     """The ``x-throttlesim-*`` headers of an invocation's answer."""
-    function_s = None if inv.cause == oc.LAMBDA_THROTTLED else inv.busy_s
+    function_s = None if inv.cause in oc.LAMBDA_REFUSALS else inv.busy_s
     return headers(inv.cause, inv.cold_start, received_s, function_s)
 
 

@@ -25,21 +25,22 @@ from simulator.cost.bill import analytic_monthly_cost
 from simulator.cost.pricing import load_prices, unconfirmed_items
 from simulator.cost.usage import monthly_basis, run_cost
 from simulator.errors import ThrottlesimError
-from simulator.scenario.diff import differences, traffic_keys
+from simulator.scenario.diff import differences, rest_only_features, traffic_keys, without_rest_only
 from simulator.scenario.scale import scale_scenario
 
 __all__ = ["analytic", "compare", "explain", "replications", "single"]
 
 
-def _priced(path: str, overrides: dict[str, str], args: Namespace) -> dict[str, Any]:
-    scenario = scale_scenario(simulator.load_scenario(path, overrides=overrides, seed=args.seed), args.scale)
+def _priced(path: str, overrides: dict[str, str], args: Namespace, adapt: Any = None) -> dict[str, Any]:
+    loaded = simulator.load_scenario(path, overrides=overrides, seed=args.seed, adapt=adapt)
+    scenario = scale_scenario(loaded, args.scale)
     result = simulator.simulate(scenario)
     summary = result.summary(cost=False)
     cost = run_cost(result, free_tier=args.free_tier, bill_init=not args.no_init_billing)
     return {"summary": summary, "cost": cost.to_dict(), "overrides": overrides, "scenario": scenario}
 
 
-def _headline(p: dict[str, Any]) -> dict[str, float]:
+def _headline(p: dict[str, Any]) -> dict[str, float | None]:
     s = p["summary"]
     c = p["cost"]
     return {
@@ -54,7 +55,9 @@ def _headline(p: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _fmt(key: str, value: float) -> str:
+def _fmt(key: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
     if "USD" in key:
         return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.6f}"
     if "fraction" in key:
@@ -114,7 +117,9 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
     """
     shared = {k: overrides[k] for k in traffic_keys(overrides)}
     base = _priced(args.scenario, shared, args)
-    variant = _priced(args.scenario, overrides, args)
+    # A REST API turned into an HTTP API loses what only REST APIs have; say what, not refuse.
+    variant = _priced(args.scenario, overrides, args, adapt=without_rest_only)
+    lost = rest_only_features(base["scenario"]) if variant["scenario"].api.type == "HTTP" else []
     differs = differences(base["scenario"], variant["scenario"])
     if not differs:
         both = f" ({', '.join(shared)} change the traffic and apply to both sides)" if shared else ""
@@ -127,6 +132,7 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
             "variant": {k: v for k, v in overrides.items() if k not in shared},
             "both_sides": {**shared, **({"--scale": args.scale} if args.scale != 1 else {})},
             "differs": {k: {"baseline": a, "variant": b} for k, a, b in differs},
+            "rest_only_lost": {k: what for k, what in lost},
             "baseline": hb,
             "with_overrides": hv,
             "delta": {k: round(hv[k] - hb[k], 6) for k in hb},
@@ -140,6 +146,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
         t.add_column(col, justify="left" if col == "figure" else "right")
     for k, a, b in differs:
         t.add_row(f"differs: {k}", _shown(a), _shown(b), "")
+    for k, what in lost:
+        t.add_row(f"REST only, not in the variant: {k}", "used", "(none)", what)
     both = [f"{k}={v}" for k, v in shared.items()] + ([f"--scale {args.scale:g}"] if args.scale != 1 else [])
     t.add_row("both sides", ", ".join(both) or "the scenario's traffic", "(same)", "", end_section=True)
     bases = (monthly_basis(base["scenario"]), monthly_basis(variant["scenario"]))
@@ -149,7 +157,8 @@ def compare(args: Namespace, overrides: dict[str, str]) -> int:
             label = f"{k}, {bases[0]}"
         elif k.startswith("monthly"):
             label = f"{k}, {bases[0]} | {bases[1]}"
-        t.add_row(label, _fmt(k, hb[k]), _fmt(k, hv[k]), _fmt(k, hv[k] - hb[k]))
+        b, v = hb[k], hv[k]
+        t.add_row(label, _fmt(k, b), _fmt(k, v), _fmt(k, None if b is None or v is None else v - b))
     console().print(t)
     return 0
 

@@ -1,7 +1,8 @@
 """The ``throttlesim`` command: a thin face over the public API.
 
 Every error a user can cause ends in one line on stderr and a non-zero exit code:
-2 for bad input (scenario, arguments, files), 130 when interrupted.
+2 for bad input (scenario, arguments, files), 128 + the signal's number when a signal
+stops it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 
 The commands that drive real APIs (``serve``, ``loadtest``, ``validate``) live with the
 load tests, which depend on the simulator and never the other way round: a package
@@ -141,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
             with atomic_output(args.timeseries) as tmp:
                 result.write_timeseries(tmp, args.interval)
         if formats:
+            assert isinstance(result, simulator.Result)  # --no-records with --plots was refused above
             simulator.plots.save_figures(simulator.plots.run_figures(result, interval_s=args.interval), args.plots,
                                          formats)
     except OSError as exc:
@@ -208,6 +210,18 @@ def _check(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _signal_number(exc: KeyboardInterrupt) -> int:
+    """The signal that stopped the run: the load tests name it in the interrupt (SIGTERM,
+    SIGHUP); a plain Ctrl-C is SIGINT. The exit code is 128 plus its number, as a shell's."""
+    import signal
+
+    name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        return int(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``throttlesim`` with *argv* (default: the process's arguments); the exit code."""
     parser = build_parser()
@@ -217,9 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ThrottlesimError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("throttlesim: interrupted", file=sys.stderr)
-        return 130
+        return 128 + _signal_number(exc)
     except BrokenPipeError:
         return 0
     return code

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from simulator.cost.usage import monthly_basis
 from simulator.outcomes import CAUSES, status_codes
-from simulator.results import Result
+from simulator.results import AggregateResult, Result
 
 __all__ = ["print_summary"]
 
@@ -18,7 +18,7 @@ def _pct(n: int, total: int) -> str:
     return f"{100.0 * n / total:.2f}%" if total else "-"
 
 
-def print_summary(result: Result, console: Console | None = None) -> None:
+def print_summary(result: Result | AggregateResult, console: Console | None = None) -> None:
     """Print the headline tables of *result*."""
     if console is None:
         console = Console()
@@ -35,11 +35,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
     t = Table(title="Outcomes", title_justify="left")
     t.add_column("cause")
-    t.add_column("status", justify="right")
-    t.add_column("requests", justify="right")
-    t.add_column("share", justify="right")
-    t.add_column("attempts", justify="right")
-    t.add_column("share", justify="right")
+    for k in ("status", "requests", "share", "attempts", "share"):
+        t.add_column(k, justify="right")
     req = d["requests"]["outcomes"]
     att = d["attempts"]["causes"]
     n_req = d["requests"]["offered"]
@@ -76,6 +73,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             f"failed attempts cost ${failed:,.4f} of the run. "
             "Details: throttlesim cost."
         )
+        _unpriced(console, s)
 
     t = Table(title="Clients", title_justify="left")
     for k in ("client", "requests", "ok", "429", "5XX", "other", "retries", "p50 ms", "p99 ms"):
@@ -123,12 +121,20 @@ def _print_backends(backends: dict[str, Any], console: Console) -> None:
     console.print(t)
 
 
-def _ms(value: float, count: int) -> str:
-    """A latency for a table: ``n/a`` when nothing was measured (the summary holds 0.0 then)."""
-    return f"{value:,.1f}" if count else "n/a"
+def _unpriced(console: Any, s: Any) -> None:
+    """Say what the cost leaves out: Lambda Web Functions, whose rates the tables lack."""
+    web = [f.name for f in s.functions if f.web is not None]
+    if web:
+        console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
+                      "the price tables).")
 
 
-def _statuses(result: Result) -> Any:
+def _ms(value: float | None, count: int) -> str:
+    """A latency for a table: ``n/a`` when nothing was measured (the summary holds None then)."""
+    return f"{value:,.1f}" if count and value is not None else "n/a"
+
+
+def _statuses(result: Result | AggregateResult) -> Any:
     return status_codes(result.scenario)
 
 

@@ -13,14 +13,16 @@ Billing rules applied to the attempts, with their sources:
   invalid" (archived ``api-gateway-pricing.md``; AWS staff on re:Post, "This is still the
   case", https://www.repost.aws/questions/QUY2x146iORPmsJHpff8u0eA). So an attempt is billed
   when its ``gateway_cause`` is not in :data:`~simulator.outcomes.GATEWAY_REJECTIONS`: ``ok``,
-  ``lambda_throttled`` ("API Gateway will bill the request if it ends up calling your backend
-  integration and gets throttled", https://repost.aws/es/questions/QUm1jSF1ieSQ25Ol1RzFLysA),
+  ``lambda_throttled`` and ``lambda_rate_throttled`` ("API Gateway will bill the request if it
+  ends up calling your backend integration and gets throttled", https://repost.aws/es/questions/QUm1jSF1ieSQ25Ol1RzFLysA),
   ``function_error``, ``function_timeout`` and ``integration_timeout`` are billed; 403 and
   every 429 are not. REST APIs bill per request; HTTP APIs are "metered in 512 KB
   increments", so each attempt counts ``ceil(request_bytes / 512 KB)`` (at least 1) of its
   route (https://aws.amazon.com/api-gateway/pricing/).
-* **Lambda** bills the invocations it ran: an attempt whose ``function`` is set and whose
-  ``gateway_cause`` is not ``lambda_throttled`` ("Lambda-throttled invokes are not billed":
+* **Lambda** bills the invocations it ran (not those of Lambda Web Functions, whose
+  per-request, active-CPU and environment-memory rates are not in these tables: they are left
+  out of the cost): an attempt whose ``function`` is set and whose
+  ``gateway_cause`` is not in :data:`~simulator.outcomes.LAMBDA_REFUSALS` ("Lambda-throttled invokes are not billed":
   the ``Invocations`` metric "equals the number of requests billed" and excludes throttles,
   archived ``monitoring-metrics.md``). Each one is a request, and its duration is the
   handler's run (``run_s``, its full run even when the gateway stopped waiting, capped at the
@@ -301,7 +303,10 @@ class Usage:
         fidx = route_fn[route]
 
         billed_at_gateway = ~np.isin(cause, np.array(sorted(GATEWAY_REJECTIONS), dtype=np.int64))
-        ran = (function >= 0) & (cause != oc.LAMBDA_THROTTLED)
+        # Web functions' invocations are not priced here (their rates are not in the tables).
+        web = np.array([f.web is not None for f in functions] + [False], dtype=bool)
+        ran = ((function >= 0) & ~np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+               & ~web[function])
         provisioned = ran & ((flags & PROVISIONED) != 0)
         on_demand = ran & ~provisioned
 

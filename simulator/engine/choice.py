@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simulator.scenario import ClosedArrivals
+
 if TYPE_CHECKING:
     from simulator.scenario import Scenario, WaitSpec
 
@@ -70,7 +72,8 @@ def expected_requests(scenario: Scenario) -> float:
             total += float(cumulative_rate(a.rate, d)[1][-1]) + sum(b.count for b in a.bursts)
         elif a.process == "replay":
             total += len(a.times)
-        else:
+        elif a.process == "closed":
+            assert isinstance(a, ClosedArrivals)
             total += a.users * d / max(_mean_wait_s(a.wait), 0.01)
     return total
 

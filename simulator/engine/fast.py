@@ -127,6 +127,9 @@ def unsupported(scenario: Scenario) -> str | None:
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]
     if any(d.kind == "sequence" for d in specs):
         return "the fast engine has no kind = \"sequence\" distributions (observed times replayed in order)"
+    web = [f.name for f in scenario.functions if f.web is not None]
+    if web:
+        return f"the fast engine has no Lambda Web Functions (functions.{web[0]}.web)"
     return None
 
 
@@ -208,8 +211,8 @@ class FastEngine:
         chain[:, :, 1::3], chain[:, :, 2::3], chain[:, :, 3::3] = x["chain_kind"], x["chain_idx"], x["chain_cause"]
         cli = np.stack([x["c_nroutes"], x["c_retry"], x["c_max_att"], x["c_full_jitter"], x["c_has_q"],
                         *x["c_q"].T, x["c_wait_kind"], x["c_sroute"], x["c_sjit"], x["c_swait"]], axis=1)
-        fun = np.stack([x["f_cap"], x["f_scaling"], x["f_ringk"], x["f_sdur"], x["f_sinit"], x["f_scoin"],
-                        x["f_sidle"]], axis=1)
+        fun = np.column_stack([x["f_cap"], x["f_scaling"], x["f_ringk"], x["f_sdur"], x["f_sinit"], x["f_scoin"],
+                               x["f_sidle"], x["f_rate"]])
         for key, values in ((L.T_O_STATUS, x["status"]), (L.T_O_ROUTE_FN, x["route_fn"]), (L.T_O_CHAIN, chain),
                             (L.T_O_QLIMIT, x["q_limit"]), (L.T_O_CLI, cli), (L.T_O_CROUTES, x["c_routes"]),
                             (L.T_O_RETRY_ON, x["c_retry_on"]), (L.T_O_FUN, fun),

@@ -24,14 +24,16 @@ import numpy as np
 from numba import njit
 
 from simulator.dists import Distribution, Uniform
-from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN
+from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
 from simulator.engine.fast_streams import Arrivals, Maker, Streams
+from simulator.functions.request_rate import request_rates
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
 from simulator.gateway.quota import QuotaCounter
 from simulator.outcomes import CAUSES, status_codes
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.scenario.background import unreserved_capacity
 from simulator.traffic.arrivals import cumulative_rate, rate_profile
 from simulator.traffic.clients import route_weights
 
@@ -270,6 +272,13 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
             where[id(bucket)] = (0, len(buckets))
             buckets.append(bucket)
         f_scaling[i] = where[id(bucket)][1]
+    f_rate = _i(F, MAX_RATE, fill=-1)  # Lambda's request-rate buckets, the account's shared
+    for i, rate in enumerate(request_rates(s)):
+        for j, bucket in enumerate(rate.buckets):
+            if id(bucket) not in where:
+                where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
+                buckets.append(bucket)
+            f_rate[i, j] = where[id(bucket)][1]
     out.update(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
                b_rate=np.array([x.rate for x in buckets] or [0.0]), b_burst=np.array([x.burst for x in buckets] or [0.0]),
                b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
@@ -286,14 +295,13 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
         f_s[:, i] = range(len(sources), len(sources) + 4)
         sources += [(f.duration.build(), stream(seed, "duration", f.name)), (f.init.build(), stream(seed, "init", f.name)),
                     (Uniform(0.0, 1.0), stream(seed, "errors", f.name)), (idle.build(), stream(seed, "idle", f.name))]
-    reserved_total = sum(f.reserved_concurrency or 0 for f in s.functions)
-    unres_cap = s.account.lambda_concurrency - reserved_total
+    unres_cap = unreserved_capacity(s)
     f_cap = np.array([-1 if f.reserved_concurrency is None else max(0, f.reserved_concurrency - f.provisioned_concurrency)
                       for f in s.functions], dtype=np.int64)
     out.update(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
                f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
                f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
-               f_cap=f_cap, f_scaling=f_scaling,
+               f_cap=f_cap, f_scaling=f_scaling, f_rate=f_rate,
                f_ringk=np.array([(c if c >= 0 else max(unres_cap, 0)) + 1 for c in f_cap], dtype=np.int64),
                f_resp=np.array([float(f.response_bytes) for f in s.functions]),
                f_prov=np.array([f.provisioned_concurrency for f in s.functions], dtype=np.int64),

@@ -90,7 +90,7 @@ def tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_c
     tsf[L.TS_INTEG_MS, b] += integ * 1000.0
     fn = ti[L.T_O_GFN] + L.N_FN * fidx
     row = L.N_TS + L.N_TSF * fidx
-    if g == oc.LAMBDA_THROTTLED:
+    if g == oc.LAMBDA_THROTTLED or g == oc.LAMBDA_RATE_THROTTLED:
         si[fn + L.FN_THR] += 1
         tsi[row + L.TF_THR, b] += 1
         return

@@ -1,7 +1,8 @@
 """The Lambda integration in the fast engine: :class:`simulator.integrations.LambdaIntegration`
 ported to the packed arrays of :mod:`simulator.engine.fast_layout`.
 
-One synchronous invocation at *now*: the pool places it (``fast_parts.acquire``) or
+One synchronous invocation at *now*: Lambda's request-rate buckets may refuse it
+(``fast_parts.rate_ready``); else the pool places it (``fast_parts.acquire``) or
 Lambda throttles it; a placed invocation draws its duration, its init time on a cold
 start and its error coin, in that order (the reference's order, so both engines consume
 the function's streams alike); its environment's release is scheduled at init plus run;
@@ -16,7 +17,15 @@ from numba import njit
 from simulator import outcomes as oc
 from simulator.engine import fast_layout as L
 from simulator.engine.fast_heap import push_release
-from simulator.engine.fast_parts import acquire, concurrency, draw, function_outcome, integration_outcome
+from simulator.engine.fast_parts import (
+    acquire,
+    concurrency,
+    draw,
+    function_outcome,
+    integration_outcome,
+    rate_ready,
+    rate_take,
+)
 
 __all__ = ["invoke"]
 
@@ -25,9 +34,12 @@ __all__ = ["invoke"]
 def invoke(ti, tf, si, sf, rb, ring, ht, hk, hs, hc, rc_t, rc_i, tsi, f, limit_s, now):  # type: ignore[no-untyped-def]
     """Invoke function *f* at *now* behind an integration timeout of *limit_s*:
     ``(cause, integration latency, init_s, run_s, flags)``."""
+    if not rate_ready(ti, tf, sf, f, now):
+        return oc.LAMBDA_RATE_THROTTLED, 0.0, 0.0, 0.0, 0
     got, cold, prov, created = acquire(ti, tf, si, sf, ring, f, now)
     if not got:
         return oc.LAMBDA_THROTTLED, 0.0, 0.0, 0.0, 0
+    rate_take(ti, sf, f)
     concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, 1)
     fi = ti[L.T_O_FUN] + L.N_FI * f
     ff = ti[L.T_O_FUNF] + L.N_FF * f

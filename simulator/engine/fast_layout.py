@@ -88,7 +88,11 @@ LEVEL_BUCKET, LEVEL_QUOTA = 0, 1
  CI_SROUTE, CI_SJIT, CI_SWAIT, N_CI) = range(14)
 CF_TIMEOUT, CF_DELAY, CF_BASE, CF_CAP, CF_WAIT_A, CF_WAIT_B, N_CF = range(7)
 # function rows
-FI_CAP, FI_SCALING, FI_RINGK, FI_SDUR, FI_SINIT, FI_SCOIN, FI_SIDLE, N_FI = range(8)
+FI_CAP, FI_SCALING, FI_RINGK, FI_SDUR, FI_SINIT, FI_SCOIN, FI_SIDLE, FI_RATE = range(8)
+#: Columns FI_RATE ... FI_RATE + MAX_RATE - 1: the function's request-rate buckets in
+#: checking order (simulator.functions.request_rate: reserved, provisioned, account), -1 for none.
+MAX_RATE = 3
+N_FI = FI_RATE + MAX_RATE
 FF_TIMEOUT, FF_ERR, FF_RESP, N_FF = range(4)
 # state rows
 FS_IDLE_PROV, FS_BUSY_OD, FS_BUSY_PROV, FS_RING_H, FS_RING_N, N_FS = range(6)

@@ -24,6 +24,7 @@ from simulator.engine.fast_layout import (
     CH_W,
     END_MAX,
     FI_CAP,
+    FI_RATE,
     FI_RINGK,
     FI_SCALING,
     FI_SIDLE,
@@ -38,6 +39,7 @@ from simulator.engine.fast_layout import (
     HIST_EMIN,
     HIST_SUB,
     LEVEL_BUCKET,
+    MAX_RATE,
     N_CONC,
     N_FI,
     N_FN,
@@ -173,6 +175,27 @@ def admit(ti, tf, si, sf, qe, c, route, now):  # type: ignore[no-untyped-def]
 
 
 # --------------------------------------------------------------------------- Lambda environments
+
+
+@njit(inline="always")
+def rate_ready(ti, tf, sf, f, now):  # type: ignore[no-untyped-def]
+    """:meth:`RequestRate.ready` of function *f*: every request-rate bucket has a token."""
+    fi = ti[T_O_FUN] + N_FI * f + FI_RATE
+    for j in range(MAX_RATE):
+        b = ti[fi + j]
+        if b >= 0 and not bucket_ready(ti, tf, sf, b, now):
+            return False
+    return True
+
+
+@njit(inline="always")
+def rate_take(ti, sf, f):  # type: ignore[no-untyped-def]
+    """:meth:`RequestRate.take` of function *f*."""
+    fi = ti[T_O_FUN] + N_FI * f + FI_RATE
+    for j in range(MAX_RATE):
+        b = ti[fi + j]
+        if b >= 0:
+            sf[ti[T_O_BSTATE] + 2 * b] -= 1.0
 
 
 @njit(inline="always")

@@ -33,12 +33,12 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL, Event, EventPriority
 
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.dists import Draws, Uniforms
-from simulator.gateway.path import Gateway
+from simulator.gateway.path import Chain, Gateway
 from simulator.integrations import build_integrations
 from simulator.integrations.base import NO_CALL
 from simulator.results import Recorder, Result
@@ -51,12 +51,32 @@ __all__ = ["ReferenceEngine"]
 
 
 class _Client:
-    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin",
-                 "retry", "timeout_s")
+    """One ``[[clients]]`` entry as the engine runs it: its gateway chain and integration
+    timeout per route, its route choice, its retry policy and its own timeout."""
+
+    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s")
+
+    index: int
+    spec: Any
+    chains: list[Chain | None]
+    route_timeout: list[float]
+    cum_weights: tuple[tuple[int, ...], tuple[float, ...]]
+    route_coin: Uniforms
+    retry: RetryPolicy
+    timeout_s: float
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
         self.spec = spec
+
+
+def _succeeder(done: Event) -> Callable[[Event], None]:
+    """A callback that triggers *done* (a user's request has its answer)."""
+
+    def succeed(_: Event) -> None:
+        done.succeed()
+
+    return succeed
 
 
 class ReferenceEngine:
@@ -95,7 +115,7 @@ class ReferenceEngine:
     def now(self) -> float:
         return self.env.now
 
-    def at(self, delay_s: float, fn: Callable[[Event], None], priority: int = NORMAL) -> None:
+    def at(self, delay_s: float, fn: Callable[[Event], None], priority: EventPriority = NORMAL) -> None:
         """Call *fn* *delay_s* seconds from now (the integrations' :class:`~simulator.integrations.Host`)."""
         ev = Event(self.env)
         ev._ok = True
@@ -162,7 +182,7 @@ class ReferenceEngine:
             return
         self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
         if done is not None:
-            self.at(latency, lambda _: done.succeed())
+            self.at(latency, _succeeder(done))
 
     def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
         """The response to attempt *n* reached a client with a retry policy."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from simulator.dists import Draws, Uniforms
 from simulator.gateway.buckets import TokenBucket
 from simulator.rng import stream
+from simulator.scenario.background import unreserved_capacity
 
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
@@ -167,8 +168,7 @@ def build_functions(scenario: Scenario, seed: int) -> list[FunctionState]:
     """Every function of *scenario* with its pool, limits and named random streams, in
     scenario order: the one way both the engine and the real-time runtime set Lambda up."""
     b = scenario.behaviour
-    reserved_total = sum(f.reserved_concurrency or 0 for f in scenario.functions)
-    unreserved = UnreservedPool(scenario.account.lambda_concurrency - reserved_total)
+    unreserved = UnreservedPool(unreserved_capacity(scenario))  # less background load's share
     account_scaling = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
     out = []
     for i, f in enumerate(scenario.functions):

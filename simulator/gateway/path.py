@@ -34,6 +34,7 @@ from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.nginx import nginx_level
 from simulator.gateway.quota import QuotaCounter
 from simulator.scenario import Scenario
+from simulator.scenario.background import background_gateway_rps, left_over
 
 __all__ = ["Gateway", "Level"]
 
@@ -62,7 +63,10 @@ class Gateway:
         else:
             self._bucket = TokenBucket
         acct = scenario.account.throttle
-        self.account = self._bucket(acct.rate, acct.burst)
+        used = background_gateway_rps(scenario)  # other APIs' share of the account throttle
+        self.account = self._bucket(left_over(acct.rate, used), acct.burst)
+        if used > 0 and acct.rate <= used and isinstance(self.account, TokenBucket):
+            self.account.tokens = 0.0  # background load alone uses the whole rate
         stage = scenario.stage.throttle
         shared_stage = (
             self._bucket(stage.rate, stage.burst) if stage and b.stage_throttle_scope == "shared" else None

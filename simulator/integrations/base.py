@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+from simpy.events import EventPriority
+
 __all__ = ["Call", "Host", "Integration", "NO_CALL"]
 
 
@@ -37,7 +39,7 @@ class Host(Protocol):
     def now(self) -> float:
         """The simulated time."""
 
-    def at(self, delay_s: float, fn: Callable[[Any], None], priority: int = ...) -> None:
+    def at(self, delay_s: float, fn: Callable[[Any], None], priority: EventPriority = ...) -> None:
         """Call *fn* *delay_s* seconds from now (SimPy priority *priority*)."""
 
     def concurrency(self, now: float, function: int, busy: int) -> None:

@@ -1,8 +1,10 @@
 """The Lambda integration: a synchronous invocation of one function.
 
-At the instant the gateway forwards the attempt, the function's pool
-(:mod:`simulator.functions.pool`) places the invocation on a provisioned, warm or new
-environment, or Lambda throttles it (``lambda_throttled``). A placed invocation draws
+At the instant the gateway forwards the attempt, Lambda's request-rate limit
+(:mod:`simulator.functions.request_rate`) may refuse it (``lambda_rate_throttled``); else the
+function's pool (:mod:`simulator.functions.pool`) places the invocation on a provisioned,
+warm or new environment, or Lambda throttles it (``lambda_throttled``); a placed
+invocation takes its request-rate tokens. A placed invocation draws
 its duration (and its init time on a cold start) and its error coin from the function's
 streams; the function's own timeout cuts it (:func:`simulator.rules.function_outcome`),
 and the gateway stops waiting at the integration timeout while the function runs on
@@ -20,6 +22,7 @@ from simpy.events import URGENT
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.functions.pool import ExecutionEnvironment, FunctionState
+from simulator.functions.request_rate import RequestRate
 from simulator.integrations.base import Call, Host
 
 __all__ = ["LambdaIntegration"]
@@ -28,15 +31,19 @@ __all__ = ["LambdaIntegration"]
 class LambdaIntegration:
     """Invokes one function (shared by every route that names it)."""
 
-    def __init__(self, function: FunctionState, host: Host) -> None:
+    def __init__(self, function: FunctionState, host: Host, rate: RequestRate | None = None) -> None:
         self.function = function
         self.host = host
+        self.rate = rate if rate is not None else RequestRate(())
 
     def call(self, now: float, limit_s: float) -> Call:
         f = self.function
+        if not self.rate.ready(now):
+            return Call(oc.LAMBDA_RATE_THROTTLED, 0.0, function=f.index)
         env, cold = f.pool.acquire(now)
         if env is None:
             return Call(oc.LAMBDA_THROTTLED, 0.0, function=f.index)
+        self.rate.take()
         self.host.concurrency(now, f.index, f.pool.busy)
         duration = f.duration.next()
         init = 0.0

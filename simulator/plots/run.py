@@ -27,6 +27,7 @@ from simulator.cost.usage import run_cost
 from simulator.outcomes import CAUSES, COLD, status_codes
 from simulator.plots.backends import backend_queues
 from simulator.plots.style import CAUSE_COLOURS, format_usd, new_figure
+from simulator.scenario.background import unreserved_capacity
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -168,9 +169,10 @@ def lambda_concurrency(result: Result, interval_s: float = 1.0) -> Figure:
     edges = np.arange(n + 1) * interval_s
     mids = (edges[:-1] + edges[1:]) / 2
     a = result.attempts
-    ran_all = (a["function"] >= 0) & (a["gateway_cause"] != oc.LAMBDA_THROTTLED)
+    refused = np.isin(a["gateway_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    ran_all = (a["function"] >= 0) & ~refused
     cold_all = ran_all & ((a["flags"] & COLD) != 0)
-    pool = scenario.account.lambda_concurrency - sum(f.reserved_concurrency or 0 for f in functions)
+    pool = unreserved_capacity(scenario)  # less what background load holds
 
     fig = new_figure(1.2 + 2.6 * len(functions))
     axes = fig.subplots(len(functions), 1, sharex=True, squeeze=False)[:, 0]

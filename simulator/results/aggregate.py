@@ -60,11 +60,14 @@ def _r(x: float, digits: int = 3) -> float:
     return float(round(float(x), digits))
 
 
-def histogram_percentiles(counts: np.ndarray, values: np.ndarray, total_s: float, max_s: float) -> dict[str, float]:
-    """``p50``..``p99``, ``max`` and ``mean`` in ms from a latency histogram (seconds)."""
+def histogram_percentiles(
+    counts: np.ndarray, values: np.ndarray, total_s: float, max_s: float
+) -> dict[str, float | None]:
+    """``p50``..``p99``, ``max`` and ``mean`` in ms from a latency histogram (seconds); all
+    None when the histogram is empty, as :class:`~simulator.results.Result` gives them."""
     n = int(counts.sum())
     if n == 0:
-        return {f"p{p}": 0.0 for p in PERCENTILES} | {"max": 0.0, "mean": 0.0}
+        return dict.fromkeys([*(f"p{p}" for p in PERCENTILES), "max", "mean"])
     cum = np.cumsum(counts)
 
     def order(k: int) -> float:

@@ -140,12 +140,14 @@ class _Names:
     functions: tuple[str, ...]
 
 
-def _percentiles(values: np.ndarray) -> dict[str, float]:
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    """Latency percentiles in ms; with nothing measured, every figure is None (``null`` in
+    JSON), never a zero that reads as instant answers."""
     if len(values) == 0:
-        return {f"p{p}": 0.0 for p in PERCENTILES} | {"max": 0.0, "mean": 0.0}
+        return dict.fromkeys([*(f"p{p}" for p in PERCENTILES), "max", "mean"])
     ms = values * 1000.0
     pct = np.percentile(ms, PERCENTILES)
-    out = {f"p{p}": _r(v) for p, v in zip(PERCENTILES, pct)}
+    out: dict[str, float | None] = {f"p{p}": _r(v) for p, v in zip(PERCENTILES, pct)}
     out["max"] = _r(ms.max())
     out["mean"] = _r(ms.mean())
     return out
@@ -278,7 +280,8 @@ class Result:
         flags = a["flags"]
         cause = a["gateway_cause"]
         gcause = cause
-        invoked = (fn >= 0) & (cause != oc.LAMBDA_THROTTLED)
+        refused = np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+        invoked = (fn >= 0) & ~refused
         t_c, f_c, n_c = self._conc
         out: dict[str, dict[str, int]] = {}
         for i, f in enumerate(self.scenario.functions):
@@ -288,7 +291,7 @@ class Result:
             out[f.name] = {
                 "invocations": int(np.sum(ran)),
                 "cold_starts": int(np.sum(ran & ((flags & COLD) != 0))),
-                "throttles": int(np.sum(mine & (cause == oc.LAMBDA_THROTTLED))),
+                "throttles": int(np.sum(mine & refused)),
                 "errors": int(np.sum(ran & np.isin(gcause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT)))),
                 "function_timeouts": int(np.sum(ran & (gcause == oc.FUNCTION_TIMEOUT))),
                 "peak_concurrency": peak,

@@ -104,8 +104,8 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
         "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, admitted),
     }
-    ran = reached & (gcause != oc.LAMBDA_THROTTLED)
-    throttled = reached & (gcause == oc.LAMBDA_THROTTLED)
+    throttled = reached & np.isin(gcause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    ran = reached & ~throttled
     t_c, f_c, n_c = result._conc
     functions = result.scenario.functions
     # Account-wide concurrency: the sum over functions, updated at every change.

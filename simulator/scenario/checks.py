@@ -7,8 +7,8 @@ a trace must end before the run does. :func:`check_references` asks each of thes
 turn, one function per concern, and returns every problem as a ``(key path, what is wrong)``
 pair, so that :mod:`simulator.scenario.loader` reports them all at once.
 
-The order of the problems is the order of the concerns below: names, integration timeouts,
-API keys and usage plans, clients, the typical month, concurrency, and the size of the run.
+The order of the problems is the order of the concerns below: names, integration timeouts and
+endpoint type, the Region, API keys and usage plans, clients, the typical month, concurrency, and the size of the run.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from simulator.limits import DATE_RANGE, MAX_REQUESTS, echo
 from simulator.redact import redact_key
+from simulator.scenario.regions import known_regions
 from simulator.scenario.schema import Scenario
 
 __all__ = ["check_references", "suggest"]
@@ -33,6 +34,7 @@ def check_references(s: Scenario) -> Problems:
         *_duplicate_names(s),
         *_integration_timeouts(s),
         *_route_targets(s),
+        *_region(s),
         *_api_keys_and_usage_plans(s),
         *_clients(s),
         *_typical_month(s),
@@ -72,20 +74,42 @@ def _duplicate_names(s: Scenario) -> Problems:
     return problems
 
 
+#: The longest integration timeout a raised Service Quotas limit allows (REST, Regional or private).
+MAX_EXTENDED_TIMEOUT_S = 300.0
+
+
+def _timeout_limit(s: Scenario) -> tuple[float, str]:
+    """The longest integration timeout the API allows, and the words for its kind of API."""
+    api = s.api
+    if api.type == "HTTP":
+        return 30.0, "an HTTP API"
+    if api.endpoint_type == "EDGE":
+        return 29.0, 'an edge-optimized REST API (api.endpoint_type = "EDGE")'
+    kind = "a private" if api.endpoint_type == "PRIVATE" else "a Regional"
+    if api.extended_integration_timeout:
+        return MAX_EXTENDED_TIMEOUT_S, f"{kind} REST API with extended_integration_timeout"
+    return 29.0, (f"{kind} REST API without api.extended_integration_timeout = true "
+                  f"(with it, up to {MAX_EXTENDED_TIMEOUT_S:g}s)")
+
+
 def _integration_timeouts(s: Scenario) -> Problems:
-    """The API's and each route's integration timeout fit the API type; each route's function exists."""
+    """The API's and each route's integration timeout fit the API type and endpoint; each
+    route's function exists."""
     problems: Problems = []
+    high, kind_of_api = _timeout_limit(s)
+    if s.api.type == "HTTP" and s.api.endpoint_type != "REGIONAL":
+        problems.append(("api.endpoint_type", f"HTTP APIs have Regional endpoints only, got {s.api.endpoint_type!r}"))
+    if s.api.extended_integration_timeout and (s.api.type == "HTTP" or s.api.endpoint_type == "EDGE"):
+        problems.append(("api.extended_integration_timeout", "only Regional and private REST APIs can raise the "
+                         "integration timeout above 29s (HTTP APIs stop at 30s)"))
     limit = s.api.integration_timeout_s
-    kind_of_api = "an HTTP" if s.api.type == "HTTP" else "a REST"
-    high = 30.0 if s.api.type == "HTTP" else (900.0 if s.api.extended_integration_timeout else 29.0)
     if not 0.05 <= limit <= high:
-        problems.append(("api.integration_timeout",
-                         f"must be between 50ms and {high:g}s for {kind_of_api} API, got {limit:g}s"))
+        problems.append(("api.integration_timeout", f"must be between 50ms and {high:g}s for {kind_of_api}, "
+                         f"got {limit:g}s"))
     for i, r in enumerate(s.routes):
         if r.integration_timeout is not None and not 0.05 <= r.integration_timeout <= high:
             problems.append((f"routes[{i}].integration_timeout",
-                             f"must be between 50ms and {high:g}s for {kind_of_api} API, "
-                             f"got {r.integration_timeout:g}s"))
+                             f"must be between 50ms and {high:g}s for {kind_of_api}, got {r.integration_timeout:g}s"))
     return problems
 
 
@@ -116,6 +140,15 @@ def _route_targets(s: Scenario) -> Problems:
                 problems.append((f"routes[{i}].integration_type", "HTTP APIs offer HTTP_PROXY only; use a REST "
                                  "API for HTTP (custom) integrations"))
     return problems
+
+
+def _region(s: Scenario) -> Problems:
+    """The Region is one the simulator has prices for (a run is priced once it is simulated)."""
+    known = list(known_regions())
+    if s.account.region in known:
+        return []
+    return [("account.region", f"unknown Region {echo(s.account.region)}{suggest(s.account.region, known)}; "
+             f"known (with a price table in simulator/cost/data): {', '.join(known)}")]
 
 
 def _api_keys_and_usage_plans(s: Scenario) -> Problems:
@@ -219,6 +252,14 @@ def _concurrency(s: Scenario) -> Problems:
     reserved_total = 0
     unreserved_provisioned = 0
     for i, f in enumerate(s.functions):
+        if f.web is not None:
+            # Web Functions have no reserved or provisioned environments: an endpoint scales
+            # from zero, bounded by max_environments and the account's vCPU quota.
+            for key in ("reserved_concurrency", "provisioned_concurrency"):
+                if getattr(f, key):
+                    problems.append((f"functions[{i}].{key}", "a web function has none (its endpoint scales "
+                                     "from zero up to web.max_environments); remove it"))
+            continue
         if f.reserved_concurrency is not None:
             reserved_total += f.reserved_concurrency
             if f.provisioned_concurrency > f.reserved_concurrency:

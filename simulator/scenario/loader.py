@@ -7,6 +7,10 @@ Validation happens in two passes, and every problem of both is reported at once:
 2. the references between keys (a route's function exists, reserved concurrency fits
    in the account, an HTTP API has no usage plans...), by :mod:`simulator.scenario.checks`.
 
+Then the defaults that depend on other settings (the account throttle from the Region and the
+integration timeouts, the gateway overhead from the API type) are worked out by
+:mod:`simulator.scenario.defaults`.
+
 Each problem becomes ``file: key.path[0].name: what is wrong``. Before either pass, the file
 itself is checked against :mod:`simulator.limits`: its size, that it is UTF-8 (a byte-order
 mark is allowed and skipped), and how deeply its tables and arrays nest.
@@ -18,7 +22,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from simulator.limits import (
     read_bounded,
 )
 from simulator.scenario.checks import check_references, suggest
+from simulator.scenario.defaults import resolve
 from simulator.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "apply_overrides"]
@@ -44,13 +49,16 @@ def load_scenario(
     *,
     overrides: Mapping[str, Any] | None = None,
     seed: int | None = None,
+    adapt: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
 ) -> Scenario:
     """Read, override and validate a scenario file.
 
     *overrides* maps dotted key paths to values, e.g. ``{"functions.orders.memory_mb": 2048}``
     (list entries are addressed by their ``name`` or by index); string values are read as
     TOML values when they parse as one (``"2048"`` is a number, ``"90ms"`` stays a string).
-    *seed* replaces the scenario's seed.
+    *seed* replaces the scenario's seed. *adapt*, when given, rewrites the settings once the
+    overrides are applied, before validation (e.g.
+    :func:`simulator.scenario.diff.without_rest_only`).
     """
     source = str(path)
     try:
@@ -67,7 +75,8 @@ def load_scenario(
     data = _parse_toml(text, source)
     if not data:
         raise ScenarioError(source, [("", "the file holds no settings")])
-    return parse_scenario(data, source=source, base_dir=Path(path).parent, overrides=overrides, seed=seed)
+    return parse_scenario(data, source=source, base_dir=Path(path).parent, overrides=overrides, seed=seed,
+                          adapt=adapt)
 
 
 def text_line(data: bytes, offset: int) -> int:
@@ -129,12 +138,15 @@ def parse_scenario(
     base_dir: str | Path = ".",
     overrides: Mapping[str, Any] | None = None,
     seed: int | None = None,
+    adapt: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
 ) -> Scenario:
     """Validate an already-parsed scenario (a dict as ``tomllib`` returns it)."""
     deep = _too_deep(data)
     if deep is not None:
         raise ScenarioError(source, [(deep, f"tables or arrays nest deeper than {MAX_NESTING} levels")])
     data = apply_overrides(data, overrides or {}, source)
+    if adapt is not None:
+        data = adapt(data)
     if seed is not None:
         if seed < 0:
             raise ScenarioError(source, [("seed", f"must be >= 0, got {seed}")])
@@ -150,7 +162,7 @@ def parse_scenario(
     problems = check_references(scenario)
     if problems:
         raise ScenarioError(source, problems)
-    return scenario
+    return resolve(scenario)
 
 
 # --------------------------------------------------------------------------- overrides

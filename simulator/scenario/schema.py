@@ -40,11 +40,14 @@ from simulator.limits import (
     echo,
     read_bounded,
 )
+from simulator.scenario.background import Background
 from simulator.scenario.base import Duration, _between, _Model
 from simulator.scenario.clients import Client
 
-__all__ = ["Account", "Api", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle",
-           "UsagePlan"]
+__all__ = [
+    "Account", "Api", "Background", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage",
+    "Throttle", "UsagePlan", "WebFunction",
+]
 
 
 # --------------------------------------------------------------------------- distributions
@@ -222,12 +225,17 @@ class Quota(_Model):
 
 class Api(_Model):
     type: Literal["REST", "HTTP"] = "REST"
+    #: Where the API's endpoint lives: "REGIONAL", "PRIVATE" (reached from a VPC) or "EDGE"
+    #: (edge-optimized, through CloudFront). HTTP APIs are Regional only.
+    endpoint_type: Literal["REGIONAL", "PRIVATE", "EDGE"] = "REGIONAL"
     stage: str = "prod"
     api_key_required: bool = False
     #: Default integration timeout for every route: 29 s (REST) or 30 s (HTTP).
     integration_timeout: Duration | None = None
-    #: REST only: allow integration timeouts above 29 s (Regional and private REST APIs
-    #: since June 2024, at the price of a lower account throttle).
+    #: REST only: the account has raised "Maximum integration timeout in milliseconds" in
+    #: Service Quotas, so Regional and private REST APIs may set up to 300 s (since June
+    #: 2024); unless account.throttle is given, the account throttle is lowered to match
+    #: (simulator.scenario.defaults).
     extended_integration_timeout: bool = False
     #: Bytes of access log written per request (0: access logging off); priced as
     #: CloudWatch Logs ingestion.
@@ -241,10 +249,14 @@ class Api(_Model):
 
 
 class Account(_Model):
+    #: The account's API Gateway throttle in the Region. Not given: AWS's default for the
+    #: Region, lowered for REST integration timeouts above 29 s (simulator.scenario.defaults).
     throttle: Throttle = Throttle(rate=10000, burst=5000)
     lambda_concurrency: int = Field(default=1000, ge=1, le=MAX_CONCURRENCY)
     unreserved_min: int = Field(default=100, ge=0, le=MAX_CONCURRENCY)
     region: str = "us-east-1"
+    #: Load of other APIs and functions sharing the account's limits (``[[account.background]]``).
+    background: list[Background] = []
 
 
 class Stage(_Model):
@@ -282,6 +294,38 @@ class Route(_Model):
 # --------------------------------------------------------------------------- Lambda
 
 
+#: The endpoint ``rateLimit`` values AWS accepts: 0 (reject every request), 100 to 1,000 in
+#: steps of 100, 2,000 to 10,000 in steps of 1,000 (CfnWebFunctionEndpoint ThrottleConfig).
+WEB_RATE_LIMITS = (0, *range(100, 1001, 100), *range(2000, 10001, 1000))
+
+
+class WebFunction(_Model):
+    """A Lambda Web Function's endpoint: environments that each serve many requests at once.
+
+    ``max_concurrency_per_environment`` (1 to 128, default 64) and ``max_environments`` (2 to
+    10,000, none by default) are AWS's settings; ``rate_limit`` is the endpoint's optional
+    request rate. What AWS leaves open is named: ``rate_burst`` (the bucket behind
+    ``rate_limit``; default one second of it) and ``scale_in_after_idle`` (how long an idle
+    environment stays; default none: environments stay for the run).
+    See :mod:`simulator.integrations.web_function` for the rules and their sources.
+    """
+
+    max_concurrency_per_environment: int = Field(default=64, ge=1, le=128)
+    max_environments: int | None = Field(default=None, ge=2, le=10000)
+    rate_limit: float | None = None
+    rate_burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    scale_in_after_idle: Duration | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, v: float | None) -> float | None:
+        if v is not None and v not in WEB_RATE_LIMITS:
+            raise PydanticCustomError(
+                "web_rate", "must be 0, 100 to 1000 in steps of 100, or 2000 to 10000 in steps of 1000 "
+                "(the values AWS accepts), got {got}", {"got": v})
+        return v
+
+
 class Function(_Model):
     name: str
     memory_mb: int = 128
@@ -295,6 +339,8 @@ class Function(_Model):
     error_rate: float = 0.0
     response_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
     ephemeral_storage_mb: int = 512
+    #: A Lambda Web Function (many requests per environment) instead of a classic one.
+    web: WebFunction | None = None
 
     @field_validator("memory_mb")
     @classmethod
@@ -371,12 +417,28 @@ class Behaviour(_Model):
     #: Status of a request an HTTP backend refuses with its queue full (503: ELB's surge
     #: queue, HAProxy, Passenger; 502: nginx's upstream queue).
     backend_queue_full_status: Literal[502, 503] = 503
+    #: Lambda's request-rate limit on synchronous invocations, 10 per second per unit of
+    #: concurrency: account-wide and per function with reserved concurrency (AWS's Lambda
+    #: quotas page; see simulator.functions.request_rate).
+    lambda_request_rate_limit: bool = True
+    #: Seconds of its rate the request-rate bucket holds (AWS documents no burst).
+    lambda_request_rate_burst_s: float = Field(default=1.0, gt=0, le=3600)
+    #: Also limit a function with provisioned concurrency P to 10 x P invocations per
+    #: second, spillover included ("Invocation requests per function version or alias").
+    provisioned_request_rate_limit: bool = False
+    @field_validator("max_environment_lifetime", mode="before")
+    @classmethod
+    def _lifetime_off(cls, v: Any) -> Any:
+        return None if v == "off" else v
+
     #: Which idle environment serves the next request: most or least recently used.
     environment_reuse: Literal["mru", "lru"] = "mru"
     #: How long an idle on-demand environment is kept (functions may override).
     idle_timeout: DistSpec = FixedDist(kind="fixed", value="10m")
     #: An environment is retired once it has lived this long (checked when it goes idle).
-    max_environment_lifetime: Duration | None = 7200.0
+    #: Off (None, or "off" in a file) by default: AWS says only "every few hours", and the
+    #: one published observation ("every two hours") gives no numbers; see the README.
+    max_environment_lifetime: Duration | None = None
     #: "per_function" (since Nov 2023: 1,000 new environments per 10 s per function,
     #: refilled continuously) or "account_burst" (before: an account-wide burst, then
     #: 500 more per minute).
@@ -385,7 +447,8 @@ class Behaviour(_Model):
     scaling_refill_per_s: float = Field(default=100.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     account_burst: int = Field(default=3000, ge=1, le=MAX_CONCURRENCY)
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
-    #: Time API Gateway adds to every response.
+    #: Time API Gateway adds to every response. Not given: the default for the API type
+    #: (simulator.scenario.defaults.GATEWAY_OVERHEAD_DEFAULTS).
     gateway_overhead: DistSpec = FixedDist(kind="fixed", value="10ms")
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
     #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),

@@ -7,7 +7,14 @@ under their usual names (the ``$context`` variable without ``$context.``, or its
 * route: ``routeKey`` (HTTP APIs), else ``httpMethod`` + ``resourcePath``;
 * ``status``, ``error.responseType`` (or ``responseType``), ``integrationLatency`` and
   ``responseLatency`` (REST; HTTP APIs: ``integration.latency`` / ``responseLatency``), in ms;
-* the key: ``identity.apiKeyId`` (or ``apiKeyId``, ``apiKey``); ``-`` means none.
+* the key: ``identity.apiKeyId`` (or ``apiKeyId``, ``apiKey``); ``-`` means none;
+* ``requestId`` (the id the client got back as ``x-amzn-RequestId``) and ``error.message``.
+
+Which keys a line must have depends on the reader: calibration needs the route and the
+status (``need=("route", "status")``, the default), validation joins on the request id
+(``need=("request_id",)``); every line needs its time. A line without them is counted and
+skipped, and reading goes on. This is the one reader of access logs: ``throttlesim calibrate``
+and ``throttlesim validate --access-log`` both use it.
 
 https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html
 """
@@ -28,13 +35,21 @@ __all__ = ["AccessLog", "Request", "read_access_log"]
 
 @dataclass(frozen=True)
 class Request:
+    """One access-log line; a field the line does not hold is None."""
+
     time_s: float
-    route: str
-    status: int
+    route: str | None
+    status: int | None
     response_type: str | None
     api_key: str | None
     integration_ms: float | None
     response_ms: float | None
+    request_id: str | None = None
+    message: str | None = None
+
+
+#: What each ``need`` name means in a message.
+_NEEDS = {"route": "routeKey, or httpMethod and resourcePath", "status": "status", "request_id": "requestId"}
 
 
 @dataclass
@@ -70,24 +85,30 @@ def _ms(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _request(entry: dict[str, Any]) -> Request:
+def _request(entry: dict[str, Any], need: tuple[str, ...]) -> Request:
     route = _get(entry, "routeKey")
     if route is None:
         method, path = _get(entry, "httpMethod"), _get(entry, "resourcePath")
-        if method is None or path is None:
-            raise ValueError("no routeKey, or httpMethod and resourcePath")
-        route = f"{method} {path}"
+        route = f"{method} {path}" if method is not None and path is not None else None
     status = _get(entry, "status")
-    if status is None:
-        raise ValueError("no status")
-    return Request(time_s=_time(entry), route=str(route), status=int(status),
-                   response_type=_get(entry, "error.responseType", "responseType", "errorResponseType"),
-                   api_key=_get(entry, "identity.apiKeyId", "apiKeyId", "apiKey"),
-                   integration_ms=_ms(_get(entry, "integrationLatency", "integration.latency")),
-                   response_ms=_ms(_get(entry, "responseLatency")))
+    request_id = _get(entry, "requestId")
+    request = Request(time_s=_time(entry), route=None if route is None else str(route),
+                      status=None if status is None else int(status),
+                      response_type=_get(entry, "error.responseType", "responseType", "errorResponseType"),
+                      api_key=_get(entry, "identity.apiKeyId", "apiKeyId", "apiKey"),
+                      integration_ms=_ms(_get(entry, "integrationLatency", "integration.latency")),
+                      response_ms=_ms(_get(entry, "responseLatency")),
+                      request_id=None if request_id is None else str(request_id),
+                      message=_get(entry, "error.message"))
+    for name in need:
+        if getattr(request, name) is None:
+            raise ValueError(f"no {_NEEDS[name]}")
+    return request
 
 
-def read_access_log(path: str | Path) -> AccessLog:
+def read_access_log(path: str | Path, need: tuple[str, ...] = ("route", "status")) -> AccessLog:
+    """The requests of a JSON access log (one object per line, or CloudWatch's export with the
+    object in ``message``), in time order; every request has the fields named in *need*."""
     source = str(path)
     log = AccessLog(source=source)
     for number, line in log_lines(path):
@@ -95,10 +116,12 @@ def read_access_log(path: str | Path) -> AccessLog:
             entry = json.loads(line)
             if isinstance(entry, dict) and isinstance(entry.get("message"), str):
                 entry = json.loads(entry["message"])
-            log.requests.append(_request(entry))
+            log.requests.append(_request(entry, need))
         except (ValueError, TypeError, AttributeError) as exc:
             log.skip(number, str(exc))
     if not log.requests:
-        raise StackError(source, "holds no readable access-log lines (JSON with status and request time)")
+        fields = ", ".join(["requestTime or requestTimeEpoch", *(_NEEDS[n] for n in need)])
+        first = f"; the first: {log.first_unreadable}" if log.first_unreadable else ": it is empty"
+        raise StackError(source, f"holds no readable access-log line (JSON with {fields}){first}")
     log.requests.sort(key=lambda r: r.time_s)
     return log

@@ -9,8 +9,10 @@ From each function's Lambda REPORT lines (:mod:`~simulator.stack.lambda_logs`):
 * ``error_rate``: the share of invocations whose status is ``error``; timeouts are reported
   (the model times a function out by its ``timeout``, not by a rate);
 * a memory check: the reports' ``Memory Size`` against the scenario's, and the peak used;
-* from the log streams (:mod:`~simulator.stack.environments`), reported only: reuse gaps (the
-  longest a lower bound for the idle timeout), environment lifetimes and peak concurrency.
+* from the log streams (:mod:`~simulator.stack.environments`), reported: reuse gaps (the
+  longest a lower bound for the idle timeout), environment lifetimes and peak concurrency; and
+  ``behaviour.max_environment_lifetime``, the median life of the environments the streams show
+  were retired (at least three across the functions; else it stays as it was, with a warning).
 
 From API Gateway access logs (:mod:`~simulator.stack.access_logs`, see
 :mod:`~simulator.stack.calibrate_traffic`): a replay trace per API key, the status and cause
@@ -40,7 +42,7 @@ import numpy as np
 from simulator.errors import ThrottlesimError
 from simulator.stack import scenario_access
 from simulator.stack.calibrate_traffic import apply_access_logs
-from simulator.stack.environments import environments
+from simulator.stack.environments import MIN_RETIREMENTS, environments
 from simulator.stack.errors import StackError
 from simulator.stack.fitting import Fit, FitKind, dist_spec, fit_lognormal
 from simulator.stack.lambda_logs import Invocation, read_reports
@@ -105,6 +107,22 @@ def _function(cal: Calibration, fn: dict[str, Any], invocations: Sequence[Invoca
         cal.warnings.append(f"function {name}: peak memory used {max(used):g} MB is within 10% of its memory size")
 
 
+def _lifetime(cal: Calibration) -> None:
+    """``behaviour.max_environment_lifetime`` from the retirements the log streams show."""
+    seen = [f["environments"] for f in cal.figures.get("functions", {}).values() if f["environments"]]
+    if not seen:
+        return  # the reports name no log streams
+    lives = [x for figures in seen for x in figures["retired_lifetimes_s"]]
+    if len(lives) < MIN_RETIREMENTS:
+        cal.warnings.append(f"the log streams show {len(lives)} retired environments (at least {MIN_RETIREMENTS} "
+                            f"needed); behaviour.max_environment_lifetime stays as it was")
+        return
+    median = float(np.median(lives))
+    cal.data.setdefault("behaviour", {})["max_environment_lifetime"] = f"{median:.3f}s"
+    cal.figures["max_environment_lifetime"] = {"retirements": len(lives), "median_s": round(median, 3),
+                                               "min_s": min(lives), "max_s": max(lives)}
+
+
 def calibrate(
     scenario_path: str | Path,
     *,
@@ -132,6 +150,8 @@ def calibrate(
             invocations += log.invocations
             cal.warnings += [w for w in [log.warning()] if w]
         _function(cal, functions[name], invocations, fit, f"{stem}_data")
+    if reports:
+        _lifetime(cal)
     if access_logs:
         apply_access_logs(cal, access_logs, keys or {}, fit, stem)
     if metrics is not None:

@@ -57,7 +57,7 @@ def _traces(cal: Calibration, requests: Sequence[Request], keys: Mapping[str, st
     rows: dict[str, list[str]] = {}
     weights: dict[str, Counter[str]] = {}
     clients: dict[str, dict[str, Any]] = {}
-    unknown: Counter[str] = Counter()
+    unknown: Counter[str | None] = Counter()
     for req in requests:
         if req.route not in routes:
             unknown[req.route] += 1

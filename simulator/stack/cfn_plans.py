@@ -91,6 +91,6 @@ def read_plans(rd: Reader, stack: Stack, api_id: str, stage_id: str | None) -> N
                                                                                    key]))
         for pk in rd.of_type("AWS::ApiGateway::UsagePlanKey"):
             if rd.targets(rd.value(pk, ["UsagePlanId"]), plan_id):
-                kid = next((k for k in linked_ids(rd.value(pk, ["KeyId"])) if k in keys), None)
-                plan.keys.append(keys[kid] if kid else KeySpec(name=pk, origin=Origin(rd.t.where(pk, []))))
+                linked = next((k for k in linked_ids(rd.value(pk, ["KeyId"])) if k in keys), None)
+                plan.keys.append(keys[linked] if linked else KeySpec(name=pk, origin=Origin(rd.t.where(pk, []))))
         stack.plans.append(plan)

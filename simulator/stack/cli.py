@@ -119,10 +119,23 @@ def register(sub: Any) -> None:
 
 
 def _refuse_existing(path: str | None, force: bool) -> None:
+    """Refuse an output file before any work: one that exists (without --force), or one that
+    could not be written (a directory, a missing or read-only directory)."""
+    import os
     from pathlib import Path
 
-    if path and Path(path).exists() and not force:
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ThrottlesimError(f"{path}: is a directory; give a file name")
+    if target.exists() and not force:
         raise ThrottlesimError(f"{path}: exists; give another name or --force to overwrite it")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise ThrottlesimError(f"{path}: the directory does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ThrottlesimError(f"{path}: the directory is not writable")
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -195,6 +208,8 @@ def _metrics(args: argparse.Namespace) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     first, sep, last = args.metrics.partition("/")
+    start: datetime | None
+    end: datetime | None
     try:
         start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
     except ValueError:
@@ -222,6 +237,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if Path(args.out).resolve() == Path(args.scenario).resolve():
         raise ThrottlesimError(f"-o {args.out}: that is the input scenario; give a new file name")
     _refuse_existing(args.out, args.force)
+    _refuse_existing(args.report, args.force)
     if not args.report_log and not args.access_log and not args.metrics:
         raise ThrottlesimError("throttlesim calibrate: give --report-log, --access-log and/or --metrics")
     cal = calibrate(args.scenario, reports=_report_logs(args.report_log, args.scenario),

@@ -45,7 +45,7 @@ def _functions(scenario: Scenario, res: dict[str, Any], taken: set[str]) -> dict
         "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                           "AWSLambdaBasicExecutionRole"}]}}
     taken.add("FunctionRole")
-    targets = {}
+    targets: dict[str, tuple[str, Any]] = {}
     for fn in scenario.functions:
         fid = common.logical_id("Function", fn.name, taken)
         props: dict[str, Any] = {

@@ -16,6 +16,7 @@ import math
 import re
 
 from simulator.scenario import Route, Scenario
+from simulator.scenario.regions import default_account_throttle
 from simulator.stack.errors import StackError
 
 __all__ = ["ALIAS", "check_exportable", "escaped_path", "function_timeout_s", "logical_id", "method_path",
@@ -84,9 +85,12 @@ def quota_requests(scenario: Scenario) -> list[str]:
     """The account limits that differ from AWS's defaults, as Service Quotas requests."""
     region, out = scenario.account.region, []
     throttle = scenario.account.throttle
-    if throttle.rate != 10000 or throttle.burst != 5000:
+    rate, burst = default_account_throttle(region)
+    # Only a throttle the scenario writes is a request; an unset one is AWS's default for the Region
+    # (lowered by AWS itself when the integration timeout is raised).
+    if "throttle" in scenario.account.model_fields_set and (throttle.rate != rate or throttle.burst != burst):
         out.append(f"apigateway {region}: 'Throttle rate' {throttle.rate:g} requests per second and 'Throttle burst "
-                   f"rate' {throttle.burst} (defaults 10000 and 5000; AWS may grant less)")
+                   f"rate' {throttle.burst} (defaults {rate:g} and {burst}; AWS may grant less)")
     if scenario.account.lambda_concurrency != 1000:
         out.append(f"lambda {region}: 'Concurrent executions' {scenario.account.lambda_concurrency} (default 1000)")
     if scenario.api.type == "REST" and any(scenario.integration_timeout_s(r) > 29 for r in scenario.routes):

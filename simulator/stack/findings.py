@@ -60,8 +60,8 @@ def check(stack: Stack) -> list[str]:
             out.append(f"{plan.origin}: usage plan {plan.name} has per-method throttles but no quota: its keys "
                        "are never cut off, only slowed")
         out += _throttle(f"usage plan {plan.name}'s throttle", plan.throttle)
-        for route, spec in plan.method_throttles.items():
-            out += _throttle(f"usage plan {plan.name}'s throttle of {route}", spec)
+        for route_name, spec in plan.method_throttles.items():
+            out += _throttle(f"usage plan {plan.name}'s throttle of {route_name}", spec)
     for function in stack.functions.values():
         if function.reserved is not None and function.reserved.value == 0:
             out.append(f"{function.reserved.origin}: function {function.name} has reserved concurrency 0: every "

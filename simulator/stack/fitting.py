@@ -76,9 +76,9 @@ def _ks(fit: Fit, held_out: np.ndarray) -> float:
         above = np.mean(x > fit.median_s * (1 + 1e-6))
         return float(max(below, above))
     model = fit.cdf(x)
-    above = np.arange(1, n + 1) / n - model
-    below = model - np.arange(0, n) / n
-    return float(max(above.max(), below.max()))
+    above_cdf = np.arange(1, n + 1) / n - model
+    below_cdf = model - np.arange(0, n) / n
+    return float(max(above_cdf.max(), below_cdf.max()))
 
 
 def fit_lognormal(samples_s: np.ndarray | list[float]) -> Fit:

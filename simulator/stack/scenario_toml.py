@@ -95,7 +95,8 @@ def _functions(w: _Writer, stack: Stack, names: list[str]) -> list[str]:
 
 def _clients(w: _Writer, stack: Stack, key_required: bool) -> None:
     routes = "{ " + ", ".join(f"{_s(r.name)} = 1" for r in stack.routes) + " }"
-    clients = [(k.name, k.origin, p.name) for p in stack.plans for k in p.keys] if key_required else []
+    clients: list[tuple[str, Origin | None, str | None]] = (
+        [(k.name, k.origin, p.name) for p in stack.plans for k in p.keys] if key_required else [])
     if not clients:
         clients = [("traffic", None, None)]
     seen: set[str] = set()

@@ -17,6 +17,7 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,12 @@ SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
 #: Resource types that need no schema check: custom resources and modules are the user's own.
 _OWN_TYPES = ("Custom::", "AWS::CloudFormation::CustomResource")
+
+
+# cfn-lint logs a file it cannot read on its loggers as well as returning a match; with no
+# handler configured, Python would print those records on stderr. The match is what the user
+# sees, in one line (the library's own advice: a NullHandler on its top logger).
+logging.getLogger("cfnlint").addHandler(logging.NullHandler())
 
 
 def key_line(mapping: Any, key: Any) -> int | None:
@@ -128,7 +135,8 @@ def decode_file(path: Path, source: str) -> Mapping[str, Any]:
         first = matches[0]
         line = getattr(first, "linenumber", 0)
         at = f"{source}:{line}" if line else source
-        raise StackError(at, f"cannot read the template: {first.message}")
+        message = str(first.message).replace("{filename}", source)
+        raise StackError(at, f"cannot read the template: {message}")
     if not isinstance(data, Mapping):
         raise StackError(source, "is not a template (expected a mapping at the top)")
     return data
@@ -164,7 +172,7 @@ def _sam_transform(source: str, data: Mapping[str, Any], region: str) -> Mapping
 def _merge_body(props: Any, body: Mapping[str, Any]) -> None:
     """Put the user's OpenAPI paths back (cfn-lint blanks a DefinitionBody next to Auth or Cors)."""
     generated = props.get("Body") if isinstance(props.get("Body"), Mapping) else {}
-    merged = copy.deepcopy(body)
+    merged = dict(copy.deepcopy(body))
     paths = merged.setdefault("paths", {})
     for path, methods in (generated.get("paths") or {}).items():
         target = paths.setdefault(path, {})

@@ -147,10 +147,10 @@ def read_http(p: PlanJson, stack: Stack, api: str, by_address: Mapping[str, tupl
         return
     stack.stage_throttle = plan_throttle(p, stage, ("default_route_settings", 0), _RATE, _BURST)
     for i, item in enumerate(p.get(stage, "route_settings") or []):
-        route = stack.route(str(item.get("route_key")))
+        found = stack.route(str(item.get("route_key")))
         throttle = plan_throttle(p, stage, ("route_settings", i), _RATE, _BURST)
-        if route is None:
+        if found is None:
             stack.findings.append(f"{p.origin(stage, 'route_settings', i, 'route_key')}: route settings name route "
                                   f"{item.get('route_key')!r}, which the API does not have")
         elif throttle is not None:
-            route.throttle = throttle
+            found.throttle = throttle

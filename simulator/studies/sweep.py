@@ -101,6 +101,11 @@ ProgressCallback = Callable[[int, int], None]
 # --------------------------------------------------------------------------- one run
 
 
+def _ms(value: float | None) -> float:
+    """A latency for a sweep's table: NaN when the run measured none (no SLO passes on it)."""
+    return math.nan if value is None else float(value)
+
+
 def headline(summary: Mapping[str, Any]) -> dict[str, float]:
     """The :data:`METRICS` of one run, from its ``Result.summary()``."""
     rates = summary["rates"]
@@ -111,9 +116,9 @@ def headline(summary: Mapping[str, Any]) -> dict[str, float]:
         "rate_429_quota": float(rates["attempt_429_quota_fraction"]),
         "rate_5xx": float(rates["attempt_5xx_fraction"]),
         "success_fraction": float(rates["success_fraction"]),
-        "p50_ms": float(latency["p50"]),
-        "p95_ms": float(latency["p95"]),
-        "p99_ms": float(latency["p99"]),
+        "p50_ms": _ms(latency["p50"]),
+        "p95_ms": _ms(latency["p95"]),
+        "p99_ms": _ms(latency["p99"]),
         "monthly_usd": float(summary["cost_usd"]["monthly_total"]),
         "cold_starts": float(sum(f["cold_starts"] for f in functions)),
         "lambda_throttles": float(sum(f["throttles"] for f in functions)),
