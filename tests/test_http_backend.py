@@ -265,3 +265,16 @@ def test_the_run_table_shows_the_backends_and_no_empty_lambda_table(build):
     row = next(line for line in text.splitlines() if line.startswith("│ svc"))
     # 3 accepted of 4, 3 worker-seconds of 2 x 10, one wait (p99 of 0, 0, 1 s: 980 ms), one refused.
     assert [cell.strip() for cell in row.split("│")[2:-1]] == ["2", "3", "15.0%", "0.1", "980.0", "1", "1", "0"]
+
+
+def test_a_backend_that_accepted_nothing_reports_null_waits(build):
+    r = simulator.simulate(build([0, 0], **backend_keys(workers=1, queue_limit=0, connection_limit=1)))
+    b = r.summary()["backends"]["svc"]
+    assert (b["requests"], b["refused"]) == (1, 1)
+    keys = backend_keys()
+    keys["routes"].append({"name": "GET /f", "function": "f"})
+    keys["functions"] = [{"name": "f", "duration": "10ms", "init": "0ms"}]
+    idle = simulator.simulate(build(None, clients=[{"name": "c", "routes": {"GET /f": 1},
+                                                    "arrivals": {"process": "uniform", "rate": 1}}], **keys))
+    assert idle.summary()["backends"]["svc"]["wait_ms"] == {"p50": None, "p99": None, "max": None, "mean": None}
+    assert idle.summary()["backends"]["svc"]["utilization"] == 0.0

@@ -115,7 +115,7 @@ def _print_backends(backends: dict[str, Any], console: Console) -> None:
     for name, b in backends.items():
         t.add_row(
             name, f"{b['workers']:,}", f"{b['requests']:,}", f"{100 * b['utilization']:.1f}%", f"{b['waits_per_s']:g}",
-            f"{b['wait_ms']['p99']:,.1f}", f"{b['queue_length_max']:,}", f"{b['refused']:,}",
+            _ms(b["wait_ms"]["p99"], b["requests"]), f"{b['queue_length_max']:,}", f"{b['refused']:,}",
             f"{b['served_after_timeout']:,}",
         )
     console.print(t)

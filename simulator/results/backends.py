@@ -82,9 +82,10 @@ def _curves(rows: dict[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray],
     return busy, queue
 
 
-def _ms(values: np.ndarray) -> dict[str, float]:
+def _ms(values: np.ndarray) -> dict[str, float | None]:
+    """Percentiles of waits in ms; None each when the backend accepted no request."""
     if len(values) == 0:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+        return {"p50": None, "p99": None, "max": None, "mean": None}
     ms = values * 1000.0
     p50, p99 = np.percentile(ms, (50, 99))
     return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "max": round(float(ms.max()), 3),
