@@ -300,11 +300,11 @@ for kind, key, spec in [("samples", "functions.0.duration", {"kind": "empirical"
     scenario_case(f"file:{kind}_missing", changed(key, {**spec, "file": "nope"}), "nope")
     scenario_case(f"file:{kind}_directory", changed(key, {**spec, "file": "sub"}), "sub", prepare=_make_dir("sub"))
     scenario_case(f"file:{kind}_dev_zero", changed(key, {**spec, "file": "/dev/zero"}), "/dev/zero",
-                  patch={("simulator.scenario.schema", "MAX_SAMPLES_BYTES"): 2**20,
+                  patch={("simulator.scenario.distributions", "MAX_SAMPLES_BYTES"): 2**20,
                          ("simulator.scenario.traces", "MAX_TRACE_BYTES"): 2**20})
     scenario_case(f"file:{kind}_too_large", changed(key, {**spec, "file": "big"}), "larger than",
                   prepare=_sparse("big", 2**20 + 1),
-                  patch={("simulator.scenario.schema", "MAX_SAMPLES_BYTES"): 2**20,
+                  patch={("simulator.scenario.distributions", "MAX_SAMPLES_BYTES"): 2**20,
                          ("simulator.scenario.traces", "MAX_TRACE_BYTES"): 2**20})
 
 # 7. Samples files: values.
