@@ -138,12 +138,14 @@ def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
     one group cannot be told apart from the answer alone (for example the four throttles
     behind ``429 Too Many Requests``, or a function error and a function timeout behind
     a REST API's ``502``). HTTP APIs have no API keys or usage plans, so those causes are
-    left out for them."""
+    left out for them, and a scenario without HTTP backends has no backend causes."""
     status, message = status_codes(scenario), messages(scenario)
     rest = scenario.api.type == "REST"
     out: dict[tuple[int, str], tuple[str, ...]] = {}
     for i, cause in enumerate(CAUSES):
         if not rest and i in (FORBIDDEN, THROTTLED_USAGE_PLAN, QUOTA_EXCEEDED):
+            continue
+        if not scenario.backends and i in (BACKEND_QUEUE_FULL, BACKEND_ERROR):
             continue
         key = (status[i], message[i])
         out[key] = (*out.get(key, ()), cause)

@@ -278,3 +278,11 @@ def test_a_backend_that_accepted_nothing_reports_null_waits(build):
                                                     "arrivals": {"process": "uniform", "rate": 1}}], **keys))
     assert idle.summary()["backends"]["svc"]["wait_ms"] == {"p50": None, "p99": None, "max": None, "mean": None}
     assert idle.summary()["backends"]["svc"]["utilization"] == 0.0
+
+
+def test_answers_group_backend_causes_only_where_there_are_backends(build):
+    lambda_only = build([0], api={"type": "HTTP"})
+    assert not any("backend" in c for group in oc.answer_groups(lambda_only).values() for c in group)
+    groups = oc.answer_groups(build([0], **backend_keys(api="HTTP", timeout="29s")))
+    # On an HTTP API a full queue and a timeout both answer 503 Service Unavailable.
+    assert groups[(503, "Service Unavailable")] == ("backend_queue_full", "integration_timeout")
