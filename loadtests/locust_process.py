@@ -39,6 +39,8 @@ from loadtests.log import AttemptLog
 from loadtests.plan import (
     DEFAULT_ATTEMPT_TIMEOUT_S,
     Arrival,
+    CacheKeyChooser,
+    IdentityTokens,
     RouteChooser,
     client_headers,
     closed_clients,
@@ -47,6 +49,7 @@ from loadtests.plan import (
     request_body,
     route_request,
 )
+from loadtests.target.answers import CACHE_KEY_HEADER
 from simulator.errors import ThrottlesimError
 from simulator.rng import stream
 from simulator.scenario import Client, Scenario
@@ -143,7 +146,10 @@ class Process:
         self.retry = {name: RetryPolicy(c.retry, stream(settings.seed, "retry", name, *suffix))
                       for name, c in settings.clients.items()}
         self.choosers = {c.name: RouteChooser(c, settings.seed, *suffix) for c in closed_clients(settings.scenario)}
+        self.cache_keys = {c.name: CacheKeyChooser(settings.scenario, c, settings.seed, *suffix)
+                           for c in closed_clients(settings.scenario)}
         self.headers = {name: client_headers(c) for name, c in settings.clients.items()}
+        self.tokens = IdentityTokens(settings.scenario, settings.seed, *suffix)
         self.sessions: dict[str, FastHttpSession] = {}
         self.active_users = 0
         self.user_seq: dict[str, int] = {}
@@ -214,12 +220,16 @@ class Process:
         }
 
 
-def send_request(p: Process, client: Client, session: Any, route: str, request_id: str, intended: float) -> None:
-    """One logical request: attempts until the answer is final under the retry policy."""
+def send_request(p: Process, client: Client, session: Any, route: str, request_id: str, intended: float,
+                 cache_key: str = "") -> None:
+    """One logical request (asking for *cache_key* on a cached route): attempts until the
+    answer is final under the retry policy."""
     method, path = route_request(route)
     body = request_body(method, p.settings.route_bytes.get(route, 1024))
     policy = p.retry[client.name]
     headers = p.headers[client.name]
+    if cache_key:
+        headers = {**headers, CACHE_KEY_HEADER: cache_key}
     p.rid += 1
     rid = p.rid
     n = 1
@@ -229,9 +239,11 @@ def send_request(p: Process, client: Client, session: Any, route: str, request_i
             gevent.sleep(wait_s)
         meta = {"client": client.name, "route": route, "request_id": request_id, "attempt": n, "intended": intended}
         context = {"throttlesim": meta}
+        attempt_headers = p.tokens.headers(client.name, route, headers)
         started = time.time()
         try:
-            response = session.request(method, path, name=route, headers=headers, data=body, context=context)
+            response = session.request(method, path, name=route, headers=attempt_headers, data=body,
+                                       context=context)
         except Exception as exc:  # not a network failure (those come back as status 0): log it, stop
             p.environment.events.request.fire(
                 request_type=method, name=route, response_time=(time.time() - started) * 1000, response_length=0,

@@ -182,7 +182,7 @@ def _schedule(p: Process, share: list[Arrival]) -> Pool:
         p.counts["late"] += lag_ms > LATE_S * 1000
         p.counts["max_lag_ms"] = max(p.counts["max_lag_ms"], round(lag_ms, 3))
         client = CLIENTS[a.client]
-        pool.spawn(send_request, p, client, p.session(client), a.route, f"{a.client}#{a.index}", due)
+        pool.spawn(send_request, p, client, p.session(client), a.route, f"{a.client}#{a.index}", due, a.cache_key)
         p.counts["sent"] += 1
     return pool
 
@@ -355,7 +355,8 @@ class ClosedUser(FastHttpUser):
         client = CLIENTS[self.client_name]
         request_id = f"{client.name}@w{p.worker}u{self.user_index}#{self._tasks_sent}"
         self._tasks_sent += 1
-        send_request(p, client, self.client, p.choosers[client.name].pick(), request_id, now)
+        route = p.choosers[client.name].pick()
+        send_request(p, client, self.client, route, request_id, now, p.cache_keys[client.name].pick(route))
 
 
 def _class_name(client: str, i: int) -> str:

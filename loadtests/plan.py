@@ -7,7 +7,9 @@ random stream the engine uses (``("arrivals", client)`` under the run's seed), r
 traces come from the scenario, and each request's route is drawn from the client's
 weights with the engine's ``("routes", client)`` stream, one draw per arrival in time
 order (none when the client has one route; none for trace rows that name their route).
-So the plan below is the engine's open traffic, request for request.
+A request on a route the REST cache covers gets its cache key the same way: the trace
+row's key, or a draw from the engine's ``("cache_keys", client, route)`` stream, in the
+client's order. So the plan below is the engine's open traffic, request for request.
 
 *Closed* clients (Locust-style users) have no plan: when they send depends on the
 answers they get, so they run as Locust users and the log records what they sent.
@@ -31,16 +33,22 @@ from pathlib import Path
 from simulator.dists import Uniforms
 from simulator.rng import stream
 from simulator.scenario import Client, ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.scenario.cache import route_caches
 from simulator.scenario.loader import load_scenario
 from simulator.traffic.arrivals import open_arrival_times
+from simulator.traffic.cache_keys import KeyDraws
 
 __all__ = [
+    "AUTHORIZATION_HEADER",
     "Arrival",
+    "CacheKeyChooser",
+    "IdentityTokens",
     "RouteChooser",
     "api_key_variable",
     "client_headers",
     "closed_clients",
     "drain_bound_s",
+    "identity_token",
     "load_plan",
     "open_clients",
     "plan_arrivals",
@@ -59,13 +67,15 @@ class Arrival:
     """One planned request of an open client.
 
     ``index`` is the request's position among its client's own arrivals (0-based): with
-    the client's name it identifies the request in the log (``request_id``).
+    the client's name it identifies the request in the log (``request_id``). ``cache_key``
+    is the REST cache key it asks for ("" on a route without a cache).
     """
 
     time_s: float
     client: str
     route: str
     index: int
+    cache_key: str = ""
 
 
 class RouteChooser:
@@ -104,18 +114,44 @@ def closed_clients(scenario: Scenario) -> list[Client]:
     return [c for c in scenario.clients if isinstance(c.arrivals, ClosedArrivals)]
 
 
-def _client_arrivals(client: Client, seed: int, duration_s: float) -> list[Arrival]:
+class CacheKeyChooser:
+    """Draws the cache key of each request of a client on a cached route, as the engine does."""
+
+    def __init__(self, scenario: Scenario, client: Client, seed: int, *stream_suffix: str) -> None:
+        self.draws = {
+            r.name: KeyDraws(client.cache_keys or rc.keys, stream(seed, "cache_keys", client.name, r.name,
+                                                                  *stream_suffix))
+            for r, rc in zip(scenario.routes, route_caches(scenario), strict=True) if rc is not None
+        }
+
+    def pick(self, route: str, given: str = "") -> str:
+        """The key of the next request on *route*: *given* (a trace's), else a draw; "" if
+        the route has no cache."""
+        draws = self.draws.get(route)
+        if draws is None:
+            return ""
+        return given or str(draws.next())
+
+
+def _client_arrivals(scenario: Scenario, client: Client, seed: int, duration_s: float) -> list[Arrival]:
     arr = client.arrivals
     chooser = RouteChooser(client, seed)
+    keys = CacheKeyChooser(scenario, client, seed)
     if isinstance(arr, OpenArrivals):
         times = open_arrival_times(arr, duration_s, stream(seed, "arrivals", client.name)).tolist()
-        return [Arrival(t, client.name, chooser.pick(), k) for k, t in enumerate(times)]
-    if isinstance(arr, ReplayArrivals):
         out: list[Arrival] = []
-        for k, (t, route) in enumerate(zip(arr.times, arr.routes, strict=True)):
+        for k, t in enumerate(times):
+            route = chooser.pick()
+            out.append(Arrival(t, client.name, route, k, keys.pick(route)))
+        return out
+    if isinstance(arr, ReplayArrivals):
+        out = []
+        given = arr.keys or ("",) * len(arr.times)
+        for k, (t, route, key) in enumerate(zip(arr.times, arr.routes, given, strict=True)):
             if t >= duration_s:
                 break
-            out.append(Arrival(float(t), client.name, route or chooser.pick(), k))
+            route = route or chooser.pick()
+            out.append(Arrival(float(t), client.name, route, k, keys.pick(route, key)))
         return out
     return []
 
@@ -131,7 +167,7 @@ def plan_arrivals(scenario: Scenario, *, seed: int | None = None, duration_s: fl
     end_s = scenario.duration if duration_s is None else duration_s
     merged: list[Arrival] = []
     for client in open_clients(scenario):
-        merged.extend(_client_arrivals(client, run_seed, end_s))
+        merged.extend(_client_arrivals(scenario, client, run_seed, end_s))
     merged.sort(key=lambda a: a.time_s)  # stable: ties stay in client order
     return merged
 
@@ -193,6 +229,35 @@ def client_headers(client: Client, environ: Mapping[str, str] = os.environ) -> d
     """The headers every request of *client* carries: its ``x-api-key``, if it has one."""
     key = environ.get(api_key_variable(client.name)) or client.api_key
     return {"x-api-key": key} if key else {}
+
+
+#: The header that carries a client's token to the routes' authorizers.
+AUTHORIZATION_HEADER = "authorization"
+
+
+def identity_token(client: str, identity: int) -> str:
+    """The token of *client*'s identity number *identity* (``<client>.<identity>``)."""
+    return f"{client}.{identity}"
+
+
+class IdentityTokens:
+    """The ``Authorization`` header of each attempt of a scenario's clients on routes with
+    an authorizer: an identity picked as the model picks it (:class:`IdentityPicker`, on
+    the client's ``("identity", client)`` stream, per worker), or none (no header)."""
+
+    def __init__(self, scenario: Scenario, seed: int, *suffix: str) -> None:
+        from simulator.integrations.authorizer import IdentityPicker
+
+        self.routes = {r.name for r in scenario.routes if scenario.route_authorizer(r) is not None}
+        self.pickers = {c.name: IdentityPicker(c.identities, Uniforms(stream(seed, "identity", c.name, *suffix)))
+                        for c in scenario.clients}
+
+    def headers(self, client: str, route: str, base: dict[str, str]) -> dict[str, str]:
+        """*base* plus the token of the attempt's identity, when *route* has an authorizer."""
+        if route not in self.routes:
+            return base
+        k = self.pickers[client].pick()
+        return base if k < 0 else {**base, AUTHORIZATION_HEADER: identity_token(client, k)}
 
 
 def request_body(method: str, request_bytes: int) -> str | None:

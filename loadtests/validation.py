@@ -40,6 +40,7 @@ from loadtests.children import STOP_GRACE_S, popen_dying_with_parent, stop_group
 from loadtests.outdir import check_out_dir, make_out_dir, removed_if_refused
 from loadtests.server_clock import has_server_clock, on_server_clock
 from simulator.errors import ThrottlesimError
+from simulator.scenario.cache import route_caches
 
 __all__ = ["ValidationRun", "run_validation", "TARGETS"]
 
@@ -64,6 +65,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
         "route, stage and account throttles": "model", "integration timeouts": "model",
         "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
+        "REST cache": "model",
         "HTTP backends": "absent",
     },
     "nginx": {
@@ -74,6 +76,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "cold starts": "independent (a worker process started per environment)",
         "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
                                         "stream)",
+        "REST cache": "independent (nginx proxy_cache; validity in whole seconds)",
         "HTTP backends": "independent (an asyncio server with worker slots and a FIFO line; service draws from "
                          "the model's stream)",
     },
@@ -81,7 +84,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
         "route, stage and account throttles": "independent", "integration timeouts": "independent",
         "Lambda concurrency and throttles": "independent", "cold starts": "independent",
-        "function errors and timeouts": "independent", "HTTP backends": "independent",
+        "function errors and timeouts": "independent", "REST cache": "independent", "HTTP backends": "independent",
     },
 }
 
@@ -221,7 +224,8 @@ def run_validation(
         "measured": measured.to_dict() if measured is not None else None,
         "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
     }
-    report.parts = TARGET_PARTS[target if local else "url"]
+    report.parts = {k: v for k, v in TARGET_PARTS[target if local else "url"].items()
+                    if k != "REST cache" or any(rc is not None for rc in route_caches(scenario))}
     files = _write_report(report, out, loadtest.log_path, plots, {
         "scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
         "gateway_overhead": report.overhead, "parts_checked": report.parts,
@@ -393,6 +397,10 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
                                    "or the URL of an API such as http://127.0.0.1:8080")
         check_host(target, allow_remote=allow_remote, option="--target")
         return
+    from loadtests.target.serve import fixed_concurrency_error
+
+    if problem := fixed_concurrency_error(scenario, str(path)):
+        raise ThrottlesimError(problem)
     if target != "nginx":
         if scenario.backends:
             raise ThrottlesimError(f"{path}: backends: the emulated target has no HTTP backends; validate them "

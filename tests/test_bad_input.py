@@ -194,6 +194,32 @@ CASES = {
         "clients[0].arrivals.rate[0][0]", "expected a duration such as '250ms', '29s', '10m' or '1h30m' "
         "(units: us, ms, s, m, h, d), got '0x'",
     ),
+    "cache_ttl_negative": Case(
+        [_set("stage.cache", {"capacity_gb": 0.5, "ttl": "-5s"})],
+        "stage.cache.ttl", "expected a duration such as ...got '-5s'", exact=False,
+    ),
+    "cache_ttl_above_an_hour": Case(
+        [_set("stage.cache", {"capacity_gb": 0.5, "ttl": "2h"})],
+        "stage.cache.ttl", "must be between 0 and 3600 seconds, got 7200",
+    ),
+    "method_cache_ttl_above_an_hour": Case(
+        [_set("stage.cache", {"capacity_gb": 0.5}), _set("routes.0.cache", {"ttl": "3601s"})],
+        "routes[0].cache.ttl", "must be between 0 and 3600 seconds, got 3601",
+    ),
+    "unknown_cache_size": Case(
+        [_set("stage.cache", {"capacity_gb": 2})],
+        "stage.cache.capacity_gb", "must be one of 0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237 (GB), got 2",
+    ),
+    "http_api_with_a_cache": Case(
+        [_set("api", {"type": "HTTP"}), _set("stage.cache", {"capacity_gb": 0.5}),
+         _set("routes.0.cache", {"ttl": "10s"})],
+        "stage.cache", "an HTTP API has no cache (the API cache is a REST API feature)",
+    ),
+    "cache_keys_without_key_parameters": Case(
+        [_set("stage.cache", {"capacity_gb": 0.5}), _set("routes.0.cache", {"keys": {"count": 10}})],
+        "routes[0].cache.keys.count",
+        "10 keys on route 'GET /orders' need key_parameters (without them the route has one cache entry)",
+    ),
     "duration_without_unit": Case(
         [_set("functions.0.timeout", 30)],
         "functions[0].timeout", "must be a duration string with a unit such as '250ms', '29s' or '10m', got 30",
@@ -270,6 +296,35 @@ CASES = {
     "error_rate_above_one": Case(
         [_set("functions.0.error_rate", 1.5)],
         "functions[0].error_rate", "must be between 0 and 1, got 1.5",
+    ),
+    "authorizer_ttl_above_3600s": Case(
+        [_set("authorizers", [{"name": "a", "type": "TOKEN", "function": "orders", "result_ttl": "2h"}])],
+        "authorizers[0].result_ttl", "must be between 0 and 3600 seconds, got 7200",
+    ),
+    "authorizer_unknown_function": Case(
+        [_set("functions.0.name", "orders"),
+         _set("authorizers", [{"name": "a", "type": "REQUEST", "function": "order"}])],
+        "authorizers[0].function", "unknown function 'order' (did you mean 'orders'?); known: orders",
+    ),
+    "jwt_authorizer_on_rest_api": Case(
+        [_set("authorizers", [{"name": "a", "type": "JWT"}])],
+        "authorizers[0].type",
+        "REST APIs have no JWT authorizers; an HTTP API has them (allowed here: TOKEN, REQUEST, "
+        "COGNITO_USER_POOLS, AWS_IAM)",
+    ),
+    "cognito_authorizer_on_http_api": Case(
+        [_set("api", {"type": "HTTP"}), _set("authorizers", [{"name": "a", "type": "COGNITO_USER_POOLS"}])],
+        "authorizers[0].type",
+        "HTTP APIs have no COGNITO_USER_POOLS authorizers; a REST API has them (allowed here: REQUEST, JWT, AWS_IAM)",
+    ),
+    "route_names_unknown_authorizer": Case(
+        [_set("authorizers", [{"name": "token", "type": "TOKEN", "function": "orders"}]),
+         _set("routes.0.authorizer", "tokn")],
+        "routes[0].authorizer", "unknown authorizer 'tokn' (did you mean 'token'?); known: token",
+    ),
+    "without_token_above_one": Case(
+        [_set("clients.0.identities", {"count": 10, "without_token": 2.0})],
+        "clients[0].identities.without_token", "must be between 0 and 1, got 2",
     ),
     "rest_integration_timeout_40s": Case(
         [_set("api", {"type": "REST", "integration_timeout": "40s"})],

@@ -9,6 +9,13 @@ which a proxy integration passes through):
 cause                             REST API              HTTP API
 ================================  ====================  ===============================
 forbidden                         403 Forbidden         --
+unauthorized                      401 Unauthorized      401 Unauthorized
+access_denied                     403 User is not       403 Forbidden
+                                  authorized to access
+                                  this resource with an
+                                  explicit deny
+authorizer_error                  500 Internal server   500 Internal Server Error
+                                  error
 throttled_* (any throttle)        429 Too Many Requests 429 Too Many Requests
 quota_exceeded                    429 Limit Exceeded    --
 lambda_throttled,                 500 (502) Internal    500 Internal Server Error
@@ -54,6 +61,8 @@ __all__ = [
     "RUN_MS_HEADER",
     "THROTTLE_REASON_HEADER",
     "Answers",
+    "CACHE_HEADER",
+    "CACHE_KEY_HEADER",
 ]
 
 #: The Lambda Invoke API path that nginx proxies to; ``{name}`` is the function's name.
@@ -77,6 +86,11 @@ THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
 #: in milliseconds: the part of the answer's latency the model draws itself. The rest of
 #: what a client waits is the target's own overhead, which validation measures.
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
+#: The REST cache: the key a load test's request asks for (the model's cache key; in AWS
+#: the values of the method's cache key parameters), and whether the emulated target's
+#: cache answered (``hit``) or the request went on to the function (``miss``).
+CACHE_KEY_HEADER = "x-throttlesim-cache-key"
+CACHE_HEADER = "x-throttlesim-cache"
 #: nginx's clocks at a request's first turn of its event loop (see loadtests.target.nginx).
 NGINX_TIME_HEADER = "x-throttlesim-nginx-time"
 

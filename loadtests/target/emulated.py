@@ -11,8 +11,15 @@ with a real clock, then to the function runtime (:mod:`loadtests.target.runtime`
    account throttle are checked in AWS's order, by the same token buckets and quota
    counters as the model, under the same ``behaviour`` switches; quota periods roll over
    at the calendar boundaries counted from the scenario's ``start`` (server time 0);
-4. the function is invoked; Lambda may throttle it (500);
-5. if init + run exceeds the route's integration timeout, the client gets 504 (HTTP API:
+4. the route's authorizer, if any, checks the ``Authorization`` token
+   (:mod:`loadtests.target.authorizers`): 401, 403 or 500 ``authorizer_error``, or on;
+5. on a route the REST cache covers, the ``x-throttlesim-cache-key`` header names the
+   request's cache key (none: the route's one entry); a fresh entry answers 200 after the
+   cache's ``hit_latency`` without invoking the function, with the model's own
+   :class:`~simulator.integrations.cache.CacheEntries` (``x-throttlesim-cache: hit``);
+   a miss goes on, and a 200 fills the entry when it is answered;
+6. the function is invoked; Lambda may throttle it (500);
+7. if init + run exceeds the route's integration timeout, the client gets 504 (HTTP API:
    503) at the timeout while the function runs on and holds its concurrency; otherwise
    it gets the function's answer (200, or 502 for an error or a function timeout).
 
@@ -27,13 +34,17 @@ import asyncio
 
 from aiohttp import web
 
-from loadtests.target.answers import Answers, headers
+from loadtests.target.answers import CACHE_HEADER, CACHE_KEY_HEADER, Answers, headers
+from loadtests.target.authorizers import AUTHORIZATION_HEADER, EmulatedAuthorizers
 from loadtests.target.clock import Clock
 from loadtests.target.routes import RouteTable
 from loadtests.target.runtime import FunctionRuntime, invocation_response
 from simulator import outcomes as oc
 from simulator.gateway.path import Chain, Gateway
-from simulator.scenario import Scenario
+from simulator.integrations.cache import CacheEntries
+from simulator.scenario import Route, Scenario
+from simulator.scenario.cache import route_caches
+from simulator.traffic.cache_keys import trace_key
 
 __all__ = ["EmulatedGateway", "emulated_app"]
 
@@ -56,6 +67,10 @@ class EmulatedGateway:
             if c.api_key is not None:
                 self.plans.setdefault(c.api_key, c.usage_plan)
         self._chains: dict[tuple[str | None, str], Chain | None] = {}
+        self.authorizers = EmulatedAuthorizers(scenario, runtime, clock)
+        self.caches = dict(zip((r.name for r in scenario.routes), route_caches(scenario), strict=True))
+        self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
+        self.entries = CacheEntries()
 
     def chain(self, api_key: str | None, route: str) -> Chain | None:
         """The gateway levels for this key on this route; None means 403."""
@@ -75,15 +90,37 @@ class EmulatedGateway:
         cause = self.gateway.admit(now, self.chain(api_key, route.name))
         if cause != oc.OK:
             return self._error(cause, received_s=now)
-        inv = self.runtime.invoke(route.function, now)
+        cause, authorizer_s = await self.authorizers.check(route.name, request.headers.get(AUTHORIZATION_HEADER))
+        if cause != oc.OK:
+            return self._error(cause, received_s=now)
+        cache = self.caches[route.name]
+        entry = (self.route_index[route.name], trace_key(request.headers.get(CACHE_KEY_HEADER, "") or "0"))
+        if cache is not None and self.entries.fresh(entry, now):
+            if cache.hit_latency_s > 0:
+                await asyncio.sleep(cache.hit_latency_s)
+            return web.Response(status=200, body=b'{"cached":true}', content_type="application/json",
+                                headers={**headers(oc.OK, received_s=now), CACHE_HEADER: "hit"})
+        response, busy_s = await self._invoke(route, now, authorizer_s)
+        if cache is not None:
+            response.headers[CACHE_HEADER] = "miss"
+            if response.status == 200:
+                # Filled at the instant the function's answer was due, as in the model.
+                self.entries.fill(entry, now + busy_s, cache.ttl_s)
+        return response
+
+    async def _invoke(self, route: Route, now: float, authorizer_s: float = 0.0) -> tuple[web.Response, float]:
+        """The function's answer through the integration (its timeout included), and how
+        long the request kept the route busy: the authorizer's time, then the invocation's."""
+        inv = self.runtime.invoke(route.function, self.clock.now())
         if inv.finished is None:
-            return self._error(inv.cause, received_s=now)
+            return self._error(inv.cause, received_s=now), 0.0
         limit_s = self.scenario.integration_timeout_s(route)
         if inv.busy_s > limit_s:
             await asyncio.sleep(limit_s)
-            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now)
+            return self._error(oc.INTEGRATION_TIMEOUT, inv.cold_start, received_s=now), inv.busy_s
         await asyncio.shield(inv.finished)
-        return invocation_response(self.answers, inv, received_s=now)
+        response = invocation_response(self.answers, inv, received_s=now, authorizer_s=authorizer_s)
+        return response, authorizer_s + inv.busy_s
 
     def _error(self, cause: int, cold_start: bool = False, *, received_s: float | None = None) -> web.Response:
         status, body = self.answers.error(cause)

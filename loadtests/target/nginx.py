@@ -33,6 +33,13 @@ How the scenario becomes nginx directives
   with ``{"message":"Endpoint request timed out"}`` when the runtime has not answered in
   time; the function runs on in the runtime. Routes with different timeouts get one
   internal location each.
+* The REST cache is ``proxy_cache``: one zone, keyed by the route and the request's
+  ``x-throttlesim-cache-key``, ``proxy_cache_valid 200`` for the route's TTL (in whole
+  seconds, at least 1: nginx counts validity in seconds, so an entry expires up to a second
+  before the model's), on the cached routes only (a location per integration timeout and
+  TTL). Concurrent misses all reach the runtime, as in the model. A hit carries
+  ``x-throttlesim-cache: hit``, the cause ``ok`` and no runtime headers (nginx would replay
+  the stored ones).
 
 nginx's semantics, not AWS's: a request refused by a later zone charges no zone (the
 model's default), the arithmetic is integer milli-requests over a millisecond clock
@@ -49,6 +56,8 @@ import shutil
 from pathlib import Path
 
 from loadtests.target.answers import (
+    CACHE_HEADER,
+    CACHE_KEY_HEADER,
     CAUSE_HEADER,
     COLD_START_HEADER,
     FUNCTION_MS_HEADER,
@@ -64,6 +73,7 @@ from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
 from simulator.redact import redact_key
 from simulator.scenario import Route, Scenario, Throttle
+from simulator.scenario.cache import route_caches
 
 __all__ = ["NginxError", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
 
@@ -110,7 +120,10 @@ def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
 
 def key_error(s: Scenario, source: str) -> str | None:
     """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
-    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or for what the
+    nginx target does not serve (authorizers), or None."""
+    if any(s.route_authorizer(r) for r in s.routes):
+        return f"{source}: authorizers: the nginx target has no authorizers; use --target emulated"
     found = unwritable_key(s)
     if found is None:
         return None
@@ -219,7 +232,7 @@ def nginx_config(scenario: Scenario, *, port: int, upstream_port: int, prefix: P
     if problem is not None:
         raise ValueError(problem)
     layout = _Layout(s)
-    timeouts = sorted({s.integration_timeout_s(r) for r in s.routes})
+    timeouts = _groups(s)
     head = [
         f"# throttlesim: scenario {s.name!r} on nginx limit_req\n",
         "daemon off;\nmaster_process off;\n",
@@ -244,8 +257,19 @@ def _throttle_maps(layout: _Layout) -> tuple[dict[str, str], dict[str, str]]:
     return throttles, closed
 
 
+def _groups(s: Scenario) -> list[tuple[float, int]]:
+    """The distinct (integration timeout, cache TTL in whole seconds, 0 for none) of the
+    routes: each gets a location of its own."""
+    return sorted(set(_route_groups(s)))
+
+
+def _route_groups(s: Scenario) -> list[tuple[float, int]]:
+    return [(s.integration_timeout_s(r), 0 if rc is None else max(1, round(rc.ttl_s)))
+            for r, rc in zip(s.routes, route_caches(s), strict=True)]
+
+
 def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, stage: str | None,
-                access_log: Path | None, timeouts: list[float], throttles: dict[str, str],
+                access_log: Path | None, timeouts: list[tuple[float, int]], throttles: dict[str, str],
                 closed: dict[str, str]) -> list[str]:
     """The ``http`` block up to the server: logs, temp paths, the maps from request to route,
     function, usage plan and throttles, the ``limit_req`` zones and the upstream runtime."""
@@ -267,7 +291,13 @@ def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, 
         http.append(_map('"$throttlesim_plan $throttlesim_route"', "$throttlesim_closed", closed))
     if len(timeouts) > 1:
         http.append(_map("$throttlesim_route", "$throttlesim_group",
-                         {layout.route_id[r.name]: f"g{timeouts.index(s.integration_timeout_s(r))}" for r in s.routes}))
+                         {layout.route_id[r.name]: f"g{timeouts.index(g)}"
+                          for r, g in zip(s.routes, _route_groups(s), strict=True)}))
+    if any(ttl for _, ttl in timeouts):
+        http.append(f"    proxy_cache_path {prefix / 'cache'} levels=1:2 keys_zone=throttlesim_cache:10m "
+                    "inactive=2h use_temp_path=off;\n")
+        http += [f"    map $upstream_cache_status {var} {{\n        HIT {hit};\n        default {miss};\n    }}\n"
+                 for var, hit, miss in _CACHE_MAPS]
     quotas = [p.name for p in s.usage_plans if p.quota is not None and p.name in layout.plan_id]
     if quotas:
         http.append(f"    # usage-plan quotas ({', '.join(quotas)}) have no nginx equivalent: not enforced\n")
@@ -279,7 +309,7 @@ def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, 
     return http
 
 
-def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, timeouts: list[float],
+def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, timeouts: list[tuple[float, int]],
                   closed: dict[str, str]) -> list[str]:
     """The ``server`` block: the route and key checks, one location per integration timeout
     that applies the ``limit_req`` zones and proxies to the runtime, and the answers nginx
@@ -313,11 +343,13 @@ def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, ti
     def location(match: str, lines: list[str]) -> str:
         return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
 
-    def proxied(timeout_s: float) -> list[str]:
-        hide = [f"proxy_hide_header {h};" for h in _RUNTIME_HEADERS] if stage else []
+    def proxied(group: tuple[float, int]) -> list[str]:
+        timeout_s, ttl_s = group
+        hide = [f"proxy_hide_header {h};" for h in _RUNTIME_HEADERS] if stage or ttl_s else []
         return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};",
                 *([time_line] if time_line else []), rid,
-                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide, *proxy]
+                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide,
+                *(_cache_lines(ttl_s, stage) if ttl_s else []), *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
@@ -370,6 +402,30 @@ def _upstream_path(route: Route) -> str:
     if route.function is not None:
         return INVOKE_PATH.replace("{name}", route.function)
     return BACKEND_PATH.replace("{name}", str(route.backend))
+
+
+#: On a cached route, the runtime's headers as the client gets them: a hit says ``ok``, no
+#: cold start, and nothing of the stored answer's runtime headers (``map`` of
+#: ``$upstream_cache_status``: variable, value on a hit, value otherwise).
+_CACHE_MAPS = (
+    ("$throttlesim_cache_state", "hit", "miss"),
+    ("$throttlesim_cache_cause", "ok", "$upstream_http_x_throttlesim_cause"),
+    ("$throttlesim_cache_cold", "0", "$upstream_http_x_throttlesim_cold_start"),
+    ("$throttlesim_cache_received", '""', "$upstream_http_x_throttlesim_received_s"),
+    ("$throttlesim_cache_function_ms", '""', "$upstream_http_x_throttlesim_function_ms"),
+)
+
+
+def _cache_lines(ttl_s: int, stage: str | None) -> list[str]:
+    """A cached location's ``proxy_cache`` directives and, outside an AWS-shaped stage, the
+    runtime's headers put back from :data:`_CACHE_MAPS`."""
+    lines = ["proxy_cache throttlesim_cache;",
+             f'proxy_cache_key "$throttlesim_route $http_{CACHE_KEY_HEADER.replace("-", "_")}";',
+             f"proxy_cache_valid 200 {ttl_s}s;", "proxy_cache_methods GET HEAD POST;"]
+    if stage:
+        return lines
+    headers = (CACHE_HEADER, CAUSE_HEADER, COLD_START_HEADER, RECEIVED_HEADER, FUNCTION_MS_HEADER)
+    return lines + [f"add_header {h} {var} always;" for h, (var, _, _) in zip(headers, _CACHE_MAPS, strict=True)]
 
 
 def _map(source: str, var: str, entries: dict[str, str]) -> str:

@@ -185,15 +185,17 @@ def runtime_app(runtime: FunctionRuntime, log: InvocationLog | None = None) -> w
     return app
 
 
-def invocation_headers(inv: Invocation, received_s: float | None = None) -> dict[str, str]:
-    """The ``x-throttlesim-*`` headers of an invocation's answer."""
-    function_s = None if inv.cause in oc.LAMBDA_REFUSALS else inv.busy_s
+def invocation_headers(inv: Invocation, received_s: float | None = None, authorizer_s: float = 0.0) -> dict[str, str]:
+    """The ``x-throttlesim-*`` headers of an invocation's answer (*authorizer_s*: the time
+    an authorizer in front took, which the model draws too)."""
+    function_s = None if inv.cause in oc.LAMBDA_REFUSALS else inv.busy_s + authorizer_s
     return headers(inv.cause, inv.cold_start, received_s, function_s)
 
 
-def invocation_response(answers: Answers, inv: Invocation, *, received_s: float | None = None) -> web.Response:
+def invocation_response(answers: Answers, inv: Invocation, *, received_s: float | None = None,
+                        authorizer_s: float = 0.0) -> web.Response:
     """The answer API Gateway's Lambda-proxy integration gives for a finished invocation."""
-    hdrs = invocation_headers(inv, received_s)
+    hdrs = invocation_headers(inv, received_s, authorizer_s)
     if inv.cause == oc.OK:
         body = json.dumps(inv.result(), separators=(",", ":")).encode()
         return web.Response(status=200, body=body, headers=hdrs, content_type="application/json")

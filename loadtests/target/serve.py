@@ -42,7 +42,7 @@ from loadtests.target.runtime import FunctionRuntime, runtime_app
 from simulator.errors import ScenarioError, ThrottlesimError
 from simulator.scenario import Scenario
 
-__all__ = ["main", "serve"]
+__all__ = ["fixed_concurrency_error", "main", "serve"]
 
 GATEWAYS = ("emulated", "nginx")
 RUNTIMES = ("independent", "model")
@@ -122,6 +122,8 @@ def serve(
         raise ServeError(f"{source}: backends: HTTP backends are served by the independent runtime only; "
                          "use --gateway nginx")
     if gateway == "nginx" and (problem := key_error(scenario, source)):
+        raise ServeError(problem)
+    if problem := fixed_concurrency_error(scenario, source):
         raise ServeError(problem)
     if gateway == "nginx" and find_nginx() is None:
         raise ServeError("no nginx binary found (apt-get install nginx-light, or set THROTTLESIM_NGINX)")
@@ -217,6 +219,18 @@ def _parser() -> argparse.ArgumentParser:
                         "independent one also to DIR/runtime.jsonl, with its init and run times) and nginx every "
                         "request to DIR/access.log (API Gateway's JSON access-log shape)")
     return p
+
+
+def fixed_concurrency_error(scenario: Scenario, source: str) -> str | None:
+    """Why the local targets cannot serve *scenario*: their concurrency stays as it starts."""
+    changing = [f.name for f in scenario.functions if f.changes_concurrency]
+    if changing:
+        return (f"{source}: functions.{changing[0]}: the local targets keep concurrency fixed, and this function's "
+                "changes during the run (a schedule or provisioned_autoscaling); set fixed values with --set")
+    if scenario.behaviour.provisioned_recycle_interval is not None:
+        return (f"{source}: behaviour.provisioned_recycle_interval: the local targets never re-initialise "
+                "provisioned environments; leave it out to serve this scenario")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,9 +60,11 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
     console.print(t)
 
     if s.functions:
-        _print_lambda(d["lambda"], console)
+        _lambda_tables(console, d)
     if "backends" in d:
         _print_backends(d["backends"], console)
+    if d.get("cache"):
+        console.print(_cache_table(d["cache"]))
 
     cost = d.get("cost_usd")
     if cost:
@@ -91,8 +93,8 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
     console.print(t)
 
 
-def _print_lambda(functions: dict[str, Any], console: Console) -> None:
-    """The Lambda table: per function, invocations, cold starts, throttles, errors, concurrency."""
+def _lambda_table(functions: dict[str, dict[str, Any]]) -> Table:
+    """Invocations, cold starts, throttles, errors and concurrency by function."""
     t = Table(title="Lambda", title_justify="left")
     t.add_column("function")
     for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
@@ -103,7 +105,25 @@ def _print_lambda(functions: dict[str, Any], console: Console) -> None:
             f"{f['peak_concurrency']:,}",
             f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
         )
-    console.print(t)
+    return t
+
+
+def _cache_table(cache: dict[str, dict[str, Any]]) -> Table:
+    """The REST cache's hits, misses and hit ratio by cached route."""
+    t = Table(title="REST cache", title_justify="left")
+    for k in ("route", "hits", "misses", "hit ratio"):
+        t.add_column(k, justify="left" if k == "route" else "right")
+    for name, c in cache.items():
+        t.add_row(name, f"{c['hits']:,}", f"{c['misses']:,}", _pct(c["hits"], c["hits"] + c["misses"]))
+    return t
+
+
+def _unpriced(console: Any, s: Any) -> None:
+    """Say what the cost leaves out: Lambda Web Functions, whose rates the tables lack."""
+    web = [f.name for f in s.functions if f.web is not None]
+    if web:
+        console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
+                      "the price tables).")
 
 
 def _print_backends(backends: dict[str, Any], console: Console) -> None:
@@ -121,12 +141,34 @@ def _print_backends(backends: dict[str, Any], console: Console) -> None:
     console.print(t)
 
 
-def _unpriced(console: Any, s: Any) -> None:
-    """Say what the cost leaves out: Lambda Web Functions, whose rates the tables lack."""
-    web = [f.name for f in s.functions if f.web is not None]
-    if web:
-        console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
-                      "the price tables).")
+def _lambda_tables(console: Console, d: dict[str, Any]) -> None:
+    """The Lambda table, and the authorizers' when the scenario has any."""
+    t = Table(title="Lambda", title_justify="left")
+    t.add_column("function")
+    for k in ("invocations", "cold starts", "throttles", "errors", "peak concurrency", "spillover"):
+        t.add_column(k, justify="right")
+    for name, f in d["lambda"].items():
+        t.add_row(
+            name, f"{f['invocations']:,}", f"{f['cold_starts']:,}", f"{f['throttles']:,}", f"{f['errors']:,}",
+            f"{f['peak_concurrency']:,}",
+            f"{f['provisioned_spillover']:,}" if f["provisioned_concurrency"] else "-",
+        )
+    console.print(t)
+    if "authorizers" not in d:
+        return
+    t = Table(title="Authorizers", title_justify="left")
+    t.add_column("authorizer")
+    for k in ("checked", "invocations", "cache hits", "401", "403", "500"):
+        t.add_column(k, justify="right")
+    for name, a in d["authorizers"].items():
+        t.add_row(name, *(f"{a[k]:,}" for k in ("checked", "invocations", "cache_hits", "unauthorized",
+                                               "access_denied", "authorizer_errors")))
+    console.print(t)
+
+
+def _ms(value: float | None, count: int) -> str:
+    """A latency for a table: ``n/a`` when nothing was measured (the summary holds None then)."""
+    return f"{value:,.1f}" if count and value is not None else "n/a"
 
 
 def _ms(value: float | None, count: int) -> str:

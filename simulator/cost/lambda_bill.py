@@ -58,6 +58,12 @@ class LambdaUsage:
     environments, *provisioned_billed_ms* that of invocations served by provisioned
     environments. *provisioned_seconds* is how long *provisioned_concurrency* environments
     were configured, before the five-minute rounding.
+
+    Provisioned concurrency that changed over time is given instead as
+    *provisioned_periods*, ``(count, seconds)`` at each level
+    (:func:`~simulator.cost.metering.provisioned_periods`), each rounded up to five minutes
+    on its own, the whole repeated *provisioned_repeat* times (a month of a typical day);
+    *provisioned_concurrency* is then the highest count (it decides the free tier).
     """
 
     requests: float
@@ -69,6 +75,8 @@ class LambdaUsage:
     provisioned_billed_ms: float = 0.0
     ephemeral_storage_mb: int = EPHEMERAL_STORAGE_INCLUDED_MB
     function: str | None = None
+    provisioned_periods: tuple[tuple[int, float], ...] = ()
+    provisioned_repeat: float = 1.0
 
     def __post_init__(self) -> None:
         _non_negative("requests", self.requests)
@@ -90,6 +98,10 @@ class LambdaUsage:
                 f"provisioned_concurrency is 0, got {self.provisioned_billed_ms!r} and "
                 f"{self.provisioned_seconds!r}"
             )
+        for i, (count, seconds) in enumerate(self.provisioned_periods):
+            _integer(f"provisioned_periods[{i}] count", count, 1, self.provisioned_concurrency)
+            _non_negative(f"provisioned_periods[{i}] seconds", seconds)
+        _non_negative("provisioned_repeat", self.provisioned_repeat)
         if self.function is not None and not isinstance(self.function, str):
             raise ValueError(f"function must be a string or None, got {self.function!r}")
 
@@ -100,6 +112,14 @@ class LambdaUsage:
     @property
     def on_demand_gb_seconds(self) -> float:
         return gb_seconds(self.billed_ms, self.memory_mb)
+
+    @property
+    def provisioned_unit_seconds(self) -> float:
+        """Billed seconds of provisioned concurrency, summed over its units (before memory)."""
+        if self.provisioned_periods:
+            return self.provisioned_repeat * math.fsum(
+                n * provisioned_billed_seconds(seconds) for n, seconds in self.provisioned_periods)
+        return provisioned_billed_seconds(self.provisioned_seconds) * self.provisioned_concurrency
 
 
 def _share(total: float, part: float, whole: float) -> float:
@@ -220,7 +240,7 @@ def _function_lines(
     add("Duration (free tier)", free_gbs, "GB-second", 0.0, "free_tier.lambda.duration")
     if u.provisioned_concurrency > 0:
         pc_item = table[f"lambda.provisioned_concurrency.{arch}"]
-        configured = provisioned_billed_seconds(u.provisioned_seconds) * u.provisioned_concurrency * u.memory_gb
+        configured = u.provisioned_unit_seconds * u.memory_gb
         add(f"Provisioned concurrency ({arch})", configured, "GB-second", pc_item.cost(configured), pc_item.key)
         pd_item = table[f"lambda.provisioned_duration.{arch}"]
         served = gb_seconds(u.provisioned_billed_ms, u.memory_mb)

@@ -39,6 +39,7 @@ __all__ = [
     "http_metered_requests",
     "lambda_billed_ms",
     "provisioned_billed_seconds",
+    "provisioned_periods",
     "websocket_metered_messages",
 ]
 
@@ -195,3 +196,27 @@ def provisioned_billed_seconds(configured_seconds: float) -> float:
     # Same grid rounding as durations, so 600.0000000001 s is not billed as 900 s.
     blocks = math.ceil(round(seconds, _MS_GRID_DECIMALS) / PROVISIONED_ROUNDING_SECONDS)
     return float(blocks * PROVISIONED_ROUNDING_SECONDS)
+
+
+def provisioned_periods(steps: Sequence[tuple[float, int]], end_s: float) -> tuple[tuple[int, float], ...]:
+    """The periods of a provisioned-concurrency timeline up to *end_s*: ``(count, seconds)``
+    for each stretch at one level above 0, in order.
+
+    *steps* are ``(time_s, count)`` changes, the first at 0 s; each count holds until the
+    next change. AWS bills provisioned concurrency "from the time you enable it on your
+    function until it is disabled, rounded up to the nearest 5 minutes"
+    (https://aws.amazon.com/lambda/pricing/); it does not say how a change of the amount
+    is rounded, so each period at one level is billed as its own period (rounded up on its
+    own, :func:`provisioned_billed_seconds`): at most five minutes times the level more
+    per change than rounding each unit of concurrency separately.
+
+    >>> provisioned_periods([(0.0, 0), (7 * 3600.0, 100), (9 * 3600.0 + 180, 0)], 86400.0)
+    ((100, 7380.0),)
+    """
+    levels: list[tuple[float, int]] = []
+    for t, n in steps:
+        if t < end_s and (not levels or levels[-1][1] != n):
+            levels.append((float(t), int(n)))
+    ends = [t for t, _ in levels[1:]] + [float(end_s)]
+    return tuple((n, end - t) for (t, n), end in zip(levels, ends) if n > 0 and end > t)
+

@@ -29,7 +29,9 @@ Billing rules applied to the attempts, with their sources:
   function's timeout) plus, for a cold start on an on-demand environment, the init duration:
   since 1 August 2025 the INIT phase is billed for every function configuration
   (https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/);
-  ``bill_init=False`` gives the earlier rule for ZIP functions on managed runtimes. The
+  ``bill_init=False`` gives the earlier rule for ZIP functions on managed runtimes. A
+  Lambda authorizer's invocation (the ``authorizer_*`` columns) is a second invocation of
+  its own function, billed the same way, under the attempt's client and gateway cause. The
   duration is rounded up to 1 ms per invocation and billed in GB-seconds at the function's
   memory, at its architecture's rates (https://aws.amazon.com/lambda/pricing/).
   Invocations served by a provisioned environment are billed at the provisioned duration
@@ -38,6 +40,11 @@ Billing rules applied to the attempts, with their sources:
   up to five minutes: for the run, the scenario's duration; for the month, the whole month.
   The init of a provisioned environment happens ahead of traffic and is covered by that
   charge. Ephemeral storage above the included 512 MB is billed per GB-second of duration.
+* **The REST cache** (``[stage.cache]``) is billed by the hour at its size's price for as long
+  as it exists: the run's duration for the run, the whole month for the month (like
+  provisioned concurrency); its line is shared among clients like the API calls. A request
+  the cache answers is an API call (billed) but no Lambda invocation (its ``function`` is
+  unset), and its response is data transfer out.
 * **CloudWatch Logs** ingestion of API Gateway access logs: ``api.access_log_bytes`` per
   request the stage received (every attempt, throttled ones included), at the ingestion
   price per GB (unconfirmed from AWS; see ``throttlesim cost --explain``).
@@ -87,12 +94,14 @@ from simulator.cost.bill import (
     api_gateway_cost,
     data_transfer_cost,
     http_metered_requests,
-    lambda_billed_ms,
     lambda_cost,
     logs_cost,
 )
+from simulator.cost.invocations import authorizer_cubes, invocation_weights
+from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
-from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS, PROVISIONED
+from simulator.outcomes import CAUSES, GATEWAY_REJECTIONS
+from simulator.scenario.cache import cache_size_gb
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -256,7 +265,9 @@ def price_usage(
         opening +
         f"every billed quantity is multiplied by {scale:.6g} ({month_hours:g} h x 3600 s / "
         f"{scenario.duration:g} s) to a {month_hours:g}-hour month and priced with the monthly "
-        f"volume tiers{allowances}; provisioned concurrency is billed for the whole month."
+        f"volume tiers{allowances}; provisioned concurrency is billed for the whole month "
+        f"(when it changes during the run, its periods in the run, each rounded up to 5 minutes, "
+        f"times {scale:.6g})."
     )
     return RunCost(
         run=run,
@@ -295,20 +306,10 @@ class Usage:
         route = np.asarray(a["route"], dtype=np.int64)
         client = np.asarray(a["client"], dtype=np.int64)
         cause = np.asarray(a["gateway_cause"], dtype=np.int64)
-        function = np.asarray(a["function"], dtype=np.int64)
-        flags = np.asarray(a["flags"], dtype=np.int64)
-        init_s = np.asarray(a["init_s"], dtype=np.float64)
-        run_s = np.asarray(a["run_s"], dtype=np.float64)
         # The function behind the attempt's route (the one it invoked, when it did).
         fidx = route_fn[route]
 
         billed_at_gateway = ~np.isin(cause, np.array(sorted(GATEWAY_REJECTIONS), dtype=np.int64))
-        # Web functions' invocations are not priced here (their rates are not in the tables).
-        web = np.array([f.web is not None for f in functions] + [False], dtype=bool)
-        ran = ((function >= 0) & ~np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
-               & ~web[function])
-        provisioned = ran & ((flags & PROVISIONED) != 0)
-        on_demand = ran & ~provisioned
 
         if self.api_type == "REST":
             per_route = np.ones(len(scenario.routes))
@@ -318,17 +319,14 @@ class Usage:
             )
         gateway_units = np.where(billed_at_gateway, per_route[route], 0.0)
 
-        seconds = run_s + (init_s if bill_init else 0.0) * on_demand
-        billed_ms = np.where(ran, lambda_billed_ms(np.where(ran, seconds, 0.0) * 1000.0), 0).astype(np.float64)
         response = np.array([float(x.response_bytes) for x in (*functions, *scenario.backends)])
         transfer = np.where(cause == oc.OK, response[fidx], 0.0)
 
         weights = {
             "gateway": gateway_units,
-            "requests": ran.astype(np.float64),
-            "on_demand_ms": np.where(on_demand, billed_ms, 0.0),
-            "provisioned_ms": np.where(provisioned, billed_ms, 0.0),
-            "billed_ms": billed_ms,
+            **invocation_weights(np.asarray(a["function"], dtype=np.int64), cause,
+                                 np.asarray(a["flags"], dtype=np.int64), np.asarray(a["init_s"], dtype=np.float64),
+                                 np.asarray(a["run_s"], dtype=np.float64), bill_init, self.priced),
             "transfer": transfer,
             # Access logging writes one log event per request the stage received, 429s included.
             "logs": np.full(len(cause), float(scenario.api.access_log_bytes)),
@@ -339,14 +337,26 @@ class Usage:
         self.cube: dict[str, npt.NDArray[np.float64]] = {
             kind: np.bincount(cell, weights=w, minlength=size).reshape(self.shape) for kind, w in weights.items()
         }
+        for kind, cube in authorizer_cubes(a, client, cause, bill_init, self.shape, self.priced).items():
+            self.cube[kind] += cube
         self.cause_counts = np.bincount(cause, minlength=n_k)
+        for i, f in enumerate(functions):
+            if f.changes_concurrency:
+                changes = [(float(t), int(n)) for t, k, n in result.provisioned_changes if k == i]
+                self.provisioned_steps[i] = [(0.0, f.provisioned_schedule[0][1]), *changes]
 
     def _describe(self, scenario: Scenario) -> None:
         self.functions = scenario.functions
+        # Web functions' invocations are not priced here (their rates are not in the tables).
+        self.priced = np.array([f.web is None for f in scenario.functions], dtype=bool)
+        self.duration_s = float(scenario.duration)
+        #: Per function whose provisioned concurrency changed during the run, its (time, count) steps.
+        self.provisioned_steps: dict[int, list[tuple[float, int]]] = {}
         self.client_names = tuple(c.name for c in scenario.clients)
         self.function_names = tuple(f.name for f in scenario.functions)
         self.function_names += tuple(f"backend:{b.name}" for b in scenario.backends)
         self.api_type = scenario.api.type
+        self.cache_size_gb = cache_size_gb(scenario)
         self.shape = (len(self.function_names), len(self.client_names), len(CAUSES))
 
     @classmethod
@@ -367,23 +377,31 @@ class Usage:
         for *provisioned_seconds*; API Gateway and data transfer lines split by client and
         function."""
         per_function = {kind: cube.sum(axis=(1, 2)) for kind, cube in self.cube.items()}
-        usages = [
-            LambdaUsage(
+        usages = []
+        for i, f in enumerate(self.functions):
+            steps = self.provisioned_steps.get(i)
+            periods = provisioned_periods(steps, self.duration_s) if steps is not None else ()
+            pc = max((n for n, _ in periods), default=0) if steps is not None else f.provisioned_peak
+            usages.append(LambdaUsage(
                 requests=float(per_function["requests"][i]) * scale,
                 billed_ms=float(per_function["on_demand_ms"][i]) * scale,
                 memory_mb=f.memory_mb,
                 architecture=f.architecture,
-                provisioned_concurrency=f.provisioned_concurrency,
-                provisioned_seconds=provisioned_seconds if f.provisioned_concurrency > 0 else 0.0,
+                provisioned_concurrency=pc,
+                provisioned_seconds=provisioned_seconds if pc > 0 and not periods else 0.0,
                 provisioned_billed_ms=float(per_function["provisioned_ms"][i]) * scale,
                 ephemeral_storage_mb=f.ephemeral_storage_mb,
                 function=f.name,
-            )
-            for i, f in enumerate(self.functions)
-        ]
+                provisioned_periods=periods,
+                provisioned_repeat=scale,
+            ))
         units = float(self.cube["gateway"].sum()) * scale
         if self.api_type == "REST":
-            gateway = api_gateway_cost(rest_requests=units, free_tier=free_tier, prices=table)
+            # The stage's cache cluster is billed for every hour it exists: the run's
+            # seconds, or the month's (the same span as provisioned concurrency).
+            hours = provisioned_seconds / 3600.0 if self.cache_size_gb is not None else 0.0
+            gateway = api_gateway_cost(rest_requests=units, cache_size_gb=self.cache_size_gb, cache_hours=hours,
+                                       free_tier=free_tier, prices=table)
         else:
             gateway = api_gateway_cost(http_requests=units, free_tier=free_tier, prices=table)
         transfer = data_transfer_cost(float(self.cube["transfer"].sum()) * scale, free_tier=free_tier, prices=table)

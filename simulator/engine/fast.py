@@ -91,6 +91,7 @@ from simulator.engine.fast_inputs import flatten, quota_windows
 from simulator.engine.fast_streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
@@ -130,6 +131,16 @@ def unsupported(scenario: Scenario) -> str | None:
     web = [f.name for f in scenario.functions if f.web is not None]
     if web:
         return f"the fast engine has no Lambda Web Functions (functions.{web[0]}.web)"
+    changing = [f.name for f in scenario.functions if f.changes_concurrency]
+    if changing:
+        return (f"the fast engine has no concurrency that changes during a run (schedules or "
+                f"provisioned_autoscaling of function {changing[0]!r})")
+    if b.provisioned_recycle_interval is not None and any(f.provisioned_peak for f in scenario.functions):
+        return "the fast engine has no behaviour.provisioned_recycle_interval (provisioned environments re-initialised)"
+    if getattr(scenario, "authorizers", None) and any(scenario.route_authorizer(r) for r in scenario.routes):
+        return "the fast engine has no authorizers ([[authorizers]] in front of a route)"
+    if any(rc is not None for rc in route_caches(scenario)):
+        return "the fast engine has no REST API cache (stage.cache)"
     return None
 
 

@@ -147,12 +147,18 @@ def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, r
         ra_i[7, k] = ti[status + gateway_cause]
         ra_i[8, k] = gateway_cause
         ra_i[9, k] = flags
+        ra_i[10, k] = -1  # no authorizer (scenarios with one run on SimPy)
+        ra_i[11, k] = -1
+        ra_i[12, k] = 0
         ra_f[0, k] = now
         ra_f[1, k] = latency
         ra_f[2, k] = gateway_latency
         ra_f[3, k] = integ
         ra_f[4, k] = init
         ra_f[5, k] = run_s
+        ra_f[6, k] = 0.0
+        ra_f[7, k] = 0.0
+        ra_f[8, k] = 0.0
     else:
         tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
               integ, init, run_s)

@@ -121,8 +121,9 @@ E_START, N_EVF = range(2)
 
 # record columns (same order as simulator.results)
 RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause", "gateway_status",
-          "gateway_cause", "flags")
-RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
+          "gateway_cause", "flags", "authorizer_function", "authorizer_cause", "authorizer_flags")
+RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
+            "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
 RR_INT = ("client", "route", "attempts", "status", "cause")
 RR_FLOAT = ("time_s", "end_s")
 COLD = oc.COLD

@@ -20,9 +20,14 @@ Tie-breaking at the same simulated instant is part of the model, and written dow
 3. a burst of requests at one instant is sent in order, one at a time.
 
 Random numbers come from named streams (:mod:`simulator.rng`): a client's arrivals,
-route choices, waits and retry jitter; a function's durations, init times, error coin
-flips and idle timeouts; the gateway's overhead. Each stream is consumed in the order
+route choices, waits, retry jitter and the identity it presents to an authorizer; a
+function's durations, init times, error coin flips and idle timeouts; the gateway's
+overhead; a client's cache keys on each cached route. Each stream is consumed in the order
 of the events that use it.
+
+A logical request on a cached route (the REST cache) draws its cache key when it starts
+(:mod:`simulator.traffic.cache_keys`), and its retries ask for the same key; the engine
+hands the key to the route's integration as :attr:`ReferenceEngine.cache_key`.
 """
 
 from __future__ import annotations
@@ -40,21 +45,30 @@ from simulator import rules
 from simulator.dists import Draws, Uniforms
 from simulator.gateway.path import Chain, Gateway
 from simulator.integrations import build_integrations
-from simulator.integrations.base import NO_CALL
+from simulator.integrations.authorizer import IdentityPicker
+from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
 from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
+from simulator.scenario.cache import route_caches
 from simulator.traffic.arrivals import open_arrival_times
+from simulator.traffic.cache_keys import KeyDraws, trace_key
 from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
 
 __all__ = ["ReferenceEngine"]
+
+#: What an attempt's answer tells its request: (cause, latency, delay until the client has it).
+Answered = Callable[[int, float, float], None]
+#: The authorizer columns of an attempt that passed no authorizer.
+NO_AUTHORIZER = Call(-1, 0.0)
 
 
 class _Client:
     """One ``[[clients]]`` entry as the engine runs it: its gateway chain and integration
     timeout per route, its route choice, its retry policy and its own timeout."""
 
-    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s")
+    __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s",
+                 "identity", "authorized", "key_draws")
 
     index: int
     spec: Any
@@ -64,6 +78,9 @@ class _Client:
     route_coin: Uniforms
     retry: RetryPolicy
     timeout_s: float
+    identity: Any
+    authorized: list[bool]
+    key_draws: list[KeyDraws | None]
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
@@ -93,6 +110,9 @@ class ReferenceEngine:
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
         self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
+        self.route_caches = route_caches(scenario)
+        #: The cache key of the attempt being forwarded (the integrations' Host).
+        self.cache_key: int | str = 0
         self.integrations, self.functions = build_integrations(scenario, seed, self, self.rec)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
@@ -107,6 +127,13 @@ class ReferenceEngine:
         c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
         c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
         c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
+        c.identity = IdentityPicker.build(spec.identities, self.seed, spec.name)
+        c.authorized = [s.route_authorizer(r) is not None for r in s.routes]
+        c.key_draws = [
+            None if rc is None
+            else KeyDraws(spec.cache_keys or rc.keys, stream(self.seed, "cache_keys", spec.name, r.name))
+            for r, rc in zip(s.routes, self.route_caches, strict=True)
+        ]
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -127,6 +154,10 @@ class ReferenceEngine:
         """Record *function*'s invocations in flight from *now*."""
         self.rec.concurrency(now, function, busy)
 
+    def provisioned(self, now: float, function: int, configured: int) -> None:
+        """Record *function*'s configured provisioned concurrency from *now* (a schedule or target tracking)."""
+        self.rec.provisioned(now, function, configured)
+
     # ------------------------------------------------------------------ one attempt
 
     def _pick_route(self, c: _Client) -> int:
@@ -135,16 +166,44 @@ class ReferenceEngine:
             return routes[0]
         return routes[bisect.bisect_right(cum, c.route_coin.next())]
 
-    def _attempt(self, c: _Client, rid: int, route: int, n: int) -> tuple[int, float]:
-        """Send attempt *n* of request *rid* now; record it; return (cause, latency)."""
+    def _attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str, answered: Answered) -> None:
+        """Send attempt *n* of request *rid* (cache key *key*) now; record it and tell
+        *answered* its ``(cause, latency, delay)``, *delay* being how long from then until the
+        answer reaches the client: at once, or when an authorizer in front has answered."""
         now = self.env.now
+        # The client picks the token it sends on a route with an authorizer (its own stream).
+        identity = c.identity.pick() if c.authorized[route] else 0
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
-        call = NO_CALL
+        call = Call(cause, 0.0)
         if cause == oc.OK:
-            call = self.integrations[route].call(now, c.route_timeout[route])
-            cause = call.cause
-        gateway_latency = call.latency_s + overhead
+            self.cache_key = key
+            call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
+        if call.then is None:
+            latency, cause = self._record(c, rid, route, n, now, overhead, call)
+            answered(cause, latency, latency)
+            return
+        auth = call.authorizer
+        assert auth is not None
+        before_s = auth.latency_s + overhead
+        early = before_s > c.timeout_s  # the client gives up before the integration is called
+        if early:
+            answered(oc.CLIENT_TIMEOUT, c.timeout_s, c.timeout_s)
+
+        def resume(_: Any) -> None:
+            self.cache_key = key  # the integration behind the authorizer (a cache) reads it now
+            latency, cause = self._record(c, rid, route, n, now, overhead, call.then()._replace(authorizer=auth))
+            if not early:
+                answered(cause, latency, max(0.0, latency - auth.latency_s))
+
+        self.at(auth.latency_s, resume)
+
+    def _record(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
+                call: Call) -> tuple[float, int]:
+        """Write the attempt's row; return the client's (latency, cause)."""
+        auth = call.authorizer if call.authorizer is not None else NO_AUTHORIZER
+        cause = call.cause
+        gateway_latency = call.latency_s + auth.latency_s + overhead
         gateway_cause = cause
         latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, cause)
         a_int = self.rec.a_int
@@ -158,6 +217,9 @@ class ReferenceEngine:
         a_int["gateway_status"].append(self.status[gateway_cause])
         a_int["gateway_cause"].append(gateway_cause)
         a_int["flags"].append(call.flags)
+        a_int["authorizer_function"].append(auth.function)
+        a_int["authorizer_cause"].append(auth.cause)
+        a_int["authorizer_flags"].append(auth.flags)
         a_f = self.rec.a_float
         a_f["time_s"].append(now)
         a_f["latency_s"].append(latency)
@@ -165,26 +227,37 @@ class ReferenceEngine:
         a_f["integration_latency_s"].append(call.latency_s)
         a_f["init_s"].append(call.init_s)
         a_f["run_s"].append(call.run_s)
-        return cause, latency
+        a_f["authorizer_latency_s"].append(auth.latency_s)
+        a_f["authorizer_init_s"].append(auth.init_s)
+        a_f["authorizer_run_s"].append(auth.run_s)
+        return latency, cause
 
     # ------------------------------------------------------------------ logical requests
 
-    def _request(self, c: _Client, route: int, done: Event | None = None) -> None:
-        """Start a logical request now; attempts follow the client's retry policy."""
+    def _request(self, c: _Client, route: int, done: Event | None = None, key: str = "") -> None:
+        """Start a logical request now (a trace's cache *key*, or "" to draw one); attempts
+        follow the client's retry policy."""
         rid = self.rec.new_request(c.index, route, self.env.now)
-        self._send(c, rid, route, 1, done)
+        draws = c.key_draws[route]
+        k: int | str = 0 if draws is None else (trace_key(key) if key else draws.next())
+        self._send(c, rid, route, 1, done, k)
 
-    def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None) -> None:
-        cause, latency = self._attempt(c, rid, route, n)
-        if c.retry.enabled:
-            # The retry decision (and the retry quota) happens when the answer arrives.
-            self.at(latency, lambda _: self._after(c, rid, route, n, cause, done))
-            return
-        self.rec.finish_request(rid, self.env.now + latency, n, self.status[cause], cause)
-        if done is not None:
-            self.at(latency, _succeeder(done))
+    def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str) -> None:
+        sent = self.env.now
 
-    def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None) -> None:
+        def answered(cause: int, latency: float, delay: float) -> None:
+            if c.retry.enabled:
+                # The retry decision (and the retry quota) happens when the answer arrives.
+                self.at(delay, lambda _: self._after(c, rid, route, n, cause, done, key))
+                return
+            self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
+            if done is not None:
+                self.at(delay, _succeeder(done))
+
+        self._attempt(c, rid, route, n, key, answered)
+
+    def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None,
+               key: int | str) -> None:
         """The response to attempt *n* reached a client with a retry policy."""
         status = self.status[cause]
         retry = c.retry
@@ -195,17 +268,18 @@ class ReferenceEngine:
             if done is not None:
                 done.succeed()
             return
-        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done))
+        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done, key))
 
     # ------------------------------------------------------------------ clients
 
-    def _open_client(self, c: _Client, times: Any, routes: Any | None) -> Generator[Event, Any, None]:
+    def _open_client(self, c: _Client, times: Any, routes: Any | None,
+                     keys: Any = ()) -> Generator[Event, Any, None]:
         env = self.env
         for k, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
             route = routes[k] if routes is not None and routes[k] >= 0 else self._pick_route(c)
-            self._request(c, route)
+            self._request(c, route, None, keys[k] if keys else "")
 
     def _user(self, c: _Client, spawn_at: float, waiter: Waiter) -> Generator[Event, Any, None]:
         env = self.env
@@ -230,7 +304,7 @@ class ReferenceEngine:
                 self.env.process(self._open_client(c, times, None))
             elif isinstance(arr, ReplayArrivals):
                 routes = [self.route_index[r] if r else -1 for r in arr.routes]
-                self.env.process(self._open_client(c, list(arr.times), routes))
+                self.env.process(self._open_client(c, list(arr.times), routes, arr.keys))
             elif isinstance(arr, ClosedArrivals):
                 coin = Uniforms(stream(self.seed, "wait", c.spec.name))
                 for j in range(arr.users):

@@ -23,11 +23,17 @@ time *t* is placed like this:
 An environment that finishes goes idle until its idle timeout (drawn per idle period)
 or until it has lived ``behaviour.max_environment_lifetime``; expired environments
 are dropped lazily, when an invocation looks for one.
+
+Provisioned concurrency that changes during a run (schedules, target tracking, periodic
+re-initialisation) is applied by :mod:`simulator.functions.capacity`; the pool only keeps
+the counts that module changes and, when a provisioned environment comes back, keeps it,
+retires it (a decrease was waiting for it) or hands it to be re-initialised.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulator.dists import Draws, Uniforms
@@ -44,12 +50,14 @@ __all__ = ["ExecutionEnvironment", "FunctionPool", "FunctionState", "UnreservedP
 class ExecutionEnvironment:
     """One Lambda execution environment."""
 
-    __slots__ = ("created", "expires", "provisioned")
+    __slots__ = ("created", "expires", "provisioned", "recycle_due")
 
     def __init__(self, created: float, provisioned: bool) -> None:
         self.created = created
         self.expires = float("inf")
         self.provisioned = provisioned
+        #: A provisioned environment whose periodic re-initialisation came while it was busy.
+        self.recycle_due = False
 
 
 class UnreservedPool:
@@ -92,6 +100,16 @@ class FunctionPool:
         self.idle: deque[ExecutionEnvironment] = deque()
         self.busy_on_demand = 0
         self.busy_provisioned = 0
+        # Concurrency over time (simulator.functions.capacity): the configured provisioned
+        # concurrency, environments on their way (allocating, re-initialising), the account's
+        # pool (a reserved function's changes move its capacity), and who is told when a
+        # provisioned environment's busy count changes or it comes back due for recycling.
+        self.provisioned_target = provisioned
+        self.allocating = 0
+        self.reinitializing = 0
+        self.account_pool = unreserved
+        self.meter: Callable[[float], None] | None = None
+        self.recycler: Callable[[ExecutionEnvironment, float], None] | None = None
 
     @property
     def busy(self) -> int:
@@ -103,7 +121,10 @@ class FunctionPool:
         ``(None, False)`` when Lambda throttles."""
         if self.idle_provisioned:
             self.busy_provisioned += 1
-            return self.idle_provisioned.pop(), False
+            env = self.idle_provisioned.pop()
+            if self.meter is not None:
+                self.meter(now)
+            return env, False
         if self.on_demand_cap is not None:
             if self.busy_on_demand >= self.on_demand_cap:
                 return None, False
@@ -132,7 +153,9 @@ class FunctionPool:
         """The invocation on *env* finished at *now*."""
         if env.provisioned:
             self.busy_provisioned -= 1
-            self.idle_provisioned.append(env)
+            self.provisioned_back(env, now)
+            if self.meter is not None:
+                self.meter(now)
             return
         self.busy_on_demand -= 1
         if self.unreserved is not None:
@@ -145,6 +168,31 @@ class FunctionPool:
         # Drop environments that expired at the old end, so memory stays bounded.
         while idle and idle[0].expires <= now:
             idle.popleft()
+
+    # ------------------------------------------------------------------ provisioned concurrency over time
+
+    def provisioned_count(self) -> int:
+        """Provisioned environments that exist: idle, busy, allocating or re-initialising."""
+        return len(self.idle_provisioned) + self.busy_provisioned + self.allocating + self.reinitializing
+
+    def hold(self, delta: int) -> None:
+        """*delta* more provisioned environments count against the function's concurrency."""
+        self.provisioned += delta
+        if self.reserved is not None:
+            self.on_demand_cap = self.reserved - self.provisioned
+        else:
+            self.unreserved.in_use += delta  # type: ignore[union-attr]
+
+    def provisioned_back(self, env: ExecutionEnvironment, now: float) -> None:
+        """Provisioned *env* is free again: retired if there are more than configured (a
+        decrease waited for it), re-initialised if due, else idle."""
+        if self.provisioned_count() >= self.provisioned_target:
+            env.expires = now  # retired: a pending re-initialisation of it is void
+            self.hold(-1)
+        elif env.recycle_due and self.recycler is not None:
+            self.recycler(env, now)
+        else:
+            self.idle_provisioned.append(env)
 
 
 class FunctionState:
@@ -177,9 +225,10 @@ def build_functions(scenario: Scenario, seed: int) -> list[FunctionState]:
             else account_scaling
         )
         idle_spec = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
+        reserved = f.reserved_schedule
         pool = FunctionPool(
-            reserved=f.reserved_concurrency,
-            provisioned=f.provisioned_concurrency,
+            reserved=None if reserved is None else reserved[0][1],
+            provisioned=f.provisioned_schedule[0][1],
             unreserved=unreserved,
             scaling=scaling,
             idle_timeout=Draws(idle_spec.build(), stream(seed, "idle", f.name)),

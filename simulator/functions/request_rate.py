@@ -97,9 +97,13 @@ def request_rates(scenario: Scenario) -> list[RequestRate]:
     out = []
     for f in scenario.functions:
         own: list[TokenBucket] = []
-        if f.reserved_concurrency:  # R = 0 refuses every invocation by concurrency already
-            own.append(_bucket(f.reserved_concurrency, b.lambda_request_rate_burst_s))
-        if b.provisioned_request_rate_limit and f.provisioned_concurrency:
-            own.append(_bucket(f.provisioned_concurrency, b.lambda_request_rate_burst_s))
+        # A schedule's value at the start sizes the bucket: a rate that follows a schedule
+        # during the run is not modelled (stated in the README).
+        reserved = f.reserved_schedule[0][1] if f.reserved_schedule is not None else 0
+        if reserved:  # R = 0 refuses every invocation by concurrency already
+            own.append(_bucket(reserved, b.lambda_request_rate_burst_s))
+        provisioned = f.provisioned_schedule[0][1]
+        if b.provisioned_request_rate_limit and provisioned:
+            own.append(_bucket(provisioned, b.lambda_request_rate_burst_s))
         out.append(RequestRate((*own, account)))
     return out

@@ -18,6 +18,12 @@ class Call(NamedTuple):
     (for an HTTP backend: no init, and its service time, waits left out); ``flags`` holds
     :data:`~simulator.outcomes.COLD` / :data:`~simulator.outcomes.PROVISIONED`;
     ``function`` is the index of the function invoked, or -1.
+
+    A step in front of the integration that takes time (an authorizer) returns its own
+    part as ``authorizer`` (a :class:`Call` of its own: its invocation, or the latency of
+    a check without one) and, when the request goes on, ``then``: the integration call
+    still to make, which the engine runs ``authorizer.latency_s`` later and whose cause,
+    latency and invocation become the attempt's.
     """
 
     cause: int
@@ -26,6 +32,8 @@ class Call(NamedTuple):
     run_s: float = 0.0
     flags: int = 0
     function: int = -1
+    authorizer: Call | None = None
+    then: Callable[[], Call] | None = None
 
 
 #: An attempt that never reached an integration.
@@ -39,15 +47,25 @@ class Host(Protocol):
     def now(self) -> float:
         """The simulated time."""
 
+    @property
+    def cache_key(self) -> int | str:
+        """The cache key of the attempt being forwarded (used by
+        :class:`~simulator.integrations.cache.CacheIntegration`)."""
+
     def at(self, delay_s: float, fn: Callable[[Any], None], priority: EventPriority = ...) -> None:
         """Call *fn* *delay_s* seconds from now (SimPy priority *priority*)."""
 
     def concurrency(self, now: float, function: int, busy: int) -> None:
         """Record that *function* has *busy* invocations in flight from *now*."""
 
+    def provisioned(self, now: float, function: int, configured: int) -> None:
+        """Record that *function* has *configured* provisioned concurrency from *now*."""
+
 
 class Integration(Protocol):
     """A route's backend."""
 
-    def call(self, now: float, limit_s: float) -> Call:
-        """Forward an admitted attempt at *now*; the gateway waits at most *limit_s*."""
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
+        """Forward an admitted attempt of *client* (its index) at *now*; the gateway waits
+        at most *limit_s*. *identity* is the client's identity the attempt presents (-1:
+        none), for an authorizer in front."""

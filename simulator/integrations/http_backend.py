@@ -87,7 +87,7 @@ class HttpBackendIntegration:
         queue_limit = self.spec.queue_limit
         return start > now and queue_limit is not None and len(self.waiting) >= queue_limit
 
-    def call(self, now: float, limit_s: float) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         self._expire(now)
         start = max(now, self.free_at[0])
         if self._refuses(now, start):

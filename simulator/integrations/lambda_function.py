@@ -36,7 +36,7 @@ class LambdaIntegration:
         self.host = host
         self.rate = rate if rate is not None else RequestRate(())
 
-    def call(self, now: float, limit_s: float) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         f = self.function
         if not self.rate.ready(now):
             return Call(oc.LAMBDA_RATE_THROTTLED, 0.0, function=f.index)

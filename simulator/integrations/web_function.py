@@ -53,7 +53,7 @@ from simulator import outcomes as oc
 from simulator import rules
 from simulator.functions.pool import FunctionState
 from simulator.integrations.base import Call, Host
-from simulator.scenario.schema import WebFunction
+from simulator.scenario.web_function import WebFunction
 
 __all__ = ["WebEndpoint"]
 
@@ -92,7 +92,7 @@ class WebEndpoint:
         self.fresh_total = 0
         self.busy = 0
 
-    def call(self, now: float, limit_s: float) -> Call:
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         f = self.function
         if self.rate is not None and not self._take_token(now):
             return Call(oc.WEB_RATE_LIMITED, 0.0)

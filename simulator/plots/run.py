@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -149,6 +149,16 @@ def outcomes_over_time(result: Result, interval_s: float = 1.0) -> Figure:
 # --------------------------------------------------------------------------- Lambda
 
 
+def _limit_line(ax: Any, steps: list[tuple[float, int]], end_s: float, style: dict[str, Any]) -> None:
+    """A limit across a panel: a horizontal line, or steps where it changes during the run."""
+    if len(steps) == 1:
+        ax.axhline(steps[0][1], **style)
+        return
+    times = [t for t, _ in steps] + [max(end_s, steps[-1][0])]
+    values = [v for _, v in steps] + [steps[-1][1]]
+    ax.plot(times, values, drawstyle="steps-post", **style)
+
+
 def lambda_concurrency(result: Result, interval_s: float = 1.0) -> Figure:
     """``ConcurrentExecutions`` of each function per interval against its concurrency limits.
 
@@ -182,17 +192,19 @@ def lambda_concurrency(result: Result, interval_s: float = 1.0) -> Figure:
         peak = int(conc.max()) if n else 0
         ax.plot(edges, np.append(conc, conc[-1]), drawstyle="steps-post", color="#1f77b4", linewidth=1.5,
                 label="ConcurrentExecutions (max per interval)")
-        limits: list[tuple[str, int, str, str]] = []
-        if f.reserved_concurrency is not None:
-            limits.append(("reserved concurrency", f.reserved_concurrency, "#d62728", "--"))
+        limits: list[tuple[str, list[tuple[float, int]], str, str]] = []
+        if f.reserved_schedule is not None:
+            limits.append(("reserved concurrency", list(f.reserved_schedule), "#d62728", "--"))
         else:
-            limits.append(("unreserved pool (shared)", pool, "#555555", "-."))
-        if f.provisioned_concurrency:
-            limits.append(("provisioned concurrency", f.provisioned_concurrency, "#2ca02c", ":"))
+            limits.append(("unreserved pool (shared)", [(0.0, pool)], "#555555", "-."))
+        if f.provisioned_peak:
+            changes = [(t, n) for t, k, n in getattr(result, "provisioned_changes", ()) if k == i]
+            limits.append(("provisioned concurrency", [(0.0, f.provisioned_schedule[0][1]), *changes], "#2ca02c", ":"))
         top = max(peak, 1)
         notes = []
-        for name, value, colour, style in limits:
-            ax.axhline(value, color=colour, linestyle=style, linewidth=1.5, label=name)
+        for name, steps, colour, style in limits:
+            value = max(v for _, v in steps)
+            _limit_line(ax, steps, edges[-1], dict(color=colour, linestyle=style, linewidth=1.5, label=name))
             if value <= _OFF_SCALE * max(peak, 1):
                 top = max(top, value)
                 notes.append(f"{name.split(' (')[0]} {value:,}")

@@ -39,6 +39,9 @@ CAUSE_COLOURS: Mapping[str, str] = MappingProxyType(
     {
         "ok": "#2ca02c",
         "forbidden": "#8c8c8c",
+        "unauthorized": "#bdbdbd",
+        "access_denied": "#636363",
+        "authorizer_error": "#e377c2",
         "throttled_usage_plan": "#fdae6b",
         "quota_exceeded": "#8c510a",
         "throttled_method": "#fd8d3c",

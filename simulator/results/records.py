@@ -23,9 +23,10 @@ import numpy as np
 
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
-from simulator.outcomes import CAUSES, COLD, PROVISIONED
+from simulator.outcomes import CACHE_HIT, CACHE_MISS, CAUSES, COLD, PROVISIONED
 from simulator.results.backends import backend_summary
 from simulator.results.timeseries import build_timeseries
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +58,16 @@ class AttemptRecord(NamedTuple):
     provisioned: bool
     init_s: float
     run_s: float
+    #: The REST cache answered it (no integration call).
+    cache_hit: bool = False
+    #: The authorizer's invocation ("" when none was invoked: no authorizer, a cache hit,
+    #: a request without a token, or an authorizer without a function).
+    authorizer_function: str = ""
+    authorizer_cause: str = ""
+    authorizer_cold_start: bool = False
+    authorizer_latency_s: float = 0.0
+    authorizer_init_s: float = 0.0
+    authorizer_run_s: float = 0.0
 
 
 class RequestRecord(NamedTuple):
@@ -73,9 +84,11 @@ class RequestRecord(NamedTuple):
 
 
 _ATTEMPT_INT = (
-    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags"
+    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags",
+    "authorizer_function", "authorizer_cause", "authorizer_flags",
 )
-_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
+_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
+                  "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
 _REQUEST_INT = ("client", "route", "attempts", "status", "cause")
 _REQUEST_FLOAT = ("time_s", "end_s")
 
@@ -93,6 +106,10 @@ class Recorder:
         self.conc_t = array("d")
         self.conc_f = array("q")
         self.conc_n = array("q")
+        #: (time, function, configured provisioned concurrency) at every change during the run.
+        self.prov_t = array("d")
+        self.prov_f = array("q")
+        self.prov_n = array("q")
         #: Every request an HTTP backend accepted: arrival, backend, start and end of its
         #: service, and its state (answered, served after the gateway gave up, or skipped;
         #: :mod:`simulator.integrations.http_backend`).
@@ -124,6 +141,11 @@ class Recorder:
         self.conc_t.append(t)
         self.conc_f.append(function)
         self.conc_n.append(busy)
+
+    def provisioned(self, t: float, function: int, configured: int) -> None:
+        self.prov_t.append(t)
+        self.prov_f.append(function)
+        self.prov_n.append(configured)
 
     def backend_request(self, t: float, backend: int, start: float, end: float, state: int) -> None:
         self.back_t.append(t)
@@ -181,6 +203,9 @@ class Result:
             np.frombuffer(recorder.conc_f, dtype=np.int64),
             np.frombuffer(recorder.conc_n, dtype=np.int64),
         )
+        #: (time_s, function, configured) at every change of provisioned concurrency.
+        self.provisioned_changes = tuple(zip(getattr(recorder, "prov_t", ()), getattr(recorder, "prov_f", ()),
+                                             getattr(recorder, "prov_n", ())))
         #: The HTTP backends' requests (:meth:`Recorder.backend_request`); the fast engine,
         #: which runs no scenario with backends, writes none.
         self.backend_requests = {
@@ -274,32 +299,76 @@ class Result:
             "attempt_no_response_fraction": frac(int(np.sum(a_status == 0)), n_att),
         }
 
-    def lambda_summary(self) -> dict[str, dict[str, int]]:
+    def cache_summary(self) -> dict[str, dict[str, float]]:
+        """The REST cache's hits, misses and hit ratio (hits / (hits + misses)) by cached
+        route, as CloudWatch's ``CacheHitCount`` and ``CacheMissCount`` count them: attempts
+        the gateway let through to a cached route. Empty without a cache."""
         a = self.attempts
-        fn = a["function"]
-        flags = a["flags"]
-        cause = a["gateway_cause"]
-        gcause = cause
-        refused = np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
-        invoked = (fn >= 0) & ~refused
+        out: dict[str, dict[str, float]] = {}
+        for i, rc in enumerate(route_caches(self.scenario)):
+            if rc is None:
+                continue
+            flags = a["flags"][a["route"] == i]
+            hits = int(np.sum((flags & CACHE_HIT) != 0))
+            misses = int(np.sum((flags & CACHE_MISS) != 0))
+            ratio = _r(hits / (hits + misses), 6) if hits + misses else 0.0
+            out[self.scenario.routes[i].name] = {"hits": hits, "misses": misses, "hit_ratio": ratio}
+        return out
+
+    def lambda_summary(self) -> dict[str, dict[str, int]]:
+        """Per function: its invocations by routes and by authorizers together."""
+        a = self.attempts
+        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
         t_c, f_c, n_c = self._conc
         out: dict[str, dict[str, int]] = {}
+        parts = [(a["function"], a["flags"], a["gateway_cause"])]
+        if np.any(a["authorizer_function"] >= 0):
+            parts.append((a["authorizer_function"], a["authorizer_flags"], a["authorizer_cause"]))
         for i, f in enumerate(self.scenario.functions):
-            mine = fn == i
-            ran = mine & invoked
             peak = int(n_c[f_c == i].max()) if np.any(f_c == i) else 0
+            row = dict.fromkeys(("invocations", "cold_starts", "throttles", "errors", "function_timeouts"), 0)
+            prov = spill = 0
+            for fn, flags, cause in parts:
+                mine = fn == i
+                refused = np.isin(cause, refusals)
+                ran = mine & ~refused
+                row["invocations"] += int(np.sum(ran))
+                row["cold_starts"] += int(np.sum(ran & ((flags & COLD) != 0)))
+                row["throttles"] += int(np.sum(mine & refused))
+                row["errors"] += int(np.sum(ran & np.isin(cause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT))))
+                row["function_timeouts"] += int(np.sum(ran & (cause == oc.FUNCTION_TIMEOUT)))
+                prov += int(np.sum(ran & ((flags & PROVISIONED) != 0)))
+                spill += int(np.sum(ran & ((flags & PROVISIONED) == 0)))
             out[f.name] = {
-                "invocations": int(np.sum(ran)),
-                "cold_starts": int(np.sum(ran & ((flags & COLD) != 0))),
-                "throttles": int(np.sum(mine & refused)),
-                "errors": int(np.sum(ran & np.isin(gcause, (oc.FUNCTION_ERROR, oc.FUNCTION_TIMEOUT)))),
-                "function_timeouts": int(np.sum(ran & (gcause == oc.FUNCTION_TIMEOUT))),
+                **row,
                 "peak_concurrency": peak,
                 "provisioned_concurrency": f.provisioned_concurrency,
-                "provisioned_invocations": int(np.sum(ran & ((flags & PROVISIONED) != 0))),
-                "provisioned_spillover": int(np.sum(ran & ((flags & PROVISIONED) == 0)))
-                if f.provisioned_concurrency
-                else 0,
+                "provisioned_invocations": prov,
+                "provisioned_spillover": spill if f.provisioned_peak else 0,
+            }
+        return out
+
+    def authorizer_summary(self) -> dict[str, dict[str, int]]:
+        """Per authorizer: the attempts it checked, its invocations, cache hits and answers."""
+        a = self.attempts
+        s = self.scenario
+        out: dict[str, dict[str, int]] = {}
+        refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
+        gcause = a["gateway_cause"]
+        throttled = np.isin(gcause, np.arange(oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_ACCOUNT + 1))
+        checked_any = ~throttled & (gcause != oc.FORBIDDEN)
+        for spec in s.authorizers:
+            routes = [i for i, r in enumerate(s.routes) if getattr(s.route_authorizer(r), "name", None) == spec.name]
+            checked = np.isin(a["route"], routes) & checked_any
+            invoked = checked & (a["authorizer_function"] >= 0)
+            token = checked & (gcause != oc.UNAUTHORIZED)
+            out[spec.name] = {
+                "checked": int(np.sum(checked)),
+                "invocations": int(np.sum(invoked & ~np.isin(a["authorizer_cause"], refusals))),
+                "cache_hits": int(np.sum(token & ~invoked)) if spec.invokes_lambda else 0,
+                "unauthorized": int(np.sum(checked & (gcause == oc.UNAUTHORIZED))),
+                "access_denied": int(np.sum(checked & (gcause == oc.ACCESS_DENIED))),
+                "authorizer_errors": int(np.sum(checked & (gcause == oc.AUTHORIZER_ERROR))),
             }
         return out
 
@@ -319,6 +388,11 @@ class Result:
         }
         out.update(self._block(None, None))
         out["lambda"] = self.lambda_summary()
+        if s.authorizers:
+            out["authorizers"] = self.authorizer_summary()
+        cache = self.cache_summary()
+        if cache:
+            out["cache"] = cache
         if s.backends:
             out["backends"] = backend_summary(self)
         clients = {}
@@ -347,7 +421,11 @@ class Result:
                 float(a["latency_s"][i]), int(a["gateway_status"][i]), CAUSES[a["gateway_cause"][i]],
                 float(a["gateway_latency_s"][i]),
                 float(a["integration_latency_s"][i]), bool(a["flags"][i] & COLD), bool(a["flags"][i] & PROVISIONED),
-                float(a["init_s"][i]), float(a["run_s"][i]),
+                float(a["init_s"][i]), float(a["run_s"][i]), bool(a["flags"][i] & CACHE_HIT),
+                fnames[a["authorizer_function"][i]],
+                CAUSES[a["authorizer_cause"][i]] if a["authorizer_cause"][i] >= 0 else "",
+                bool(a["authorizer_flags"][i] & COLD), float(a["authorizer_latency_s"][i]),
+                float(a["authorizer_init_s"][i]), float(a["authorizer_run_s"][i]),
             )
             for i in range(self.n_attempts)
         ]
@@ -375,6 +453,24 @@ class Result:
             "provisioned": (a["flags"] & PROVISIONED) != 0,
             "init_s": a["init_s"],
             "run_s": a["run_s"],
+            "cache_hit": (a["flags"] & CACHE_HIT) != 0,
+            **self._authorizer_columns(),
+        }
+
+    def _authorizer_columns(self) -> dict[str, Any]:
+        """The authorizer's columns, present when the scenario has authorizers."""
+        if not self.scenario.authorizers:
+            return {}
+        a = self.attempts
+        fnames = np.array(self.names.functions + ("",), dtype=object)
+        causes = np.array((*CAUSES, ""), dtype=object)
+        return {
+            "authorizer_function": fnames[a["authorizer_function"]],
+            "authorizer_cause": causes[a["authorizer_cause"]],
+            "authorizer_cold_start": (a["authorizer_flags"] & COLD) != 0,
+            "authorizer_latency_s": a["authorizer_latency_s"],
+            "authorizer_init_s": a["authorizer_init_s"],
+            "authorizer_run_s": a["authorizer_run_s"],
         }
 
     def to_dataframe(self) -> pd.DataFrame:

@@ -3,9 +3,11 @@
 Each attempt counts in the interval of its start time (CloudWatch stamps Lambda metrics
 with the invocation's start; API Gateway's with the request's arrival). Gateway
 metrics use the status and latency the gateway produced, not what a client that gave
-up early saw. ``ConcurrentExecutions`` is the maximum number of invocations in flight
-during the interval, including those that started earlier and are still running. A
-scenario with HTTP backends adds their series (:func:`simulator.results.backends.backend_series`).
+up early saw. With a REST cache, ``CacheHitCount`` and ``CacheMissCount`` count the
+attempts the cache answered and those it passed on. ``ConcurrentExecutions`` is the
+maximum number of invocations in flight during the interval, including those that
+started earlier and are still running. A scenario with HTTP backends adds their series
+(:func:`simulator.results.backends.backend_series`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from simulator import outcomes as oc
 from simulator.outcomes import GATEWAY_REJECTIONS, PROVISIONED
 from simulator.results.backends import backend_series
+from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.results.records import Result
@@ -104,6 +107,9 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
         "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, admitted),
     }
+    if any(rc is not None for rc in route_caches(result.scenario)):
+        gateway["CacheHitCount"] = count((a["flags"] & oc.CACHE_HIT) != 0)
+        gateway["CacheMissCount"] = count((a["flags"] & oc.CACHE_MISS) != 0)
     throttled = reached & np.isin(gcause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
     ran = reached & ~throttled
     t_c, f_c, n_c = result._conc
@@ -120,10 +126,15 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     for i, f in enumerate(functions):
         mine = a["function"] == i
         sel = f_c == i
-        spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_concurrency
+        spill = (count(mine & ran & ((a["flags"] & PROVISIONED) == 0)) if f.provisioned_peak
                  else np.zeros(n, np.int64))
-        per_function.append((f.name, count(mine & ran), count(mine & throttled),
-                             _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
+        inv, thr = count(mine & ran), count(mine & throttled)
+        auth = a["authorizer_function"] == i  # an authorizer's invocations (by the attempt's start)
+        if np.any(auth):
+            auth_ran = auth & ~np.isin(a["authorizer_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+            inv = inv + count(auth_ran)
+            thr = thr + count(auth & ~auth_ran)
+        per_function.append((f.name, inv, thr, _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
     table = series_table(np.arange(n) * interval_s, gateway, per_function,
                          _max_level(t_c, account_level, n, interval_s))
     table.update(backend_series(result, n, interval_s))

@@ -93,6 +93,7 @@ def left_over(rate: float, used_rps: float) -> float:
 def unreserved_capacity(scenario: Scenario) -> int:
     """The unreserved pool the scenario's functions share: account concurrency minus every
     reservation, minus what background load holds (never below 0 on its account)."""
-    capacity = scenario.account.lambda_concurrency - sum(f.reserved_concurrency or 0 for f in scenario.functions)
+    reserved = sum(f.reserved_schedule[0][1] for f in scenario.functions if f.reserved_schedule is not None)
+    capacity = scenario.account.lambda_concurrency - reserved
     held = background_concurrency(scenario)
     return max(0, capacity - held) if held else capacity

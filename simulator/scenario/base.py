@@ -17,18 +17,22 @@ A duration is always written with its unit (``"250ms"``, ``"29s"``, ``"10m"``) a
 seconds: annotate a field with :data:`Duration`. A bare number is refused, because whether
 ``30`` means seconds or milliseconds is exactly the mistake a unit prevents.
 
+A timestamp (the scenario's ``start``) is validated by ``_utc``: it needs a time zone and
+is held in UTC.
+
 The errors raised here are :class:`~pydantic_core.PydanticCustomError` with a short type
 (``"duration"``, ``"range"``) and a message the loader prints after the key path.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
-from simulator.limits import echo
+from simulator.limits import DATE_RANGE, echo
 from simulator.units import parse_duration
 
 __all__ = ["Duration"]
@@ -71,3 +75,31 @@ def _fmt(x: float) -> str:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _utc(value: Any) -> Any:
+    """A timestamp with a time zone, as UTC within :data:`~simulator.limits.DATE_RANGE`."""
+    example = "a UTC timestamp such as 2026-03-01T00:00:00Z"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise PydanticCustomError("datetime", "must be {example}, got {got}",
+                                      {"example": example, "got": echo(value)}) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise PydanticCustomError("datetime", "must be {example}, got the date {got} without a time",
+                                  {"example": example, "got": value.isoformat()})
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
+        got = value.isoformat().replace("+00:00", "Z")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 in another time zone
+            value = None
+        if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+            raise PydanticCustomError(
+                "datetime", "must be between {low} and {high}, got {got}",
+                {"low": f"{DATE_RANGE[0]:%Y-%m-%d}", "high": f"{DATE_RANGE[1]:%Y-%m-%d}", "got": got},
+            )
+    return value

@@ -8,7 +8,8 @@ turn, one function per concern, and returns every problem as a ``(key path, what
 pair, so that :mod:`simulator.scenario.loader` reports them all at once.
 
 The order of the problems is the order of the concerns below: names, integration timeouts and
-endpoint type, the Region, API keys and usage plans, clients, the typical month, concurrency, and the size of the run.
+endpoint type, the Region, API keys and usage plans, the REST cache, clients, the typical month,
+concurrency, and the size of the run.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from typing import Any
 
 from simulator.limits import DATE_RANGE, MAX_REQUESTS, echo
 from simulator.redact import redact_key
+from simulator.scenario.cache import route_caches
+from simulator.scenario.concurrency import value_at
 from simulator.scenario.regions import known_regions
 from simulator.scenario.schema import Scenario
+from simulator.units import format_duration
 
 __all__ = ["check_references", "suggest"]
 
@@ -36,6 +40,8 @@ def check_references(s: Scenario) -> Problems:
         *_route_targets(s),
         *_region(s),
         *_api_keys_and_usage_plans(s),
+        *_authorizers(s),
+        *_cache(s),
         *_clients(s),
         *_typical_month(s),
         *_concurrency(s),
@@ -65,7 +71,7 @@ def _duplicate_names(s: Scenario) -> Problems:
     """Each route, function, usage plan and client has a name of its own."""
     problems: Problems = []
     for group, items in (("routes", s.routes), ("functions", s.functions), ("usage_plans", s.usage_plans),
-                         ("clients", s.clients)):
+                         ("authorizers", s.authorizers), ("clients", s.clients)):
         seen = Counter(item.name for item in items)
         for i, item in enumerate(items):
             if seen[item.name] > 1:
@@ -169,6 +175,60 @@ def _api_keys_and_usage_plans(s: Scenario) -> Problems:
     return problems
 
 
+#: Which authorizer types each API type has (the x-amazon-apigateway-authorizer reference:
+#: REST takes token and request, HTTP request and jwt; Cognito user pools are REST's; IAM both).
+_AUTHORIZER_TYPES = {"REST": ("TOKEN", "REQUEST", "COGNITO_USER_POOLS", "AWS_IAM"),
+                     "HTTP": ("REQUEST", "JWT", "AWS_IAM")}
+
+
+def _authorizers(s: Scenario) -> Problems:
+    """Each authorizer fits the API type and names a function that exists; routes name authorizers that exist."""
+    problems: Problems = []
+    functions = [f.name for f in s.functions]
+    names = [a.name for a in s.authorizers]
+    allowed = _AUTHORIZER_TYPES[s.api.type]
+    for i, a in enumerate(s.authorizers):
+        if a.type not in allowed:
+            problems.append((f"authorizers[{i}].type", f"{s.api.type} APIs have no {a.type} authorizers; "
+                             f"{'an HTTP' if s.api.type == 'REST' else 'a REST'} API has them (allowed here: "
+                             f"{', '.join(allowed)})"))
+        if a.function is not None:
+            problems += _unknown(f"authorizers[{i}].function", a.function, functions, "function")
+    if s.stage.authorizer is not None and s.stage.authorizer != "NONE":
+        problems += _unknown("stage.authorizer", s.stage.authorizer, names, "authorizer")
+    for i, r in enumerate(s.routes):
+        if r.authorizer is not None and r.authorizer != "NONE":
+            problems += _unknown(f"routes[{i}].authorizer", r.authorizer, names, "authorizer")
+    return problems
+
+
+def _cache(s: Scenario) -> Problems:
+    """The cache is a REST API feature; more than one key per route needs key parameters."""
+    if s.api.type != "REST":
+        where = ["stage.cache"] if s.stage.cache is not None else []
+        where += [f"routes[{i}].cache" for i, r in enumerate(s.routes) if r.cache is not None]
+        # One line: the stage's cache if there is one, else the first route's.
+        return [(w, "an HTTP API has no cache (the API cache is a REST API feature)") for w in where[:1]]
+    problems: Problems = []
+    caches = route_caches(s)
+    for i, (route, rc) in enumerate(zip(s.routes, caches, strict=True)):
+        if rc is not None and not rc.key_parameters and rc.keys.count > 1:
+            where = f"routes[{i}].cache.keys" if route.cache and route.cache.keys else "stage.cache.keys"
+            problems.append((f"{where}.count", f"{rc.keys.count} keys on route {route.name!r} need key_parameters "
+                                                "(without them the route has one cache entry)"))
+    index = {r.name: i for i, r in enumerate(s.routes)}
+    for i, c in enumerate(s.clients):
+        if c.cache_keys is None or c.cache_keys.count == 1:
+            continue
+        for name in c.routes:
+            rc = caches[index[name]] if name in index else None
+            if rc is not None and not rc.key_parameters:
+                problems.append((f"clients[{i}].cache_keys.count",
+                                 f"{c.cache_keys.count} keys on route {name!r} need its key_parameters "
+                                 "(without them the route has one cache entry)"))
+    return problems
+
+
 def _clients(s: Scenario) -> Problems:
     """Each client's routes, usage plan, API key, timeout and arrivals."""
     problems: Problems = []
@@ -247,7 +307,23 @@ def _typical_month(s: Scenario) -> Problems:
 
 
 def _concurrency(s: Scenario) -> Problems:
-    """Reserved and provisioned concurrency fit each function and the account."""
+    """Reserved and provisioned concurrency fit each function and the account, at every
+    instant a schedule changes them (with target tracking, at its maximum capacity)."""
+    problems = _autoscaling(s)
+    account = s.account
+    if account.unreserved_min > account.lambda_concurrency:  # the sums below would mislead
+        return [*problems, ("account.unreserved_min", f"must not exceed lambda_concurrency "
+                            f"({account.lambda_concurrency}), got {account.unreserved_min}")]
+    times = sorted({t for f in s.functions for sched in (f.provisioned_schedule, f.reserved_schedule or ())
+                    for t, _ in sched})
+    for t in times:
+        found = _concurrency_at(s, t, "" if len(times) == 1 else f" at {format_duration(t) if t else '0s'}")
+        if found:
+            return problems + found
+    return problems
+
+
+def _concurrency_at(s: Scenario, t: float, when: str) -> Problems:
     problems: Problems = []
     reserved_total = 0
     unreserved_provisioned = 0
@@ -260,27 +336,43 @@ def _concurrency(s: Scenario) -> Problems:
                     problems.append((f"functions[{i}].{key}", "a web function has none (its endpoint scales "
                                      "from zero up to web.max_environments); remove it"))
             continue
-        if f.reserved_concurrency is not None:
-            reserved_total += f.reserved_concurrency
-            if f.provisioned_concurrency > f.reserved_concurrency:
-                problems.append((f"functions[{i}].provisioned_concurrency",
-                                 f"must not exceed reserved_concurrency ({f.reserved_concurrency}), "
-                                 f"got {f.provisioned_concurrency}"))
+        scaling = f.provisioned_autoscaling
+        provisioned = scaling.max_capacity if scaling is not None else value_at(f.provisioned_schedule, t)
+        if f.reserved_schedule is not None:
+            reserved = value_at(f.reserved_schedule, t)
+            reserved_total += reserved
+            if provisioned > reserved:
+                key = "provisioned_autoscaling.max_capacity" if scaling is not None else "provisioned_concurrency"
+                problems.append((f"functions[{i}].{key}", f"must not exceed reserved_concurrency ({reserved}){when}, "
+                                 f"got {provisioned}"))
         else:
-            unreserved_provisioned += f.provisioned_concurrency
+            unreserved_provisioned += provisioned
     account = s.account
     pool = account.lambda_concurrency - account.unreserved_min
     unreserved = account.lambda_concurrency - reserved_total
-    if account.unreserved_min > account.lambda_concurrency:  # the sums below would mislead
-        problems.append(("account.unreserved_min", f"must not exceed lambda_concurrency "
-                         f"({account.lambda_concurrency}), got {account.unreserved_min}"))
-    elif reserved_total > pool:
-        problems.append(("functions", f"reserved concurrency adds up to {reserved_total}, more than the "
+    if reserved_total > pool:
+        problems.append(("functions", f"reserved concurrency adds up to {reserved_total}{when}, more than the "
                          f"{pool} the account can reserve (lambda_concurrency {account.lambda_concurrency} "
                          f"minus unreserved_min {account.unreserved_min})"))
     elif unreserved_provisioned > unreserved:
         problems.append(("functions", f"provisioned concurrency of functions without reserved concurrency "
-                         f"adds up to {unreserved_provisioned}, more than the unreserved pool ({unreserved})"))
+                         f"adds up to {unreserved_provisioned}{when}, more than the unreserved pool ({unreserved})"))
+    return problems
+
+
+def _autoscaling(s: Scenario) -> Problems:
+    """Target tracking's maximum is at least its minimum; the recycle interval is positive."""
+    problems: Problems = []
+    for i, f in enumerate(s.functions):
+        scaling = f.provisioned_autoscaling
+        top = max(n for _, n in f.provisioned_schedule)
+        if scaling is not None and scaling.max_capacity < top:
+            problems.append((f"functions[{i}].provisioned_autoscaling.max_capacity",
+                             f"must be at least provisioned_concurrency, its minimum ({top}), "
+                             f"got {scaling.max_capacity}"))
+    interval = s.behaviour.provisioned_recycle_interval
+    if interval is not None and interval <= 0:
+        problems.append(("behaviour.provisioned_recycle_interval", "must be longer than 0s (or left out: off)"))
     return problems
 
 

@@ -44,7 +44,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from simulator.limits import MAX_ATTEMPTS, MAX_BURST_COUNT, MAX_COUNT, MAX_RATE_PER_S, MAX_USERS, MAX_WEIGHT, echo
+from simulator.scenario.authorizers import Identities
 from simulator.scenario.base import Duration, _as_tuple, _fmt, _Model
+from simulator.scenario.cache import CacheKeys
 from simulator.scenario.traces import read_trace
 
 __all__ = [
@@ -183,12 +185,14 @@ class ClosedArrivals(_Model):
 
 
 class ReplayArrivals(_Model):
-    """Replays a trace: a CSV of ``time offset in seconds, route`` rows."""
+    """Replays a trace: a CSV of ``time offset in seconds, route[, cache key]`` rows."""
 
     process: Literal["replay"]
     file: str
     times: tuple[float, ...] = Field(default=(), exclude=True)
     routes: tuple[str, ...] = Field(default=(), exclude=True)
+    #: Each row's cache key ("" where the row has none: drawn from the key law).
+    keys: tuple[str, ...] = Field(default=(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -197,10 +201,10 @@ class ReplayArrivals(_Model):
             return data
         base = (info.context or {}).get("base_dir")
         try:
-            times, routes = read_trace(data["file"], base)
+            times, routes, keys = read_trace(data["file"], base)
         except ValueError as exc:
             raise PydanticCustomError("file", "{msg}", {"msg": str(exc), "key": "file"}) from None
-        return {**data, "times": times, "routes": routes}
+        return {**data, "times": times, "routes": routes, "keys": keys}
 
 
 ArrivalSpec = Annotated[
@@ -305,6 +309,10 @@ class Client(_Model):
     retry: RetrySpec = NoRetry(mode="none")
     #: Client-side timeout per attempt; None waits for the gateway's answer.
     timeout: Duration | None = None
+    #: The tokens it presents to the routes' authorizers (:mod:`simulator.scenario.authorizers`).
+    identities: Identities = Identities()
+    #: How this client's requests spread over a cached route's keys (overrides the route's).
+    cache_keys: CacheKeys | None = None
 
     @field_validator("routes")
     @classmethod

@@ -1,14 +1,6 @@
-"""Distributions of durations in a scenario: how a TOML value becomes a distribution.
-
-A duration that varies (a function's run time, its cold-start init, an HTTP backend's
-service time, the gateway's overhead) is written as a duration string, which is fixed, or
-as a table with a ``kind``: ``exponential`` (``mean``), ``lognormal`` (``median`` and
-``p99``), ``uniform`` (``low``, ``high``), ``empirical`` (measured values in a file,
-resampled) or ``sequence`` (the file's values in order). Each model here checks its keys
-and ``build()`` gives the :mod:`simulator.dists` object the engines draw from.
-:data:`DistSpec` is the annotation a scenario key uses; :mod:`simulator.scenario.schema`
-re-exports every name.
-"""
+"""Duration distributions in a scenario file: a duration string (fixed) or a table with
+``kind`` (``fixed``, ``exponential``, ``lognormal``, ``uniform``, ``empirical``, ``sequence``),
+each built into a :mod:`simulator.dists` distribution."""
 
 from __future__ import annotations
 
@@ -22,9 +14,9 @@ from simulator import dists
 from simulator.limits import MAX_DURATION_S, MAX_SAMPLES_BYTES, echo, read_bounded
 from simulator.scenario.base import Duration, _Model
 
-__all__ = ["DistSpec", "EmpiricalDist", "ExponentialDist", "FixedDist", "LogNormalDist", "SequenceDist",
-           "UniformDist"]
-
+__all__ = [
+    "DistSpec", "EmpiricalDist", "ExponentialDist", "FixedDist", "LogNormalDist", "SequenceDist", "UniformDist",
+]
 
 
 class FixedDist(_Model):
@@ -168,3 +160,5 @@ DistSpec = Annotated[
     Field(discriminator="kind"),
     BeforeValidator(_dist_shorthand),
 ]
+
+

@@ -9,15 +9,14 @@ All durations are held in seconds (``*_s`` attributes or :class:`~simulator.dist
 objects); rates are per second.
 
 The ``[[clients]]`` models (arrivals, Locust waits, retry policies) live in
-:mod:`simulator.scenario.clients`, the distributions of durations in
-:mod:`simulator.scenario.distributions` (re-exported here), and the blocks every model
-is built from (the strict frozen base model, :data:`Duration`) in
-:mod:`simulator.scenario.base`; all of them are importable from :mod:`simulator.scenario`.
+:mod:`simulator.scenario.clients` and the blocks every model is built from (the strict
+frozen base model, :data:`Duration`) in :mod:`simulator.scenario.base`; all of them are
+importable from :mod:`simulator.scenario`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,20 +28,26 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from simulator.limits import (
-    DATE_RANGE,
     MAX_CONCURRENCY,
     MAX_COUNT,
     MAX_THROTTLE_RATE_PER_S,
-    echo,
 )
+from simulator.scenario.authorizers import NO_AUTHORIZER, Authorizer
 from simulator.scenario.background import Background
-from simulator.scenario.base import Duration, _between, _Model
+from simulator.scenario.base import Duration, _between, _Model, _utc
+from simulator.scenario.cache import MethodCache, StageCache
 from simulator.scenario.clients import Client
+from simulator.scenario.concurrency import (
+    Concurrency,
+    ProvisionedAutoscaling,
+    Schedule,
+    as_schedule,
+    changes,
+    check_schedule,
+    peak,
+)
 from simulator.scenario.distributions import DistSpec, FixedDist, LogNormalDist
-from simulator.scenario.distributions import EmpiricalDist as EmpiricalDist  # re-exported
-from simulator.scenario.distributions import ExponentialDist as ExponentialDist  # re-exported
-from simulator.scenario.distributions import SequenceDist as SequenceDist  # re-exported
-from simulator.scenario.distributions import UniformDist as UniformDist  # re-exported
+from simulator.scenario.web_function import WebFunction
 
 __all__ = [
     "Account", "Api", "Background", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage",
@@ -116,6 +121,10 @@ class Account(_Model):
 class Stage(_Model):
     #: Default method (route) throttling; None means the stage sets no limit of its own.
     throttle: Throttle | None = None
+    #: The authorizer (an ``[[authorizers]]`` name) of every route that names none.
+    authorizer: str | None = None
+    #: REST only: the stage's cache cluster and default method cache settings.
+    cache: StageCache | None = None
 
 
 class Route(_Model):
@@ -131,6 +140,10 @@ class Route(_Model):
     throttle: Throttle | None = None
     integration_timeout: Duration | None = None
     request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
+    #: An ``[[authorizers]]`` name, or "NONE" for no authorizer; None: the stage's.
+    authorizer: str | None = None
+    #: REST only: this method's override of the stage's cache settings.
+    cache: MethodCache | None = None
 
     @field_validator("name")
     @classmethod
@@ -148,45 +161,16 @@ class Route(_Model):
 # --------------------------------------------------------------------------- Lambda
 
 
-#: The endpoint ``rateLimit`` values AWS accepts: 0 (reject every request), 100 to 1,000 in
-#: steps of 100, 2,000 to 10,000 in steps of 1,000 (CfnWebFunctionEndpoint ThrottleConfig).
-WEB_RATE_LIMITS = (0, *range(100, 1001, 100), *range(2000, 10001, 1000))
-
-
-class WebFunction(_Model):
-    """A Lambda Web Function's endpoint: environments that each serve many requests at once.
-
-    ``max_concurrency_per_environment`` (1 to 128, default 64) and ``max_environments`` (2 to
-    10,000, none by default) are AWS's settings; ``rate_limit`` is the endpoint's optional
-    request rate. What AWS leaves open is named: ``rate_burst`` (the bucket behind
-    ``rate_limit``; default one second of it) and ``scale_in_after_idle`` (how long an idle
-    environment stays; default none: environments stay for the run).
-    See :mod:`simulator.integrations.web_function` for the rules and their sources.
-    """
-
-    max_concurrency_per_environment: int = Field(default=64, ge=1, le=128)
-    max_environments: int | None = Field(default=None, ge=2, le=10000)
-    rate_limit: float | None = None
-    rate_burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
-    scale_in_after_idle: Duration | None = None
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _rate_limit(cls, v: float | None) -> float | None:
-        if v is not None and v not in WEB_RATE_LIMITS:
-            raise PydanticCustomError(
-                "web_rate", "must be 0, 100 to 1000 in steps of 100, or 2000 to 10000 in steps of 1000 "
-                "(the values AWS accepts), got {got}", {"got": v})
-        return v
-
-
 class Function(_Model):
     name: str
     memory_mb: int = 128
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     timeout: Duration = 3.0
-    reserved_concurrency: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY)
-    provisioned_concurrency: int = Field(default=0, ge=0, le=MAX_CONCURRENCY)
+    #: A count, or a schedule [["0s", 50], ["9h", 10]] (simulator.scenario.concurrency).
+    reserved_concurrency: Concurrency | None = None
+    provisioned_concurrency: Concurrency = 0
+    #: Target tracking of provisioned concurrency; provisioned_concurrency is then its minimum.
+    provisioned_autoscaling: ProvisionedAutoscaling | None = None
     duration: DistSpec
     init: DistSpec = LogNormalDist(kind="lognormal", median="250ms", p99="1s")
     idle_timeout: DistSpec | None = None
@@ -215,6 +199,31 @@ class Function(_Model):
     @classmethod
     def _error_rate(cls, v: float) -> float:
         return _between(v, 0.0, 1.0)
+
+    @field_validator("reserved_concurrency", "provisioned_concurrency")
+    @classmethod
+    def _concurrency(cls, v: Any) -> Any:
+        return v if v is None else check_schedule(v)
+
+    @property
+    def provisioned_schedule(self) -> Schedule:
+        """Provisioned concurrency (the minimum, with autoscaling) as ``(time_s, count)`` steps."""
+        return as_schedule(self.provisioned_concurrency)
+
+    @property
+    def reserved_schedule(self) -> Schedule | None:
+        """Reserved concurrency as ``(time_s, count)`` steps, or None when the function has none."""
+        return None if self.reserved_concurrency is None else as_schedule(self.reserved_concurrency)
+
+    @property
+    def provisioned_peak(self) -> int:
+        """The most provisioned concurrency the function can have during the run."""
+        return peak(self.provisioned_schedule, self.provisioned_autoscaling)
+
+    @property
+    def changes_concurrency(self) -> bool:
+        """Whether the function's reserved or provisioned concurrency changes during the run."""
+        return changes(self.reserved_schedule, self.provisioned_schedule, self.provisioned_autoscaling)
 
 
 # --------------------------------------------------------------------------- HTTP backends
@@ -310,6 +319,12 @@ class Behaviour(_Model):
     throttle_algorithm: Literal["aws_token_bucket", "nginx_limit_req"] = "aws_token_bucket"
     #: First day of a WEEK quota period (UTC).
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
+    #: How long provisioned environments added during a run take to become ready. AWS reports
+    #: an allocation as IN_PROGRESS until READY and documents no duration: 0 s (neutral).
+    provisioned_allocation_delay: Duration = 0.0
+    #: Each provisioned environment is re-initialised this often ("AWS Lambda periodically
+    #: recycles the execution environments", no interval documented): off by default.
+    provisioned_recycle_interval: Duration | None = None
 
 
 # --------------------------------------------------------------------------- cost
@@ -327,33 +342,6 @@ class CostSettings(_Model):
 # --------------------------------------------------------------------------- the scenario
 
 
-def _utc(value: Any) -> Any:
-    example = "a UTC timestamp such as 2026-03-01T00:00:00Z"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise PydanticCustomError("datetime", "must be {example}, got {got}",
-                                      {"example": example, "got": echo(value)}) from None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        raise PydanticCustomError("datetime", "must be {example}, got the date {got} without a time",
-                                  {"example": example, "got": value.isoformat()})
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise PydanticCustomError("datetime", "needs a time zone; write it in UTC, e.g. ...T00:00:00Z")
-        got = value.isoformat().replace("+00:00", "Z")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:  # year 1 or 9999 in another time zone
-            value = None
-        if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
-            raise PydanticCustomError(
-                "datetime", "must be between {low} and {high}, got {got}",
-                {"low": f"{DATE_RANGE[0]:%Y-%m-%d}", "high": f"{DATE_RANGE[1]:%Y-%m-%d}", "got": got},
-            )
-    return value
-
-
 class Scenario(_Model):
     """A validated scenario. Build one with :func:`simulator.load_scenario`."""
 
@@ -369,6 +357,7 @@ class Scenario(_Model):
     functions: list[Function] = []
     backends: list[Backend] = []
     usage_plans: list[UsagePlan] = []
+    authorizers: list[Authorizer] = []
     clients: list[Client] = Field(min_length=1)
     behaviour: Behaviour = Behaviour()
     cost: CostSettings = CostSettings()
@@ -392,6 +381,13 @@ class Scenario(_Model):
 
     def usage_plan(self, name: str) -> UsagePlan:
         return next(p for p in self.usage_plans if p.name == name)
+
+    def route_authorizer(self, route: Route) -> Authorizer | None:
+        """The authorizer that checks *route*'s requests (its own or the stage's), or None."""
+        name = route.authorizer if route.authorizer is not None else self.stage.authorizer
+        if name is None or name == NO_AUTHORIZER:
+            return None
+        return next(a for a in self.authorizers if a.name == name)
 
     def integration_timeout_s(self, route: Route) -> float:
         if route.integration_timeout is not None:

@@ -16,11 +16,13 @@ from simulator.limits import MAX_TRACE_BYTES, MAX_TRACE_FIELD_CHARS, echo, read_
 __all__ = ["read_trace"]
 
 
-def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    """Read a replay trace: CSV rows of ``time offset in seconds[, route]``, sorted by time.
+def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tuple[str, ...], tuple[str, ...]]:
+    """Read a replay trace: CSV rows of ``time offset in seconds[, route[, cache key]]``, sorted
+    by time: the times, the routes and the cache keys.
 
     A first row whose time is not a number is taken as a header. A row without a route
-    gets ``""``, meaning "pick from the client's route weights". The file must be UTF-8
+    gets ``""``, meaning "pick from the client's route weights"; a row without a cache key
+    gets ``""``, meaning "draw it from the route's key law" (the REST cache). The file must be UTF-8
     (a byte-order mark is allowed) and at most :data:`~simulator.limits.MAX_TRACE_BYTES`;
     quoting follows RFC 4180 strictly, so an unclosed quote is an error at its line rather
     than a field that swallows the rest of the file. Every error is a ``ValueError``
@@ -39,6 +41,7 @@ def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tupl
         raise ValueError(f"{path}: {exc}") from None
     times: list[float] = []
     routes: list[str] = []
+    keys: list[str] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
         first_line = reader.line_num + 1
@@ -69,5 +72,6 @@ def read_trace(file: str, base_dir: str | None) -> tuple[tuple[float, ...], tupl
             raise ValueError(f"{path}: line {n}: time must be a finite number >= 0, got {echo(row[0])}")
         times.append(t)
         routes.append(row[1].strip() if len(row) > 1 else "")
+        keys.append(row[2].strip() if len(row) > 2 else "")
     order = sorted(range(len(times)), key=lambda i: times[i])
-    return tuple(times[i] for i in order), tuple(routes[i] for i in order)
+    return tuple(times[i] for i in order), tuple(routes[i] for i in order), tuple(keys[i] for i in order)

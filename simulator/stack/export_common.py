@@ -79,6 +79,11 @@ def check_exportable(scenario: Scenario) -> None:
         for route in scenario.routes:
             if route.name == "$default":
                 raise StackError("routes", "REST APIs have no $default route; name the method and path")
+    for f in scenario.functions:
+        if f.changes_concurrency:
+            raise StackError(f"functions.{f.name}", "concurrency that changes during the run (a schedule or "
+                             "provisioned_autoscaling) is not exported (Application Auto Scaling resources); "
+                             "export with fixed values, e.g. --set functions.NAME.provisioned_concurrency=10")
 
 
 def quota_requests(scenario: Scenario) -> list[str]:
