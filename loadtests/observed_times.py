@@ -29,7 +29,7 @@ from typing import Any
 from simulator.errors import ThrottlesimError
 from simulator.scenario import Scenario
 
-__all__ = ["observed_time_overrides", "read_runtime_log"]
+__all__ = ["observed_backend_overrides", "observed_time_overrides", "read_runtime_log"]
 
 
 def read_runtime_log(path: str | Path) -> list[dict[str, Any]]:
@@ -78,3 +78,24 @@ def observed_time_overrides(log: str | Path, scenario: Scenario, out_dir: str | 
                 overrides[f"functions.{i}.{key}"] = {"kind": "sequence", "file": str(path.resolve()), "unit": "s"}
     return overrides
 
+
+
+def observed_backend_overrides(log: str | Path, scenario: Scenario, out_dir: str | Path) -> dict[str, Any]:
+    """Overrides ``backends.<i>.service_time`` that replay, in the order they were served,
+    how long the HTTP backend server (:mod:`loadtests.target.http_backend`) kept each
+    request's slot: from the instant it got the slot to the end of its service, the
+    hand-over of the slot and the event loop's lateness included. The model then checks
+    the server's decisions (who waited, who was refused, who timed out) with its timers."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = read_runtime_log(log)
+    overrides: dict[str, Any] = {}
+    for i, b in enumerate(scenario.backends):
+        served = [r for r in sorted(records, key=lambda r: (r["received_s"], r.get("slot_s", 0.0)))
+                  if r.get("backend") == b.name and r["cause"] != "backend_queue_full"
+                  and not (r["cause"] == "integration_timeout" and r["ended_s"] == r["slot_s"])]
+        if served:
+            path = out / f"observed-backend-{i}-service.txt"
+            path.write_text("".join(f"{max(0.0, r['ended_s'] - r['slot_s'])!r}\n" for r in served), encoding="utf-8")
+            overrides[f"backends.{i}.service_time"] = {"kind": "sequence", "file": str(path.resolve()), "unit": "s"}
+    return overrides

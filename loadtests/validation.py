@@ -66,6 +66,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "route, stage and account throttles": "model", "integration timeouts": "model",
         "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
         "REST cache": "model",
+        "HTTP backends": "absent",
     },
     "nginx": {
         "API keys": "independent (nginx map)", "usage-plan throttles": "independent (nginx limit_req)",
@@ -76,12 +77,14 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
                                         "stream)",
         "REST cache": "independent (nginx proxy_cache; validity in whole seconds)",
+        "HTTP backends": "independent (an asyncio server with worker slots and a FIFO line; service draws from "
+                         "the model's stream)",
     },
     "url": {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
         "route, stage and account throttles": "independent", "integration timeouts": "independent",
         "Lambda concurrency and throttles": "independent", "cold starts": "independent",
-        "function errors and timeouts": "independent", "REST cache": "independent",
+        "function errors and timeouts": "independent", "REST cache": "independent", "HTTP backends": "independent",
     },
 }
 
@@ -268,6 +271,11 @@ def _from_observation(observed: Any, scenario: Any, target: str, overhead: str, 
         from loadtests.observed_times import observed_time_overrides
 
         replay_overrides.update(observed_time_overrides(runtime_log, scenario, out / "replay"))
+    backend_log = out / "target" / "backends.jsonl"
+    if local and target == "nginx" and backend_log.exists():
+        from loadtests.observed_times import observed_backend_overrides
+
+        replay_overrides.update(observed_backend_overrides(backend_log, scenario, out / "replay"))
     return measured, replay_overrides
 
 
@@ -394,6 +402,9 @@ def _check_target(target: str, path: Path, scenario: Any, allow_remote: bool) ->
     if problem := fixed_concurrency_error(scenario, str(path)):
         raise ThrottlesimError(problem)
     if target != "nginx":
+        if scenario.backends:
+            raise ThrottlesimError(f"{path}: backends: the emulated target has no HTTP backends; validate them "
+                                   "against --target nginx")
         return
     if any(p.quota is not None for p in scenario.usage_plans):
         raise ThrottlesimError(f"{path}: usage_plans: nginx has no usage-plan quotas; validate quotas against "

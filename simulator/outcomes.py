@@ -20,6 +20,8 @@ lambda_throttled          500 (502)   500         Lambda had no concurrency or s
 lambda_rate_throttled     500 (502)   500         Lambda's request-rate limit (10 x concurrency per s)
 function_error            502         500         the function raised an error
 function_timeout          502         500         the function ran past its own timeout
+backend_queue_full        503 (502)   503 (502)   an HTTP backend refused: queue or connections full
+backend_error             500         500         an HTTP backend answered with an error
 integration_timeout       504         503 (504)   the gateway stopped waiting
 web_rate_limited          429         429         a web function's endpoint rateLimit refused it
 client_timeout            0           0           the client stopped waiting (no response)
@@ -57,6 +59,8 @@ CAUSES: tuple[str, ...] = (
     "lambda_rate_throttled",
     "function_error",
     "function_timeout",
+    "backend_queue_full",
+    "backend_error",
     "integration_timeout",
     "web_rate_limited",
     "client_timeout",
@@ -76,6 +80,8 @@ CAUSES: tuple[str, ...] = (
     LAMBDA_RATE_THROTTLED,
     FUNCTION_ERROR,
     FUNCTION_TIMEOUT,
+    BACKEND_QUEUE_FULL,
+    BACKEND_ERROR,
     INTEGRATION_TIMEOUT,
     WEB_RATE_LIMITED,
     CLIENT_TIMEOUT,
@@ -89,6 +95,11 @@ PROVISIONED = 2
 #: the attempt went on to the integration.
 CACHE_HIT = 4
 CACHE_MISS = 8
+
+#: What became of a request an HTTP backend accepted (the backend records' ``state``):
+#: answered before the gateway gave up; served although the gateway had given up;
+#: dropped from the queue when the gateway gave up (``abandoned_in_queue = "skipped"``).
+ANSWERED, SERVED_AFTER_TIMEOUT, SKIPPED = 0, 1, 2
 
 #: Causes decided by the gateway before any integration is called (the authorizer's
 #: 401, 403 and 500 among them: the request never reaches the integration).
@@ -118,6 +129,8 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
         b.lambda_throttle_status if rest else 500,
         502 if rest else 500,
         502 if rest else 500,
+        b.backend_queue_full_status,
+        500,
         504 if rest else b.http_api_timeout_status,
         429,
         0,
@@ -127,15 +140,17 @@ def status_codes(scenario: Scenario) -> tuple[int, ...]:
 def messages(scenario: Scenario) -> tuple[str, ...]:
     """The ``message`` of each cause's answer body (``{"message": ...}``, API Gateway's
     default gateway responses; indexed like :data:`CAUSES`), ``""`` where there is none
-    (``ok`` carries the function's own body, ``client_timeout`` no answer at all)."""
+    (``ok`` carries the function's own body, ``client_timeout`` no answer at all; an HTTP
+    backend's refusal and error carry what its proxy or server typically answers)."""
     rest = scenario.api.type == "REST"
     lambda_failed = "Internal server error" if rest else "Internal Server Error"
     timeout_503 = status_codes(scenario)[INTEGRATION_TIMEOUT] == 503
     timeout = "Service Unavailable" if timeout_503 else "Endpoint request timed out"
     denied = "User is not authorized to access this resource with an explicit deny" if rest else "Forbidden"
+    queue_full = "Service Unavailable" if scenario.behaviour.backend_queue_full_status == 503 else "Bad Gateway"
     return ("", "Forbidden", "Unauthorized", denied, lambda_failed, "Too Many Requests", "Limit Exceeded",
             "Too Many Requests", "Too Many Requests", "Too Many Requests", lambda_failed, lambda_failed, lambda_failed,
-            lambda_failed, timeout, "Too Many Requests", "")
+            lambda_failed, queue_full, "Internal Server Error", timeout, "Too Many Requests", "")
 
 
 def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
@@ -144,7 +159,8 @@ def answer_groups(scenario: Scenario) -> dict[tuple[int, str], tuple[str, ...]]:
     behind ``429 Too Many Requests``, or a function error and a function timeout behind
     a REST API's ``502``). Causes the scenario cannot produce are left out: API keys and
     usage plans for HTTP APIs, the authorizer's causes without authorizers, the request-rate
-    limit when it is off, a web function's rate limit without web functions."""
+    limit when it is off, a web function's rate limit without web functions, the backend causes without
+    HTTP backends."""
     status, message = status_codes(scenario), messages(scenario)
     impossible = _impossible(scenario)
     out: dict[tuple[int, str], tuple[str, ...]] = {}
@@ -169,4 +185,6 @@ def _impossible(scenario: Scenario) -> frozenset[int]:
         out.add(WEB_RATE_LIMITED)
     if not scenario.authorizers:
         out |= {UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_ERROR}
+    if not scenario.backends:
+        out |= {BACKEND_QUEUE_FULL, BACKEND_ERROR}
     return frozenset(out)

@@ -1,7 +1,9 @@
 """What API Gateway answers for each cause: status code, JSON body and the two headers.
 
 The statuses come from :func:`simulator.outcomes.status_codes` (so the behaviour switches
-apply); the bodies are API Gateway's default gateway responses, ``{"message": ...}``:
+apply); the bodies are API Gateway's default gateway responses, ``{"message": ...}`` (for
+an HTTP backend's refusal and errors, the answer the backend's own proxy typically gives,
+which a proxy integration passes through):
 
 ================================  ====================  ===============================
 cause                             REST API              HTTP API
@@ -20,6 +22,11 @@ lambda_throttled,                 500 (502) Internal    500 Internal Server Erro
 lambda_rate_throttled             server error
 function_error, function_timeout  502 Internal server   500 Internal Server Error
                                   error
+backend_queue_full                503 Service           503 Service Unavailable
+                                  Unavailable (502 Bad  (502 Bad Gateway)
+                                  Gateway)
+backend_error                     500 Internal Server   500 Internal Server Error
+                                  Error
 integration_timeout               504 Endpoint request  503 Service Unavailable
                                   timed out             (504 Endpoint request timed out)
 web_rate_limited                  429 Too Many Requests 429 Too Many Requests

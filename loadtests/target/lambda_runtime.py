@@ -80,6 +80,7 @@ from loadtests.target.answers import (
     headers,
 )
 from loadtests.target.clock import Clock
+from loadtests.target.http_backend import add_backend_routes
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
 from loadtests.target.lambda_limits import Environment, LambdaLimits
 from loadtests.target.lambda_processes import Report, Workers
@@ -158,6 +159,8 @@ class LambdaRuntime:
         self.workers: Workers | None = None
         self._waiting: dict[int, asyncio.Future[Report]] = {}
         self._log: IO[str] | None = None
+        #: Where the logs go (``runtime.jsonl``, ``invocations.csv``, ``backends.jsonl``), if anywhere.
+        self.log_dir = Path(log_dir) if log_dir is not None else None
         #: The gateway-facing invocation log (``invocations.csv``), when logging.
         self.invocations: InvocationLog | None = None
         if log_dir is not None:
@@ -295,8 +298,9 @@ class LambdaRuntime:
 
 
 def lambda_app(runtime: LambdaRuntime) -> web.Application:
-    """An aiohttp application serving :data:`INVOKE_PATH` for *runtime*'s functions; it
-    starts the runtime's environments on start-up and stops them on clean-up."""
+    """An aiohttp application serving :data:`INVOKE_PATH` for *runtime*'s functions (and
+    the scenario's HTTP backends, :mod:`loadtests.target.http_backend`); it starts the
+    runtime's environments on start-up and stops them on clean-up."""
     answers = Answers(runtime.scenario)
 
     async def invoke(request: web.Request) -> web.Response:
@@ -316,11 +320,18 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
     async def start(_: web.Application) -> None:
         await runtime.start()
 
+    backend_log = None
+    if runtime.scenario.backends and runtime.log_dir is not None:
+        backend_log = open(runtime.log_dir / "backends.jsonl", "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+
     async def stop(_: web.Application) -> None:
         runtime.close()
+        if backend_log is not None:
+            backend_log.close()
 
     app = web.Application()
     app.router.add_route("*", INVOKE_PATH, invoke)
+    add_backend_routes(app, runtime.scenario, runtime.seed, runtime.clock, backend_log, runtime.invocations)
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return app

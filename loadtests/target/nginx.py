@@ -11,8 +11,8 @@ How the scenario becomes nginx directives
 -----------------------------------------
 * Routes: a ``map`` from ``"$request_method $uri"`` to a route id, with the precedence of
   :mod:`loadtests.target.routes` (exact strings first, then regular expressions, then
-  ``$default``); another map gives the route's function, which nginx invokes at
-  ``/2015-03-31/functions/NAME/invocations``. No route: 403 (HTTP API: 404).
+  ``$default``); another map gives the route's upstream path: its function's
+  ``/2015-03-31/functions/NAME/invocations``, or its HTTP backend's ``/backends/NAME``. No route: 403 (HTTP API: 404).
 * API keys (REST, ``api_key_required``): a ``map`` from ``$http_x_api_key`` to the key's
   usage plan; no plan: 403 ``{"message":"Forbidden"}``.
 * Throttles, one ``limit_req_zone`` each, listed in one location in API Gateway's order:
@@ -65,13 +65,14 @@ from loadtests.target.answers import (
     RECEIVED_HEADER,
     Answers,
 )
+from loadtests.target.http_backend import BACKEND_PATH
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER
 from loadtests.target.routes import _PARAM, path_pattern, route_parts
 from loadtests.target.runtime import INVOKE_PATH
 from simulator import outcomes as oc
 from simulator.gateway.nginx import nginx_burst, nginx_rate
 from simulator.redact import redact_key
-from simulator.scenario import Scenario, Throttle
+from simulator.scenario import Route, Scenario, Throttle
 from simulator.scenario.cache import route_caches
 
 __all__ = ["NginxError", "find_nginx", "key_error", "nginx_config", "unwritable_key"]
@@ -279,8 +280,8 @@ def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, 
         "    limit_req_status 429;\n    limit_req_log_level info;\n\n",
         *([_map("$uri", "$throttlesim_path", {_q(f"~^/{stage}(/.*)$", regex=True): "$1"})] if stage else []),
         layout.route_map("$throttlesim_path" if stage else "$uri"),
-        _map("$throttlesim_route", "$throttlesim_function",
-             {layout.route_id[r.name]: _q(r.function) for r in s.routes}),
+        _map("$throttlesim_route", "$throttlesim_upstream_path",
+             {layout.route_id[r.name]: _q(_upstream_path(r)) for r in s.routes}),
         _map("$http_x_api_key", "$throttlesim_plan",
              {_q(key): pid for key, pid in _plan_of_key(s, layout.plan_id).items()}),
         *layout.maps,
@@ -319,7 +320,7 @@ def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, ti
     proxy = [
         "proxy_http_version 1.1;", 'proxy_set_header Connection "";', "proxy_next_upstream off;",
         "proxy_connect_timeout 5s;",
-        f"proxy_pass http://throttlesim_lambda{INVOKE_PATH.replace('{name}', '$throttlesim_function')};",
+        "proxy_pass http://throttlesim_lambda$throttlesim_upstream_path;",
     ]
     rid = f"add_header {request_id_header(s)} $request_id always;"
     time_line = "" if stage else _TIME
@@ -393,6 +394,14 @@ def _access_log_format(s: Scenario, path: Path) -> str:
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 #: The function runtime's own headers, hidden from clients of an AWS-shaped stage.
 _RUNTIME_HEADERS = (CAUSE_HEADER, COLD_START_HEADER, RECEIVED_HEADER, FUNCTION_MS_HEADER)
+
+
+def _upstream_path(route: Route) -> str:
+    """Where the runtime serves *route*'s integration: the function's Invoke path, or the
+    HTTP backend's (:data:`~loadtests.target.http_backend.BACKEND_PATH`)."""
+    if route.function is not None:
+        return INVOKE_PATH.replace("{name}", route.function)
+    return BACKEND_PATH.replace("{name}", str(route.backend))
 
 
 #: On a cached route, the runtime's headers as the client gets them: a hit says ``ok``, no

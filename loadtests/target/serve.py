@@ -118,6 +118,9 @@ def serve(
     source = scenario.name if isinstance(scenario, Scenario) else str(scenario)
     if not isinstance(scenario, Scenario):
         scenario = simulator.load_scenario(scenario, overrides=overrides)
+    if scenario.backends and runtime != "independent":
+        raise ServeError(f"{source}: backends: HTTP backends are served by the independent runtime only; "
+                         "use --gateway nginx")
     if gateway == "nginx" and (problem := key_error(scenario, source)):
         raise ServeError(problem)
     if problem := fixed_concurrency_error(scenario, source):

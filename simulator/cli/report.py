@@ -59,7 +59,10 @@ def print_summary(result: Result | AggregateResult, console: Console | None = No
     t.add_row("per request (with retries)", *(_ms(rl[k], n_req) for k in keys))
     console.print(t)
 
-    _lambda_tables(console, d)
+    if s.functions:
+        _lambda_tables(console, d)
+    if "backends" in d:
+        _print_backends(d["backends"], console)
     if d.get("cache"):
         console.print(_cache_table(d["cache"]))
 
@@ -121,6 +124,21 @@ def _unpriced(console: Any, s: Any) -> None:
     if web:
         console.print(f"Not in the cost: the Lambda Web Functions {', '.join(web)} (their rates are not in "
                       "the price tables).")
+
+
+def _print_backends(backends: dict[str, Any], console: Console) -> None:
+    """The HTTP backends' table: load, the line of waiting requests, refusals and timeouts."""
+    t = Table(title="HTTP backends", title_justify="left")
+    t.add_column("backend")
+    for k in ("workers", "requests", "busy", "waits/s", "wait p99 ms", "queue max", "refused", "after timeout"):
+        t.add_column(k, justify="right")
+    for name, b in backends.items():
+        t.add_row(
+            name, f"{b['workers']:,}", f"{b['requests']:,}", f"{100 * b['utilization']:.1f}%", f"{b['waits_per_s']:g}",
+            _ms(b["wait_ms"]["p99"], b["requests"]), f"{b['queue_length_max']:,}", f"{b['refused']:,}",
+            f"{b['served_after_timeout']:,}",
+        )
+    console.print(t)
 
 
 def _lambda_tables(console: Console, d: dict[str, Any]) -> None:

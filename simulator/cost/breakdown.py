@@ -32,7 +32,7 @@ from simulator.cost.metering import _non_negative
 if TYPE_CHECKING:
     from simulator.cost.pricing import PriceItem
 
-__all__ = ["SERVICES", "CostBreakdown", "CostLine"]
+__all__ = ["SERVICES", "CostBreakdown", "CostLine", "items_by_service", "rounded_usd"]
 
 #: Services in the order they are reported.
 SERVICES: tuple[str, ...] = ("API Gateway", "Lambda", "CloudWatch Logs", "Data Transfer")
@@ -185,3 +185,26 @@ def _group(lines: Iterable[CostLine], key: Any) -> dict[Any, float]:
 
 def _rounded(value: float) -> float:
     return round(float(value), _ROUND_DECIMALS) + 0.0
+
+
+def rounded_usd(value: float) -> float:
+    """A figure as reports show it: six decimals, never ``-0.0``."""
+    return _rounded(value)
+
+
+def items_by_service(bill: CostBreakdown) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{service: {item: {"quantity", "unit", "usd"}}}``, services in report order."""
+    groups: dict[str, dict[str, tuple[str, list[float], list[float]]]] = {}
+    for line in bill.lines:
+        items = groups.setdefault(line.service, {})
+        unit, quantities, amounts = items.setdefault(line.item, (line.unit, [], []))
+        quantities.append(line.quantity)
+        amounts.append(line.usd)
+    order = [s for s in SERVICES if s in groups] + sorted(set(groups) - set(SERVICES))
+    return {
+        service: {
+            item: {"quantity": _rounded(math.fsum(q)), "unit": unit, "usd": _rounded(math.fsum(u))}
+            for item, (unit, q, u) in groups[service].items()
+        }
+        for service in order
+    }

@@ -48,8 +48,9 @@ from simulator.cost.bill import (
     lambda_cost,
     logs_cost,
 )
+from simulator.cost.breakdown import items_by_service, rounded_usd
 from simulator.cost.pricing import PriceTable, load_prices
-from simulator.cost.usage import Usage, _by_item, _rounded
+from simulator.cost.usage import Usage
 from simulator.limits import echo
 from simulator.units import format_duration, parse_duration
 
@@ -166,15 +167,15 @@ class ComposedMonth:
         """JSON-ready form with a stable key order; amounts rounded to 1e-6."""
         return {
             "month_days": round(self.days, 9),
-            "month_total": _rounded(self.total_usd),
+            "month_total": rounded_usd(self.total_usd),
             "basis": self.basis,
             "parts": [
                 {"source": p.label, "scenario": p.scenario.name, "share_days": round(p.share_s / _DAY_S, 9),
                  "run_duration_s": float(p.scenario.duration), "scale": round(p.scale, 9), "basis": p.basis,
-                 "usd": _rounded(p.usd)}
+                 "usd": rounded_usd(p.usd)}
                 for p in self.parts
             ],
-            "monthly": _by_item(self.bill),
+            "monthly": items_by_service(self.bill),
             "free_tier": self.free_tier,
             "bill_init": self.bill_init,
             "region": self.region,

@@ -50,6 +50,10 @@ Billing rules applied to the attempts, with their sources:
   price per GB (unconfirmed from AWS; see ``throttlesim cost --explain``).
 * **Data transfer out** to the internet: the function's ``response_bytes`` for every attempt
   whose ``gateway_cause`` is ``ok`` (a response was sent). Errors are not counted.
+* **HTTP backends** (``[[backends]]``) cost API Gateway's requests and the transfer of their
+  ``response_bytes``, billed as above, and nothing from Lambda: their attempts have no
+  function. The backend's own compute (containers, a load balancer, a VPC link's NLB) is
+  not priced. Their lines carry ``backend:NAME`` where a Lambda route's carry the function.
 
 Aggregate quantities are priced by :mod:`simulator.cost.bill`, so volume tiers and free
 allowances are applied exactly as there. Lines are then broken down: API Gateway and data
@@ -80,7 +84,6 @@ import numpy.typing as npt
 
 from simulator import outcomes as oc
 from simulator.cost.bill import (
-    SERVICES,
     CostBreakdown,
     CostLine,
     LambdaUsage,
@@ -90,6 +93,7 @@ from simulator.cost.bill import (
     lambda_cost,
     logs_cost,
 )
+from simulator.cost.breakdown import items_by_service, rounded_usd
 from simulator.cost.invocations import authorizer_cubes, invocation_weights
 from simulator.cost.metering import provisioned_periods
 from simulator.cost.pricing import PriceTable, load_prices
@@ -105,7 +109,6 @@ __all__ = ["UNATTRIBUTED", "RunCost", "Usage", "monthly_basis", "price_usage", "
 #: Key of ``RunCost.by_client`` for the cost that belongs to no attempt (provisioned concurrency).
 UNATTRIBUTED = "(provisioned concurrency)"
 
-_DECIMALS = 6
 
 # Which per-attempt quantity a line's cost is shared by, from the line's price key.
 _KIND_BY_KEY: tuple[tuple[str, str | None], ...] = (
@@ -162,13 +165,13 @@ class RunCost:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with a stable key order; amounts rounded to 1e-6."""
         return {
-            "run_total": _rounded(self.run_total),
-            "monthly_total": _rounded(self.monthly_total),
+            "run_total": rounded_usd(self.run_total),
+            "monthly_total": rounded_usd(self.monthly_total),
             "monthly_method": self.monthly_method,
-            "run": _by_item(self.run),
-            "monthly": _by_item(self.monthly),
-            "failed_attempts": {k: _rounded(v) for k, v in self.failed.items()},
-            "by_client_run": {k: _rounded(v) for k, v in self.by_client.items()},
+            "run": items_by_service(self.run),
+            "monthly": items_by_service(self.monthly),
+            "failed_attempts": {k: rounded_usd(v) for k, v in self.failed.items()},
+            "by_client_run": {k: rounded_usd(v) for k, v in self.by_client.items()},
             "free_tier": self.free_tier,
             "region": self.region,
         }
@@ -291,7 +294,11 @@ class Usage:
         n_f, n_c, n_k = self.shape
 
         index = {f.name: i for i, f in enumerate(functions)}
-        route_fn = np.array([index[r.function] for r in scenario.routes], dtype=np.int64)
+        # A route to an HTTP backend has no function: its attempts sit in the backend's row,
+        # after the functions' (named ``backend:NAME``), and bill API calls only.
+        index.update({f"backend:{b.name}": len(functions) + i for i, b in enumerate(scenario.backends)})
+        route_fn = np.array([index[r.function if r.function is not None else f"backend:{r.backend}"]
+                             for r in scenario.routes], dtype=np.int64)
         route = np.asarray(a["route"], dtype=np.int64)
         client = np.asarray(a["client"], dtype=np.int64)
         cause = np.asarray(a["gateway_cause"], dtype=np.int64)
@@ -308,7 +315,8 @@ class Usage:
             )
         gateway_units = np.where(billed_at_gateway, per_route[route], 0.0)
 
-        response = np.array([float(f.response_bytes) for f in functions])
+        response = np.array([float(f.response_bytes) for f in functions]
+                            + [float(b.response_bytes) for b in scenario.backends])
         transfer = np.where(cause == oc.OK, response[fidx], 0.0)
 
         weights = {
@@ -344,6 +352,7 @@ class Usage:
         self.provisioned_steps: dict[int, list[tuple[float, int]]] = {}
         self.client_names = tuple(c.name for c in scenario.clients)
         self.function_names = tuple(f.name for f in scenario.functions)
+        self.function_names += tuple(f"backend:{b.name}" for b in scenario.backends)
         self.api_type = scenario.api.type
         self.cache_size_gb = cache_size_gb(scenario)
         self.shape = (len(self.function_names), len(self.client_names), len(CAUSES))
@@ -470,30 +479,3 @@ def _kind(line: CostLine) -> str | None:
         if key.startswith(prefix):
             return kind
     raise ValueError(f"no attribution rule for price item {key!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Output helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _rounded(value: float) -> float:
-    return round(float(value), _DECIMALS) + 0.0
-
-
-def _by_item(bill: CostBreakdown) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{service: {item: {"quantity", "unit", "usd"}}}``, services in report order."""
-    groups: dict[str, dict[str, tuple[str, list[float], list[float]]]] = {}
-    for line in bill.lines:
-        items = groups.setdefault(line.service, {})
-        unit, quantities, amounts = items.setdefault(line.item, (line.unit, [], []))
-        quantities.append(line.quantity)
-        amounts.append(line.usd)
-    order = [s for s in SERVICES if s in groups] + sorted(set(groups) - set(SERVICES))
-    return {
-        service: {
-            item: {"quantity": _rounded(math.fsum(q)), "unit": unit, "usd": _rounded(math.fsum(u))}
-            for item, (unit, q, u) in groups[service].items()
-        }
-        for service in order
-    }

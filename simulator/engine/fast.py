@@ -121,6 +121,8 @@ def unsupported(scenario: Scenario) -> str | None:
     algorithm = getattr(scenario.behaviour, "throttle_algorithm", "aws_token_bucket")
     if algorithm != "aws_token_bucket":
         return f"the fast engine has no behaviour.throttle_algorithm = {algorithm!r} (only AWS's token bucket)"
+    if getattr(scenario, "backends", None):
+        return "the fast engine has no HTTP backends ([[backends]]: workers and a FIFO queue)"
     b = scenario.behaviour
     specs = [b.idle_timeout, b.gateway_overhead, *(d for f in scenario.functions
                                                   for d in (f.duration, f.init, f.idle_timeout) if d is not None)]

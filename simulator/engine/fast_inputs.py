@@ -309,7 +309,7 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
                f_prov=np.array(provisioned, dtype=np.int64),
                unres_cap=unres_cap,
                unres0=sum(p for r, p in zip(reserved, provisioned) if r is None),
-               route_fn=np.array([fn_index[r.function] for r in s.routes], dtype=np.int64),
+               route_fn=np.array([fn_index[str(r.function)] for r in s.routes], dtype=np.int64),
                route_timeout=np.array([s.integration_timeout_s(r) for r in s.routes], dtype=np.float64))
 
     # Clients.

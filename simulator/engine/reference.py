@@ -8,6 +8,9 @@ scheduled for later are the moments that change shared state:
 * an execution environment finishing its invocation (it frees concurrency and goes idle);
 * a response reaching a client that will retry or that a user is waiting for.
 
+An HTTP backend's FIFO queue needs no events at all: a request's start is known when it
+arrives (:mod:`simulator.integrations.http_backend`).
+
 Tie-breaking at the same simulated instant is part of the model, and written down:
 
 1. environments finishing at *t* are released before anything else at *t* (SimPy's
@@ -110,7 +113,7 @@ class ReferenceEngine:
         self.route_caches = route_caches(scenario)
         #: The cache key of the attempt being forwarded (the integrations' Host).
         self.cache_key: int | str = 0
-        self.integrations, self.functions = build_integrations(scenario, seed, self)
+        self.integrations, self.functions = build_integrations(scenario, seed, self, self.rec)
         self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
 
     # ------------------------------------------------------------------ set-up

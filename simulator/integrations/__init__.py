@@ -3,9 +3,9 @@
 API Gateway passes an admitted request to the route's *integration* and waits for its
 answer, at most the integration timeout. Everything on the far side of that line is an
 integration: a Lambda function (:mod:`simulator.integrations.lambda_function`), a Lambda
-Web Function's endpoint (:mod:`simulator.integrations.web_function`); a backend of another
-kind, or a step in front of one (an authorizer, a cache), is another class with the same one
-method.
+Web Function's endpoint (:mod:`simulator.integrations.web_function`) or an HTTP backend of
+finite capacity (:mod:`simulator.integrations.http_backend`); a step in front of one (an
+authorizer, a cache) is another class with the same one method.
 
 The seam is narrow on purpose (the shape of httpx's transports): an integration is
 anything with ``call(now, limit_s) -> Call``. It is asked at the instant the gateway
@@ -20,7 +20,9 @@ The rule that turns a backend's busy time into the gateway's answer (its timeout
 
 from simulator.integrations.base import Call, Host, Integration
 from simulator.integrations.build import build_integrations
+from simulator.integrations.http_backend import HttpBackendIntegration
 from simulator.integrations.lambda_function import LambdaIntegration
 from simulator.integrations.web_function import WebEndpoint
 
-__all__ = ["Call", "Host", "Integration", "LambdaIntegration", "WebEndpoint", "build_integrations"]
+__all__ = ["Call", "Host", "HttpBackendIntegration", "Integration", "LambdaIntegration", "WebEndpoint",
+           "build_integrations"]

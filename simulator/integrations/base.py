@@ -15,7 +15,7 @@ class Call(NamedTuple):
 
     ``latency_s`` is how long the gateway waited for the answer (at most the integration
     timeout); ``init_s`` and ``run_s`` are the function's cold-start init and run time
-    (zero for a backend that is not a function); ``flags`` holds
+    (for an HTTP backend: no init, and its service time, waits left out); ``flags`` holds
     :data:`~simulator.outcomes.COLD` / :data:`~simulator.outcomes.PROVISIONED`;
     ``function`` is the index of the function invoked, or -1.
 

@@ -10,19 +10,21 @@ from simulator.functions.request_rate import request_rates
 from simulator.integrations.authorizer import AuthorizerIntegration, build_authorizers
 from simulator.integrations.base import Host, Integration
 from simulator.integrations.cache import CacheEntries, CacheIntegration
+from simulator.integrations.http_backend import HttpBackendIntegration
 from simulator.integrations.lambda_function import LambdaIntegration
 from simulator.integrations.web_function import WebEndpoint
 from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
     from simulator.functions.pool import FunctionState
+    from simulator.results.records import Recorder
     from simulator.scenario import Scenario
 
 __all__ = ["build_integrations"]
 
 
 def build_integrations(
-    scenario: Scenario, seed: int, host: Host
+    scenario: Scenario, seed: int, host: Host, recorder: Recorder | None = None
 ) -> tuple[list[Integration], list[FunctionState]]:
     """The integration of each route (in scenario order) and the functions behind them.
 
@@ -32,7 +34,9 @@ def build_integrations(
     authorizer gets an :class:`AuthorizerIntegration` in front. Concurrency changes during
     the run (schedules, target tracking) are scheduled on *host* here. A cached route (REST
     cache) gets a :class:`CacheIntegration` in front of its integration, all of them sharing
-    the stage's cache; an authorizer goes in front of that (AWS authorizes before the cache)."""
+    the stage's cache; an authorizer goes in front of that (AWS authorizes before the cache).
+    Routes that name the same HTTP backend share one :class:`HttpBackendIntegration` (its
+    workers and queue), which logs its requests in *recorder*."""
     functions = build_functions(scenario, seed)
     start_capacity(functions, scenario, seed, host)
     rates = request_rates(scenario)
@@ -41,7 +45,10 @@ def build_integrations(
     by_name: dict[str, Integration] = {
         f.name: WebEndpoint(f, spec.web, host) if spec.web is not None else lambdas[f.name]
         for spec, f in zip(scenario.functions, functions)}
-    routes: list[Integration] = [by_name[r.function] for r in scenario.routes]
+    backends: dict[str, Integration] = {
+        b.name: HttpBackendIntegration(b, i, seed, recorder) for i, b in enumerate(scenario.backends)}
+    routes: list[Integration] = [by_name[r.function] if r.function is not None else backends[str(r.backend)]
+                                 for r in scenario.routes]
     entries = CacheEntries()
     for i, rc in enumerate(route_caches(scenario)):
         if rc is not None:

@@ -25,6 +25,7 @@ from matplotlib.ticker import PercentFormatter
 from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
 from simulator.outcomes import CAUSES, COLD, status_codes
+from simulator.plots.backends import backend_queues
 from simulator.plots.style import CAUSE_COLOURS, format_usd, new_figure
 from simulator.scenario.background import unreserved_capacity
 
@@ -397,8 +398,9 @@ def run_figures(
     latency_interval_s: float | None = None,
     cost: RunCost | bool = True,
 ) -> dict[str, Figure]:
-    """Every figure of a run, by a name fit for a file: ``outcomes``, ``lambda_concurrency``,
-    ``latency``, ``latency_cdf`` and ``cost``.
+    """Every figure of a run, by a name fit for a file: ``outcomes``, ``lambda_concurrency``
+    (with functions), ``backend_queues`` (with HTTP backends), ``latency``, ``latency_cdf``
+    and ``cost``.
 
     *latency_interval_s* defaults to ten times *interval_s* (percentiles need more attempts
     than counts do). *cost* is a :class:`~simulator.cost.RunCost` to draw, ``True`` to price the
@@ -406,12 +408,13 @@ def run_figures(
     per client when there are several.
     """
     _check_interval(interval_s)
-    figures = {
-        "outcomes": outcomes_over_time(result, interval_s),
-        "lambda_concurrency": lambda_concurrency(result, interval_s),
-        "latency": latency_over_time(result, latency_interval_s or 10.0 * interval_s),
-        "latency_cdf": latency_cdf(result, by_client=len(result.names.clients) > 1),
-    }
+    figures = {"outcomes": outcomes_over_time(result, interval_s)}
+    if result.scenario.functions:
+        figures["lambda_concurrency"] = lambda_concurrency(result, interval_s)
+    if result.scenario.backends:
+        figures["backend_queues"] = backend_queues(result, interval_s)
+    figures["latency"] = latency_over_time(result, latency_interval_s or 10.0 * interval_s)
+    figures["latency_cdf"] = latency_cdf(result, by_client=len(result.names.clients) > 1)
     if cost is True:
         cost = run_cost(result)
     if cost is not False:

@@ -51,6 +51,8 @@ CAUSE_COLOURS: Mapping[str, str] = MappingProxyType(
         "lambda_rate_throttled": "#fc9272",
         "function_error": "#de2d26",
         "function_timeout": "#a50f15",
+        "backend_queue_full": "#f768a1",
+        "backend_error": "#ae017e",
         "integration_timeout": "#67000d",
         "web_rate_limited": "#fec44f",
         "client_timeout": "#6a3d9a",

@@ -25,6 +25,7 @@ from simulator import outcomes as oc
 from simulator.cost.usage import run_cost
 from simulator.outcomes import CACHE_HIT, CAUSES, COLD, PROVISIONED
 from simulator.results import per_part
+from simulator.results.backends import backend_summary
 from simulator.results.timeseries import build_timeseries
 
 if TYPE_CHECKING:
@@ -109,6 +110,14 @@ class Recorder:
         self.prov_t = array("d")
         self.prov_f = array("q")
         self.prov_n = array("q")
+        #: Every request an HTTP backend accepted: arrival, backend, start and end of its
+        #: service, and its state (answered, served after the gateway gave up, or skipped;
+        #: :mod:`simulator.integrations.http_backend`).
+        self.back_t = array("d")
+        self.back_b = array("q")
+        self.back_start = array("d")
+        self.back_end = array("d")
+        self.back_state = array("q")
 
     def new_request(self, client: int, route: int, t: float) -> int:
         r = self.r_int
@@ -137,6 +146,13 @@ class Recorder:
         self.prov_t.append(t)
         self.prov_f.append(function)
         self.prov_n.append(configured)
+
+    def backend_request(self, t: float, backend: int, start: float, end: float, state: int) -> None:
+        self.back_t.append(t)
+        self.back_b.append(backend)
+        self.back_start.append(start)
+        self.back_end.append(end)
+        self.back_state.append(state)
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,13 @@ class Result:
         #: (time_s, function, configured) at every change of provisioned concurrency.
         self.provisioned_changes = tuple(zip(getattr(recorder, "prov_t", ()), getattr(recorder, "prov_f", ()),
                                              getattr(recorder, "prov_n", ())))
+        #: The HTTP backends' requests (:meth:`Recorder.backend_request`); the fast engine,
+        #: which runs no scenario with backends, writes none.
+        self.backend_requests = {
+            k: np.frombuffer(getattr(recorder, f"back_{k}", array("d" if k in ("t", "start", "end") else "q")),
+                             dtype=np.float64 if k in ("t", "start", "end") else np.int64)
+            for k in ("t", "b", "start", "end", "state")
+        }
 
     # ------------------------------------------------------------------ sizes
 
@@ -210,6 +233,8 @@ class Result:
             end = max(end, float(np.nanmax(self.requests["end_s"])))
         if len(self._conc[0]):
             end = max(end, float(self._conc[0][-1]))
+        if len(self.backend_requests["end"]):
+            end = max(end, float(self.backend_requests["end"].max()))
         return end
 
     # ------------------------------------------------------------------ counts
@@ -307,6 +332,8 @@ class Result:
         cache = self.cache_summary()
         if cache:
             out["cache"] = cache
+        if s.backends:
+            out["backends"] = backend_summary(self)
         clients = {}
         for i, c in enumerate(s.clients):
             clients[c.name] = self._block(self.attempts["client"] == i, self.requests["client"] == i)

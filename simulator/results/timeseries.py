@@ -6,7 +6,8 @@ metrics use the status and latency the gateway produced, not what a client that 
 up early saw. With a REST cache, ``CacheHitCount`` and ``CacheMissCount`` count the
 attempts the cache answered and those it passed on. ``ConcurrentExecutions`` is the
 maximum number of invocations in flight during the interval, including those that
-started earlier and are still running.
+started earlier and are still running. A scenario with HTTP backends adds their series
+(:func:`simulator.results.backends.backend_series`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator import outcomes as oc
-from simulator.outcomes import PROVISIONED
+from simulator.outcomes import GATEWAY_REJECTIONS, PROVISIONED
+from simulator.results.backends import backend_series
 from simulator.scenario.cache import route_caches
 
 if TYPE_CHECKING:
@@ -97,12 +99,13 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     gstatus = a["gateway_status"]
     gcause = a["gateway_cause"]
     reached = a["function"] >= 0
+    admitted = ~np.isin(gcause, np.array(sorted(GATEWAY_REJECTIONS), dtype=np.int64))
     gateway = {
         "Count": count(everything),
         "4XXError": count((gstatus >= 400) & (gstatus < 500)),
         "5XXError": count(gstatus >= 500),
         "Latency": mean(a["gateway_latency_s"] * 1000.0, everything),
-        "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, reached),
+        "IntegrationLatency": mean(a["integration_latency_s"] * 1000.0, admitted),
     }
     if any(rc is not None for rc in route_caches(result.scenario)):
         gateway["CacheHitCount"] = count((a["flags"] & oc.CACHE_HIT) != 0)
@@ -132,5 +135,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
             inv = inv + count(auth_ran)
             thr = thr + count(auth & ~auth_ran)
         per_function.append((f.name, inv, thr, _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
-    return series_table(np.arange(n) * interval_s, gateway, per_function,
-                        _max_level(t_c, account_level, n, interval_s))
+    table = series_table(np.arange(n) * interval_s, gateway, per_function,
+                         _max_level(t_c, account_level, n, interval_s))
+    table.update(backend_series(result, n, interval_s))
+    return table

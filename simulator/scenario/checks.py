@@ -38,6 +38,7 @@ def check_references(s: Scenario) -> Problems:
     return [
         *_duplicate_names(s),
         *_integration_timeouts(s),
+        *_route_targets(s),
         *_region(s),
         *_api_keys_and_usage_plans(s),
         *_authorizers(s),
@@ -104,7 +105,6 @@ def _integration_timeouts(s: Scenario) -> Problems:
     """The API's and each route's integration timeout fit the API type and endpoint; each
     route's function exists."""
     problems: Problems = []
-    functions = [f.name for f in s.functions]
     high, kind_of_api = _timeout_limit(s)
     if s.api.type == "HTTP" and s.api.endpoint_type != "REGIONAL":
         problems.append(("api.endpoint_type", f"HTTP APIs have Regional endpoints only, got {s.api.endpoint_type!r}"))
@@ -116,10 +116,38 @@ def _integration_timeouts(s: Scenario) -> Problems:
         problems.append(("api.integration_timeout", f"must be between 50ms and {high:g}s for {kind_of_api}, "
                          f"got {limit:g}s"))
     for i, r in enumerate(s.routes):
-        problems += _unknown(f"routes[{i}].function", r.function, functions, "function")
         if r.integration_timeout is not None and not 0.05 <= r.integration_timeout <= high:
             problems.append((f"routes[{i}].integration_timeout",
                              f"must be between 50ms and {high:g}s for {kind_of_api}, got {r.integration_timeout:g}s"))
+    return problems
+
+
+def _route_targets(s: Scenario) -> Problems:
+    """Each route calls exactly one existing function or backend, with an integration type
+    its API offers; backend names are unique."""
+    problems: Problems = []
+    functions = [f.name for f in s.functions]
+    backends = [b.name for b in s.backends]
+    seen = Counter(backends)
+    for i, b in enumerate(s.backends):
+        if seen[b.name] > 1:
+            problems.append((f"backends[{i}].name", f"{b.name!r} is used by more than one entry"))
+            seen[b.name] = 0
+    for i, r in enumerate(s.routes):
+        if (r.function is None) == (r.backend is None):
+            problems.append((f"routes[{i}]", "needs exactly one of function (Lambda) or backend (HTTP), got "
+                             + ("both" if r.function is not None else "neither")))
+        elif r.function is not None:
+            problems += _unknown(f"routes[{i}].function", r.function, functions, "function")
+            for key in ("integration_type", "connection_type"):
+                if key in r.model_fields_set:
+                    problems.append((f"routes[{i}].{key}", "applies to backend routes only (a function route "
+                                     "is AWS_PROXY)"))
+        else:
+            problems += _unknown(f"routes[{i}].backend", str(r.backend), backends, "backend")
+            if s.api.type == "HTTP" and r.integration_type == "HTTP":
+                problems.append((f"routes[{i}].integration_type", "HTTP APIs offer HTTP_PROXY only; use a REST "
+                                 "API for HTTP (custom) integrations"))
     return problems
 
 

@@ -50,8 +50,8 @@ from simulator.scenario.distributions import DistSpec, FixedDist, LogNormalDist
 from simulator.scenario.web_function import WebFunction
 
 __all__ = [
-    "Account", "Api", "Background", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage", "Throttle",
-    "UsagePlan", "WebFunction",
+    "Account", "Api", "Background", "Backend", "Behaviour", "Function", "Quota", "Route", "Scenario", "Stage",
+    "Throttle", "UsagePlan", "WebFunction",
 ]
 
 
@@ -129,7 +129,14 @@ class Stage(_Model):
 
 class Route(_Model):
     name: str
-    function: str
+    #: What the route calls: a Lambda function (``AWS_PROXY``) or a ``[[backends]]`` entry
+    #: over HTTP, exactly one of the two (checked in :mod:`simulator.scenario.checks`).
+    function: str | None = None
+    backend: str | None = None
+    #: AWS's words: REST APIs offer ``HTTP`` and ``HTTP_PROXY``, HTTP APIs ``HTTP_PROXY``;
+    #: ``connection_type`` ``VPC_LINK`` reaches a private backend. Neither changes the timing.
+    integration_type: Literal["HTTP", "HTTP_PROXY"] = "HTTP_PROXY"
+    connection_type: Literal["INTERNET", "VPC_LINK"] = "INTERNET"
     throttle: Throttle | None = None
     integration_timeout: Duration | None = None
     request_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
@@ -219,6 +226,28 @@ class Function(_Model):
         return changes(self.reserved_schedule, self.provisioned_schedule, self.provisioned_autoscaling)
 
 
+# --------------------------------------------------------------------------- HTTP backends
+
+
+class Backend(_Model):
+    """A service of finite capacity behind an HTTP integration (see
+    :mod:`simulator.integrations.http_backend`): ``workers`` serve requests in parallel,
+    the rest wait first come, first served."""
+
+    name: str
+    workers: int = Field(ge=1, le=MAX_CONCURRENCY)
+    #: Most requests waiting for a worker; a request beyond it is refused. None: no limit.
+    queue_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    #: Most requests held at once, in service plus waiting (a server's connection cap).
+    connection_limit: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    service_time: DistSpec
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    response_bytes: int = Field(default=1024, ge=0, le=MAX_COUNT)
+    #: A request still waiting when the gateway gives up: "served" (the backend cannot tell
+    #: the client left) or "skipped" (dropped from the queue, as nginx's upstream queue does).
+    abandoned_in_queue: Literal["served", "skipped"] = "served"
+
+
 # --------------------------------------------------------------------------- usage plans
 
 
@@ -248,6 +277,9 @@ class Behaviour(_Model):
     lambda_throttle_status: Literal[500, 502] = 500
     #: Status an HTTP API client sees on an integration timeout (503 observed).
     http_api_timeout_status: Literal[503, 504] = 503
+    #: Status of a request an HTTP backend refuses with its queue full (503: ELB's surge
+    #: queue, HAProxy, Passenger; 502: nginx's upstream queue).
+    backend_queue_full_status: Literal[502, 503] = 503
     #: Lambda's request-rate limit on synchronous invocations, 10 per second per unit of
     #: concurrency: account-wide and per function with reserved concurrency (AWS's Lambda
     #: quotas page; see simulator.functions.request_rate).
@@ -322,7 +354,8 @@ class Scenario(_Model):
     account: Account = Account()
     stage: Stage = Stage()
     routes: list[Route] = Field(min_length=1)
-    functions: list[Function] = Field(min_length=1)
+    functions: list[Function] = []
+    backends: list[Backend] = []
     usage_plans: list[UsagePlan] = []
     authorizers: list[Authorizer] = []
     clients: list[Client] = Field(min_length=1)
@@ -339,6 +372,9 @@ class Scenario(_Model):
     # Convenience look-ups used by the engines.
     def function(self, name: str) -> Function:
         return next(f for f in self.functions if f.name == name)
+
+    def backend(self, name: str) -> Backend:
+        return next(b for b in self.backends if b.name == name)
 
     def route(self, name: str) -> Route:
         return next(r for r in self.routes if r.name == name)

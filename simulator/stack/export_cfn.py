@@ -104,7 +104,7 @@ def _rest(scenario: Scenario, res: dict[str, Any], targets: dict[str, tuple[str,
             "RestApiId": {"Ref": api}, "ResourceId": resource, "HttpMethod": method, "AuthorizationType": "NONE",
             "ApiKeyRequired": scenario.api.api_key_required,
             "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST",
-                            "Uri": _sub_uri(targets[route.function][1]),
+                            "Uri": _sub_uri(targets[str(route.function)][1]),
                             "TimeoutInMillis": common.route_timeout_ms(scenario, route)}}}
     res["Deployment"] = {"Type": "AWS::ApiGateway::Deployment", "DependsOn": methods,
                          "Properties": {"RestApiId": {"Ref": api}}}
@@ -165,7 +165,7 @@ def _http(scenario: Scenario, res: dict[str, Any], targets: dict[str, tuple[str,
         routes.append(rid)
         res[iid] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
             "ApiId": {"Ref": api}, "IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0",
-            "IntegrationUri": targets[route.function][1],
+            "IntegrationUri": targets[str(route.function)][1],
             "TimeoutInMillis": common.route_timeout_ms(scenario, route)}}
         res[rid] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
             "ApiId": {"Ref": api}, "RouteKey": route.name, "Target": {"Fn::Join": ["/", ["integrations",

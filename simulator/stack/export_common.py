@@ -71,6 +71,10 @@ def function_timeout_s(timeout_s: float) -> int:
 
 
 def check_exportable(scenario: Scenario) -> None:
+    for i, route in enumerate(scenario.routes):
+        if route.backend is not None:
+            raise StackError(f"routes[{i}].backend", "export writes Lambda integrations only; an HTTP backend's "
+                             "integration (its URI, VPC link) is not in the scenario")
     if scenario.api.type == "REST":
         for route in scenario.routes:
             if route.name == "$default":

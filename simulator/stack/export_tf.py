@@ -94,7 +94,7 @@ def _rest(scenario: Scenario, res: dict[str, dict[str, Any]], targets: dict[str,
             "api_key_required": scenario.api.api_key_required}
         res.setdefault("aws_api_gateway_integration", {})[mid] = {
             "rest_api_id": api, "resource_id": resource, "http_method": method, "type": "AWS_PROXY",
-            "integration_http_method": "POST", "uri": targets[route.function][0],
+            "integration_http_method": "POST", "uri": targets[str(route.function)][0],
             "timeout_milliseconds": common.route_timeout_ms(scenario, route)}
         methods.append(f"aws_api_gateway_integration.{mid}")
     res["aws_api_gateway_deployment"] = {"api": {"rest_api_id": api, "depends_on": methods}}
@@ -154,7 +154,7 @@ def _http(scenario: Scenario, res: dict[str, dict[str, Any]], targets: dict[str,
     for route in scenario.routes:
         rid = _id(route.name, taken)
         res.setdefault("aws_apigatewayv2_integration", {})[rid] = {
-            "api_id": api, "integration_type": "AWS_PROXY", "integration_uri": targets[route.function][1],
+            "api_id": api, "integration_type": "AWS_PROXY", "integration_uri": targets[str(route.function)][1],
             "payload_format_version": "2.0", "timeout_milliseconds": common.route_timeout_ms(scenario, route)}
         res.setdefault("aws_apigatewayv2_route", {})[rid] = {
             "api_id": api, "route_key": route.name,

@@ -125,6 +125,14 @@ class QuotaForecast:
 # --------------------------------------------------------------------------- clients as flows
 
 
+def _service_mean(s: Scenario, route: str) -> float:
+    """The mean time a route's function runs, or its HTTP backend serves (waits left out)."""
+    r = s.route(route)
+    if r.function is not None:
+        return s.function(r.function).duration.build().mean
+    return s.backend(str(r.backend)).service_time.build().mean
+
+
 def _closed_rate(c: Client, s: Scenario, refused: bool) -> tuple[list[tuple[float, float]] | float, str]:
     """Locust-style users as an open rate: users / (wait + mean latency), ramping as they spawn."""
     arr = c.arrivals
@@ -132,7 +140,7 @@ def _closed_rate(c: Client, s: Scenario, refused: bool) -> tuple[list[tuple[floa
     weights = sum(c.routes.values())
     latency = s.behaviour.gateway_overhead.build().mean
     if not refused:
-        latency += sum(w / weights * s.function(s.route(r).function).duration.build().mean for r, w in c.routes.items())
+        latency += sum(w / weights * _service_mean(s, r) for r, w in c.routes.items())
     wait = arr.wait
     if wait.kind == "constant":
         cycle = wait.time + latency
