@@ -53,7 +53,10 @@ def test_validate_a_stage_by_its_url_and_access_log(tmp_path):
     assert (attempts["aws_request_id"].str.len() == 32).all()
     doc = json.loads(run.files["report"].read_text())
     assert doc["causes_from"] == "answers"
-    assert set(doc["causes"]["observed"]) == {"ok", "lambda_throttled"}  # 200s, and 500 Internal server error
+    # 200s, and 500 Internal server error: Lambda refused the invocation, by concurrency or by its
+    # request rate; the answer cannot tell which.
+    assert set(doc["causes"]["observed"]) == {"ok", "lambda_throttled|lambda_rate_throttled"}
+    assert "lambda_throttled|lambda_rate_throttled" in doc["indistinguishable_causes"]
     assert "function_error|function_timeout" in doc["indistinguishable_causes"]
     assert "throttled_usage_plan|throttled_method|throttled_stage|throttled_account" in doc["indistinguishable_causes"]
     checks = {c.name: c for c in run.report.checks}
