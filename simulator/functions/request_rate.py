@@ -70,10 +70,7 @@ class RequestRate:
 
     def ready(self, now: float) -> bool:
         """Whether every bucket has a token at *now* (refilling each, up to the first empty)."""
-        for bucket in self.buckets:
-            if not bucket.ready(now):
-                return False
-        return True
+        return all(bucket.ready(now) for bucket in self.buckets)
 
     def take(self) -> None:
         """Take a token from every bucket (after :meth:`ready`)."""
