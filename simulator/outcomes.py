@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["CACHE_HIT", "CACHE_MISS", "CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "PROVISIONED",
-           "answer_groups", "messages", "status_codes"]
+__all__ = ["CACHE_HIT", "CACHE_MISS", "CAUSES", "COLD", "GATEWAY_REJECTIONS", "LAMBDA_REFUSALS", "LAMBDA_REFUSAL_CODES",
+           "PROVISIONED", "answer_groups", "messages", "status_codes"]
 
 CAUSES: tuple[str, ...] = (
     "ok",
@@ -108,6 +108,8 @@ GATEWAY_REJECTIONS = frozenset(range(FORBIDDEN, THROTTLED_ACCOUNT + 1))
 #: Causes with which Lambda refused an invocation (TooManyRequestsException): the function
 #: did not run, Lambda counts a throttle and bills nothing, API Gateway bills the request.
 LAMBDA_REFUSALS = frozenset((LAMBDA_THROTTLED, LAMBDA_RATE_THROTTLED))
+#: The same causes in order, for ``numpy.isin`` over a cause column.
+LAMBDA_REFUSAL_CODES: tuple[int, ...] = tuple(sorted(LAMBDA_REFUSALS))
 
 
 def status_codes(scenario: Scenario) -> tuple[int, ...]:

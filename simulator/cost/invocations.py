@@ -38,7 +38,7 @@ def invocation_weights(
     ``billed_ms`` of one invocation column set (*function* -1: none; *cause*: the
     invocation's, where a Lambda refusal means Lambda did not run it). *priced*, per
     function, is False for functions left out of the cost (Lambda Web Functions)."""
-    ran = (function >= 0) & ~np.isin(cause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    ran = (function >= 0) & ~np.isin(cause, oc.LAMBDA_REFUSAL_CODES)
     if priced is not None:
         ran &= np.append(priced, False)[function]
     provisioned = ran & ((flags & PROVISIONED) != 0)

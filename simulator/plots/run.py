@@ -179,7 +179,7 @@ def lambda_concurrency(result: Result, interval_s: float = 1.0) -> Figure:
     edges = np.arange(n + 1) * interval_s
     mids = (edges[:-1] + edges[1:]) / 2
     a = result.attempts
-    refused = np.isin(a["gateway_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    refused = np.isin(a["gateway_cause"], oc.LAMBDA_REFUSAL_CODES)
     ran_all = (a["function"] >= 0) & ~refused
     cold_all = ran_all & ((a["flags"] & COLD) != 0)
     pool = unreserved_capacity(scenario)  # less what background load holds

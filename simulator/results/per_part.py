@@ -35,7 +35,7 @@ def cache_summary(scenario: Scenario, a: Any) -> dict[str, dict[str, float]]:
 
 def lambda_summary(scenario: Scenario, a: Any, conc: Any) -> dict[str, dict[str, Any]]:
     """Per function: its invocations by routes and by authorizers together."""
-    refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
+    refusals = oc.LAMBDA_REFUSAL_CODES
     t_c, f_c, n_c = conc
     out: dict[str, dict[str, Any]] = {}
     parts = [(a["function"], a["flags"], a["gateway_cause"])]
@@ -69,7 +69,7 @@ def authorizer_summary(scenario: Scenario, a: Any) -> dict[str, dict[str, int]]:
     """Per authorizer: the attempts it checked, its invocations, cache hits and answers."""
     s = scenario
     out: dict[str, dict[str, int]] = {}
-    refusals = np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64)
+    refusals = oc.LAMBDA_REFUSAL_CODES
     gcause = a["gateway_cause"]
     throttled = np.isin(gcause, np.arange(oc.THROTTLED_USAGE_PLAN, oc.THROTTLED_ACCOUNT + 1))
     checked_any = ~throttled & (gcause != oc.FORBIDDEN)

@@ -110,7 +110,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
     if any(rc is not None for rc in route_caches(result.scenario)):
         gateway["CacheHitCount"] = count((a["flags"] & oc.CACHE_HIT) != 0)
         gateway["CacheMissCount"] = count((a["flags"] & oc.CACHE_MISS) != 0)
-    throttled = reached & np.isin(gcause, np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+    throttled = reached & np.isin(gcause, oc.LAMBDA_REFUSAL_CODES)
     ran = reached & ~throttled
     t_c, f_c, n_c = result._conc
     functions = result.scenario.functions
@@ -131,7 +131,7 @@ def build_timeseries(result: Result, interval_s: float = 1.0) -> dict[str, np.nd
         inv, thr = count(mine & ran), count(mine & throttled)
         auth = a["authorizer_function"] == i  # an authorizer's invocations (by the attempt's start)
         if np.any(auth):
-            auth_ran = auth & ~np.isin(a["authorizer_cause"], np.array(sorted(oc.LAMBDA_REFUSALS), dtype=np.int64))
+            auth_ran = auth & ~np.isin(a["authorizer_cause"], oc.LAMBDA_REFUSAL_CODES)
             inv = inv + count(auth_ran)
             thr = thr + count(auth & ~auth_ran)
         per_function.append((f.name, inv, thr, _max_level(t_c[sel], n_c[sel], n, interval_s), spill))
