@@ -104,7 +104,7 @@ _DAY = 86400.0
 AHEAD_ABOVE = 1 << 21
 #: The arrays the compiled loop takes, in order (fast_loop.run).
 ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "hc", "ev", "evf", "oht", "ohb", "ohk", "ohc",
-          "ohx", "ra_i", "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
+          "ra_i", "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
 
 
 def available() -> str | None:
@@ -156,8 +156,8 @@ class _Columns:
         self.r_int = {k: a["rr_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
         self.r_float = {k: a["rr_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
         self.conc_t = a["rc_t"][:nc]
-        self.conc_f = a["rc_i"][0, :nc]
-        self.conc_n = a["rc_i"][1, :nc]
+        self.conc_f = a["rc_i"][L.C_FUNCTION, :nc]
+        self.conc_n = a["rc_i"][L.C_BUSY, :nc]
 
 
 def _grow(a: np.ndarray, axis: int, size: int, fill: float | None = 0) -> np.ndarray:
@@ -220,10 +220,8 @@ class FastEngine:
         chain = np.zeros((C, R, L.CH_W), dtype=np.int64)
         chain[:, :, 0] = x["chain_len"]
         chain[:, :, 1::3], chain[:, :, 2::3], chain[:, :, 3::3] = x["chain_kind"], x["chain_idx"], x["chain_cause"]
-        cli = np.stack([x["c_nroutes"], x["c_retry"], x["c_max_att"], x["c_full_jitter"], x["c_has_q"],
-                        *x["c_q"].T, x["c_wait_kind"], x["c_sroute"], x["c_sjit"], x["c_swait"]], axis=1)
-        fun = np.column_stack([x["f_cap"], x["f_scaling"], x["f_ringk"], x["f_sdur"], x["f_sinit"], x["f_scoin"],
-                               x["f_sidle"], x["f_rate"]])
+        cli = np.column_stack([x[k] for k in L.CLIENT_INT])
+        fun = np.column_stack([x[k] for k in L.FUNCTION_INT])
         for key, values in ((L.T_O_STATUS, x["status"]), (L.T_O_ROUTE_FN, x["route_fn"]), (L.T_O_CHAIN, chain),
                             (L.T_O_QLIMIT, x["q_limit"]), (L.T_O_CLI, cli), (L.T_O_CROUTES, x["c_routes"]),
                             (L.T_O_RETRY_ON, x["c_retry_on"]), (L.T_O_FUN, fun),
@@ -231,8 +229,8 @@ class FastEngine:
                             (L.T_O_PROC, np.stack([x["proc_kind"], x["proc_id"]], axis=1)),
                             (L.T_O_UCLIENT, x["u_client"])):
             ti.add(key, values)
-        clif = np.stack([x["c_timeout"], x["c_delay"], x["c_base"], x["c_cap"], x["c_wait_a"], x["c_wait_b"]], axis=1)
-        funf = np.stack([x["f_timeout"], x["f_err"], x["f_resp"]], axis=1)
+        clif = np.column_stack([x[k] for k in L.CLIENT_FLOAT])
+        funf = np.column_stack([x[k] for k in L.FUNCTION_FLOAT])
         for key, values in ((L.T_O_CLIF, clif), (L.T_O_CCUM, x["c_cum"]), (L.T_O_FUNF, funf),
                             (L.T_O_ROUTE_TO, x["route_timeout"]),
                             (L.T_O_BUCKET, np.stack([x["b_rate"], x["b_burst"]], axis=1)),
@@ -273,8 +271,7 @@ class FastEngine:
         for key, off in {**ti.offsets, **tf.offsets, **si.offsets, **sf.offsets}.items():
             t_i[key] = off
         t_i[L.T_NC], t_i[L.T_NR], t_i[L.T_NF] = len(s.clients), len(s.routes), len(s.functions)
-        t_i[L.T_NB], t_i[L.T_NQ], t_i[L.T_NS] = len(x["b_rate"]), len(x["quotas"]), len(x["s_const"])
-        t_i[L.T_NP], t_i[L.T_NU], t_i[L.T_RECORD] = len(x["proc_kind"]), x["n_users"], int(self.record)
+        t_i[L.T_RECORD] = int(self.record)
         t_i[L.T_CONSUME] = int(b.rejected_requests_consume_tokens)
         t_i[L.T_QCT] = int(b.throttled_requests_count_toward_quota)
         t_i[L.T_MRU] = int(b.environment_reuse == "mru")
@@ -295,7 +292,7 @@ class FastEngine:
         return {
             "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
             "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(C, dtype=np.int64),
-            "ohc": np.zeros(C, dtype=np.int64), "ohx": np.zeros(C),
+            "ohc": np.zeros(C, dtype=np.int64),
         }
 
     def _bind_inputs(self, t_i: np.ndarray, s_i: np.ndarray) -> np.ndarray:

@@ -48,7 +48,8 @@ _LATEST = np.int64(0x7FFFFFFFFFFFFFFF)
 @njit(inline="always")
 def sift_up(ht, hk, hv, hc, i, t, key, value, created):  # type: ignore[no-untyped-def]
     """Put (t, key, value, created) at position *i* of a 4-ary heap and move it up (times
-    as floats, or as their bits with :func:`pop_bits`)."""
+    as floats, or as their bits with :func:`pop_bits`). A heap whose entries carry no
+    creation time passes ``hc=None`` (numba then compiles no code for it)."""
     while i > 0:
         p = (i - 1) >> 2
         tp = ht[p]
@@ -57,17 +58,20 @@ def sift_up(ht, hk, hv, hc, i, t, key, value, created):  # type: ignore[no-untyp
         ht[i] = tp
         hk[i] = hk[p]
         hv[i] = hv[p]
-        hc[i] = hc[p]
+        if hc is not None:
+            hc[i] = hc[p]
         i = p
     ht[i] = t
     hk[i] = key
     hv[i] = value
-    hc[i] = created
+    if hc is not None:
+        hc[i] = created
 
 
 @njit(inline="always")
 def pop_bits(hb, hk, hv, hc, n):  # type: ignore[no-untyped-def]
-    """Remove the top of a 4-ary heap, which had n + 1 entries.
+    """Remove the top of a 4-ary heap, which had n + 1 entries (*hc* None: entries carry
+    no creation time).
 
     The times are compared as their bits (*hb*, an int64 view of the heap's times): for
     the non-negative times of a run (never -0.0: every time is ``now + d`` from 0.0)
@@ -86,7 +90,7 @@ def pop_bits(hb, hk, hv, hc, n):  # type: ignore[no-untyped-def]
     tb = hb[n]
     k = hk[n]
     v = hv[n]
-    cr = hc[n]
+    cr = hc[n] if hc is not None else 0.0
     i = 0
     last = n - 1
     while True:
@@ -109,7 +113,8 @@ def pop_bits(hb, hk, hv, hc, n):  # type: ignore[no-untyped-def]
         hb[i] = hb[m]
         hk[i] = hk[m]
         hv[i] = hv[m]
-        hc[i] = hc[m]
+        if hc is not None:
+            hc[i] = hc[m]
         i = m
     sift_up(hb, hk, hv, hc, i, tb, k, v, cr)
 
@@ -163,7 +168,7 @@ def push_release(si, ht, hk, hs, hc, t, f, provisioned, created):  # type: ignor
 
 
 @njit(inline="always")
-def push_open(si, oht, ohk, ohc, ohx, t, c):  # type: ignore[no-untyped-def]
+def push_open(si, oht, ohk, ohc, t, c):  # type: ignore[no-untyped-def]
     """Schedule open client *c*'s timeout until its next arrival (NORMAL priority).
 
     These events live in a heap of their own (at most one per client), so that the
@@ -173,7 +178,7 @@ def push_open(si, oht, ohk, ohc, ohx, t, c):  # type: ignore[no-untyped-def]
     si[EID] = eid + 1
     i = si[OHEAP_N]
     si[OHEAP_N] = i + 1
-    sift_up(oht, ohk, ohc, ohx, i, t, (NORMAL << PRI_SHIFT) | eid, c, 0.0)
+    sift_up(oht, ohk, ohc, None, i, t, (NORMAL << PRI_SHIFT) | eid, c, 0.0)
 
 
 @njit(inline="always")

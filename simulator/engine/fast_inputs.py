@@ -227,7 +227,7 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
 
 
 def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any]:
-    """Every table of :class:`~simulator.engine.fast_layout.Tables` for *s*, plus the
+    """Every table of the layout (:mod:`simulator.engine.fast_layout`) for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
     processes in the order the reference engine starts them. *maker* makes the streams'
     and the arrival chunks' next parts (:mod:`simulator.engine.fast_streams`)."""
@@ -269,7 +269,7 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     for i in range(F):
         bucket = TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function" else shared
         if id(bucket) not in where:
-            where[id(bucket)] = (0, len(buckets))
+            where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
             buckets.append(bucket)
         f_scaling[i] = where[id(bucket)][1]
     f_rate = _i(F, MAX_RATE, fill=-1)  # Lambda's request-rate buckets, the account's shared
@@ -388,13 +388,13 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     streams = Streams(sources, expected_draws=expected_attempts(s), maker=maker)
     out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_retry=c_retry,
                c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap, c_full_jitter=c_full,
-               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
+               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_qcap=c_q[:, 0].copy(), c_qcost=c_q[:, 1].copy(),
+               c_qtcost=c_q[:, 2].copy(), c_qinc=c_q[:, 3].copy(), c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
                c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(), c_swait=c_s[2].copy(),
                s_const=streams.const, s_val=streams.value, streams=streams,
                arrivals=Arrivals(arrivals, C, maker),
                proc_kind=np.array(proc_kind, dtype=np.int64), proc_id=np.array(proc_id, dtype=np.int64),
                u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]),
-               n_users=len(u_client),
                max_life=b.max_environment_lifetime if b.max_environment_lifetime is not None else math.inf)
     return out
 

@@ -137,28 +137,28 @@ def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, r
     si[L.N_ATT] = k + 1
     if ti[L.T_RECORD]:
         status = ti[L.T_O_STATUS]
-        ra_i[0, k] = rid
-        ra_i[1, k] = n
-        ra_i[2, k] = c
-        ra_i[3, k] = route
-        ra_i[4, k] = fidx
-        ra_i[5, k] = ti[status + cause]
-        ra_i[6, k] = cause
-        ra_i[7, k] = ti[status + gateway_cause]
-        ra_i[8, k] = gateway_cause
-        ra_i[9, k] = flags
-        ra_i[10, k] = -1  # no authorizer (scenarios with one run on SimPy)
-        ra_i[11, k] = -1
-        ra_i[12, k] = 0
-        ra_f[0, k] = now
-        ra_f[1, k] = latency
-        ra_f[2, k] = gateway_latency
-        ra_f[3, k] = integ
-        ra_f[4, k] = init
-        ra_f[5, k] = run_s
-        ra_f[6, k] = 0.0
-        ra_f[7, k] = 0.0
-        ra_f[8, k] = 0.0
+        ra_i[L.A_REQUEST, k] = rid
+        ra_i[L.A_ATTEMPT, k] = n
+        ra_i[L.A_CLIENT, k] = c
+        ra_i[L.A_ROUTE, k] = route
+        ra_i[L.A_FUNCTION, k] = fidx
+        ra_i[L.A_STATUS, k] = ti[status + cause]
+        ra_i[L.A_CAUSE, k] = cause
+        ra_i[L.A_GATEWAY_STATUS, k] = ti[status + gateway_cause]
+        ra_i[L.A_GATEWAY_CAUSE, k] = gateway_cause
+        ra_i[L.A_FLAGS, k] = flags
+        ra_i[L.A_AUTHORIZER_FUNCTION, k] = -1  # no authorizer (scenarios with one run on SimPy)
+        ra_i[L.A_AUTHORIZER_CAUSE, k] = -1
+        ra_i[L.A_AUTHORIZER_FLAGS, k] = 0
+        ra_f[L.A_TIME, k] = now
+        ra_f[L.A_LATENCY, k] = latency
+        ra_f[L.A_GATEWAY_LATENCY, k] = gateway_latency
+        ra_f[L.A_INTEGRATION_LATENCY, k] = integ
+        ra_f[L.A_INIT, k] = init
+        ra_f[L.A_RUN, k] = run_s
+        ra_f[L.A_AUTHORIZER_LATENCY, k] = 0.0
+        ra_f[L.A_AUTHORIZER_INIT, k] = 0.0
+        ra_f[L.A_AUTHORIZER_RUN, k] = 0.0
     else:
         tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
               integ, init, run_s)
@@ -170,10 +170,10 @@ def finish(ti, si, sf, rr_i, rr_f, c, rid, end, n, cause, start):  # type: ignor
     """``Recorder.finish_request``."""
     sf[L.END_MAX] = max(sf[L.END_MAX], end)
     if ti[L.T_RECORD]:
-        rr_i[2, rid] = n
-        rr_i[3, rid] = ti[ti[L.T_O_STATUS] + cause]
-        rr_i[4, rid] = cause
-        rr_f[1, rid] = end
+        rr_i[L.R_ATTEMPTS, rid] = n
+        rr_i[L.R_STATUS, rid] = ti[ti[L.T_O_STATUS] + cause]
+        rr_i[L.R_CAUSE, rid] = cause
+        rr_f[L.R_END, rid] = end
         return
     si[ti[L.T_O_GREQ] + NCAUSE * c + cause] += 1
     lat = end - start

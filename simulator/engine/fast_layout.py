@@ -15,8 +15,8 @@ than when it takes a structure of fifty. So everything is packed:
 * arrays that grow or are large: quota window ends ``qe``, random buffers ``rb``, idle
   environments ``ring``, the event heap (times ``ht``, keys ``hk``, values ``hs``: a slot
   of the events' fields in ``ev`` and ``evf``, or a release's function; a release's
-  creation time ``hc``), the open clients' heap (``oht``, ``ohk``, ``ohc``, and ``ohx``
-  unused), attempt and request records, concurrency records, time-series bins,
+  creation time ``hc``), the open clients' heap (``oht``, ``ohk``, ``ohc``: times, keys,
+  clients), attempt and request records, concurrency records, time-series bins,
   arrival buffers.
 
 :class:`Pack` assembles one flat array and remembers where each table went.
@@ -40,7 +40,7 @@ NEED_BINS = 5  #: the time-series bins end before the current time
 NEED_QUOTA = 6  #: quota windows are known only up to before the current time
 
 # --------------------------------------------------------------------------- ti header
-(T_NC, T_NR, T_NF, T_NB, T_NQ, T_NS, T_NP, T_NU, T_RECORD, T_CONSUME, T_QCT, T_MRU, T_UNRES_CAP, T_S_OVER,
+(T_NC, T_NR, T_NF, T_RECORD, T_CONSUME, T_QCT, T_MRU, T_UNRES_CAP, T_S_OVER,
  # tables in ti
  T_O_STATUS, T_O_ROUTE_FN, T_O_CHAIN, T_O_QLIMIT, T_O_CLI, T_O_CROUTES, T_O_RETRY_ON, T_O_FUN,
  T_O_SCONST, T_O_PROC, T_O_UCLIENT,
@@ -51,7 +51,7 @@ NEED_QUOTA = 6  #: quota windows are known only up to before the current time
  T_O_RHIST,
  # tables in sf
  T_O_BSTATE, T_O_USTATE, T_O_GLAT, T_O_CUBE,
- N_TI_HDR) = range(48)
+ N_TI_HDR) = range(43)
 
 # tf scalars
 TF_DURATION, TF_MAX_LIFE, N_TF_HDR = range(3)
@@ -83,17 +83,33 @@ MAX_CHAIN = 5
 CH_W = 1 + 3 * MAX_CHAIN
 LEVEL_BUCKET, LEVEL_QUOTA = 0, 1
 
-# client rows
-(CI_NROUTES, CI_RETRY, CI_MAXATT, CI_FULLJIT, CI_HASQ, CI_QCAP, CI_QCOST, CI_QTCOST, CI_QINC, CI_WAITKIND,
- CI_SROUTE, CI_SJIT, CI_SWAIT, N_CI) = range(14)
-CF_TIMEOUT, CF_DELAY, CF_BASE, CF_CAP, CF_WAIT_A, CF_WAIT_B, N_CF = range(7)
-# function rows
-FI_CAP, FI_SCALING, FI_RINGK, FI_SDUR, FI_SINIT, FI_SCOIN, FI_SIDLE, FI_RATE = range(8)
-#: Columns FI_RATE ... FI_RATE + MAX_RATE - 1: the function's request-rate buckets in
+# Client and function rows: each tuple names the arrays of fast_inputs.flatten that make
+# the row's columns, in order (fast.py packs them from it), and the loop's column
+# constants are looked up in it, so neither can drift from the other.
+CLIENT_INT = ("c_nroutes", "c_retry", "c_max_att", "c_full_jitter", "c_has_q", "c_qcap", "c_qcost", "c_qtcost",
+              "c_qinc", "c_wait_kind", "c_sroute", "c_sjit", "c_swait")
+(CI_NROUTES, CI_RETRY, CI_MAXATT, CI_FULLJIT, CI_HASQ, CI_QCAP, CI_QCOST, CI_QTCOST, CI_QINC, CI_WAITKIND, CI_SROUTE,
+ CI_SJIT, CI_SWAIT) = (CLIENT_INT.index(k) for k in (
+    "c_nroutes", "c_retry", "c_max_att", "c_full_jitter", "c_has_q", "c_qcap", "c_qcost", "c_qtcost", "c_qinc",
+    "c_wait_kind", "c_sroute", "c_sjit", "c_swait"))
+N_CI = len(CLIENT_INT)
+CLIENT_FLOAT = ("c_timeout", "c_delay", "c_base", "c_cap", "c_wait_a", "c_wait_b")
+CF_TIMEOUT, CF_DELAY, CF_BASE, CF_CAP, CF_WAIT_A, CF_WAIT_B = (CLIENT_FLOAT.index(k) for k in (
+    "c_timeout", "c_delay", "c_base", "c_cap", "c_wait_a", "c_wait_b"))
+N_CF = len(CLIENT_FLOAT)
+#: The last, ``f_rate``, is MAX_RATE columns: the function's request-rate buckets in
 #: checking order (simulator.functions.request_rate: reserved, provisioned, account), -1 for none.
+FUNCTION_INT = ("f_cap", "f_scaling", "f_ringk", "f_sdur", "f_sinit", "f_scoin", "f_sidle", "f_rate")
+FI_CAP, FI_SCALING, FI_RINGK, FI_SDUR, FI_SINIT, FI_SCOIN, FI_SIDLE, FI_RATE = (FUNCTION_INT.index(k) for k in (
+    "f_cap", "f_scaling", "f_ringk", "f_sdur", "f_sinit", "f_scoin", "f_sidle", "f_rate"))
 MAX_RATE = 3
+assert FUNCTION_INT[-1] == "f_rate", "the request-rate columns come last"
 N_FI = FI_RATE + MAX_RATE
-FF_TIMEOUT, FF_ERR, FF_RESP, N_FF = range(4)
+FUNCTION_FLOAT = ("f_timeout", "f_err", "f_resp")
+FF_TIMEOUT, FF_ERR, FF_RESP = (FUNCTION_FLOAT.index(k) for k in ("f_timeout", "f_err", "f_resp"))
+N_FF = len(FUNCTION_FLOAT)
+# concurrency records: rc_t holds the times, rc_i these rows
+C_FUNCTION, C_BUSY = range(2)
 # state rows
 FS_IDLE_PROV, FS_BUSY_OD, FS_BUSY_PROV, FS_RING_H, FS_RING_N, N_FS = range(6)
 QS_USED, QS_ALLOWED, QS_POS, N_QS = range(4)
@@ -105,27 +121,40 @@ NORMAL = 1
 PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
 
 # Event types of the main heap's slots. Open clients' next arrivals wait in their own heap
-# (``oht``...) and releases of execution environments sit in the main heap without a slot
-# (fast_heap.push_release): neither has a type, so 1 and 2 are not used.
+# and releases of execution environments sit in the main heap without a slot
+# (fast_heap.push_release): neither has a type.
 EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
-EV_RESPONSE = 3  #: a response reaches a client with a retry policy
-EV_DONE_SIGNAL = 4  #: a response reaches a closed user without retries: it triggers ``done``
-EV_DONE = 5  #: the user's ``done`` event: the user resumes
-EV_RETRY = 6  #: a retry is sent
-EV_USER_WAKE = 7  #: a user's wait_time is over
-EV_USER_SPAWN = 8  #: a user's spawn delay is over
+EV_RESPONSE = 1  #: a response reaches a client with a retry policy
+EV_DONE_SIGNAL = 2  #: a response reaches a closed user without retries: it triggers ``done``
+EV_DONE = 3  #: the user's ``done`` event: the user resumes
+EV_RETRY = 4  #: a retry is sent
+EV_USER_WAKE = 5  #: a user's wait_time is over
+EV_USER_SPAWN = 6  #: a user's spawn delay is over
 
 # ev columns (the last one holds the free-slot stack); evf columns
 E_TYPE, E_A, E_RID, E_ROUTE, E_N, E_CAUSE, E_USER, E_COST, E_FREE, N_EV = range(10)
 E_START, N_EVF = range(2)
 
-# record columns (same order as simulator.results)
+# Record columns, in simulator.results' order: each tuple is the one declaration of its
+# array's rows (fast.py names the rows after it), and the loop's row constants below
+# are looked up in it, so neither can drift from the other.
 RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause", "gateway_status",
           "gateway_cause", "flags", "authorizer_function", "authorizer_cause", "authorizer_flags")
 RA_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
             "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
 RR_INT = ("client", "route", "attempts", "status", "cause")
 RR_FLOAT = ("time_s", "end_s")
+(A_REQUEST, A_ATTEMPT, A_CLIENT, A_ROUTE, A_FUNCTION, A_STATUS, A_CAUSE, A_GATEWAY_STATUS, A_GATEWAY_CAUSE, A_FLAGS,
+ A_AUTHORIZER_FUNCTION, A_AUTHORIZER_CAUSE, A_AUTHORIZER_FLAGS) = (RA_INT.index(k) for k in (
+    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags",
+    "authorizer_function", "authorizer_cause", "authorizer_flags"))
+(A_TIME, A_LATENCY, A_GATEWAY_LATENCY, A_INTEGRATION_LATENCY, A_INIT, A_RUN, A_AUTHORIZER_LATENCY, A_AUTHORIZER_INIT,
+ A_AUTHORIZER_RUN) = (RA_FLOAT.index(k) for k in (
+    "time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s", "authorizer_latency_s",
+    "authorizer_init_s", "authorizer_run_s"))
+R_CLIENT, R_ROUTE, R_ATTEMPTS, R_STATUS, R_CAUSE = (RR_INT.index(k) for k in ("client", "route", "attempts", "status",
+                                                                              "cause"))
+R_TIME, R_END = (RR_FLOAT.index(k) for k in ("time_s", "end_s"))
 COLD = oc.COLD
 PROVISIONED = oc.PROVISIONED
 

@@ -44,7 +44,7 @@ __all__ = ["no_wraparound", "run"]
 
 # nogil: simulations may run side by side in threads of one process.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
-def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk, ohc, ohx, ra_i, ra_f, rr_i, rr_f, rc_t,
+def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t,
         rc_i, tsi, tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
     while True:
@@ -75,7 +75,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
             k = si[ar + L.AR_OFF] + pos
             t = arr_t[k]
             if t > now:
-                H.push_open(si, oht, ohk, ohc, ohx, now + (t - now), c)
+                H.push_open(si, oht, ohk, ohc, now + (t - now), c)
                 si[L.CONT_OPEN] = -1
                 continue
             route = arr_r[k]
@@ -94,7 +94,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
                     return code
                 no = si[L.OHEAP_N] - 1
                 si[L.OHEAP_N] = no
-                H.pop_bits(ohb, ohk, ohc, ohx, no)
+                H.pop_bits(ohb, ohk, ohc, None, no)
                 sf[L.NOW] = now
                 # The timeout fired: send the arrival it waited for, then go on looping.
                 ar = ti[L.T_O_ARR] + L.N_AR * c
@@ -187,13 +187,13 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
             start = now
             cost = -1
             if ti[L.T_RECORD]:
-                rr_i[0, rid] = c
-                rr_i[1, rid] = route
-                rr_i[2, rid] = 0
-                rr_i[3, rid] = -1
-                rr_i[4, rid] = -1
-                rr_f[0, rid] = now
-                rr_f[1, rid] = np.nan
+                rr_i[L.R_CLIENT, rid] = c
+                rr_i[L.R_ROUTE, rid] = route
+                rr_i[L.R_ATTEMPTS, rid] = 0
+                rr_i[L.R_STATUS, rid] = -1
+                rr_i[L.R_CAUSE, rid] = -1
+                rr_f[L.R_TIME, rid] = now
+                rr_f[L.R_END, rid] = np.nan
         cause, latency = K.attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c,
                                    rid, route, n, now)
         if ti[ti[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
@@ -213,7 +213,7 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
             if pos < si[ar + L.AR_LEN]:
                 t = arr_t[si[ar + L.AR_OFF] + pos]
                 if t > now:
-                    H.push_open(si, oht, ohk, ohc, ohx, now + (t - now), o)
+                    H.push_open(si, oht, ohk, ohc, now + (t - now), o)
                     si[L.CONT_OPEN] = -1
 
 

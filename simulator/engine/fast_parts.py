@@ -21,6 +21,8 @@ from simulator import rules
 from simulator.engine.fast_layout import (
     ACCT,
     BUDGET,
+    C_BUSY,
+    C_FUNCTION,
     CH_W,
     END_MAX,
     FI_CAP,
@@ -290,8 +292,8 @@ def concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, delta):  # type: ignore[no-
     if ti[T_RECORD]:
         n = si[N_CONC]
         rc_t[n] = now
-        rc_i[0, n] = f
-        rc_i[1, n] = busy
+        rc_i[C_FUNCTION, n] = f
+        rc_i[C_BUSY, n] = busy
         si[N_CONC] = n + 1
         return
     b = int(now)
