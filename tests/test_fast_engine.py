@@ -162,8 +162,8 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
     assert_same(s)
     engine = FastEngine(s, s.seed)
     engine.run()
-    assert len(engine.a["ht"]) > 1024 and engine.a["ra_i"].shape[1] >= 4096  # both grew
-    assert len(engine.a["ev"]) > 1024  # pending responses take event slots
+    assert len(engine.a["heap_time"]) > 1024 and engine.a["attempt_i"].shape[1] >= 4096  # both grew
+    assert len(engine.a["event_i"]) > 1024  # pending responses take event slots
     assert engine.x["streams"].cap == 2 * BLOCK
     # Without retries the burst leaves only releases waiting, which take no slot: the
     # heap grows on its own.
@@ -171,7 +171,7 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
     assert_same(s)
     engine = FastEngine(s, s.seed)
     engine.run()
-    assert len(engine.a["ht"]) > 1024 and len(engine.a["ev"]) == 1024
+    assert len(engine.a["heap_time"]) > 1024 and len(engine.a["event_i"]) == 1024
 
 
 def test_time_series_bins_grow_past_the_end_of_arrivals() -> None:

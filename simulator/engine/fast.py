@@ -102,10 +102,6 @@ _DAY = 86400.0
 #: Runs expecting more attempts than this make their random numbers and arrival times
 #: ahead, in a second thread (:mod:`simulator.engine.fast_streams`).
 AHEAD_ABOVE = 1 << 21
-#: The arrays the compiled loop takes, in order (fast_loop.run).
-ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "hc", "ev", "evf", "oht", "ohb", "ohk", "ohc",
-          "ra_i", "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
-
 
 def available() -> str | None:
     """None if the fast engine can run here, else why not."""
@@ -148,16 +144,16 @@ class _Columns:
     """The record columns in the shape :class:`~simulator.results.Result` reads."""
 
     def __init__(self, a: dict[str, np.ndarray]) -> None:
-        si = a["si"]
+        si = a["state_i"]
         na, nr, nc = int(si[L.N_ATT]), int(si[L.N_REQ]), int(si[L.N_CONC])
         # Views, not copies: each row of a record array is one contiguous column.
-        self.a_int = {k: a["ra_i"][i, :na] for i, k in enumerate(L.RA_INT)}
-        self.a_float = {k: a["ra_f"][i, :na] for i, k in enumerate(L.RA_FLOAT)}
-        self.r_int = {k: a["rr_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
-        self.r_float = {k: a["rr_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
-        self.conc_t = a["rc_t"][:nc]
-        self.conc_f = a["rc_i"][L.C_FUNCTION, :nc]
-        self.conc_n = a["rc_i"][L.C_BUSY, :nc]
+        self.a_int = {k: a["attempt_i"][i, :na] for i, k in enumerate(L.RA_INT)}
+        self.a_float = {k: a["attempt_f"][i, :na] for i, k in enumerate(L.RA_FLOAT)}
+        self.r_int = {k: a["request_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
+        self.r_float = {k: a["request_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
+        self.conc_t = a["conc_time"][:nc]
+        self.conc_f = a["conc_i"][L.C_FUNCTION, :nc]
+        self.conc_n = a["conc_i"][L.C_BUSY, :nc]
 
 
 def _grow(a: np.ndarray, axis: int, size: int, fill: float | None = 0) -> np.ndarray:
@@ -207,8 +203,8 @@ class FastEngine:
         heap = self._heap(H, P)
         rb = self._bind_inputs(t_i, s_i)
         return {
-            "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
-            "ring": np.zeros((len(s.functions), 2 * int(x["f_ringk"].max()))),
+            "fixed_i": t_i, "fixed_f": t_f, "state_i": s_i, "state_f": s_f, "quota_ends": q_ends, "randoms": rb,
+            "idle_envs": np.zeros((len(s.functions), 2 * int(x["f_ringk"].max()))),
             **heap, **self._record_buffers(),
         }
 
@@ -290,9 +286,9 @@ class FastEngine:
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
         return {
-            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
-            "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(C, dtype=np.int64),
-            "ohc": np.zeros(C, dtype=np.int64),
+            "heap_time": ht, "heap_bits": ht.view(np.int64), "heap_key": hk, "heap_value": np.arange(H, dtype=np.int64), "heap_created": np.zeros(H), "event_i": ev,
+            "event_f": np.zeros((H, L.N_EVF)), "open_time": oht, "open_bits": oht.view(np.int64), "open_key": np.zeros(C, dtype=np.int64),
+            "open_client": np.zeros(C, dtype=np.int64),
         }
 
     def _bind_inputs(self, t_i: np.ndarray, s_i: np.ndarray) -> np.ndarray:
@@ -315,11 +311,11 @@ class FastEngine:
         tsi = np.zeros((L.N_TS + L.N_TSF * len(s.functions), nbins), dtype=np.int64)
         self._reset_levels(tsi, 0)
         return {
-            "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
-            "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),
-            "rc_t": np.empty(2 * na), "rc_i": np.empty((2, 2 * na), dtype=np.int64),
-            "tsi": tsi, "tsf": np.zeros((2, nbins)),
-            "arr_t": self.x["arrivals"].t, "arr_r": self.x["arrivals"].r,
+            "attempt_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "attempt_f": np.empty((len(L.RA_FLOAT), na)),
+            "request_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "request_f": np.empty((len(L.RR_FLOAT), na)),
+            "conc_time": np.empty(2 * na), "conc_i": np.empty((2, 2 * na), dtype=np.int64),
+            "series_i": tsi, "series_f": np.zeros((2, nbins)),
+            "arrival_time": self.x["arrivals"].t, "arrival_route": self.x["arrivals"].r,
         }
 
     @staticmethod
@@ -336,39 +332,39 @@ class FastEngine:
     def _serve(self, code: int) -> None:
         """Provide what the compiled loop ran out of."""
         a = self.a
-        si = a["si"]
+        si = a["state_i"]
         if code == L.NEED_RANDOM:
-            si[L.BUDGET] = self.x["streams"].refill(a["rb"], self.rpos, self.rlen)
+            si[L.BUDGET] = self.x["streams"].refill(a["randoms"], self.rpos, self.rlen)
         elif code == L.NEED_ARRIVALS:
             self.x["arrivals"].load(int(si[L.NEED]))
         elif code == L.NEED_EVENTS:
             if si[L.FREE_N] < 4:  # event slots (fast_heap.push)
-                E = len(a["ev"])
+                E = len(a["event_i"])
                 nfree = int(si[L.FREE_N])
-                ev = _grow(a["ev"], 0, 2 * E)
+                ev = _grow(a["event_i"], 0, 2 * E)
                 ev[nfree:nfree + E, L.E_FREE] = np.arange(2 * E - 1, E - 1, -1)
                 si[L.FREE_N] = nfree + E
-                a.update(ev=ev, evf=_grow(a["evf"], 0, 2 * E))
-            H = len(a["ht"])
+                a.update(event_i=ev, event_f=_grow(a["event_f"], 0, 2 * E))
+            H = len(a["heap_time"])
             if si[L.HEAP_N] + 4 > H:  # the heap itself (releases take no slot)
-                ht = _grow(a["ht"], 0, 2 * H)
-                a.update(ht=ht, hb=ht.view(np.int64), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H),
-                         hc=_grow(a["hc"], 0, 2 * H))
+                ht = _grow(a["heap_time"], 0, 2 * H)
+                a.update(heap_time=ht, heap_bits=ht.view(np.int64), heap_key=_grow(a["heap_key"], 0, 2 * H), heap_value=_grow(a["heap_value"], 0, 2 * H),
+                         heap_created=_grow(a["heap_created"], 0, 2 * H))
         elif code == L.NEED_RECORDS:
-            n = 2 * a["ra_i"].shape[1]
-            for k in ("ra_i", "ra_f", "rr_i", "rr_f"):
+            n = 2 * a["attempt_i"].shape[1]
+            for k in ("attempt_i", "attempt_f", "request_i", "request_f"):
                 a[k] = _grow(a[k], 1, n, None)
-            a["rc_i"] = _grow(a["rc_i"], 1, 2 * n, None)
-            a["rc_t"] = _grow(a["rc_t"], 0, 2 * n, None)
+            a["conc_i"] = _grow(a["conc_i"], 1, 2 * n, None)
+            a["conc_time"] = _grow(a["conc_time"], 0, 2 * n, None)
         elif code == L.NEED_BINS:
-            old = a["tsi"].shape[1]
-            a["tsi"] = _grow(a["tsi"], 1, 2 * old)
-            a["tsf"] = _grow(a["tsf"], 1, 2 * old)
-            self._reset_levels(a["tsi"], old)
+            old = a["series_i"].shape[1]
+            a["series_i"] = _grow(a["series_i"], 1, 2 * old)
+            a["series_f"] = _grow(a["series_f"], 1, 2 * old)
+            self._reset_levels(a["series_i"], old)
         elif code == L.NEED_QUOTA:
-            t = max(float(a["sf"][L.NOW]), float(a["ht"][0]) if si[L.HEAP_N] else 0.0)
-            a["qe"] = quota_windows(self.x["quotas"], 2 * t + 2 * _DAY)
-            a["sf"][L.QEND_MIN] = a["qe"][:, -1].min()
+            t = max(float(a["state_f"][L.NOW]), float(a["heap_time"][0]) if si[L.HEAP_N] else 0.0)
+            a["quota_ends"] = quota_windows(self.x["quotas"], 2 * t + 2 * _DAY)
+            a["state_f"][L.QEND_MIN] = a["quota_ends"][:, -1].min()
         else:  # pragma: no cover - the loop returns only the codes above
             raise RuntimeError(f"fast engine: unexpected return code {code}")
 
@@ -384,17 +380,21 @@ class FastEngine:
 
         if not loop.signatures:  # the first call in this process compiles or loads the loop
             with no_wraparound():
-                code = loop(*(self.a[k] for k in ARRAYS))
+                code = loop(*self._groups())
             if code != L.DONE:
                 self._serve(code)
             else:
                 return self._result()
         while True:
-            code = loop(*(self.a[k] for k in ARRAYS))
+            code = loop(*self._groups())
             if code == L.DONE:
                 break
             self._serve(code)
         return self._result()
+
+    def _groups(self) -> tuple[Any, ...]:
+        """The loop's arguments: its arrays in their named groups (fast_layout.GROUPS)."""
+        return tuple(group(*(self.a[k] for k in group._fields)) for group in L.GROUPS)
 
     def _result(self) -> Result | AggregateResult:
         if self.record:
@@ -404,7 +404,7 @@ class FastEngine:
     def figures(self) -> dict[str, Any]:
         """The bounded-memory aggregates of the run, unpacked by name."""
         a, x, s = self.a, self.x, self.s
-        ti, si, sf = a["ti"], a["si"], a["sf"]
+        ti, si, sf = a["fixed_i"], a["state_i"], a["state_f"]
         C, R, F, K = len(s.clients), len(s.routes), len(s.functions), len(CAUSES)
 
         def part(arr: np.ndarray, key: int, *shape: int) -> np.ndarray:
@@ -412,14 +412,14 @@ class FastEngine:
             return arr[o:o + int(np.prod(shape))].reshape(shape).copy()
 
         end = max(float(s.duration), float(sf[L.END_MAX]))
-        used = min(a["tsi"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
+        used = min(a["series_i"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
         return {
             "n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
             "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
             "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS), "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS),
             "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT), "lambda": part(si, L.T_O_GFN, F, L.N_FN),
-            "ts_counts": a["tsi"][:L.N_TS, :used].copy(), "ts_ms": a["tsf"][:, :used].copy(),
-            "ts_functions": a["tsi"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
+            "ts_counts": a["series_i"][:L.N_TS, :used].copy(), "ts_ms": a["series_f"][:, :used].copy(),
+            "ts_functions": a["series_i"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
             "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
             "route_fn": x["route_fn"].copy(),
         }

@@ -40,221 +40,221 @@ def billed_ms(seconds):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def pick_route(ti, tf, si, rb, c):  # type: ignore[no-untyped-def]
+def pick_route(fixed_i, fixed_f, state_i, randoms, c):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._pick_route``: bisect_right of a U(0,1) in the cumulative weights."""
-    ci = ti[L.T_O_CLI] + L.N_CI * c
-    n = ti[ci + L.CI_NROUTES]
-    routes = ti[L.T_O_CROUTES] + ti[L.T_NR] * c
+    ci = fixed_i[L.T_O_CLI] + L.N_CI * c
+    n = fixed_i[ci + L.CI_NROUTES]
+    routes = fixed_i[L.T_O_CROUTES] + fixed_i[L.T_NR] * c
     if n == 1:
-        return ti[routes]
-    u = draw(ti, tf, si, rb, ti[ci + L.CI_SROUTE])
-    cum = ti[L.T_O_CCUM] + ti[L.T_NR] * c
+        return fixed_i[routes]
+    u = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SROUTE])
+    cum = fixed_i[L.T_O_CCUM] + fixed_i[L.T_NR] * c
     i = 0
-    while i < n - 1 and not tf[cum + i] > u:
+    while i < n - 1 and not fixed_f[cum + i] > u:
         i += 1
-    return ti[routes + i]
+    return fixed_i[routes + i]
 
 
 @njit(inline="always")
-def tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
+def tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
           integ, init, run_s):  # type: ignore[no-untyped-def]
     """Count one attempt in the bounded-memory aggregates."""
-    status = ti[L.T_O_STATUS]
-    si[ti[L.T_O_GATT] + NCAUSE * c + cause] += 1
-    si[ti[L.T_O_AHIST] + L.HIST_BINS * c + hist_bin(latency)] += 1
-    gl = ti[L.T_O_GLAT] + L.N_GLAT * c
-    sf[gl + L.G_LAT_ATT_SUM] += latency
-    sf[gl + L.G_LAT_ATT_MAX] = max(sf[gl + L.G_LAT_ATT_MAX], latency)
+    status = fixed_i[L.T_O_STATUS]
+    state_i[fixed_i[L.T_O_GATT] + NCAUSE * c + cause] += 1
+    state_i[fixed_i[L.T_O_AHIST] + L.HIST_BINS * c + hist_bin(latency)] += 1
+    gl = fixed_i[L.T_O_GLAT] + L.N_GLAT * c
+    state_f[gl + L.G_LAT_ATT_SUM] += latency
+    state_f[gl + L.G_LAT_ATT_MAX] = max(state_f[gl + L.G_LAT_ATT_MAX], latency)
     b = int(now)
-    tsi[L.TS_COUNT, b] += 1
-    gs = ti[status + gateway_cause]
+    series_i[L.TS_COUNT, b] += 1
+    gs = fixed_i[status + gateway_cause]
     if gs >= 500:
-        tsi[L.TS_5XX, b] += 1
+        series_i[L.TS_5XX, b] += 1
     elif gs >= 400:
-        tsi[L.TS_4XX, b] += 1
-    tsf[L.TS_LAT_MS, b] += gateway_latency * 1000.0
-    nf = ti[L.T_NF]
-    nc = ti[L.T_NC]
-    fr = ti[ti[L.T_O_ROUTE_FN] + route]
+        series_i[L.TS_4XX, b] += 1
+    series_f[L.TS_LAT_MS, b] += gateway_latency * 1000.0
+    nf = fixed_i[L.T_NF]
+    nc = fixed_i[L.T_NC]
+    fr = fixed_i[fixed_i[L.T_O_ROUTE_FN] + route]
     g = gateway_cause
-    cell = ti[L.T_O_CUBE] + (fr * nc + c) * NCAUSE + g
+    cell = fixed_i[L.T_O_CUBE] + (fr * nc + c) * NCAUSE + g
     step = nf * nc * NCAUSE
-    sf[cell + L.CUBE_COUNT * step] += 1.0
+    state_f[cell + L.CUBE_COUNT * step] += 1.0
     if g == oc.OK or g > oc.THROTTLED_ACCOUNT:
-        si[ti[L.T_O_GGW] + (route * nc + c) * NCAUSE + g] += 1
+        state_i[fixed_i[L.T_O_GGW] + (route * nc + c) * NCAUSE + g] += 1
     if g == oc.OK:
-        sf[cell + L.CUBE_TRANSFER * step] += tf[ti[L.T_O_FUNF] + L.N_FF * fr + L.FF_RESP]
+        state_f[cell + L.CUBE_TRANSFER * step] += fixed_f[fixed_i[L.T_O_FUNF] + L.N_FF * fr + L.FF_RESP]
     if fidx < 0:
         return
-    tsi[L.TS_INTEG_N, b] += 1
-    tsf[L.TS_INTEG_MS, b] += integ * 1000.0
-    fn = ti[L.T_O_GFN] + L.N_FN * fidx
+    series_i[L.TS_INTEG_N, b] += 1
+    series_f[L.TS_INTEG_MS, b] += integ * 1000.0
+    fn = fixed_i[L.T_O_GFN] + L.N_FN * fidx
     row = L.N_TS + L.N_TSF * fidx
     if g == oc.LAMBDA_THROTTLED or g == oc.LAMBDA_RATE_THROTTLED:
-        si[fn + L.FN_THR] += 1
-        tsi[row + L.TF_THR, b] += 1
+        state_i[fn + L.FN_THR] += 1
+        series_i[row + L.TF_THR, b] += 1
         return
-    si[fn + L.FN_INV] += 1
-    tsi[row + L.TF_INV, b] += 1
+    state_i[fn + L.FN_INV] += 1
+    series_i[row + L.TF_INV, b] += 1
     if flags & L.COLD:
-        si[fn + L.FN_COLD] += 1
+        state_i[fn + L.FN_COLD] += 1
     if g == oc.FUNCTION_ERROR or g == oc.FUNCTION_TIMEOUT:
-        si[fn + L.FN_ERR] += 1
+        state_i[fn + L.FN_ERR] += 1
     if g == oc.FUNCTION_TIMEOUT:
-        si[fn + L.FN_FT] += 1
-    sf[cell + L.CUBE_REQUESTS * step] += 1.0
+        state_i[fn + L.FN_FT] += 1
+    state_f[cell + L.CUBE_REQUESTS * step] += 1.0
     plain = billed_ms(run_s + 0.0)
     if flags & L.PROVISIONED:
-        si[fn + L.FN_PROV] += 1
-        sf[cell + L.CUBE_PROV * step] += plain
+        state_i[fn + L.FN_PROV] += 1
+        state_f[cell + L.CUBE_PROV * step] += plain
     else:
-        si[fn + L.FN_SPILL] += 1
-        tsi[row + L.TF_SPILL, b] += 1
+        state_i[fn + L.FN_SPILL] += 1
+        series_i[row + L.TF_SPILL, b] += 1
         with_init = plain if init == 0.0 else billed_ms(run_s + init)  # a warm start bills run_s alone
-        sf[cell + L.CUBE_OD_INIT * step] += with_init
-        sf[cell + L.CUBE_OD_RUN * step] += plain
+        state_f[cell + L.CUBE_OD_INIT * step] += with_init
+        state_f[cell + L.CUBE_OD_RUN * step] += plain
 
 
 @njit(inline="always")
-def attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c, rid, route,
+def attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c, rid, route,
             n, now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._attempt``: send attempt *n* now; record it; (cause, latency)."""
-    cause = admit(ti, tf, si, sf, qe, c, route, now)
-    overhead = draw(ti, tf, si, rb, ti[L.T_S_OVER])
+    cause = admit(fixed_i, fixed_f, state_i, state_f, quota_ends, c, route, now)
+    overhead = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[L.T_S_OVER])
     fidx = -1
     flags = 0
     init = 0.0
     run_s = 0.0
     integ = 0.0
     if cause == oc.OK:
-        fidx = ti[ti[L.T_O_ROUTE_FN] + route]
-        cause, integ, init, run_s, flags = invoke(ti, tf, si, sf, rb, ring, ht, hk, hs, hc, rc_t, rc_i, tsi, fidx,
-                                                  tf[ti[L.T_O_ROUTE_TO] + route], now)
+        fidx = fixed_i[fixed_i[L.T_O_ROUTE_FN] + route]
+        cause, integ, init, run_s, flags = invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, conc_time, conc_i, series_i, fidx,
+                                                  fixed_f[fixed_i[L.T_O_ROUTE_TO] + route], now)
     gateway_latency = integ + overhead
     gateway_cause = cause
-    latency, cause = client_outcome(gateway_latency, tf[ti[L.T_O_CLIF] + L.N_CF * c + L.CF_TIMEOUT], cause)
-    k = si[L.N_ATT]
-    si[L.N_ATT] = k + 1
-    if ti[L.T_RECORD]:
-        status = ti[L.T_O_STATUS]
-        ra_i[L.A_REQUEST, k] = rid
-        ra_i[L.A_ATTEMPT, k] = n
-        ra_i[L.A_CLIENT, k] = c
-        ra_i[L.A_ROUTE, k] = route
-        ra_i[L.A_FUNCTION, k] = fidx
-        ra_i[L.A_STATUS, k] = ti[status + cause]
-        ra_i[L.A_CAUSE, k] = cause
-        ra_i[L.A_GATEWAY_STATUS, k] = ti[status + gateway_cause]
-        ra_i[L.A_GATEWAY_CAUSE, k] = gateway_cause
-        ra_i[L.A_FLAGS, k] = flags
-        ra_i[L.A_AUTHORIZER_FUNCTION, k] = -1  # no authorizer (scenarios with one run on SimPy)
-        ra_i[L.A_AUTHORIZER_CAUSE, k] = -1
-        ra_i[L.A_AUTHORIZER_FLAGS, k] = 0
-        ra_f[L.A_TIME, k] = now
-        ra_f[L.A_LATENCY, k] = latency
-        ra_f[L.A_GATEWAY_LATENCY, k] = gateway_latency
-        ra_f[L.A_INTEGRATION_LATENCY, k] = integ
-        ra_f[L.A_INIT, k] = init
-        ra_f[L.A_RUN, k] = run_s
-        ra_f[L.A_AUTHORIZER_LATENCY, k] = 0.0
-        ra_f[L.A_AUTHORIZER_INIT, k] = 0.0
-        ra_f[L.A_AUTHORIZER_RUN, k] = 0.0
+    latency, cause = client_outcome(gateway_latency, fixed_f[fixed_i[L.T_O_CLIF] + L.N_CF * c + L.CF_TIMEOUT], cause)
+    k = state_i[L.N_ATT]
+    state_i[L.N_ATT] = k + 1
+    if fixed_i[L.T_RECORD]:
+        status = fixed_i[L.T_O_STATUS]
+        attempt_i[L.A_REQUEST, k] = rid
+        attempt_i[L.A_ATTEMPT, k] = n
+        attempt_i[L.A_CLIENT, k] = c
+        attempt_i[L.A_ROUTE, k] = route
+        attempt_i[L.A_FUNCTION, k] = fidx
+        attempt_i[L.A_STATUS, k] = fixed_i[status + cause]
+        attempt_i[L.A_CAUSE, k] = cause
+        attempt_i[L.A_GATEWAY_STATUS, k] = fixed_i[status + gateway_cause]
+        attempt_i[L.A_GATEWAY_CAUSE, k] = gateway_cause
+        attempt_i[L.A_FLAGS, k] = flags
+        attempt_i[L.A_AUTHORIZER_FUNCTION, k] = -1  # no authorizer (scenarios with one run on SimPy)
+        attempt_i[L.A_AUTHORIZER_CAUSE, k] = -1
+        attempt_i[L.A_AUTHORIZER_FLAGS, k] = 0
+        attempt_f[L.A_TIME, k] = now
+        attempt_f[L.A_LATENCY, k] = latency
+        attempt_f[L.A_GATEWAY_LATENCY, k] = gateway_latency
+        attempt_f[L.A_INTEGRATION_LATENCY, k] = integ
+        attempt_f[L.A_INIT, k] = init
+        attempt_f[L.A_RUN, k] = run_s
+        attempt_f[L.A_AUTHORIZER_LATENCY, k] = 0.0
+        attempt_f[L.A_AUTHORIZER_INIT, k] = 0.0
+        attempt_f[L.A_AUTHORIZER_RUN, k] = 0.0
     else:
-        tally(ti, tf, si, sf, tsi, tsf, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
+        tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
               integ, init, run_s)
     return cause, latency
 
 
 @njit(inline="always")
-def finish(ti, si, sf, rr_i, rr_f, c, rid, end, n, cause, start):  # type: ignore[no-untyped-def]
+def finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, end, n, cause, start):  # type: ignore[no-untyped-def]
     """``Recorder.finish_request``."""
-    sf[L.END_MAX] = max(sf[L.END_MAX], end)
-    if ti[L.T_RECORD]:
-        rr_i[L.R_ATTEMPTS, rid] = n
-        rr_i[L.R_STATUS, rid] = ti[ti[L.T_O_STATUS] + cause]
-        rr_i[L.R_CAUSE, rid] = cause
-        rr_f[L.R_END, rid] = end
+    state_f[L.END_MAX] = max(state_f[L.END_MAX], end)
+    if fixed_i[L.T_RECORD]:
+        request_i[L.R_ATTEMPTS, rid] = n
+        request_i[L.R_STATUS, rid] = fixed_i[fixed_i[L.T_O_STATUS] + cause]
+        request_i[L.R_CAUSE, rid] = cause
+        request_f[L.R_END, rid] = end
         return
-    si[ti[L.T_O_GREQ] + NCAUSE * c + cause] += 1
+    state_i[fixed_i[L.T_O_GREQ] + NCAUSE * c + cause] += 1
     lat = end - start
-    si[ti[L.T_O_RHIST] + L.HIST_BINS * c + hist_bin(lat)] += 1
-    gl = ti[L.T_O_GLAT] + L.N_GLAT * c
-    sf[gl + L.G_LAT_REQ_SUM] += lat
-    sf[gl + L.G_LAT_REQ_MAX] = max(sf[gl + L.G_LAT_REQ_MAX], lat)
+    state_i[fixed_i[L.T_O_RHIST] + L.HIST_BINS * c + hist_bin(lat)] += 1
+    gl = fixed_i[L.T_O_GLAT] + L.N_GLAT * c
+    state_f[gl + L.G_LAT_REQ_SUM] += lat
+    state_f[gl + L.G_LAT_REQ_MAX] = max(state_f[gl + L.G_LAT_REQ_MAX], lat)
 
 
 @njit(inline="always")
-def response(ti, tf, si, sf, rb, ht, hk, hs, hc, ev, evf, rr_i, rr_f, c, rid, route, n, cause, user, cost, start,
+def response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, c, rid, route, n, cause, user, cost, start,
              now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._after`` with ``RetryPolicy.next_delay`` and ``finished``."""
-    status = ti[ti[L.T_O_STATUS] + cause]
-    ci = ti[L.T_O_CLI] + L.N_CI * c
-    cf = ti[L.T_O_CLIF] + L.N_CF * c
-    retry = n < ti[ci + L.CI_MAXATT] and ti[ti[L.T_O_RETRY_ON] + NCAUSE * c + cause] != 0
-    tok = ti[L.T_O_CTOK] + c
-    if retry and ti[ci + L.CI_HASQ]:
-        need = ti[ci + L.CI_QTCOST] if status == 0 else ti[ci + L.CI_QCOST]
-        if si[tok] < need:
+    status = fixed_i[fixed_i[L.T_O_STATUS] + cause]
+    ci = fixed_i[L.T_O_CLI] + L.N_CI * c
+    cf = fixed_i[L.T_O_CLIF] + L.N_CF * c
+    retry = n < fixed_i[ci + L.CI_MAXATT] and fixed_i[fixed_i[L.T_O_RETRY_ON] + NCAUSE * c + cause] != 0
+    tok = fixed_i[L.T_O_CTOK] + c
+    if retry and fixed_i[ci + L.CI_HASQ]:
+        need = fixed_i[ci + L.CI_QTCOST] if status == 0 else fixed_i[ci + L.CI_QCOST]
+        if state_i[tok] < need:
             retry = False
         else:
-            si[tok] -= need
+            state_i[tok] -= need
             cost = need
     if not retry:
-        if ti[ci + L.CI_HASQ] and 200 <= status < 300:
-            back = ti[ci + L.CI_QINC] if cost < 0 else cost
-            tokens = si[tok] + back
-            cap = ti[ci + L.CI_QCAP]
-            si[tok] = min(cap, tokens)
-        finish(ti, si, sf, rr_i, rr_f, c, rid, now, n, cause, start)
+        if fixed_i[ci + L.CI_HASQ] and 200 <= status < 300:
+            back = fixed_i[ci + L.CI_QINC] if cost < 0 else cost
+            tokens = state_i[tok] + back
+            cap = fixed_i[ci + L.CI_QCAP]
+            state_i[tok] = min(cap, tokens)
+        finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now, n, cause, start)
         if user >= 0:
-            push(si, ht, hk, hs, hc, ev, evf, now, L.NORMAL, L.EV_DONE, user, 0, 0, 0, 0, 0, 0, 0.0)
+            push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL, L.EV_DONE, user, 0, 0, 0, 0, 0, 0, 0.0)
         return
-    if ti[ci + L.CI_RETRY] == 1:
-        delay = tf[cf + L.CF_DELAY]
+    if fixed_i[ci + L.CI_RETRY] == 1:
+        delay = fixed_f[cf + L.CF_DELAY]
     else:
-        ceiling = tf[cf + L.CF_BASE] * 2.0 ** (n - 1)
-        cap_s = tf[cf + L.CF_CAP]
+        ceiling = fixed_f[cf + L.CF_BASE] * 2.0 ** (n - 1)
+        cap_s = fixed_f[cf + L.CF_CAP]
         if not ceiling < cap_s:  # min(cap, ceiling)
             ceiling = cap_s
-        if ti[ci + L.CI_FULLJIT]:
-            delay = draw(ti, tf, si, rb, ti[ci + L.CI_SJIT]) * ceiling
+        if fixed_i[ci + L.CI_FULLJIT]:
+            delay = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SJIT]) * ceiling
         else:
             delay = ceiling
-    push(si, ht, hk, hs, hc, ev, evf, now + delay, L.NORMAL, L.EV_RETRY, c, rid, route, n, cause, user, cost, start)
+    push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + delay, L.NORMAL, L.EV_RETRY, c, rid, route, n, cause, user, cost, start)
 
 
 @njit(inline="always")
-def user_wait(ti, tf, si, sf, rb, u, now):  # type: ignore[no-untyped-def]
+def user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now):  # type: ignore[no-untyped-def]
     """``Waiter.wait``: the sleep of user *u* after a task that ended at *now*."""
-    c = ti[ti[L.T_O_UCLIENT] + u]
-    cf = ti[L.T_O_CLIF] + L.N_CF * c
-    ci = ti[L.T_O_CLI] + L.N_CI * c
-    kind = ti[ci + L.CI_WAITKIND]
+    c = fixed_i[fixed_i[L.T_O_UCLIENT] + u]
+    cf = fixed_i[L.T_O_CLIF] + L.N_CF * c
+    ci = fixed_i[L.T_O_CLI] + L.N_CI * c
+    kind = fixed_i[ci + L.CI_WAITKIND]
     if kind == 0:
-        return tf[cf + L.CF_WAIT_A]
+        return fixed_f[cf + L.CF_WAIT_A]
     if kind == 1:
-        return tf[cf + L.CF_WAIT_A] + draw(ti, tf, si, rb, ti[ci + L.CI_SWAIT]) * tf[cf + L.CF_WAIT_B]
-    us = ti[L.T_O_USTATE] + 2 * u  # last_run, last_wait
-    run_time = now - sf[us] - sf[us + 1]
-    x = tf[cf + L.CF_WAIT_A] - run_time
+        return fixed_f[cf + L.CF_WAIT_A] + draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SWAIT]) * fixed_f[cf + L.CF_WAIT_B]
+    us = fixed_i[L.T_O_USTATE] + 2 * u  # last_run, last_wait
+    run_time = now - state_f[us] - state_f[us + 1]
+    x = fixed_f[cf + L.CF_WAIT_A] - run_time
     wait = max(0.0, x)
-    sf[us + 1] = wait
-    sf[us] = now
+    state_f[us + 1] = wait
+    state_f[us] = now
     return wait
 
 
 @njit(inline="always")
-def room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, t):  # type: ignore[no-untyped-def]
+def room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, t):  # type: ignore[no-untyped-def]
     """DONE if an event at *t* can be handled in full."""
-    if si[L.FREE_N] < 4 or si[L.HEAP_N] + 4 > hk.shape[0]:
+    if state_i[L.FREE_N] < 4 or state_i[L.HEAP_N] + 4 > heap_key.shape[0]:
         return L.NEED_EVENTS
-    if t >= sf[L.QEND_MIN]:
+    if t >= state_f[L.QEND_MIN]:
         return L.NEED_QUOTA
-    if ti[L.T_RECORD]:
-        if si[L.N_ATT] + 2 > ra_i.shape[1] or si[L.N_REQ] + 2 > rr_i.shape[1] or si[L.N_CONC] + 2 > rc_t.shape[0]:
+    if fixed_i[L.T_RECORD]:
+        if state_i[L.N_ATT] + 2 > attempt_i.shape[1] or state_i[L.N_REQ] + 2 > request_i.shape[1] or state_i[L.N_CONC] + 2 > conc_time.shape[0]:
             return L.NEED_RECORDS
-    elif int(t) >= tsi.shape[1]:
+    elif int(t) >= series_i.shape[1]:
         return L.NEED_BINS
-    if si[L.BUDGET] < L.MAX_DRAWS:
+    if state_i[L.BUDGET] < L.MAX_DRAWS:
         return L.NEED_RANDOM
     return L.DONE

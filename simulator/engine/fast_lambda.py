@@ -31,29 +31,29 @@ __all__ = ["invoke"]
 
 
 @njit(inline="always")
-def invoke(ti, tf, si, sf, rb, ring, ht, hk, hs, hc, rc_t, rc_i, tsi, f, limit_s, now):  # type: ignore[no-untyped-def]
+def invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, conc_time, conc_i, series_i, f, limit_s, now):  # type: ignore[no-untyped-def]
     """Invoke function *f* at *now* behind an integration timeout of *limit_s*:
     ``(cause, integration latency, init_s, run_s, flags)``."""
-    if not rate_ready(ti, tf, sf, f, now):
+    if not rate_ready(fixed_i, fixed_f, state_f, f, now):
         return oc.LAMBDA_RATE_THROTTLED, 0.0, 0.0, 0.0, 0
-    got, cold, prov, created = acquire(ti, tf, si, sf, ring, f, now)
+    got, cold, prov, created = acquire(fixed_i, fixed_f, state_i, state_f, idle_envs, f, now)
     if not got:
         return oc.LAMBDA_THROTTLED, 0.0, 0.0, 0.0, 0
-    rate_take(ti, sf, f)
-    concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, 1)
-    fi = ti[L.T_O_FUN] + L.N_FI * f
-    ff = ti[L.T_O_FUNF] + L.N_FF * f
-    duration = draw(ti, tf, si, rb, ti[fi + L.FI_SDUR])
+    rate_take(fixed_i, state_f, f)
+    concurrency(fixed_i, state_i, state_f, conc_time, conc_i, series_i, f, now, 1)
+    fi = fixed_i[L.T_O_FUN] + L.N_FI * f
+    ff = fixed_i[L.T_O_FUNF] + L.N_FF * f
+    duration = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[fi + L.FI_SDUR])
     init = 0.0
     flags = 0
     if cold:
-        init = draw(ti, tf, si, rb, ti[fi + L.FI_SINIT])
+        init = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[fi + L.FI_SINIT])
         flags |= L.COLD
     if prov:
         flags |= L.PROVISIONED
-    failed = draw(ti, tf, si, rb, ti[fi + L.FI_SCOIN]) < tf[ff + L.FF_ERR]
-    run_s, cause = function_outcome(duration, tf[ff + L.FF_TIMEOUT], failed)
+    failed = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[fi + L.FI_SCOIN]) < fixed_f[ff + L.FF_ERR]
+    run_s, cause = function_outcome(duration, fixed_f[ff + L.FF_TIMEOUT], failed)
     busy_for = init + run_s
-    push_release(si, ht, hk, hs, hc, now + busy_for, f, 1 if prov else 0, created)
+    push_release(state_i, heap_time, heap_key, heap_value, heap_created, now + busy_for, f, 1 if prov else 0, created)
     integ, cause = integration_outcome(busy_for, limit_s, cause)
     return cause, integ, init, run_s, flags

@@ -4,18 +4,18 @@ The compiled event loop (:mod:`simulator.engine.fast_kernel`) cannot hold Python
 objects, and numba compiles a function much faster when it takes a few plain arrays
 than when it takes a structure of fifty. So everything is packed:
 
-* ``ti`` / ``tf``: what the scenario fixes (int / float): counts and switches at the
-  front of ``ti``, then tables, each at an offset that ``ti``'s header records
-  (``ti[T_O_CHAIN]`` is where the gateway chains start, for instance). Per-client and
+* ``fixed_i`` / ``fixed_f``: what the scenario fixes (int / float): counts and switches at the
+  front of ``fixed_i``, then tables, each at an offset that ``fixed_i``'s header records
+  (``fixed_i[T_O_CHAIN]`` is where the gateway chains start, for instance). Per-client and
   per-function rows have named columns (``CI_*``, ``CF_*``, ``FI_*``, ``FF_*``).
-* ``si`` / ``sf``: what the run changes (int / float): the scalars below at the front
+* ``state_i`` / ``state_f``: what the run changes (int / float): the scalars below at the front
   (the clock, the next event id, ...), then tables of state (token counts, quota use,
   busy and idle environments, stream positions, bounded-memory counters), again at the
-  offsets of ``ti``'s header.
-* arrays that grow or are large: quota window ends ``qe``, random buffers ``rb``, idle
-  environments ``ring``, the event heap (times ``ht``, keys ``hk``, values ``hs``: a slot
-  of the events' fields in ``ev`` and ``evf``, or a release's function; a release's
-  creation time ``hc``), the open clients' heap (``oht``, ``ohk``, ``ohc``: times, keys,
+  offsets of ``fixed_i``'s header.
+* arrays that grow or are large: quota window ends ``quota_ends``, random buffers ``randoms``, idle
+  environments ``ring``, the event heap (times ``heap_time``, keys ``heap_key``, values ``heap_value``: a slot
+  of the events' fields in ``event_i`` and ``event_f``, or a release's function; a release's
+  creation time ``heap_created``), the open clients' heap (``open_time``, ``open_key``, ``open_client``: times, keys,
   clients), attempt and request records, concurrency records, time-series bins,
   arrival buffers.
 
@@ -24,39 +24,100 @@ than when it takes a structure of fifty. So everything is packed:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from simulator import outcomes as oc
 
-__all__ = ["Pack"]
+__all__ = ["GROUPS", "Pack", "Queue", "Records", "Supplies", "Tables"]
+
+
+# --------------------------------------------------------------------------- the loop's arguments
+# The compiled loop takes its arrays in four named groups (numba passes a tuple of arrays
+# as cheaply as the arrays, and reads a field by name at no cost).
+
+
+class Tables(NamedTuple):
+    """The scenario (``fixed_*``) and the run's state (``state_*``), each an int and a float array."""
+
+    fixed_i: np.ndarray
+    fixed_f: np.ndarray
+    state_i: np.ndarray
+    state_f: np.ndarray
+
+
+class Supplies(NamedTuple):
+    """What the loop consumes and Python tops up: quota window ends, random numbers, open
+    arrivals; and the idle execution environments (a ring per function: created, expires)."""
+
+    quota_ends: np.ndarray
+    randoms: np.ndarray
+    arrival_time: np.ndarray
+    arrival_route: np.ndarray
+    idle_envs: np.ndarray
+
+
+class Queue(NamedTuple):
+    """The event heap (time, its bits, key, value, a release's creation time), the events'
+    fields by slot, and the open clients' heap (time, bits, key, client)."""
+
+    heap_time: np.ndarray
+    heap_bits: np.ndarray
+    heap_key: np.ndarray
+    heap_value: np.ndarray
+    heap_created: np.ndarray
+    event_i: np.ndarray
+    event_f: np.ndarray
+    open_time: np.ndarray
+    open_bits: np.ndarray
+    open_key: np.ndarray
+    open_client: np.ndarray
+
+
+class Records(NamedTuple):
+    """Attempt, request and concurrency records, and the per-second series."""
+
+    attempt_i: np.ndarray
+    attempt_f: np.ndarray
+    request_i: np.ndarray
+    request_f: np.ndarray
+    conc_time: np.ndarray
+    conc_i: np.ndarray
+    series_i: np.ndarray
+    series_f: np.ndarray
+
+
+#: The loop's argument groups, in its order (fast_loop.run).
+GROUPS = (Tables, Supplies, Queue, Records)
 
 # --------------------------------------------------------------------------- return codes
 DONE = 0
 NEED_RANDOM = 1  #: a random-number buffer may run out within the next event
-NEED_ARRIVALS = 2  #: the arrival buffer of client ``si[NEED]`` is used up
+NEED_ARRIVALS = 2  #: the arrival buffer of client ``state_i[NEED]`` is used up
 NEED_EVENTS = 3  #: the event heap or its event slots are full
 NEED_RECORDS = 4  #: the record columns are full
 NEED_BINS = 5  #: the time-series bins end before the current time
 NEED_QUOTA = 6  #: quota windows are known only up to before the current time
 
-# --------------------------------------------------------------------------- ti header
+# --------------------------------------------------------------------------- fixed_i header
 (T_NC, T_NR, T_NF, T_RECORD, T_CONSUME, T_QCT, T_MRU, T_UNRES_CAP, T_S_OVER,
- # tables in ti
+ # tables in fixed_i
  T_O_STATUS, T_O_ROUTE_FN, T_O_CHAIN, T_O_QLIMIT, T_O_CLI, T_O_CROUTES, T_O_RETRY_ON, T_O_FUN,
  T_O_SCONST, T_O_PROC, T_O_UCLIENT,
- # tables in tf
+ # tables in fixed_f
  T_O_CLIF, T_O_CCUM, T_O_FUNF, T_O_ROUTE_TO, T_O_BUCKET, T_O_SVAL, T_O_USPAWN,
- # tables in si
+ # tables in state_i
  T_O_QSTATE, T_O_CTOK, T_O_ARR, T_O_RSTATE, T_O_FSTATE, T_O_GATT, T_O_GREQ, T_O_GFN, T_O_GGW, T_O_AHIST,
  T_O_RHIST,
- # tables in sf
+ # tables in state_f
  T_O_BSTATE, T_O_USTATE, T_O_GLAT, T_O_CUBE,
  N_TI_HDR) = range(43)
 
-# tf scalars
+# fixed_f scalars
 TF_DURATION, TF_MAX_LIFE, N_TF_HDR = range(3)
 
-# si scalars
+# state_i scalars
 (EID,  # next event id (SimPy's Environment._eid)
  HEAP_N,  # events in the heap
  FREE_N,  # free event slots
@@ -75,7 +136,7 @@ TF_DURATION, TF_MAX_LIFE, N_TF_HDR = range(3)
 #: retry jitter, wait, idle timeout); the loop asks for a refill below this.
 MAX_DRAWS = 16
 
-# sf scalars
+# state_f scalars
 NOW, END_MAX, QEND_MIN, N_SF_HDR = range(4)
 
 # one gateway chain per (client, route): [length, (kind, index, cause) * MAX_CHAIN]
@@ -108,7 +169,7 @@ N_FI = FI_RATE + MAX_RATE
 FUNCTION_FLOAT = ("f_timeout", "f_err", "f_resp")
 FF_TIMEOUT, FF_ERR, FF_RESP = (FUNCTION_FLOAT.index(k) for k in ("f_timeout", "f_err", "f_resp"))
 N_FF = len(FUNCTION_FLOAT)
-# concurrency records: rc_t holds the times, rc_i these rows
+# concurrency records: conc_time holds the times, conc_i these rows
 C_FUNCTION, C_BUSY = range(2)
 # state rows
 FS_IDLE_PROV, FS_BUSY_OD, FS_BUSY_PROV, FS_RING_H, FS_RING_N, N_FS = range(6)
@@ -131,7 +192,7 @@ EV_RETRY = 4  #: a retry is sent
 EV_USER_WAKE = 5  #: a user's wait_time is over
 EV_USER_SPAWN = 6  #: a user's spawn delay is over
 
-# ev columns (the last one holds the free-slot stack); evf columns
+# event_i columns (the last one holds the free-slot stack); event_f columns
 E_TYPE, E_A, E_RID, E_ROUTE, E_N, E_CAUSE, E_USER, E_COST, E_FREE, N_EV = range(10)
 E_START, N_EVF = range(2)
 
@@ -161,10 +222,10 @@ PROVISIONED = oc.PROVISIONED
 # aggregates
 G_LAT_ATT_SUM, G_LAT_ATT_MAX, G_LAT_REQ_SUM, G_LAT_REQ_MAX, N_GLAT = range(5)
 FN_INV, FN_COLD, FN_THR, FN_ERR, FN_FT, FN_PROV, FN_SPILL, FN_PEAK, N_FN = range(9)
-# time-series rows of tsi: account-wide first, then N_TF rows per function
+# time-series rows of series_i: account-wide first, then N_TF rows per function
 TS_COUNT, TS_4XX, TS_5XX, TS_INTEG_N, TS_ACCT_MAX, TS_ACCT_LAST, N_TS = range(7)
 TF_INV, TF_THR, TF_SPILL, TF_CONC_MAX, TF_CONC_LAST, N_TSF = range(6)
-# rows of tsf
+# rows of series_f
 TS_LAT_MS, TS_INTEG_MS = range(2)
 # billing quantities by (function, client, gateway cause)
 # (billed ms in all: on-demand + provisioned; OD_INIT bills init, OD_RUN only the run)

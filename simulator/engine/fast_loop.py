@@ -11,7 +11,7 @@ Before it pops an event, :func:`~simulator.engine.fast_kernel.room` checks that 
 can be handled in full; if not, :func:`run` returns a ``NEED_*`` code with the event
 still queued, Python provides what is missing, and :func:`run` resumes. An open
 client's arrival loop can stop between two arrivals of the same instant;
-``si[CONT_OPEN]`` says where to pick it up.
+``state_i[CONT_OPEN]`` says where to pick it up.
 
 numba invalidates a cached function when the file that defines it changes; :func:`run`
 also inlines code and constants from other files, so its cache key covers them all
@@ -44,9 +44,19 @@ __all__ = ["no_wraparound", "run"]
 
 # nogil: simulations may run side by side in threads of one process.
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # no reference counting: it allocates nothing
-def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk, ohc, ra_i, ra_f, rr_i, rr_f, rc_t,
-        rc_i, tsi, tsf, arr_t, arr_r):  # type: ignore[no-untyped-def]
-    """Process events until the heap is empty (DONE) or something runs out (NEED_*)."""
+def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
+    """Process events until the heap is empty (DONE) or something runs out (NEED_*).
+
+    The arguments are :class:`~simulator.engine.fast_layout.Tables`, ``Supplies``,
+    ``Queue`` and ``Records``; their arrays are read once, by name, into locals."""
+    fixed_i, fixed_f, state_i, state_f = tables.fixed_i, tables.fixed_f, tables.state_i, tables.state_f
+    quota_ends, randoms, idle_envs = supplies.quota_ends, supplies.randoms, supplies.idle_envs
+    arrival_time, arrival_route = supplies.arrival_time, supplies.arrival_route
+    heap_time, heap_bits, heap_key = queue.heap_time, queue.heap_bits, queue.heap_key
+    heap_value, heap_created, event_i, event_f = queue.heap_value, queue.heap_created, queue.event_i, queue.event_f
+    open_time, open_bits, open_key, open_client = queue.open_time, queue.open_bits, queue.open_key, queue.open_client
+    attempt_i, attempt_f, request_i, request_f = records.attempt_i, records.attempt_f, records.request_i, records.request_f
+    conc_time, conc_i, series_i, series_f = records.conc_time, records.conc_i, records.series_i, records.series_f
     while True:
         # ---------------------------------------------------- the next attempt to send
         user = -1
@@ -56,94 +66,94 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
         start = 0.0
         cost = -1
         from_heap = False
-        c = si[L.CONT_OPEN]
+        c = state_i[L.CONT_OPEN]
         if c >= 0:
             # An open client's loop: ``if t > env.now: yield timeout(t - env.now)``.
-            now = sf[L.NOW]
-            ar = ti[L.T_O_ARR] + L.N_AR * c
-            pos = si[ar + L.AR_POS]
-            if pos >= si[ar + L.AR_LEN]:
-                if si[ar + L.AR_MORE]:
-                    si[L.NEED] = c
+            now = state_f[L.NOW]
+            ar = fixed_i[L.T_O_ARR] + L.N_AR * c
+            pos = state_i[ar + L.AR_POS]
+            if pos >= state_i[ar + L.AR_LEN]:
+                if state_i[ar + L.AR_MORE]:
+                    state_i[L.NEED] = c
                     return L.NEED_ARRIVALS
-                si[L.EID] += 1  # the process ends: SimPy schedules its Process event
-                si[L.CONT_OPEN] = -1
+                state_i[L.EID] += 1  # the process ends: SimPy schedules its Process event
+                state_i[L.CONT_OPEN] = -1
                 continue
-            code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
+            code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
             if code != L.DONE:
                 return code
-            k = si[ar + L.AR_OFF] + pos
-            t = arr_t[k]
+            k = state_i[ar + L.AR_OFF] + pos
+            t = arrival_time[k]
             if t > now:
-                H.push_open(si, oht, ohk, ohc, now + (t - now), c)
-                si[L.CONT_OPEN] = -1
+                H.push_open(state_i, open_time, open_key, open_client, now + (t - now), c)
+                state_i[L.CONT_OPEN] = -1
                 continue
-            route = arr_r[k]
+            route = arrival_route[k]
             if route < 0:
-                route = K.pick_route(ti, tf, si, rb, c)
-            si[ar + L.AR_POS] = pos + 1
+                route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
+            state_i[ar + L.AR_POS] = pos + 1
         else:
             # The first event in SimPy's order: the top of the main heap or of the open
             # clients' heap (times compared as their bits, as the heaps do).
-            nh = si[L.HEAP_N]
-            if si[L.OHEAP_N] > 0 and (nh == 0 or ohb[0] < hb[0] or (ohb[0] == hb[0] and ohk[0] < hk[0])):
-                now = oht[0]
-                c = ohc[0]
-                code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
+            nh = state_i[L.HEAP_N]
+            if state_i[L.OHEAP_N] > 0 and (nh == 0 or open_bits[0] < heap_bits[0] or (open_bits[0] == heap_bits[0] and open_key[0] < heap_key[0])):
+                now = open_time[0]
+                c = open_client[0]
+                code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
                 if code != L.DONE:
                     return code
-                no = si[L.OHEAP_N] - 1
-                si[L.OHEAP_N] = no
-                H.pop_bits(ohb, ohk, ohc, None, no)
-                sf[L.NOW] = now
+                no = state_i[L.OHEAP_N] - 1
+                state_i[L.OHEAP_N] = no
+                H.pop_bits(open_bits, open_key, open_client, None, no)
+                state_f[L.NOW] = now
                 # The timeout fired: send the arrival it waited for, then go on looping.
-                ar = ti[L.T_O_ARR] + L.N_AR * c
-                pos = si[ar + L.AR_POS]
-                route = arr_r[si[ar + L.AR_OFF] + pos]
+                ar = fixed_i[L.T_O_ARR] + L.N_AR * c
+                pos = state_i[ar + L.AR_POS]
+                route = arrival_route[state_i[ar + L.AR_OFF] + pos]
                 if route < 0:
-                    route = K.pick_route(ti, tf, si, rb, c)
-                si[ar + L.AR_POS] = pos + 1
-                si[L.CONT_OPEN] = c
+                    route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
+                state_i[ar + L.AR_POS] = pos + 1
+                state_i[L.CONT_OPEN] = c
             elif nh == 0:
                 return L.DONE
             else:
                 from_heap = True
         if from_heap:
-            now = ht[0]
-            slot = hs[0]
-            code = K.room(ti, si, sf, hk, ra_i, rr_i, rc_t, tsi, now)
+            now = heap_time[0]
+            slot = heap_value[0]
+            code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
             if code != L.DONE:
                 return code
-            nh = si[L.HEAP_N] - 1
-            si[L.HEAP_N] = nh
+            nh = state_i[L.HEAP_N] - 1
+            state_i[L.HEAP_N] = nh
             if slot < 0:
                 # An environment's release (fast_heap.push_release).
-                created = hc[0]
-                H.pop_bits(hb, hk, hs, hc, nh)
-                sf[L.NOW] = now
+                created = heap_created[0]
+                H.pop_bits(heap_bits, heap_key, heap_value, heap_created, nh)
+                state_f[L.NOW] = now
                 f = (-1 - slot) >> 1
-                P.release(ti, tf, si, sf, rb, ring, f, ((-1 - slot) & 1) != 0, created, now)
-                P.concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, -1)
+                P.release(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, f, ((-1 - slot) & 1) != 0, created, now)
+                P.concurrency(fixed_i, state_i, state_f, conc_time, conc_i, series_i, f, now, -1)
                 continue
-            typ = ev[slot, L.E_TYPE]
-            a = ev[slot, L.E_A]
+            typ = event_i[slot, L.E_TYPE]
+            a = event_i[slot, L.E_A]
             c = a
-            H.pop_bits(hb, hk, hs, hc, nh)
-            sf[L.NOW] = now
-            rid = ev[slot, L.E_RID]
-            route = ev[slot, L.E_ROUTE]
-            n = ev[slot, L.E_N]
-            cause = ev[slot, L.E_CAUSE]
-            user = ev[slot, L.E_USER]
-            cost = ev[slot, L.E_COST]
-            start = evf[slot, L.E_START]
-            H.free_slot(si, ev, slot)
+            H.pop_bits(heap_bits, heap_key, heap_value, heap_created, nh)
+            state_f[L.NOW] = now
+            rid = event_i[slot, L.E_RID]
+            route = event_i[slot, L.E_ROUTE]
+            n = event_i[slot, L.E_N]
+            cause = event_i[slot, L.E_CAUSE]
+            user = event_i[slot, L.E_USER]
+            cost = event_i[slot, L.E_COST]
+            start = event_f[slot, L.E_START]
+            H.free_slot(state_i, event_i, slot)
             if typ == L.EV_RESPONSE:
-                K.response(ti, tf, si, sf, rb, ht, hk, hs, hc, ev, evf, rr_i, rr_f, a, rid, route, n, cause, user, cost, start,
+                K.response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, a, rid, route, n, cause, user, cost, start,
                            now)
                 continue
             if typ == L.EV_DONE_SIGNAL:
-                H.push(si, ht, hk, hs, hc, ev, evf, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0)
+                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0)
                 continue
             if typ == L.EV_RETRY:
                 new = False
@@ -152,69 +162,69 @@ def run(ti, tf, si, sf, qe, rb, ring, ht, hb, hk, hs, hc, ev, evf, oht, ohb, ohk
                 # A process: a closed user (or an open client's start).
                 u = a
                 if typ == L.EV_INIT:
-                    p = ti[L.T_O_PROC] + 2 * a
-                    if ti[p] == 0:
-                        si[L.CONT_OPEN] = ti[p + 1]
+                    p = fixed_i[L.T_O_PROC] + 2 * a
+                    if fixed_i[p] == 0:
+                        state_i[L.CONT_OPEN] = fixed_i[p + 1]
                         continue
-                    u = ti[p + 1]
-                    spawn = tf[ti[L.T_O_USPAWN] + u]
+                    u = fixed_i[p + 1]
+                    spawn = fixed_f[fixed_i[L.T_O_USPAWN] + u]
                     if spawn > 0:
-                        H.push(si, ht, hk, hs, hc, ev, evf, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0,
+                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0,
                                0.0)
                         continue
                 if typ == L.EV_INIT or typ == L.EV_USER_SPAWN:
-                    us = ti[L.T_O_USTATE] + 2 * u
-                    sf[us] = now
-                    sf[us + 1] = 0.0
+                    us = fixed_i[L.T_O_USTATE] + 2 * u
+                    state_f[us] = now
+                    state_f[us + 1] = 0.0
                 elif typ == L.EV_DONE:
-                    wait = K.user_wait(ti, tf, si, sf, rb, u, now)
+                    wait = K.user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now)
                     if wait > 0:
-                        H.push(si, ht, hk, hs, hc, ev, evf, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0,
+                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0,
                                0.0)
                         continue
                 # The top of the user's ``while env.now < end`` loop.
-                if not now < tf[L.TF_DURATION]:
-                    si[L.EID] += 1  # the process ends
+                if not now < fixed_f[L.TF_DURATION]:
+                    state_i[L.EID] += 1  # the process ends
                     continue
-                c = ti[ti[L.T_O_UCLIENT] + u]
-                route = K.pick_route(ti, tf, si, rb, c)
+                c = fixed_i[fixed_i[L.T_O_UCLIENT] + u]
+                route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
                 user = u
         # ---------------------------------------------------- send it
         if new:
-            rid = si[L.N_REQ]  # ``Recorder.new_request``
-            si[L.N_REQ] = rid + 1
+            rid = state_i[L.N_REQ]  # ``Recorder.new_request``
+            state_i[L.N_REQ] = rid + 1
             n = 1
             start = now
             cost = -1
-            if ti[L.T_RECORD]:
-                rr_i[L.R_CLIENT, rid] = c
-                rr_i[L.R_ROUTE, rid] = route
-                rr_i[L.R_ATTEMPTS, rid] = 0
-                rr_i[L.R_STATUS, rid] = -1
-                rr_i[L.R_CAUSE, rid] = -1
-                rr_f[L.R_TIME, rid] = now
-                rr_f[L.R_END, rid] = np.nan
-        cause, latency = K.attempt(ti, tf, si, sf, qe, rb, ring, ht, hk, hs, hc, ev, evf, ra_i, ra_f, rc_t, rc_i, tsi, tsf, c,
+            if fixed_i[L.T_RECORD]:
+                request_i[L.R_CLIENT, rid] = c
+                request_i[L.R_ROUTE, rid] = route
+                request_i[L.R_ATTEMPTS, rid] = 0
+                request_i[L.R_STATUS, rid] = -1
+                request_i[L.R_CAUSE, rid] = -1
+                request_f[L.R_TIME, rid] = now
+                request_f[L.R_END, rid] = np.nan
+        cause, latency = K.attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c,
                                    rid, route, n, now)
-        if ti[ti[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
-            H.push(si, ht, hk, hs, hc, ev, evf, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user,
+        if fixed_i[fixed_i[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
+            H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user,
                    cost, start)
         else:
-            K.finish(ti, si, sf, rr_i, rr_f, c, rid, now + latency, n, cause, start)
+            K.finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now + latency, n, cause, start)
             if user >= 0:
-                H.push(si, ht, hk, hs, hc, ev, evf, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0,
+                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0,
                        0.0)
-        o = si[L.CONT_OPEN]
+        o = state_i[L.CONT_OPEN]
         if o >= 0:
             # The open client's loop goes on at once (nothing else is scheduled in
             # between): if its next arrival is not due, its timeout is scheduled now.
-            ar = ti[L.T_O_ARR] + L.N_AR * o
-            pos = si[ar + L.AR_POS]
-            if pos < si[ar + L.AR_LEN]:
-                t = arr_t[si[ar + L.AR_OFF] + pos]
+            ar = fixed_i[L.T_O_ARR] + L.N_AR * o
+            pos = state_i[ar + L.AR_POS]
+            if pos < state_i[ar + L.AR_LEN]:
+                t = arrival_time[state_i[ar + L.AR_OFF] + pos]
                 if t > now:
-                    H.push_open(si, oht, ohk, ohc, now + (t - now), o)
-                    si[L.CONT_OPEN] = -1
+                    H.push_open(state_i, open_time, open_key, open_client, now + (t - now), o)
+                    state_i[L.CONT_OPEN] = -1
 
 
 @contextmanager

@@ -92,87 +92,87 @@ client_outcome = njit(inline="always")(rules.client_outcome)
 
 
 @njit(inline="always")
-def draw(ti, tf, si, rb, s):  # type: ignore[no-untyped-def]
+def draw(fixed_i, fixed_f, state_i, randoms, s):  # type: ignore[no-untyped-def]
     """The next value of stream *s* (a :class:`~simulator.dists.Draws`' ``next()``).
     Each stream's buffer is a ring (its length a power of two): position *p* counts every
     value taken, and the value is at ``p % length``."""
-    if ti[ti[T_O_SCONST] + s]:
-        return tf[ti[T_O_SVAL] + s]
-    o = ti[T_O_RSTATE] + 2 * s
-    p = si[o]
-    si[o] = p + 1
-    si[BUDGET] -= 1
-    return rb[s, p & (rb.shape[1] - 1)]
+    if fixed_i[fixed_i[T_O_SCONST] + s]:
+        return fixed_f[fixed_i[T_O_SVAL] + s]
+    o = fixed_i[T_O_RSTATE] + 2 * s
+    p = state_i[o]
+    state_i[o] = p + 1
+    state_i[BUDGET] -= 1
+    return randoms[s, p & (randoms.shape[1] - 1)]
 
 
 # --------------------------------------------------------------------------- buckets and quotas
 
 
 @njit(inline="always")
-def bucket_ready(ti, tf, sf, b, now):  # type: ignore[no-untyped-def]
+def bucket_ready(fixed_i, fixed_f, state_f, b, now):  # type: ignore[no-untyped-def]
     """:meth:`TokenBucket.ready`."""
-    o = ti[T_O_BSTATE] + 2 * b  # tokens, last
-    r = ti[T_O_BUCKET] + 2 * b  # rate, burst
-    sf[o], sf[o + 1] = refill(sf[o], sf[o + 1], tf[r], tf[r + 1], now)
-    return has_token(sf[o])
+    o = fixed_i[T_O_BSTATE] + 2 * b  # tokens, last
+    r = fixed_i[T_O_BUCKET] + 2 * b  # rate, burst
+    state_f[o], state_f[o + 1] = refill(state_f[o], state_f[o + 1], fixed_f[r], fixed_f[r + 1], now)
+    return has_token(state_f[o])
 
 
 @njit(inline="always")
-def quota_roll(ti, si, qe, q, now):  # type: ignore[no-untyped-def]
+def quota_roll(fixed_i, state_i, quota_ends, q, now):  # type: ignore[no-untyped-def]
     """:meth:`QuotaCounter._roll`, over precomputed window ends."""
-    o = ti[T_O_QSTATE] + N_QS * q
-    pos = si[o + QS_POS]
-    if now >= qe[q, pos]:
-        while now >= qe[q, pos]:
+    o = fixed_i[T_O_QSTATE] + N_QS * q
+    pos = state_i[o + QS_POS]
+    if now >= quota_ends[q, pos]:
+        while now >= quota_ends[q, pos]:
             pos += 1
-        si[o + QS_POS] = pos
-        si[o + QS_USED] = 0
-        si[o + QS_ALLOWED] = ti[ti[T_O_QLIMIT] + q]
+        state_i[o + QS_POS] = pos
+        state_i[o + QS_USED] = 0
+        state_i[o + QS_ALLOWED] = fixed_i[fixed_i[T_O_QLIMIT] + q]
 
 
 @njit(inline="always")
-def level_ready(ti, tf, si, sf, qe, kind, idx, now):  # type: ignore[no-untyped-def]
+def level_ready(fixed_i, fixed_f, state_i, state_f, quota_ends, kind, idx, now):  # type: ignore[no-untyped-def]
     if kind == LEVEL_BUCKET:
-        return bucket_ready(ti, tf, sf, idx, now)
-    quota_roll(ti, si, qe, idx, now)
-    o = ti[T_O_QSTATE] + N_QS * idx
-    return si[o + QS_USED] < si[o + QS_ALLOWED]
+        return bucket_ready(fixed_i, fixed_f, state_f, idx, now)
+    quota_roll(fixed_i, state_i, quota_ends, idx, now)
+    o = fixed_i[T_O_QSTATE] + N_QS * idx
+    return state_i[o + QS_USED] < state_i[o + QS_ALLOWED]
 
 
 @njit(inline="always")
-def level_take(ti, si, sf, kind, idx):  # type: ignore[no-untyped-def]
+def level_take(fixed_i, state_i, state_f, kind, idx):  # type: ignore[no-untyped-def]
     if kind == LEVEL_BUCKET:
-        sf[ti[T_O_BSTATE] + 2 * idx] -= 1.0
+        state_f[fixed_i[T_O_BSTATE] + 2 * idx] -= 1.0
     else:
-        si[ti[T_O_QSTATE] + N_QS * idx + QS_USED] += 1
+        state_i[fixed_i[T_O_QSTATE] + N_QS * idx + QS_USED] += 1
 
 
 @njit(inline="always")
-def admit(ti, tf, si, sf, qe, c, route, now):  # type: ignore[no-untyped-def]
+def admit(fixed_i, fixed_f, state_i, state_f, quota_ends, c, route, now):  # type: ignore[no-untyped-def]
     """:meth:`Gateway.admit`: ``OK`` or the rejecting cause."""
-    base = ti[T_O_CHAIN] + (c * ti[T_NR] + route) * CH_W
-    n = ti[base]
+    base = fixed_i[T_O_CHAIN] + (c * fixed_i[T_NR] + route) * CH_W
+    n = fixed_i[base]
     if n < 0:
         return FORBIDDEN
-    consume = ti[T_CONSUME]
+    consume = fixed_i[T_CONSUME]
     for j in range(n):
         k = base + 1 + 3 * j
-        if not level_ready(ti, tf, si, sf, qe, ti[k], ti[k + 1], now):
-            cause = ti[k + 2]
-            if cause == THROTTLED_USAGE_PLAN and ti[T_QCT]:
+        if not level_ready(fixed_i, fixed_f, state_i, state_f, quota_ends, fixed_i[k], fixed_i[k + 1], now):
+            cause = fixed_i[k + 2]
+            if cause == THROTTLED_USAGE_PLAN and fixed_i[T_QCT]:
                 for m in range(n):
                     km = base + 1 + 3 * m
-                    if ti[km + 2] == QUOTA_EXCEEDED:  # QuotaCounter.count
-                        q = ti[km + 1]
-                        quota_roll(ti, si, qe, q, now)
-                        si[ti[T_O_QSTATE] + N_QS * q + QS_USED] += 1
+                    if fixed_i[km + 2] == QUOTA_EXCEEDED:  # QuotaCounter.count
+                        q = fixed_i[km + 1]
+                        quota_roll(fixed_i, state_i, quota_ends, q, now)
+                        state_i[fixed_i[T_O_QSTATE] + N_QS * q + QS_USED] += 1
             return cause
         if consume:
-            level_take(ti, si, sf, ti[k], ti[k + 1])
+            level_take(fixed_i, state_i, state_f, fixed_i[k], fixed_i[k + 1])
     if not consume:
         for j in range(n):
             k = base + 1 + 3 * j
-            level_take(ti, si, sf, ti[k], ti[k + 1])
+            level_take(fixed_i, state_i, state_f, fixed_i[k], fixed_i[k + 1])
     return OK
 
 
@@ -180,50 +180,50 @@ def admit(ti, tf, si, sf, qe, c, route, now):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def rate_ready(ti, tf, sf, f, now):  # type: ignore[no-untyped-def]
+def rate_ready(fixed_i, fixed_f, state_f, f, now):  # type: ignore[no-untyped-def]
     """:meth:`RequestRate.ready` of function *f*: every request-rate bucket has a token."""
-    fi = ti[T_O_FUN] + N_FI * f + FI_RATE
+    fi = fixed_i[T_O_FUN] + N_FI * f + FI_RATE
     for j in range(MAX_RATE):
-        b = ti[fi + j]
-        if b >= 0 and not bucket_ready(ti, tf, sf, b, now):
+        b = fixed_i[fi + j]
+        if b >= 0 and not bucket_ready(fixed_i, fixed_f, state_f, b, now):
             return False
     return True
 
 
 @njit(inline="always")
-def rate_take(ti, sf, f):  # type: ignore[no-untyped-def]
+def rate_take(fixed_i, state_f, f):  # type: ignore[no-untyped-def]
     """:meth:`RequestRate.take` of function *f*."""
-    fi = ti[T_O_FUN] + N_FI * f + FI_RATE
+    fi = fixed_i[T_O_FUN] + N_FI * f + FI_RATE
     for j in range(MAX_RATE):
-        b = ti[fi + j]
+        b = fixed_i[fi + j]
         if b >= 0:
-            sf[ti[T_O_BSTATE] + 2 * b] -= 1.0
+            state_f[fixed_i[T_O_BSTATE] + 2 * b] -= 1.0
 
 
 @njit(inline="always")
-def acquire(ti, tf, si, sf, ring, f, now):  # type: ignore[no-untyped-def]
+def acquire(fixed_i, fixed_f, state_i, state_f, idle_envs, f, now):  # type: ignore[no-untyped-def]
     """:meth:`FunctionPool.acquire`: (got one, cold, provisioned, created at)."""
-    fs = ti[T_O_FSTATE] + N_FS * f
-    if si[fs + FS_IDLE_PROV] > 0:
-        si[fs + FS_IDLE_PROV] -= 1
-        si[fs + FS_BUSY_PROV] += 1
+    fs = fixed_i[T_O_FSTATE] + N_FS * f
+    if state_i[fs + FS_IDLE_PROV] > 0:
+        state_i[fs + FS_IDLE_PROV] -= 1
+        state_i[fs + FS_BUSY_PROV] += 1
         return True, False, True, 0.0
-    fi = ti[T_O_FUN] + N_FI * f
-    cap = ti[fi + FI_CAP]
+    fi = fixed_i[T_O_FUN] + N_FI * f
+    cap = fixed_i[fi + FI_CAP]
     if cap >= 0:
-        if si[fs + FS_BUSY_OD] >= cap:
+        if state_i[fs + FS_BUSY_OD] >= cap:
             return False, False, False, 0.0
-    elif si[UNRES] >= ti[T_UNRES_CAP]:
+    elif state_i[UNRES] >= fixed_i[T_UNRES_CAP]:
         return False, False, False, 0.0
-    k = ti[fi + FI_RINGK]
-    max_life = tf[TF_MAX_LIFE]
-    mru = ti[T_MRU]
+    k = fixed_i[fi + FI_RINGK]
+    max_life = fixed_f[TF_MAX_LIFE]
+    mru = fixed_i[T_MRU]
     found = False
     created = now
-    while si[fs + FS_RING_N] > 0:
-        n = si[fs + FS_RING_N] - 1
-        si[fs + FS_RING_N] = n
-        h = si[fs + FS_RING_H]
+    while state_i[fs + FS_RING_N] > 0:
+        n = state_i[fs + FS_RING_N] - 1
+        state_i[fs + FS_RING_N] = n
+        h = state_i[fs + FS_RING_H]
         if mru:
             idx = h + n
             if idx >= k:
@@ -231,83 +231,83 @@ def acquire(ti, tf, si, sf, ring, f, now):  # type: ignore[no-untyped-def]
         else:
             idx = h
             h += 1
-            si[fs + FS_RING_H] = h if h < k else 0
-        if ring[f, 2 * idx + 1] > now and now - ring[f, 2 * idx] < max_life:
+            state_i[fs + FS_RING_H] = h if h < k else 0
+        if idle_envs[f, 2 * idx + 1] > now and now - idle_envs[f, 2 * idx] < max_life:
             found = True
-            created = ring[f, 2 * idx]
+            created = idle_envs[f, 2 * idx]
             break
     if not found:
-        b = ti[fi + FI_SCALING]
-        if not bucket_ready(ti, tf, sf, b, now):
+        b = fixed_i[fi + FI_SCALING]
+        if not bucket_ready(fixed_i, fixed_f, state_f, b, now):
             return False, False, False, 0.0
-        sf[ti[T_O_BSTATE] + 2 * b] -= 1.0
-    si[fs + FS_BUSY_OD] += 1
+        state_f[fixed_i[T_O_BSTATE] + 2 * b] -= 1.0
+    state_i[fs + FS_BUSY_OD] += 1
     if cap < 0:
-        si[UNRES] += 1
+        state_i[UNRES] += 1
     return True, not found, False, created
 
 
 @njit(inline="always")
-def release(ti, tf, si, sf, rb, ring, f, provisioned, created, now):  # type: ignore[no-untyped-def]
+def release(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, f, provisioned, created, now):  # type: ignore[no-untyped-def]
     """:meth:`FunctionPool.release`."""
-    fs = ti[T_O_FSTATE] + N_FS * f
+    fs = fixed_i[T_O_FSTATE] + N_FS * f
     if provisioned:
-        si[fs + FS_BUSY_PROV] -= 1
-        si[fs + FS_IDLE_PROV] += 1
+        state_i[fs + FS_BUSY_PROV] -= 1
+        state_i[fs + FS_IDLE_PROV] += 1
         return
-    fi = ti[T_O_FUN] + N_FI * f
-    si[fs + FS_BUSY_OD] -= 1
-    if ti[fi + FI_CAP] < 0:
-        si[UNRES] -= 1
-    if now - created >= tf[TF_MAX_LIFE]:
+    fi = fixed_i[T_O_FUN] + N_FI * f
+    state_i[fs + FS_BUSY_OD] -= 1
+    if fixed_i[fi + FI_CAP] < 0:
+        state_i[UNRES] -= 1
+    if now - created >= fixed_f[TF_MAX_LIFE]:
         return
-    expires = now + draw(ti, tf, si, rb, ti[fi + FI_SIDLE])
-    k = ti[fi + FI_RINGK]
-    n = si[fs + FS_RING_N]
-    h = si[fs + FS_RING_H]
+    expires = now + draw(fixed_i, fixed_f, state_i, randoms, fixed_i[fi + FI_SIDLE])
+    k = fixed_i[fi + FI_RINGK]
+    n = state_i[fs + FS_RING_N]
+    h = state_i[fs + FS_RING_H]
     idx = h + n
     if idx >= k:
         idx -= k
-    ring[f, 2 * idx] = created
-    ring[f, 2 * idx + 1] = expires
+    idle_envs[f, 2 * idx] = created
+    idle_envs[f, 2 * idx + 1] = expires
     n += 1
     # Drop environments that expired at the old end (the reference's popleft loop).
-    while n > 0 and ring[f, 2 * h + 1] <= now:
+    while n > 0 and idle_envs[f, 2 * h + 1] <= now:
         h += 1
         if h >= k:
             h = 0
         n -= 1
-    si[fs + FS_RING_N] = n
-    si[fs + FS_RING_H] = h
+    state_i[fs + FS_RING_N] = n
+    state_i[fs + FS_RING_H] = h
 
 
 @njit(inline="always")
-def concurrency(ti, si, sf, rc_t, rc_i, tsi, f, now, delta):  # type: ignore[no-untyped-def]
+def concurrency(fixed_i, state_i, state_f, conc_time, conc_i, series_i, f, now, delta):  # type: ignore[no-untyped-def]
     """Record the function's concurrency after a change (``Recorder.concurrency``)."""
-    fs = ti[T_O_FSTATE] + N_FS * f
-    busy = si[fs + FS_BUSY_OD] + si[fs + FS_BUSY_PROV]
-    acct = si[ACCT] + delta
-    si[ACCT] = acct
-    sf[END_MAX] = max(sf[END_MAX], now)
-    if ti[T_RECORD]:
-        n = si[N_CONC]
-        rc_t[n] = now
-        rc_i[C_FUNCTION, n] = f
-        rc_i[C_BUSY, n] = busy
-        si[N_CONC] = n + 1
+    fs = fixed_i[T_O_FSTATE] + N_FS * f
+    busy = state_i[fs + FS_BUSY_OD] + state_i[fs + FS_BUSY_PROV]
+    acct = state_i[ACCT] + delta
+    state_i[ACCT] = acct
+    state_f[END_MAX] = max(state_f[END_MAX], now)
+    if fixed_i[T_RECORD]:
+        n = state_i[N_CONC]
+        conc_time[n] = now
+        conc_i[C_FUNCTION, n] = f
+        conc_i[C_BUSY, n] = busy
+        state_i[N_CONC] = n + 1
         return
     b = int(now)
     row = N_TS + N_TSF * f
-    tsi[row + TF_CONC_LAST, b] = busy
-    tsi[TS_ACCT_LAST, b] = acct
+    series_i[row + TF_CONC_LAST, b] = busy
+    series_i[TS_ACCT_LAST, b] = acct
     if delta < 0:
         # A release lowers the level: the level before it, set earlier in this second or
         # carried into it, already bounds every maximum (see aggregate._level_max).
         return
-    peak = ti[T_O_GFN] + N_FN * f + FN_PEAK
-    si[peak] = max(si[peak], busy)
-    tsi[row + TF_CONC_MAX, b] = max(tsi[row + TF_CONC_MAX, b], busy)
-    tsi[TS_ACCT_MAX, b] = max(tsi[TS_ACCT_MAX, b], acct)
+    peak = fixed_i[T_O_GFN] + N_FN * f + FN_PEAK
+    state_i[peak] = max(state_i[peak], busy)
+    series_i[row + TF_CONC_MAX, b] = max(series_i[row + TF_CONC_MAX, b], busy)
+    series_i[TS_ACCT_MAX, b] = max(series_i[TS_ACCT_MAX, b], acct)
 
 
 # --------------------------------------------------------------------------- latency histogram
