@@ -1,6 +1,6 @@
 """What the fast engine starts from: the scenario flattened into arrays, and the open
 clients' arrival times (their buffers, and the random streams, are
-:mod:`simulator.engine.fast_streams`).
+:mod:`simulator.engine.fast.streams`).
 
 **Open arrivals.** :func:`open_times` is :func:`simulator.traffic.arrivals.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 
 from simulator.dists import Distribution, Uniform
-from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
-from simulator.engine.fast_streams import Arrivals, Maker, Streams
+from simulator.engine.fast.layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
+from simulator.engine.fast.streams import Arrivals, Maker, Streams
 from simulator.functions.request_rate import request_rates
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
@@ -227,10 +227,10 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
 
 
 def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any]:
-    """Every table of the layout (:mod:`simulator.engine.fast_layout`) for *s*, plus the
+    """Every table of the layout (:mod:`simulator.engine.fast.layout`) for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
     processes in the order the reference engine starts them. *maker* makes the streams'
-    and the arrival chunks' next parts (:mod:`simulator.engine.fast_streams`)."""
+    and the arrival chunks' next parts (:mod:`simulator.engine.fast.streams`)."""
     b = s.behaviour
     C, R, F = len(s.clients), len(s.routes), len(s.functions)
     status = status_codes(s)

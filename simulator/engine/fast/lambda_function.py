@@ -1,13 +1,13 @@
 """The Lambda integration in the fast engine: :class:`simulator.integrations.LambdaIntegration`
-ported to the packed arrays of :mod:`simulator.engine.fast_layout`.
+ported to the packed arrays of :mod:`simulator.engine.fast.layout`.
 
 One synchronous invocation at *now*: Lambda's request-rate buckets may refuse it
-(``fast_parts.rate_ready``); else the pool places it (``fast_parts.acquire``) or
+(``functions.rate_ready``); else the pool places it (``functions.acquire``) or
 Lambda throttles it; a placed invocation draws its duration, its init time on a cold
 start and its error coin, in that order (the reference's order, so both engines consume
 the function's streams alike); its environment's release is scheduled at init plus run;
 the shared rules of :mod:`simulator.rules` decide the function's and the integration's
-outcome. Inlined into :func:`simulator.engine.fast_kernel.attempt`.
+outcome. Inlined into :func:`simulator.engine.fast.attempt.attempt`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,12 @@ from __future__ import annotations
 from numba import njit
 
 from simulator import outcomes as oc
-from simulator.engine import fast_layout as L
-from simulator.engine.fast_heap import push_release
-from simulator.engine.fast_parts import (
-    acquire,
-    concurrency,
-    draw,
-    function_outcome,
-    integration_outcome,
-    rate_ready,
-    rate_take,
-)
+from simulator.engine.fast import layout as L
+from simulator.engine.fast.functions import acquire, rate_ready, rate_take
+from simulator.engine.fast.heap import push_release
+from simulator.engine.fast.rules import function_outcome, integration_outcome
+from simulator.engine.fast.streams import draw
+from simulator.engine.fast.tallies import concurrency
 
 __all__ = ["invoke"]
 

@@ -1,6 +1,6 @@
 """The fast engine's memory layout: a scenario and its run state as a few flat arrays.
 
-The compiled event loop (:mod:`simulator.engine.fast_kernel`) cannot hold Python
+The compiled event loop (:mod:`simulator.engine.fast.loop`) cannot hold Python
 objects, and numba compiles a function much faster when it takes a few plain arrays
 than when it takes a structure of fifty. So everything is packed:
 
@@ -88,7 +88,7 @@ class Records(NamedTuple):
     series_f: np.ndarray
 
 
-#: The loop's argument groups, in its order (fast_loop.run).
+#: The loop's argument groups, in its order (loop.run).
 GROUPS = (Tables, Supplies, Queue, Records)
 
 # --------------------------------------------------------------------------- return codes
@@ -144,8 +144,8 @@ MAX_CHAIN = 5
 CH_W = 1 + 3 * MAX_CHAIN
 LEVEL_BUCKET, LEVEL_QUOTA = 0, 1
 
-# Client and function rows: each tuple names the arrays of fast_inputs.flatten that make
-# the row's columns, in order (fast.py packs them from it), and the loop's column
+# Client and function rows: each tuple names the arrays of inputs.flatten that make
+# the row's columns, in order (engine.py packs them from it), and the loop's column
 # constants are looked up in it, so neither can drift from the other.
 CLIENT_INT = ("c_nroutes", "c_retry", "c_max_att", "c_full_jitter", "c_has_q", "c_qcap", "c_qcost", "c_qtcost",
               "c_qinc", "c_wait_kind", "c_sroute", "c_sjit", "c_swait")
@@ -183,7 +183,7 @@ PRI_SHIFT = 56  #: heap key = priority << PRI_SHIFT | event id
 
 # Event types of the main heap's slots. Open clients' next arrivals wait in their own heap
 # and releases of execution environments sit in the main heap without a slot
-# (fast_heap.push_release): neither has a type.
+# (heap.push_release): neither has a type.
 EV_INIT = 0  #: a process starts (SimPy's Initialize): an open client or a closed user
 EV_RESPONSE = 1  #: a response reaches a client with a retry policy
 EV_DONE_SIGNAL = 2  #: a response reaches a closed user without retries: it triggers ``done``
@@ -197,7 +197,7 @@ E_TYPE, E_A, E_RID, E_ROUTE, E_N, E_CAUSE, E_USER, E_COST, E_FREE, N_EV = range(
 E_START, N_EVF = range(2)
 
 # Record columns, in simulator.results' order: each tuple is the one declaration of its
-# array's rows (fast.py names the rows after it), and the loop's row constants below
+# array's rows (engine.py names the rows after it), and the loop's row constants below
 # are looked up in it, so neither can drift from the other.
 RA_INT = ("request", "attempt", "client", "route", "function", "status", "cause", "gateway_status",
           "gateway_cause", "flags", "authorizer_function", "authorizer_cause", "authorizer_flags")

@@ -11,7 +11,7 @@ changes how fast. A heap removes its top by *bottom-up deletion* on the times' b
 (:func:`pop_bits`). Open clients' next-arrival timeouts, at most one per client,
 wait in a small heap of their own (:func:`push_open`).
 
-Every function is inlined into the compiled loop (:mod:`simulator.engine.fast_loop`).
+Every function is inlined into the compiled loop (:mod:`simulator.engine.fast.loop`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.engine.fast_layout import (
+from simulator.engine.fast.layout import (
     E_A,
     E_CAUSE,
     E_COST,

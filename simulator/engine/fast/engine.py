@@ -1,82 +1,5 @@
-"""The fast engine: the reference model, compiled, event for event.
-
-The reference engine (:mod:`simulator.engine.reference`) is the definition of the model;
-this engine runs the same model tens of times faster by replacing
-SimPy's Python objects with arrays and its event loop with a loop compiled by numba
-(:mod:`simulator.engine.fast_kernel`). It gives the *same* result, attempt for attempt:
-the same random numbers reach the same requests, and simultaneous events happen in the
-same order. That is what makes it trustworthy, and ``tests/test_engine_differential.py``
-checks it by comparing every attempt record of both engines on a corpus of scenarios.
-
-Same random numbers
--------------------
-Every named stream (:mod:`simulator.rng`) is drawn in blocks of
-:data:`~simulator.dists.BLOCK` samples from the same generator as the reference's
-:class:`~simulator.dists.Draws`, and consumed one value at a time in event order
-(:mod:`simulator.engine.fast_streams`). Open arrivals are
-:func:`~simulator.traffic.arrivals.open_arrival_times` (in chunks for very long runs,
-:mod:`simulator.engine.fast_inputs`).
-
-Same order: SimPy's event ids
------------------------------
-SimPy processes events in ``(time, priority, event id)`` order, where the id counts
-every ``schedule`` call. The engine keeps a heap with the same key and gives an id to
-exactly the events the reference schedules, in the same order:
-
-1. **Process starts.** Before the run, one ``Initialize`` event (priority URGENT, at
-   t = 0) per process, in scenario order: one per open or replay client, one per closed
-   user (in user order, only those spawned before the end). They get ids 0, 1, ...
-2. **Open arrivals.** An open client sends every arrival whose time ``t`` is not after
-   ``now`` at once, in order; for the next one it schedules a timeout at
-   ``now + (t - now)`` (exactly SimPy's arithmetic, which can differ from ``t`` in the
-   last bit). When its trace ends its process ends, which uses an id. (These timeouts
-   wait in a small heap of their own, at most one per client, and the loop takes
-   whichever of the two heap tops comes first by the same key: the order is the
-   same as with one heap.)
-3. **Attempts.** An invoked function schedules its environment's release at
-   ``now + init + run`` with priority URGENT: releases at *t* come before anything else
-   at *t*, so a request at *t* can reuse the environment. Then the client's side is
-   scheduled: with a retry policy, the response (NORMAL, at ``now + latency``); without,
-   for a closed user only, the moment the response triggers the user's ``done`` event.
-4. **Responses.** A response either schedules the retry (at ``now + backoff``) or ends
-   the request; a closed user's ``done.succeed()`` is itself scheduled (NORMAL, at
-   ``now``), so the user resumes one event later, after any events already scheduled
-   for that instant.
-5. **Closed users.** A user that resumes computes its ``wait_time``; a positive wait is
-   a timeout (NORMAL), zero loops at once; a user that finds ``now >= duration`` ends its
-   process (an id). A user spawned after 0 first waits for a spawn timeout.
-
-Within one event, things happen in the reference's statement order (the gateway, the
-overhead draw, the Lambda pool, the function's draws, then the scheduling above), so each
-stream is consumed in the same order as well. Every process start, timeout, response and
-``done`` gets its id exactly when the reference schedules it, including the ones
-whose callbacks do nothing (a process ending), so ids compare as SimPy's do.
-
-What it does not run: ``behaviour.throttle_algorithm = "nginx_limit_req"``
-(:func:`unsupported` says so, and ``engine="auto"`` then runs the SimPy engine).
-
-Speed
------
-Everything the loop calls is inlined into one compiled function
-(:mod:`simulator.engine.fast_loop`), which works on a few flat arrays
-(:mod:`simulator.engine.fast_layout`); the event heap is 4-ary, picks children by
-time without branches, and holds releases (most of its events) without an event slot.
-numba caches the compiled loop on disk (``cache=True``): the first run on a machine
-compiles for about half a minute, later processes load it in well under a second.
-
-A run expecting more than :data:`AHEAD_ABOVE` attempts makes its random numbers and
-arrival times in a second thread while the loop runs (the loop holds no GIL): about a
-third of a long run's time, taken off the wall clock on a machine with a core to spare,
-and the numbers are the same (:mod:`simulator.engine.fast_streams`).
-
-Bounded memory
---------------
-With ``record=False`` nothing is kept per request: counters by client and cause, a
-latency histogram (:data:`~simulator.engine.fast_layout.HIST_SUB` bins per power of two),
-one-second time-series bins and the billing quantities. The result is an
-:class:`~simulator.results.aggregate.AggregateResult`. Random numbers, arrivals and the event
-heap live in bounded buffers; when one runs low the compiled loop returns and resumes.
-"""
+"""The fast engine's driver: packs a scenario into the loop's arrays, runs the compiled loop,
+provides what it runs out of, and unpacks the result (the design: :mod:`simulator.engine.fast`)."""
 
 from __future__ import annotations
 
@@ -85,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.engine import fast_inputs
-from simulator.engine import fast_layout as L
-from simulator.engine.fast_inputs import flatten, quota_windows
-from simulator.engine.fast_streams import Inline, Maker, Worker
+from simulator.engine.fast import inputs
+from simulator.engine.fast import layout as L
+from simulator.engine.fast.inputs import flatten, quota_windows
+from simulator.engine.fast.streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
 from simulator.scenario.cache import route_caches
@@ -100,7 +23,7 @@ __all__ = ["FastEngine", "available", "unsupported"]
 
 _DAY = 86400.0
 #: Runs expecting more attempts than this make their random numbers and arrival times
-#: ahead, in a second thread (:mod:`simulator.engine.fast_streams`).
+#: ahead, in a second thread (:mod:`simulator.engine.fast.streams`).
 AHEAD_ABOVE = 1 << 21
 
 def available() -> str | None:
@@ -174,7 +97,7 @@ class FastEngine:
         self.s = scenario
         self.seed = seed
         self.record = record
-        long_run = fast_inputs.expected_attempts(scenario) > AHEAD_ABOVE
+        long_run = inputs.expected_attempts(scenario) > AHEAD_ABOVE
         self.maker: Maker = Worker() if long_run else Inline()
         try:
             self.x = flatten(scenario, seed, self.maker)
@@ -186,7 +109,7 @@ class FastEngine:
     # ------------------------------------------------------------------ set-up
 
     def _pack(self) -> dict[str, np.ndarray]:
-        """Every array of the run (fast_layout explains the packing)."""
+        """Every array of the run (layout explains the packing)."""
         x, s = self.x, self.s
         P = len(x["proc_kind"])
         nq = len(x["quotas"])
@@ -306,7 +229,7 @@ class FastEngine:
         """The rows of attempts, requests and concurrency changes (grown as the run needs), and
         the per-second series."""
         s, rec = self.s, self.record
-        na = fast_inputs.expected_attempts(s) if rec else 1
+        na = inputs.expected_attempts(s) if rec else 1
         nbins = max(2, math.ceil(s.duration) + 64) if not rec else 1
         tsi = np.zeros((L.N_TS + L.N_TSF * len(s.functions), nbins), dtype=np.int64)
         self._reset_levels(tsi, 0)
@@ -338,7 +261,7 @@ class FastEngine:
         elif code == L.NEED_ARRIVALS:
             self.x["arrivals"].load(int(si[L.NEED]))
         elif code == L.NEED_EVENTS:
-            if si[L.FREE_N] < 4:  # event slots (fast_heap.push)
+            if si[L.FREE_N] < 4:  # event slots (heap.push)
                 E = len(a["event_i"])
                 nfree = int(si[L.FREE_N])
                 ev = _grow(a["event_i"], 0, 2 * E)
@@ -375,8 +298,8 @@ class FastEngine:
             self.maker.close()
 
     def _run(self) -> Result | AggregateResult:
-        from simulator.engine.fast_loop import no_wraparound
-        from simulator.engine.fast_loop import run as loop
+        from simulator.engine.fast.loop import no_wraparound
+        from simulator.engine.fast.loop import run as loop
 
         if not loop.signatures:  # the first call in this process compiles or loads the loop
             with no_wraparound():
@@ -393,7 +316,7 @@ class FastEngine:
         return self._result()
 
     def _groups(self) -> tuple[Any, ...]:
-        """The loop's arguments: its arrays in their named groups (fast_layout.GROUPS)."""
+        """The loop's arguments: its arrays in their named groups (layout.GROUPS)."""
         return tuple(group(*(self.a[k] for k in group._fields)) for group in L.GROUPS)
 
     def _result(self) -> Result | AggregateResult:

@@ -1,13 +1,13 @@
 """The fast engine's compiled loop: one function, resumable at any event boundary.
 
 :func:`run` is the only compiled function; everything it calls is inlined into it
-(numba-IR inlining, ``inline="always"``), so the twenty arrays it works on are never
-passed field by field from call to call. Each turn of the loop finds the next attempt
+(numba-IR inlining, ``inline="always"``), so the arrays it works on are never passed
+field by field from call to call. Each turn of the loop finds the next attempt
 to send (an open client's next arrival, a retry, a closed user's next task) while
 handling the events that send none (releases, responses, wake-ups), then sends it at a
 single place.
 
-Before it pops an event, :func:`~simulator.engine.fast_kernel.room` checks that the event
+Before it pops an event, :func:`room` checks that the event
 can be handled in full; if not, :func:`run` returns a ``NEED_*`` code with the event
 still queued, Python provides what is missing, and :func:`run` resumes. An open
 client's arrival loop can stop between two arrivals of the same instant;
@@ -34,10 +34,13 @@ import numpy as np
 from numba import njit
 
 from simulator import outcomes as oc
-from simulator.engine import fast_heap as H
-from simulator.engine import fast_kernel as K
-from simulator.engine import fast_layout as L
-from simulator.engine import fast_parts as P
+from simulator.engine.fast import attempt, clients, functions, gateway, heap, lambda_function, rules, streams, tallies
+from simulator.engine.fast import heap as H
+from simulator.engine.fast import layout as L
+from simulator.engine.fast.attempt import attempt as send_attempt
+from simulator.engine.fast.clients import pick_route, response, user_wait
+from simulator.engine.fast.functions import release
+from simulator.engine.fast.tallies import concurrency, finish
 
 __all__ = ["no_wraparound", "run"]
 
@@ -47,7 +50,7 @@ __all__ = ["no_wraparound", "run"]
 def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
     """Process events until the heap is empty (DONE) or something runs out (NEED_*).
 
-    The arguments are :class:`~simulator.engine.fast_layout.Tables`, ``Supplies``,
+    The arguments are :class:`~simulator.engine.fast.layout.Tables`, ``Supplies``,
     ``Queue`` and ``Records``; their arrays are read once, by name, into locals."""
     fixed_i, fixed_f, state_i, state_f = tables.fixed_i, tables.fixed_f, tables.state_i, tables.state_f
     quota_ends, randoms, idle_envs = supplies.quota_ends, supplies.randoms, supplies.idle_envs
@@ -79,7 +82,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 state_i[L.EID] += 1  # the process ends: SimPy schedules its Process event
                 state_i[L.CONT_OPEN] = -1
                 continue
-            code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
+            code = room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
             if code != L.DONE:
                 return code
             k = state_i[ar + L.AR_OFF] + pos
@@ -90,7 +93,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 continue
             route = arrival_route[k]
             if route < 0:
-                route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
+                route = pick_route(fixed_i, fixed_f, state_i, randoms, c)
             state_i[ar + L.AR_POS] = pos + 1
         else:
             # The first event in SimPy's order: the top of the main heap or of the open
@@ -99,7 +102,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
             if state_i[L.OHEAP_N] > 0 and (nh == 0 or open_bits[0] < heap_bits[0] or (open_bits[0] == heap_bits[0] and open_key[0] < heap_key[0])):
                 now = open_time[0]
                 c = open_client[0]
-                code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
+                code = room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
                 if code != L.DONE:
                     return code
                 no = state_i[L.OHEAP_N] - 1
@@ -111,7 +114,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 pos = state_i[ar + L.AR_POS]
                 route = arrival_route[state_i[ar + L.AR_OFF] + pos]
                 if route < 0:
-                    route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
+                    route = pick_route(fixed_i, fixed_f, state_i, randoms, c)
                 state_i[ar + L.AR_POS] = pos + 1
                 state_i[L.CONT_OPEN] = c
             elif nh == 0:
@@ -121,19 +124,19 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
         if from_heap:
             now = heap_time[0]
             slot = heap_value[0]
-            code = K.room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
+            code = room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
             if code != L.DONE:
                 return code
             nh = state_i[L.HEAP_N] - 1
             state_i[L.HEAP_N] = nh
             if slot < 0:
-                # An environment's release (fast_heap.push_release).
+                # An environment's release (heap.push_release).
                 created = heap_created[0]
                 H.pop_bits(heap_bits, heap_key, heap_value, heap_created, nh)
                 state_f[L.NOW] = now
                 f = (-1 - slot) >> 1
-                P.release(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, f, ((-1 - slot) & 1) != 0, created, now)
-                P.concurrency(fixed_i, state_i, state_f, conc_time, conc_i, series_i, f, now, -1)
+                release(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, f, ((-1 - slot) & 1) != 0, created, now)
+                concurrency(fixed_i, state_i, state_f, conc_time, conc_i, series_i, f, now, -1)
                 continue
             typ = event_i[slot, L.E_TYPE]
             a = event_i[slot, L.E_A]
@@ -149,7 +152,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
             start = event_f[slot, L.E_START]
             H.free_slot(state_i, event_i, slot)
             if typ == L.EV_RESPONSE:
-                K.response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, a, rid, route, n, cause, user, cost, start,
+                response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, a, rid, route, n, cause, user, cost, start,
                            now)
                 continue
             if typ == L.EV_DONE_SIGNAL:
@@ -177,7 +180,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                     state_f[us] = now
                     state_f[us + 1] = 0.0
                 elif typ == L.EV_DONE:
-                    wait = K.user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now)
+                    wait = user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now)
                     if wait > 0:
                         H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0,
                                0.0)
@@ -187,7 +190,7 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                     state_i[L.EID] += 1  # the process ends
                     continue
                 c = fixed_i[fixed_i[L.T_O_UCLIENT] + u]
-                route = K.pick_route(fixed_i, fixed_f, state_i, randoms, c)
+                route = pick_route(fixed_i, fixed_f, state_i, randoms, c)
                 user = u
         # ---------------------------------------------------- send it
         if new:
@@ -204,13 +207,13 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 request_i[L.R_CAUSE, rid] = -1
                 request_f[L.R_TIME, rid] = now
                 request_f[L.R_END, rid] = np.nan
-        cause, latency = K.attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c,
+        cause, latency = send_attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c,
                                    rid, route, n, now)
         if fixed_i[fixed_i[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
             H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user,
                    cost, start)
         else:
-            K.finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now + latency, n, cause, start)
+            finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now + latency, n, cause, start)
             if user >= 0:
                 H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0,
                        0.0)
@@ -225,6 +228,23 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 if t > now:
                     H.push_open(state_i, open_time, open_key, open_client, now + (t - now), o)
                     state_i[L.CONT_OPEN] = -1
+
+
+@njit(inline="always")
+def room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, t):  # type: ignore[no-untyped-def]
+    """DONE if an event at *t* can be handled in full."""
+    if state_i[L.FREE_N] < 4 or state_i[L.HEAP_N] + 4 > heap_key.shape[0]:
+        return L.NEED_EVENTS
+    if t >= state_f[L.QEND_MIN]:
+        return L.NEED_QUOTA
+    if fixed_i[L.T_RECORD]:
+        if state_i[L.N_ATT] + 2 > attempt_i.shape[1] or state_i[L.N_REQ] + 2 > request_i.shape[1] or state_i[L.N_CONC] + 2 > conc_time.shape[0]:
+            return L.NEED_RECORDS
+    elif int(t) >= series_i.shape[1]:
+        return L.NEED_BINS
+    if state_i[L.BUDGET] < L.MAX_DRAWS:
+        return L.NEED_RANDOM
+    return L.DONE
 
 
 @contextmanager
@@ -254,11 +274,10 @@ def no_wraparound() -> Iterator[None]:
     finally:
         arrayobj.fix_integer_index = original
 
-
 def _stamp() -> None:
     """Make numba's cache of :func:`run` depend on every file whose code it inlines."""
     digest = hashlib.sha256()
-    for module in (L, H, P, K, oc):
+    for module in (L, H, attempt, clients, functions, gateway, heap, lambda_function, rules, streams, tallies, oc):
         digest.update(Path(module.__file__ or "").read_bytes())
     digest.update(Path(__file__).read_bytes())
     cache_file = getattr(getattr(run, "_cache", None), "_cache_file", None)
