@@ -22,7 +22,8 @@ __all__ = ["attempt"]
 
 
 @njit(inline="always")
-def attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c, rid, route,
+def attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value,
+            heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c, rid, route,
             n, now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._attempt``: send attempt *n* now; record it; (cause, latency)."""
     cause = admit(fixed_i, fixed_f, state_i, state_f, quota_ends, c, route, now)
@@ -34,7 +35,8 @@ def attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, 
     integ = 0.0
     if cause == oc.OK:
         fidx = fixed_i[fixed_i[L.T_O_ROUTE_FN] + route]
-        cause, integ, init, run_s, flags = invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, conc_time, conc_i, series_i, fidx,
+        cause, integ, init, run_s, flags = invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time,
+                                                  heap_key, heap_value, heap_created, conc_time, conc_i, series_i, fidx,
                                                   fixed_f[fixed_i[L.T_O_ROUTE_TO] + route], now)
     gateway_latency = integ + overhead
     gateway_cause = cause
@@ -66,6 +68,6 @@ def attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, 
         attempt_f[L.A_AUTHORIZER_INIT, k] = 0.0
         attempt_f[L.A_AUTHORIZER_RUN, k] = 0.0
     else:
-        tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
-              integ, init, run_s)
+        tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause,
+              latency, gateway_latency, integ, init, run_s)
     return cause, latency

@@ -37,8 +37,8 @@ def pick_route(fixed_i, fixed_f, state_i, randoms, c):  # type: ignore[no-untype
 
 
 @njit(inline="always")
-def response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, c, rid, route, n, cause, user, cost, start,
-             now):  # type: ignore[no-untyped-def]
+def response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i,
+             event_f, request_i, request_f, c, rid, route, n, cause, user, cost, start, now):  # type: ignore[no-untyped-def]
     """``ReferenceEngine._after`` with ``RetryPolicy.next_delay`` and ``finished``."""
     status = fixed_i[fixed_i[L.T_O_STATUS] + cause]
     ci = fixed_i[L.T_O_CLI] + L.N_CI * c
@@ -60,7 +60,8 @@ def response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, h
             state_i[tok] = min(cap, tokens)
         finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now, n, cause, start)
         if user >= 0:
-            push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL, L.EV_DONE, user, 0, 0, 0, 0, 0, 0, 0.0)
+            push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL, L.EV_DONE,
+                 user, 0, 0, 0, 0, 0, 0, 0.0)
         return
     if fixed_i[ci + L.CI_RETRY] == 1:
         delay = fixed_f[cf + L.CF_DELAY]
@@ -73,7 +74,8 @@ def response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, h
             delay = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SJIT]) * ceiling
         else:
             delay = ceiling
-    push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + delay, L.NORMAL, L.EV_RETRY, c, rid, route, n, cause, user, cost, start)
+    push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + delay, L.NORMAL, L.EV_RETRY, c,
+         rid, route, n, cause, user, cost, start)
 
 
 @njit(inline="always")
@@ -86,7 +88,8 @@ def user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now):  # type: ign
     if kind == 0:
         return fixed_f[cf + L.CF_WAIT_A]
     if kind == 1:
-        return fixed_f[cf + L.CF_WAIT_A] + draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SWAIT]) * fixed_f[cf + L.CF_WAIT_B]
+        u01 = draw(fixed_i, fixed_f, state_i, randoms, fixed_i[ci + L.CI_SWAIT])
+        return fixed_f[cf + L.CF_WAIT_A] + u01 * fixed_f[cf + L.CF_WAIT_B]
     us = fixed_i[L.T_O_USTATE] + 2 * u  # last_run, last_wait
     run_time = now - state_f[us] - state_f[us + 1]
     x = fixed_f[cf + L.CF_WAIT_A] - run_time

@@ -26,6 +26,7 @@ _DAY = 86400.0
 #: ahead, in a second thread (:mod:`simulator.engine.fast.streams`).
 AHEAD_ABOVE = 1 << 21
 
+
 def available() -> str | None:
     """None if the fast engine can run here, else why not."""
     try:
@@ -208,11 +209,10 @@ class FastEngine:
         oht = np.zeros(C)
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
-        return {
-            "heap_time": ht, "heap_bits": ht.view(np.int64), "heap_key": hk, "heap_value": np.arange(H, dtype=np.int64), "heap_created": np.zeros(H), "event_i": ev,
-            "event_f": np.zeros((H, L.N_EVF)), "open_time": oht, "open_bits": oht.view(np.int64), "open_key": np.zeros(C, dtype=np.int64),
-            "open_client": np.zeros(C, dtype=np.int64),
-        }
+        return {"heap_time": ht, "heap_bits": ht.view(np.int64), "heap_key": hk,
+                "heap_value": np.arange(H, dtype=np.int64), "heap_created": np.zeros(H), "event_i": ev,
+                "event_f": np.zeros((H, L.N_EVF)), "open_time": oht, "open_bits": oht.view(np.int64),
+                "open_key": np.zeros(C, dtype=np.int64), "open_client": np.zeros(C, dtype=np.int64), }
 
     def _bind_inputs(self, t_i: np.ndarray, s_i: np.ndarray) -> np.ndarray:
         """Fill the random-number buffer and bind the arrivals to their state; the buffer."""
@@ -271,8 +271,8 @@ class FastEngine:
             H = len(a["heap_time"])
             if si[L.HEAP_N] + 4 > H:  # the heap itself (releases take no slot)
                 ht = _grow(a["heap_time"], 0, 2 * H)
-                a.update(heap_time=ht, heap_bits=ht.view(np.int64), heap_key=_grow(a["heap_key"], 0, 2 * H), heap_value=_grow(a["heap_value"], 0, 2 * H),
-                         heap_created=_grow(a["heap_created"], 0, 2 * H))
+                a.update(heap_time=ht, heap_bits=ht.view(np.int64), heap_key=_grow(a["heap_key"], 0, 2 * H),
+                         heap_value=_grow(a["heap_value"], 0, 2 * H), heap_created=_grow(a["heap_created"], 0, 2 * H))
         elif code == L.NEED_RECORDS:
             n = 2 * a["attempt_i"].shape[1]
             for k in ("attempt_i", "attempt_f", "request_i", "request_f"):
@@ -336,13 +336,12 @@ class FastEngine:
 
         end = max(float(s.duration), float(sf[L.END_MAX]))
         used = min(a["series_i"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
-        return {
-            "n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
-            "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
-            "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS), "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS),
-            "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT), "lambda": part(si, L.T_O_GFN, F, L.N_FN),
-            "ts_counts": a["series_i"][:L.N_TS, :used].copy(), "ts_ms": a["series_f"][:, :used].copy(),
-            "ts_functions": a["series_i"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
-            "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
-            "route_fn": x["route_fn"].copy(),
-        }
+        return {"n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
+                "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
+                "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS),
+                "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS), "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT),
+                "lambda": part(si, L.T_O_GFN, F, L.N_FN), "ts_counts": a["series_i"][:L.N_TS, :used].copy(),
+                "ts_ms": a["series_f"][:, :used].copy(),
+                "ts_functions": a["series_i"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
+                "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
+                "route_fn": x["route_fn"].copy(), }

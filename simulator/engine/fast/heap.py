@@ -3,13 +3,14 @@
 SimPy keeps its events in a binary heap of ``(time, priority, eid, event)`` tuples and
 takes the smallest; the fast engine keeps the same order with four flat arrays per heap
 (times, keys = ``priority << PRI_SHIFT | eid``, a value: the slot of the event's fields in
-``ev``/``evf``, or for a release its function (:func:`push_release`), and a release's
-creation time) arranged as a *4-ary* heap: half the depth of a binary one, and the
+``event_i``/``event_f``, or for a release its function (:func:`push_release`), and a
+release's creation time) arranged as a *4-ary* heap: half the depth of a binary one, and the
 smallest of four children is found by time with arithmetic rather than branches. Keys are
 unique, so any correct heap gives the events in exactly SimPy's order; the shape only
 changes how fast. A heap removes its top by *bottom-up deletion* on the times' bits
 (:func:`pop_bits`). Open clients' next-arrival timeouts, at most one per client,
-wait in a small heap of their own (:func:`push_open`).
+wait in a small heap of their own (:func:`push_open`) whose entries carry no creation
+time (it passes ``None`` for that array).
 
 Every function is inlined into the compiled loop (:mod:`simulator.engine.fast.loop`).
 """
@@ -130,7 +131,8 @@ def first_of(bits, keys, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, t, pri, typ, a, rid, route, n, cause, user, cost, start):  # type: ignore[no-untyped-def]
+def push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, t, pri, typ, a, rid, route, n, cause,
+         user, cost, start):  # type: ignore[no-untyped-def]
     """Schedule an event at *t*: SimPy's ``heappush((t, priority, eid, event))``; its
     fields go to a free slot of ``event_i``/``event_f``, whose number is the heap entry's value."""
     eid = state_i[EID]
@@ -164,7 +166,8 @@ def push_release(state_i, heap_time, heap_key, heap_value, heap_created, t, f, p
     state_i[EID] = eid + 1
     i = state_i[HEAP_N]
     state_i[HEAP_N] = i + 1
-    sift_up(heap_time, heap_key, heap_value, heap_created, i, t, (URGENT << PRI_SHIFT) | eid, -1 - (2 * f + provisioned), created)
+    sift_up(heap_time, heap_key, heap_value, heap_created, i, t, (URGENT << PRI_SHIFT) | eid,
+            -1 - (2 * f + provisioned), created)
 
 
 @njit(inline="always")

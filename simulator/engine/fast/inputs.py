@@ -51,10 +51,10 @@ _LEVEL_BLOCK = 4096
 def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray, duration_s: float,
                  rng: np.random.Generator) -> Iterator[tuple[np.ndarray, bool]]:
     """The arrival times before *duration_s* (bursts aside), in chunks of at most ``CHUNK``,
-    each with whether it is in nondecreasing order, with simulator.traffic.arrivals' exact arithmetic:
-    unit-rate levels, then the inverse of the cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
-    blocks at a time as the rest of the run is expected to need (at most ``CHUNK``
-    levels): the draws come from NumPy, the sums and the inverse from
+    each with whether it is in nondecreasing order, with simulator.traffic.arrivals' exact
+    arithmetic: unit-rate levels, then the inverse of the cumulative rate. Poisson levels
+    are drawn in blocks of 4,096 exponentials, as many blocks at a time as the rest of the
+    run is expected to need (at most ``CHUNK`` levels): the draws come from NumPy, the sums and the inverse from
     :func:`_poisson_times`, which adds as ``level + np.cumsum(block)`` does."""
     total = float(cum[-1])
     if spec.process != "poisson":
@@ -154,7 +154,8 @@ def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
 
 def _bursts(spec: OpenArrivals) -> list[np.ndarray]:
     return [
-        burst.at + burst.over * np.arange(burst.count) / burst.count if burst.over > 0 else np.full(burst.count, burst.at)
+        burst.at + burst.over * np.arange(burst.count) / burst.count if burst.over > 0
+        else np.full(burst.count, burst.at)
         for burst in spec.bursts
     ]
 
@@ -280,7 +281,8 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
                 buckets.append(bucket)
             f_rate[i, j] = where[id(bucket)][1]
     out.update(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
-               b_rate=np.array([x.rate for x in buckets] or [0.0]), b_burst=np.array([x.burst for x in buckets] or [0.0]),
+               b_rate=np.array([x.rate for x in buckets] or [0.0]),
+               b_burst=np.array([x.burst for x in buckets] or [0.0]),
                b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
                q_limit=np.array([q.limit for q in quotas] or [0], dtype=np.int64),
                q_allowed0=np.array([q.allowed for q in quotas] or [0], dtype=np.int64),
@@ -293,8 +295,9 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     for i, f in enumerate(s.functions):
         idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
         f_s[:, i] = range(len(sources), len(sources) + 4)
-        sources += [(f.duration.build(), stream(seed, "duration", f.name)), (f.init.build(), stream(seed, "init", f.name)),
-                    (Uniform(0.0, 1.0), stream(seed, "errors", f.name)), (idle.build(), stream(seed, "idle", f.name))]
+        sources += [(f.duration.build(), stream(seed, "duration", f.name)),
+                    (f.init.build(), stream(seed, "init", f.name)), (Uniform(0.0, 1.0), stream(seed, "errors", f.name)),
+                    (idle.build(), stream(seed, "idle", f.name))]
     unres_cap = unreserved_capacity(s)
     # The fast engine runs fixed concurrency only (``unsupported``): a schedule's one value.
     reserved = [None if f.reserved_schedule is None else f.reserved_schedule[0][1] for f in s.functions]

@@ -26,7 +26,8 @@ __all__ = ["invoke"]
 
 
 @njit(inline="always")
-def invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, conc_time, conc_i, series_i, f, limit_s, now):  # type: ignore[no-untyped-def]
+def invoke(fixed_i, fixed_f, state_i, state_f, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created,
+           conc_time, conc_i, series_i, f, limit_s, now):  # type: ignore[no-untyped-def]
     """Invoke function *f* at *now* behind an integration timeout of *limit_s*:
     ``(cause, integration latency, init_s, run_s, flags)``."""
     if not rate_ready(fixed_i, fixed_f, state_f, f, now):

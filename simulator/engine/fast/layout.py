@@ -4,22 +4,24 @@ The compiled event loop (:mod:`simulator.engine.fast.loop`) cannot hold Python
 objects, and numba compiles a function much faster when it takes a few plain arrays
 than when it takes a structure of fifty. So everything is packed:
 
-* ``fixed_i`` / ``fixed_f``: what the scenario fixes (int / float): counts and switches at the
-  front of ``fixed_i``, then tables, each at an offset that ``fixed_i``'s header records
+* ``fixed_i`` / ``fixed_f``: what the scenario fixes (int / float): counts and switches at
+  the front of ``fixed_i``, then tables, each at an offset that ``fixed_i``'s header records
   (``fixed_i[T_O_CHAIN]`` is where the gateway chains start, for instance). Per-client and
   per-function rows have named columns (``CI_*``, ``CF_*``, ``FI_*``, ``FF_*``).
-* ``state_i`` / ``state_f``: what the run changes (int / float): the scalars below at the front
-  (the clock, the next event id, ...), then tables of state (token counts, quota use,
+* ``state_i`` / ``state_f``: what the run changes (int / float): the scalars below at the
+  front (the clock, the next event id, ...), then tables of state (token counts, quota use,
   busy and idle environments, stream positions, bounded-memory counters), again at the
   offsets of ``fixed_i``'s header.
-* arrays that grow or are large: quota window ends ``quota_ends``, random buffers ``randoms``, idle
-  environments ``ring``, the event heap (times ``heap_time``, keys ``heap_key``, values ``heap_value``: a slot
-  of the events' fields in ``event_i`` and ``event_f``, or a release's function; a release's
-  creation time ``heap_created``), the open clients' heap (``open_time``, ``open_key``, ``open_client``: times, keys,
-  clients), attempt and request records, concurrency records, time-series bins,
-  arrival buffers.
+* arrays that grow or are large: quota window ends ``quota_ends``, random buffers
+  ``randoms``, idle environments ``idle_envs``, the event heap (times ``heap_time``, keys
+  ``heap_key``, values ``heap_value``: a slot of the events' fields in ``event_i`` and
+  ``event_f``, or a release's function; a release's creation time ``heap_created``), the
+  open clients' heap (``open_time``, ``open_key``, ``open_client``), attempt and request
+  records, concurrency records, time-series bins, arrival buffers.
 
-:class:`Pack` assembles one flat array and remembers where each table went.
+The loop takes them in four named groups (:class:`Tables`, :class:`Supplies`,
+:class:`Queue`, :class:`Records`). :class:`Pack` assembles one flat array and remembers
+where each table went.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
     heap_time, heap_bits, heap_key = queue.heap_time, queue.heap_bits, queue.heap_key
     heap_value, heap_created, event_i, event_f = queue.heap_value, queue.heap_created, queue.event_i, queue.event_f
     open_time, open_bits, open_key, open_client = queue.open_time, queue.open_bits, queue.open_key, queue.open_client
-    attempt_i, attempt_f, request_i, request_f = records.attempt_i, records.attempt_f, records.request_i, records.request_f
+    attempt_i, attempt_f = records.attempt_i, records.attempt_f
+    request_i, request_f = records.request_i, records.request_f
     conc_time, conc_i, series_i, series_f = records.conc_time, records.conc_i, records.series_i, records.series_f
     while True:
         # ---------------------------------------------------- the next attempt to send
@@ -99,7 +100,8 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
             # The first event in SimPy's order: the top of the main heap or of the open
             # clients' heap (times compared as their bits, as the heaps do).
             nh = state_i[L.HEAP_N]
-            if state_i[L.OHEAP_N] > 0 and (nh == 0 or open_bits[0] < heap_bits[0] or (open_bits[0] == heap_bits[0] and open_key[0] < heap_key[0])):
+            if state_i[L.OHEAP_N] > 0 and (nh == 0 or open_bits[0] < heap_bits[0]
+                                           or (open_bits[0] == heap_bits[0] and open_key[0] < heap_key[0])):
                 now = open_time[0]
                 c = open_client[0]
                 code = room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, series_i, now)
@@ -152,11 +154,12 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
             start = event_f[slot, L.E_START]
             H.free_slot(state_i, event_i, slot)
             if typ == L.EV_RESPONSE:
-                response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created, event_i, event_f, request_i, request_f, a, rid, route, n, cause, user, cost, start,
-                           now)
+                response(fixed_i, fixed_f, state_i, state_f, randoms, heap_time, heap_key, heap_value, heap_created,
+                         event_i, event_f, request_i, request_f, a, rid, route, n, cause, user, cost, start, now)
                 continue
             if typ == L.EV_DONE_SIGNAL:
-                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL, L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0)
+                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now, L.NORMAL,
+                       L.EV_DONE, a, 0, 0, 0, 0, 0, 0, 0.0)
                 continue
             if typ == L.EV_RETRY:
                 new = False
@@ -172,8 +175,8 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                     u = fixed_i[p + 1]
                     spawn = fixed_f[fixed_i[L.T_O_USPAWN] + u]
                     if spawn > 0:
-                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + spawn, L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0,
-                               0.0)
+                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + spawn,
+                               L.NORMAL, L.EV_USER_SPAWN, u, 0, 0, 0, 0, 0, 0, 0.0)
                         continue
                 if typ == L.EV_INIT or typ == L.EV_USER_SPAWN:
                     us = fixed_i[L.T_O_USTATE] + 2 * u
@@ -182,8 +185,8 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 elif typ == L.EV_DONE:
                     wait = user_wait(fixed_i, fixed_f, state_i, state_f, randoms, u, now)
                     if wait > 0:
-                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + wait, L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0,
-                               0.0)
+                        H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + wait,
+                               L.NORMAL, L.EV_USER_WAKE, u, 0, 0, 0, 0, 0, 0, 0.0)
                         continue
                 # The top of the user's ``while env.now < end`` loop.
                 if not now < fixed_f[L.TF_DURATION]:
@@ -207,16 +210,17 @@ def run(tables, supplies, queue, records):  # type: ignore[no-untyped-def]
                 request_i[L.R_CAUSE, rid] = -1
                 request_f[L.R_TIME, rid] = now
                 request_f[L.R_END, rid] = np.nan
-        cause, latency = send_attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time, heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f, conc_time, conc_i, series_i, series_f, c,
-                                   rid, route, n, now)
+        cause, latency = send_attempt(fixed_i, fixed_f, state_i, state_f, quota_ends, randoms, idle_envs, heap_time,
+                                      heap_key, heap_value, heap_created, event_i, event_f, attempt_i, attempt_f,
+                                      conc_time, conc_i, series_i, series_f, c, rid, route, n, now)
         if fixed_i[fixed_i[L.T_O_CLI] + L.N_CI * c + L.CI_RETRY] != 0:
-            H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_RESPONSE, c, rid, route, n, cause, user,
-                   cost, start)
+            H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL,
+                   L.EV_RESPONSE, c, rid, route, n, cause, user, cost, start)
         else:
             finish(fixed_i, state_i, state_f, request_i, request_f, c, rid, now + latency, n, cause, start)
             if user >= 0:
-                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency, L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0,
-                       0.0)
+                H.push(state_i, heap_time, heap_key, heap_value, heap_created, event_i, event_f, now + latency,
+                       L.NORMAL, L.EV_DONE_SIGNAL, user, 0, 0, 0, 0, 0, 0, 0.0)
         o = state_i[L.CONT_OPEN]
         if o >= 0:
             # The open client's loop goes on at once (nothing else is scheduled in
@@ -238,7 +242,8 @@ def room(fixed_i, state_i, state_f, heap_key, attempt_i, request_i, conc_time, s
     if t >= state_f[L.QEND_MIN]:
         return L.NEED_QUOTA
     if fixed_i[L.T_RECORD]:
-        if state_i[L.N_ATT] + 2 > attempt_i.shape[1] or state_i[L.N_REQ] + 2 > request_i.shape[1] or state_i[L.N_CONC] + 2 > conc_time.shape[0]:
+        if (state_i[L.N_ATT] + 2 > attempt_i.shape[1] or state_i[L.N_REQ] + 2 > request_i.shape[1]
+                or state_i[L.N_CONC] + 2 > conc_time.shape[0]):
             return L.NEED_RECORDS
     elif int(t) >= series_i.shape[1]:
         return L.NEED_BINS

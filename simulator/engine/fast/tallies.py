@@ -63,8 +63,8 @@ def billed_ms(seconds):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause, latency, gateway_latency,
-          integ, init, run_s):  # type: ignore[no-untyped-def]
+def tally(fixed_i, fixed_f, state_i, state_f, series_i, series_f, c, route, fidx, flags, now, cause, gateway_cause,
+          latency, gateway_latency, integ, init, run_s):  # type: ignore[no-untyped-def]
     """Count one attempt in the bounded-memory aggregates."""
     status = fixed_i[L.T_O_STATUS]
     state_i[fixed_i[L.T_O_GATT] + NCAUSE * c + cause] += 1
