@@ -107,10 +107,14 @@ class ReferenceEngine:
         self.env = simpy.Environment()
         #: Whether any route has an authorizer (an attempt's answer may come later).
         self.authorizers = bool(scenario.authorizers)
-        self.rec = Recorder(authorizers=self.authorizers)
+        self.rec = Recorder(authorizers=self.authorizers, statuses=False)
         #: Record *function*'s invocations in flight from *now* (the integrations' Host):
         #: the recorder's own method, called once per invocation start and end.
         self.concurrency = self.rec.concurrency
+        #: The ``append`` of each column an attempt's row fills (:meth:`_record`), bound once.
+        self.row = self.rec.appenders(
+            "request", "attempt", "client", "route", "function", "cause", "gateway_cause", "flags",
+            "time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
         self.gateway = Gateway(scenario)
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
@@ -167,19 +171,6 @@ class ReferenceEngine:
             return routes[0]
         return routes[bisect.bisect_right(cum, c.route_coin.next())]
 
-    def _attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str) -> tuple[int, float]:
-        """Send attempt *n* of request *rid* (cache key *key*) now, in a scenario without
-        authorizers (the answer is decided at once); record it; return its ``(cause, latency)``."""
-        now = self.env.now
-        cause = self.gateway.admit(now, c.chains[route])
-        overhead = self.overhead.next()
-        if cause == oc.OK:
-            self.cache_key = key
-            call = self.integrations[route].call(now, c.route_timeout[route], c.index, 0)
-        else:
-            call = Call(cause, 0.0)
-        return self._record(c, rid, route, n, now, overhead, call)
-
     def _authorized_attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str,
                             answered: Answered) -> None:
         """Send attempt *n* of request *rid* (cache key *key*) now, in a scenario with
@@ -219,29 +210,27 @@ class ReferenceEngine:
     def _record(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
                 call: Call, auth_latency_s: float = 0.0) -> tuple[int, float]:
         """Write the attempt's row (without the authorizer's columns, *auth_latency_s* being
-        the authorizer's part of the gateway's latency); return the client's (cause, latency)."""
+        the authorizer's part of the gateway's latency, and without the status codes, which
+        follow from the causes); return the client's (cause, latency)."""
         gateway_cause, integration_latency_s, init_s, run_s, flags, function, _, _ = call
         gateway_latency = integration_latency_s + auth_latency_s + overhead
         latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, gateway_cause)
-        status = self.status
-        a_int = self.rec.a_int
-        a_int["request"].append(rid)
-        a_int["attempt"].append(n)
-        a_int["client"].append(c.index)
-        a_int["route"].append(route)
-        a_int["function"].append(function)
-        a_int["status"].append(status[cause])
-        a_int["cause"].append(cause)
-        a_int["gateway_status"].append(status[gateway_cause])
-        a_int["gateway_cause"].append(gateway_cause)
-        a_int["flags"].append(flags)
-        a_f = self.rec.a_float
-        a_f["time_s"].append(now)
-        a_f["latency_s"].append(latency)
-        a_f["gateway_latency_s"].append(gateway_latency)
-        a_f["integration_latency_s"].append(integration_latency_s)
-        a_f["init_s"].append(init_s)
-        a_f["run_s"].append(run_s)
+        (put_request, put_attempt, put_client, put_route, put_function, put_cause, put_gateway_cause, put_flags,
+         put_time, put_latency, put_gateway_latency, put_integration_latency, put_init, put_run) = self.row
+        put_request(rid)
+        put_attempt(n)
+        put_client(c.index)
+        put_route(route)
+        put_function(function)
+        put_cause(cause)
+        put_gateway_cause(gateway_cause)
+        put_flags(flags)
+        put_time(now)
+        put_latency(latency)
+        put_gateway_latency(gateway_latency)
+        put_integration_latency(integration_latency_s)
+        put_init(init_s)
+        put_run(run_s)
         return cause, latency
 
     def _record_authorized(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
@@ -270,14 +259,23 @@ class ReferenceEngine:
         self._send(c, rid, route, 1, done, k)
 
     def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str) -> None:
+        """Send attempt *n* of request *rid* (cache key *key*) now and record it. Without
+        authorizers in the scenario its answer is decided at once."""
+        now = self.env.now
         if self.authorizers:
-            sent = self.env.now
             self._authorized_attempt(
                 c, rid, route, n, key,
-                lambda cause, latency, delay: self._answered(c, rid, route, n, done, key, sent, cause, latency, delay))
+                lambda cause, latency, delay: self._answered(c, rid, route, n, done, key, now, cause, latency, delay))
             return
-        cause, latency = self._attempt(c, rid, route, n, key)
-        self._answered(c, rid, route, n, done, key, self.env.now, cause, latency, latency)
+        cause = self.gateway.admit(now, c.chains[route])
+        overhead = self.overhead.next()
+        if cause == oc.OK:
+            self.cache_key = key
+            call = self.integrations[route].call(now, c.route_timeout[route], c.index, 0)
+        else:
+            call = Call(cause, 0.0)
+        cause, latency = self._record(c, rid, route, n, now, overhead, call)
+        self._answered(c, rid, route, n, done, key, now, cause, latency, latency)
 
     def _answered(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str,
                   sent: float, cause: int, latency: float, delay: float) -> None:

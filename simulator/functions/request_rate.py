@@ -78,7 +78,10 @@ class RequestRate:
 
     def ready(self, now: float) -> bool:
         """Whether every bucket has a token at *now* (refilling each, up to the first empty)."""
-        return all(bucket.ready(now) for bucket in self.buckets)
+        for bucket in self.buckets:  # noqa: SIM110 (a loop: no generator for each invocation)
+            if not bucket.ready(now):
+                return False
+        return True
 
     def take(self) -> None:
         """Take a token from every bucket (after :meth:`ready`)."""

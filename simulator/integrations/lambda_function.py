@@ -62,16 +62,17 @@ class LambdaIntegration:
         failed = f.coin.next() < f.error_rate
         run, cause = rules.function_outcome(duration, f.timeout_s, failed)
         busy_for = init + run
-        self.host.at(busy_for, self._releaser(env), URGENT)
+        self.host.at(busy_for, self._releaser(env, now + busy_for), URGENT)
         latency, cause = rules.integration_outcome(busy_for, limit_s, cause)
         return _make_call(Call, (cause, latency, init, run, flags, f.index, None, None))
 
-    def _releaser(self, env: ExecutionEnvironment) -> Callable[[Any], None]:
+    def _releaser(self, env: ExecutionEnvironment, end_s: float) -> Callable[[Any], None]:
+        """The invocation on *env* ends at *end_s*: the host's clock when it calls this (the
+        same sum its ``at`` makes)."""
         f = self.function
 
         def release(_: Any) -> None:
-            now = self.host.now
-            f.pool.release(env, now)
-            self.host.concurrency(now, f.index, f.pool.busy)
+            f.pool.release(env, end_s)
+            self.host.concurrency(end_s, f.index, f.pool.busy)
 
         return release
