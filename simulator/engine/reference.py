@@ -87,6 +87,17 @@ class _Client:
         self.spec = spec
 
 
+def _later(fn: Callable[..., None], *args: Any) -> Callable[[Event], None]:
+    """A callback that calls ``fn(*args)``. Made here rather than as a lambda in the engine's
+    methods: a variable a lambda uses becomes a cell each time its function runs, even when
+    the lambda is not made."""
+
+    def call(_: Event) -> None:
+        fn(*args)
+
+    return call
+
+
 def _succeeder(done: Event) -> Callable[[Event], None]:
     """A callback that triggers *done* (a user's request has its answer)."""
 
@@ -263,9 +274,7 @@ class ReferenceEngine:
         authorizers in the scenario its answer is decided at once."""
         now = self.env.now
         if self.authorizers:
-            self._authorized_attempt(
-                c, rid, route, n, key,
-                lambda cause, latency, delay: self._answered(c, rid, route, n, done, key, now, cause, latency, delay))
+            self._authorized_attempt(c, rid, route, n, key, self._answerer(c, rid, route, n, done, key, now))
             return
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
@@ -277,13 +286,18 @@ class ReferenceEngine:
         cause, latency = self._record(c, rid, route, n, now, overhead, call)
         self._answered(c, rid, route, n, done, key, now, cause, latency, latency)
 
+    def _answerer(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str,
+                  sent: float) -> Answered:
+        """:meth:`_answered` for attempt *n* of request *rid*, sent at *sent*, whose answer may come later."""
+        return lambda cause, latency, delay: self._answered(c, rid, route, n, done, key, sent, cause, latency, delay)
+
     def _answered(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str,
                   sent: float, cause: int, latency: float, delay: float) -> None:
         """Attempt *n*, sent at *sent*, has its answer: *cause* after *latency*, reaching
         the client *delay* from now."""
         if c.retry.enabled:
             # The retry decision (and the retry quota) happens when the answer arrives.
-            self.at(delay, lambda _: self._after(c, rid, route, n, cause, done, key))
+            self.at(delay, _later(self._after, c, rid, route, n, cause, done, key))
             return
         self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
         if done is not None:
@@ -301,7 +315,7 @@ class ReferenceEngine:
             if done is not None:
                 done.succeed()
             return
-        self.at(delay, lambda _: self._send(c, rid, route, n + 1, done, key))
+        self.at(delay, _later(self._send, c, rid, route, n + 1, done, key))
 
     # ------------------------------------------------------------------ clients
 
