@@ -13,7 +13,6 @@ Rows are reported as immutable :class:`AttemptRecord` tuples, or as pandas DataF
 from __future__ import annotations
 
 import json
-import math
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from simulator.cost.usage import run_cost
 from simulator.outcomes import CACHE_HIT, CAUSES, COLD, PROVISIONED
 from simulator.results import per_part
 from simulator.results.backends import backend_summary
+from simulator.results.recorder import Recorder, attempt_columns
 from simulator.results.timeseries import build_timeseries
 
 if TYPE_CHECKING:
@@ -83,78 +83,6 @@ class RequestRecord(NamedTuple):
     latency_s: float
 
 
-_ATTEMPT_INT = (
-    "request", "attempt", "client", "route", "function", "status", "cause", "gateway_status", "gateway_cause", "flags",
-    "authorizer_function", "authorizer_cause", "authorizer_flags",
-)
-_ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
-                  "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
-_REQUEST_INT = ("client", "route", "attempts", "status", "cause")
-_REQUEST_FLOAT = ("time_s", "end_s")
-
-
-
-class Recorder:
-    """Append-only columns an engine fills during a run."""
-
-    def __init__(self) -> None:
-        self.a_int = {k: array("q") for k in _ATTEMPT_INT}
-        self.a_float = {k: array("d") for k in _ATTEMPT_FLOAT}
-        self.r_int = {k: array("q") for k in _REQUEST_INT}
-        self.r_float = {k: array("d") for k in _REQUEST_FLOAT}
-        #: (time, function, concurrency after the change) at every change.
-        self.conc_t = array("d")
-        self.conc_f = array("q")
-        self.conc_n = array("q")
-        #: (time, function, configured provisioned concurrency) at every change during the run.
-        self.prov_t = array("d")
-        self.prov_f = array("q")
-        self.prov_n = array("q")
-        #: Every request an HTTP backend accepted: arrival, backend, start and end of its
-        #: service, and its state (answered, served after the gateway gave up, or skipped;
-        #: :mod:`simulator.integrations.http_backend`).
-        self.back_t = array("d")
-        self.back_b = array("q")
-        self.back_start = array("d")
-        self.back_end = array("d")
-        self.back_state = array("q")
-
-    def new_request(self, client: int, route: int, t: float) -> int:
-        r = self.r_int
-        rid = len(r["client"])
-        r["client"].append(client)
-        r["route"].append(route)
-        r["attempts"].append(0)
-        r["status"].append(-1)
-        r["cause"].append(-1)
-        self.r_float["time_s"].append(t)
-        self.r_float["end_s"].append(math.nan)
-        return rid
-
-    def finish_request(self, rid: int, end: float, attempts: int, status: int, cause: int) -> None:
-        self.r_int["attempts"][rid] = attempts
-        self.r_int["status"][rid] = status
-        self.r_int["cause"][rid] = cause
-        self.r_float["end_s"][rid] = end
-
-    def concurrency(self, t: float, function: int, busy: int) -> None:
-        self.conc_t.append(t)
-        self.conc_f.append(function)
-        self.conc_n.append(busy)
-
-    def provisioned(self, t: float, function: int, configured: int) -> None:
-        self.prov_t.append(t)
-        self.prov_f.append(function)
-        self.prov_n.append(configured)
-
-    def backend_request(self, t: float, backend: int, start: float, end: float, state: int) -> None:
-        self.back_t.append(t)
-        self.back_b.append(backend)
-        self.back_start.append(start)
-        self.back_end.append(end)
-        self.back_state.append(state)
-
-
 @dataclass(frozen=True)
 class _Names:
     clients: tuple[str, ...]
@@ -194,8 +122,7 @@ class Result:
             tuple(r.name for r in scenario.routes),
             tuple(f.name for f in scenario.functions),
         )
-        self.attempts = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.a_int.items()}
-        self.attempts.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.a_float.items()})
+        self.attempts = attempt_columns(recorder, oc.status_codes(scenario))
         self.requests = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.r_int.items()}
         self.requests.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.r_float.items()})
         self._conc = (
