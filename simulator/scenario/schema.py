@@ -312,7 +312,7 @@ class Behaviour(_Model):
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     #: Time API Gateway adds to every response. Not given: the default for the API type
     #: (simulator.scenario.defaults.GATEWAY_OVERHEAD_DEFAULTS).
-    gateway_overhead: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "10ms"})
+    gateway_overhead: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "0ms"})
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
     #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),
     #: to predict the nginx gateway used for validation.
