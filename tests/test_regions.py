@@ -2,6 +2,7 @@
 the simulator knows, and the REST-only features an HTTP API what-if loses."""
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -143,6 +144,32 @@ def test_region_prices_differ_where_found():
     assert load_prices("eu-west-1")["apigateway.http.requests"].tiers[0].price == 1.11
     assert load_prices("eu-central-1")["apigateway.rest.requests"].tiers[0].price == 3.70
     assert load_prices("ap-northeast-1")["apigateway.http.requests"].tiers[0].price == 1.29
+    assert load_prices("ap-southeast-1")["data_transfer.out.internet"].tiers[0].price == 0.12
+    assert load_prices("eu-central-1")["cloudwatch_logs.ingestion.standard"].value == 0.63
+
+
+# AWS's per-Region Lambda figures (pricing-calculator price file, with AWS's rate codes).
+LAMBDA_X86 = {  # Region: (provisioned concurrency, provisioned duration, ephemeral storage) per GB-second
+    "us-east-2": (0.0000041667, 0.0000097222, 0.0000000309),
+    "us-west-2": (0.0000041667, 0.0000097222, 0.0000000309),
+    "eu-west-1": (0.0000046460, 0.0000108407, 0.0000000340),
+    "eu-central-1": (0.0000050147, 0.0000117011, 0.0000000367),
+    "ap-southeast-1": (0.0000051991, 0.0000121313, 0.0000000370),
+    "ap-northeast-1": (0.0000053835, 0.0000125615, 0.0000000370),
+}
+
+
+@pytest.mark.parametrize("region", sorted(LAMBDA_X86))
+def test_lambda_prices_are_the_regions_own_and_confirmed_ones_name_a_rate_code(region):
+    table = load_prices(region)
+    keys = ("lambda.provisioned_concurrency.x86_64", "lambda.provisioned_duration.x86_64", "lambda.ephemeral_storage")
+    assert tuple(table[k].value for k in keys) == LAMBDA_X86[region]
+    for key in (*keys, "lambda.requests"):
+        item = table[key]
+        assert item.confirmed and re.search(r"\b[0-9A-Z]{16}\b", item.note or ""), key
+    pc = table["lambda.provisioned_concurrency.arm64"]
+    assert not pc.confirmed and "Derived" in (pc.note or "")
+    assert pc.value == pytest.approx(0.8 * LAMBDA_X86[region][0], abs=1e-10)
 
 
 @pytest.mark.parametrize("region", REGIONS)
