@@ -105,7 +105,12 @@ class ReferenceEngine:
         self.s = scenario
         self.seed = seed
         self.env = simpy.Environment()
-        self.rec = Recorder()
+        #: Whether any route has an authorizer (an attempt's answer may come later).
+        self.authorizers = bool(scenario.authorizers)
+        self.rec = Recorder(authorizers=self.authorizers)
+        #: Record *function*'s invocations in flight from *now* (the integrations' Host):
+        #: the recorder's own method, called once per invocation start and end.
+        self.concurrency = self.rec.concurrency
         self.gateway = Gateway(scenario)
         self.status = oc.status_codes(scenario)
         self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
@@ -150,10 +155,6 @@ class ReferenceEngine:
         ev.callbacks.append(fn)
         self.env.schedule(ev, priority, delay_s)
 
-    def concurrency(self, now: float, function: int, busy: int) -> None:
-        """Record *function*'s invocations in flight from *now*."""
-        self.rec.concurrency(now, function, busy)
-
     def provisioned(self, now: float, function: int, configured: int) -> None:
         """Record *function*'s configured provisioned concurrency from *now* (a schedule or target tracking)."""
         self.rec.provisioned(now, function, configured)
@@ -166,10 +167,25 @@ class ReferenceEngine:
             return routes[0]
         return routes[bisect.bisect_right(cum, c.route_coin.next())]
 
-    def _attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str, answered: Answered) -> None:
-        """Send attempt *n* of request *rid* (cache key *key*) now; record it and tell
-        *answered* its ``(cause, latency, delay)``, *delay* being how long from then until the
-        answer reaches the client: at once, or when an authorizer in front has answered."""
+    def _attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str) -> tuple[int, float]:
+        """Send attempt *n* of request *rid* (cache key *key*) now, in a scenario without
+        authorizers (the answer is decided at once); record it; return its ``(cause, latency)``."""
+        now = self.env.now
+        cause = self.gateway.admit(now, c.chains[route])
+        overhead = self.overhead.next()
+        if cause == oc.OK:
+            self.cache_key = key
+            call = self.integrations[route].call(now, c.route_timeout[route], c.index, 0)
+        else:
+            call = Call(cause, 0.0)
+        return self._record(c, rid, route, n, now, overhead, call)
+
+    def _authorized_attempt(self, c: _Client, rid: int, route: int, n: int, key: int | str,
+                            answered: Answered) -> None:
+        """Send attempt *n* of request *rid* (cache key *key*) now, in a scenario with
+        authorizers; record it and tell *answered* its ``(cause, latency, delay)``, *delay*
+        being how long from then until the answer reaches the client: at once, or when an
+        authorizer in front has answered."""
         now = self.env.now
         # The client picks the token it sends on a route with an authorizer (its own stream).
         identity = c.identity.pick() if c.authorized[route] else 0
@@ -180,7 +196,7 @@ class ReferenceEngine:
             self.cache_key = key
             call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
         if call.then is None:
-            latency, cause = self._record(c, rid, route, n, now, overhead, call)
+            cause, latency = self._record_authorized(c, rid, route, n, now, overhead, call)
             answered(cause, latency, latency)
             return
         auth = call.authorizer
@@ -194,45 +210,54 @@ class ReferenceEngine:
 
         def resume(_: Any) -> None:
             self.cache_key = key  # the integration behind the authorizer (a cache) reads it now
-            latency, cause = self._record(c, rid, route, n, now, overhead, then()._replace(authorizer=auth))
+            cause, latency = self._record_authorized(c, rid, route, n, now, overhead, then()._replace(authorizer=auth))
             if not early:
                 answered(cause, latency, max(0.0, latency - auth.latency_s))
 
         self.at(auth.latency_s, resume)
 
     def _record(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
-                call: Call) -> tuple[float, int]:
-        """Write the attempt's row; return the client's (latency, cause)."""
-        auth = call.authorizer if call.authorizer is not None else NO_AUTHORIZER
-        cause = call.cause
-        gateway_latency = call.latency_s + auth.latency_s + overhead
-        gateway_cause = cause
-        latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, cause)
+                call: Call, auth_latency_s: float = 0.0) -> tuple[int, float]:
+        """Write the attempt's row (without the authorizer's columns, *auth_latency_s* being
+        the authorizer's part of the gateway's latency); return the client's (cause, latency)."""
+        gateway_cause, integration_latency_s, init_s, run_s, flags, function, _, _ = call
+        gateway_latency = integration_latency_s + auth_latency_s + overhead
+        latency, cause = rules.client_outcome(gateway_latency, c.timeout_s, gateway_cause)
+        status = self.status
         a_int = self.rec.a_int
         a_int["request"].append(rid)
         a_int["attempt"].append(n)
         a_int["client"].append(c.index)
         a_int["route"].append(route)
-        a_int["function"].append(call.function)
-        a_int["status"].append(self.status[cause])
+        a_int["function"].append(function)
+        a_int["status"].append(status[cause])
         a_int["cause"].append(cause)
-        a_int["gateway_status"].append(self.status[gateway_cause])
+        a_int["gateway_status"].append(status[gateway_cause])
         a_int["gateway_cause"].append(gateway_cause)
-        a_int["flags"].append(call.flags)
-        a_int["authorizer_function"].append(auth.function)
-        a_int["authorizer_cause"].append(auth.cause)
-        a_int["authorizer_flags"].append(auth.flags)
+        a_int["flags"].append(flags)
         a_f = self.rec.a_float
         a_f["time_s"].append(now)
         a_f["latency_s"].append(latency)
         a_f["gateway_latency_s"].append(gateway_latency)
-        a_f["integration_latency_s"].append(call.latency_s)
-        a_f["init_s"].append(call.init_s)
-        a_f["run_s"].append(call.run_s)
+        a_f["integration_latency_s"].append(integration_latency_s)
+        a_f["init_s"].append(init_s)
+        a_f["run_s"].append(run_s)
+        return cause, latency
+
+    def _record_authorized(self, c: _Client, rid: int, route: int, n: int, now: float, overhead: float,
+                           call: Call) -> tuple[int, float]:
+        """:meth:`_record` with the authorizer's columns."""
+        auth = call.authorizer if call.authorizer is not None else NO_AUTHORIZER
+        answer = self._record(c, rid, route, n, now, overhead, call, auth.latency_s)
+        a_int = self.rec.a_int
+        a_int["authorizer_function"].append(auth.function)
+        a_int["authorizer_cause"].append(auth.cause)
+        a_int["authorizer_flags"].append(auth.flags)
+        a_f = self.rec.a_float
         a_f["authorizer_latency_s"].append(auth.latency_s)
         a_f["authorizer_init_s"].append(auth.init_s)
         a_f["authorizer_run_s"].append(auth.run_s)
-        return latency, cause
+        return answer
 
     # ------------------------------------------------------------------ logical requests
 
@@ -245,18 +270,26 @@ class ReferenceEngine:
         self._send(c, rid, route, 1, done, k)
 
     def _send(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str) -> None:
-        sent = self.env.now
+        if self.authorizers:
+            sent = self.env.now
+            self._authorized_attempt(
+                c, rid, route, n, key,
+                lambda cause, latency, delay: self._answered(c, rid, route, n, done, key, sent, cause, latency, delay))
+            return
+        cause, latency = self._attempt(c, rid, route, n, key)
+        self._answered(c, rid, route, n, done, key, self.env.now, cause, latency, latency)
 
-        def answered(cause: int, latency: float, delay: float) -> None:
-            if c.retry.enabled:
-                # The retry decision (and the retry quota) happens when the answer arrives.
-                self.at(delay, lambda _: self._after(c, rid, route, n, cause, done, key))
-                return
-            self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
-            if done is not None:
-                self.at(delay, _succeeder(done))
-
-        self._attempt(c, rid, route, n, key, answered)
+    def _answered(self, c: _Client, rid: int, route: int, n: int, done: Event | None, key: int | str,
+                  sent: float, cause: int, latency: float, delay: float) -> None:
+        """Attempt *n*, sent at *sent*, has its answer: *cause* after *latency*, reaching
+        the client *delay* from now."""
+        if c.retry.enabled:
+            # The retry decision (and the retry quota) happens when the answer arrives.
+            self.at(delay, lambda _: self._after(c, rid, route, n, cause, done, key))
+            return
+        self.rec.finish_request(rid, sent + latency, n, self.status[cause], cause)
+        if done is not None:
+            self.at(delay, _succeeder(done))
 
     def _after(self, c: _Client, rid: int, route: int, n: int, cause: int, done: Event | None,
                key: int | str) -> None:

@@ -42,19 +42,27 @@ token it is refused with ``lambda_rate_throttled``. It takes a token from each b
 when Lambda places it on an environment, so a concurrency throttle costs no token (the
 same rule as API Gateway's levels, ``rejected_requests_consume_tokens = false``).
 ``behaviour.lambda_request_rate_limit = false`` turns the limit off.
+
+A bucket can be left out of the checks when it provably never refuses
+(:func:`never_binds`): API Gateway's account throttle admits at most its burst plus its rate
+times any window, and every invocation of a scenario without authorizers happens at the
+instant the gateway admits its attempt, so a Lambda bucket that starts full with at least
+the gateway's rate and a burst at least two tokens above the gateway's always has a token
+(one token of the margin covers the floating point of the refills).
 """
+
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from simulator.gateway.buckets import TokenBucket
-from simulator.scenario.background import background_lambda_rps, left_over
+from simulator.scenario.background import background_gateway_rps, background_lambda_rps, left_over
 
 if TYPE_CHECKING:
     from simulator.scenario import Scenario
 
-__all__ = ["REQUESTS_PER_S_PER_CONCURRENCY", "RequestRate", "request_rates"]
+__all__ = ["REQUESTS_PER_S_PER_CONCURRENCY", "RequestRate", "never_binds", "request_rates"]
 
 #: Synchronous invocations per second per unit of concurrency (AWS's quotas page).
 REQUESTS_PER_S_PER_CONCURRENCY = 10.0
@@ -83,9 +91,23 @@ def _bucket(concurrency: float, burst_s: float) -> TokenBucket:
     return TokenBucket(rate, rate * burst_s)
 
 
-def request_rates(scenario: Scenario) -> list[RequestRate]:
+def never_binds(bucket: TokenBucket, scenario: Scenario) -> bool:
+    """Whether *bucket*, a Lambda request-rate bucket of *scenario*, can be shown never to
+    refuse an invocation: it starts full, its rate is at least the gateway's account
+    throttle's and its burst at least two tokens more, and every invocation happens when
+    the gateway admits its attempt (no authorizers, token buckets at the gateway)."""
+    if scenario.authorizers or scenario.behaviour.throttle_algorithm != "aws_token_bucket":
+        return False
+    acct = scenario.account.throttle
+    gateway_rate = left_over(acct.rate, background_gateway_rps(scenario))
+    return bucket.tokens == bucket.burst and bucket.rate >= gateway_rate and bucket.burst >= acct.burst + 2.0
+
+
+def request_rates(scenario: Scenario, binding_only: bool = False) -> list[RequestRate]:
     """Each function's :class:`RequestRate` (in scenario order); the account bucket is one
-    object shared by all of them. Empty when ``behaviour.lambda_request_rate_limit`` is off."""
+    object shared by all of them. Empty when ``behaviour.lambda_request_rate_limit`` is off.
+    With *binding_only*, buckets that :func:`never_binds` are left out (the decisions are
+    the same, with fewer checks)."""
     b = scenario.behaviour
     if not b.lambda_request_rate_limit:
         return [RequestRate(()) for _ in scenario.functions]
@@ -105,5 +127,8 @@ def request_rates(scenario: Scenario) -> list[RequestRate]:
         provisioned = f.provisioned_schedule[0][1]
         if b.provisioned_request_rate_limit and provisioned:
             own.append(_bucket(provisioned, b.lambda_request_rate_burst_s))
-        out.append(RequestRate((*own, account)))
+        buckets = (*own, account)
+        if binding_only:
+            buckets = tuple(bucket for bucket in buckets if not never_binds(bucket, scenario))
+        out.append(RequestRate(buckets))
     return out

@@ -39,7 +39,7 @@ def build_integrations(
     workers and queue), which logs its requests in *recorder*."""
     functions = build_functions(scenario, seed)
     start_capacity(functions, scenario, seed, host)
-    rates = request_rates(scenario)
+    rates = request_rates(scenario, binding_only=True)
     lambdas = {f.name: LambdaIntegration(f, host, rates[f.index]) for spec, f in zip(scenario.functions, functions)
                if spec.web is None}
     by_name: dict[str, Integration] = {

@@ -27,6 +27,10 @@ from simulator.integrations.base import Call, Host
 
 __all__ = ["LambdaIntegration"]
 
+#: Makes a :class:`Call` from its eight fields without the keyword handling of ``Call(...)``
+#: (one invocation's answer, on the engine's hot path).
+_make_call = tuple.__new__
+
 
 class LambdaIntegration:
     """Invokes one function (shared by every route that names it)."""
@@ -38,12 +42,14 @@ class LambdaIntegration:
 
     def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
         f = self.function
-        if not self.rate.ready(now):
+        rate = self.rate
+        if rate.buckets and not rate.ready(now):
             return Call(oc.LAMBDA_RATE_THROTTLED, 0.0, function=f.index)
         env, cold = f.pool.acquire(now)
         if env is None:
             return Call(oc.LAMBDA_THROTTLED, 0.0, function=f.index)
-        self.rate.take()
+        if rate.buckets:
+            rate.take()
         self.host.concurrency(now, f.index, f.pool.busy)
         duration = f.duration.next()
         init = 0.0
@@ -58,7 +64,7 @@ class LambdaIntegration:
         busy_for = init + run
         self.host.at(busy_for, self._releaser(env), URGENT)
         latency, cause = rules.integration_outcome(busy_for, limit_s, cause)
-        return Call(cause, latency, init, run, flags, f.index)
+        return _make_call(Call, (cause, latency, init, run, flags, f.index, None, None))
 
     def _releaser(self, env: ExecutionEnvironment) -> Callable[[Any], None]:
         f = self.function

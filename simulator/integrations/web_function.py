@@ -44,6 +44,7 @@ needs no extra events; only the in-flight count (the concurrency series) changes
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,9 @@ class WebEndpoint:
         self.tokens = self.burst
         self.last_refill_s = 0.0
         self.idle_s = web.scale_in_after_idle
+        #: No environment can have been idle ``idle_s`` before this time (the earliest
+        #: ``last_end_s`` plus ``idle_s``, or earlier: an environment's end only moves later).
+        self.scale_in_from_s = math.inf
         self.envs: list[_Environment] = []
         #: Every slot of every environment: (free from, environment id, fresh); fresh slots
         #: have had no request yet. Slots of removed environments are dropped lazily.
@@ -156,6 +160,8 @@ class WebEndpoint:
         self.envs.append(env)
         self.by_id[env.ident] = env
         self.fresh_total += env.fresh
+        if self.idle_s is not None:
+            self.scale_in_from_s = min(self.scale_in_from_s, ready_s + self.idle_s)
         for _ in range(env.fresh):
             heapq.heappush(self.slots, (ready_s, env.ident, True))
         return env
@@ -163,6 +169,8 @@ class WebEndpoint:
     def _scale_in(self, now: float) -> None:
         """Remove the environments idle for ``scale_in_after_idle`` (all their requests ended)."""
         assert self.idle_s is not None
+        if now < self.scale_in_from_s:
+            return
         keep = []
         for env in self.envs:
             if env.last_end_s + self.idle_s <= now:
@@ -171,6 +179,7 @@ class WebEndpoint:
             else:
                 keep.append(env)
         self.envs = keep
+        self.scale_in_from_s = min((env.last_end_s + self.idle_s for env in keep), default=math.inf)
 
     # ------------------------------------------------------------------ the concurrency series
 

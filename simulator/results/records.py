@@ -89,17 +89,20 @@ _ATTEMPT_INT = (
 )
 _ATTEMPT_FLOAT = ("time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s",
                   "authorizer_latency_s", "authorizer_init_s", "authorizer_run_s")
+#: The authorizer's columns and their value when no authorizer was passed (a scenario without
+#: authorizers records none: :class:`Result` fills them).
+_AUTHORIZER_COLUMNS = {"authorizer_function": -1, "authorizer_cause": -1, "authorizer_flags": 0,
+                       "authorizer_latency_s": 0.0, "authorizer_init_s": 0.0, "authorizer_run_s": 0.0}
 _REQUEST_INT = ("client", "route", "attempts", "status", "cause")
 _REQUEST_FLOAT = ("time_s", "end_s")
 
 
-
 class Recorder:
-    """Append-only columns an engine fills during a run."""
+    """Append-only columns an engine fills during a run (without *authorizers*, none of theirs)."""
 
-    def __init__(self) -> None:
-        self.a_int = {k: array("q") for k in _ATTEMPT_INT}
-        self.a_float = {k: array("d") for k in _ATTEMPT_FLOAT}
+    def __init__(self, authorizers: bool = True) -> None:
+        self.a_int = {k: array("q") for k in _ATTEMPT_INT if authorizers or k not in _AUTHORIZER_COLUMNS}
+        self.a_float = {k: array("d") for k in _ATTEMPT_FLOAT if authorizers or k not in _AUTHORIZER_COLUMNS}
         self.r_int = {k: array("q") for k in _REQUEST_INT}
         self.r_float = {k: array("d") for k in _REQUEST_FLOAT}
         #: (time, function, concurrency after the change) at every change.
@@ -137,8 +140,8 @@ class Recorder:
         self.r_int["cause"][rid] = cause
         self.r_float["end_s"][rid] = end
 
-    def concurrency(self, t: float, function: int, busy: int) -> None:
-        self.conc_t.append(t)
+    def concurrency(self, now: float, function: int, busy: int) -> None:
+        self.conc_t.append(now)
         self.conc_f.append(function)
         self.conc_n.append(busy)
 
@@ -153,6 +156,15 @@ class Recorder:
         self.back_start.append(start)
         self.back_end.append(end)
         self.back_state.append(state)
+
+
+def _attempt_columns(recorder: Recorder) -> dict[str, np.ndarray]:
+    """The recorder's attempt columns as arrays, in their order; those it left out hold their constant."""
+    n, out = len(recorder.a_float["time_s"]), {}
+    for names, cols, dt in ((_ATTEMPT_INT, recorder.a_int, np.int64), (_ATTEMPT_FLOAT, recorder.a_float, np.float64)):
+        for k in (*names, *(k for k in cols if k not in names)):
+            out[k] = np.frombuffer(cols[k], dt) if k in cols else np.full(n, _AUTHORIZER_COLUMNS[k], dt)
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,8 +206,7 @@ class Result:
             tuple(r.name for r in scenario.routes),
             tuple(f.name for f in scenario.functions),
         )
-        self.attempts = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.a_int.items()}
-        self.attempts.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.a_float.items()})
+        self.attempts = _attempt_columns(recorder)
         self.requests = {k: np.frombuffer(v, dtype=np.int64) for k, v in recorder.r_int.items()}
         self.requests.update({k: np.frombuffer(v, dtype=np.float64) for k, v in recorder.r_float.items()})
         self._conc = (
