@@ -13,7 +13,7 @@ the fast engine is warmed up on a tiny scenario first (loading numba's cache), a
 first-call time is reported on its own line. ``fast`` keeps every attempt's record,
 ``fast/agg`` keeps bounded aggregates only (``record=False``). Runs that expect more
 than ``AHEAD_ABOVE`` attempts (here the hour) make their random numbers and arrival
-times on a second thread while the compiled loop runs (``simulator/engine/fast_streams.py``);
+times on a second thread while the compiled loop runs (``simulator/engine/fast/streams.py``);
 ``agg cpu s``, the CPU time of the ``fast/agg`` run, shows what that costs.
 
 ``draws s`` is what no engine that gives the same result can avoid: making the run's
@@ -100,8 +100,9 @@ def _draws(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from simulator.dists import BLOCK
-    from simulator.engine import fast_inputs, fast_streams
-    from simulator.engine.fast import FastEngine
+    from simulator.engine.fast import inputs as fast_inputs
+    from simulator.engine.fast import streams as fast_streams
+    from simulator.engine.fast.engine import FastEngine
 
     s = _load(path, overrides)
     engine = FastEngine(s, s.seed, record=False)
@@ -182,7 +183,7 @@ def main() -> None:
           f"{'-':>8} {'-':>8} {'-':>5}/{'-':>5}/{agg['peak_rss_mb']:>5.0f} {draws['wall_s']:>8.2f} "
           f"{n / draws['wall_s']:>11,.0f}")
     print("peak MB: simpy/fast/agg, the whole process's peak resident memory (Python, NumPy, numba included)")
-    from simulator.engine.fast import AHEAD_ABOVE
+    from simulator.engine.fast.engine import AHEAD_ABOVE
 
     print(f"agg cpu s: CPU time of the fast/agg run; above {AHEAD_ABOVE:,} expected attempts a second thread makes the")
     print("         random numbers and arrivals while the loop runs, so it can exceed the wall time")

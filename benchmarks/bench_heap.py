@@ -3,7 +3,7 @@
 Not a test. Every invocation schedules its environment's release and later takes it
 from the heap, so one pop and one push per request is the least an engine that keeps
 SimPy's event order does; this times that pair on the engine's own heap
-(:mod:`simulator.engine.fast_heap`) in a steady state of *n* waiting events, with
+(:mod:`simulator.engine.fast.heap`) in a steady state of *n* waiting events, with
 lognormal durations like ``bench_fast.py``'s (median 40 ms, p99 250 ms):
 
     python benchmarks/bench_heap.py
@@ -24,7 +24,7 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator.engine import fast_heap as H
+from simulator.engine.fast import heap as H
 
 N = 4_000_000
 

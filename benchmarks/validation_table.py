@@ -30,10 +30,10 @@ from loadtests.busy import busy_cores  # noqa: E402
 from loadtests.validation import run_validation  # noqa: E402
 
 VALIDATION = ROOT / "scenarios" / "validation"
-#: nginx has no usage-plan quotas and no authorizers, so usage_plan_keys and authorizer run on the
-#: emulated target only.
+#: nginx has no usage-plan quotas, so usage_plan_keys runs on the emulated target only.
 PAIRS = [
     ("nginx", "route_account.toml"), ("nginx", "lambda_concurrency.toml"), ("nginx", "integration_timeout.toml"),
+    ("nginx", "authorizer.toml"),
     ("emulated", "usage_plan_keys.toml"), ("emulated", "lambda_concurrency.toml"), ("emulated", "authorizer.toml"),
     ("emulated", "route_account.toml"), ("emulated", "integration_timeout.toml"),
     ("stand-in", "route_account.toml"), ("stand-in", "lambda_concurrency.toml"),

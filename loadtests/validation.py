@@ -65,7 +65,7 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "model", "usage-plan throttles": "model", "usage-plan quotas": "model",
         "route, stage and account throttles": "model", "integration timeouts": "model",
         "Lambda concurrency and throttles": "model", "cold starts": "model", "function errors and timeouts": "model",
-        "REST cache": "model",
+        "REST cache": "model", "authorizers": "model",
         "HTTP backends": "absent",
     },
     "nginx": {
@@ -77,6 +77,8 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "function errors and timeouts": "independent (the worker's handler and timer; error draws from the model's "
                                         "stream)",
         "REST cache": "independent (nginx proxy_cache; validity in whole seconds)",
+        "authorizers": "independent (nginx auth_request; the authorizer server's own result cache and policy, its "
+                       "function on the Lambda runtime)",
         "HTTP backends": "independent (an asyncio server with worker slots and a FIFO line; service draws from "
                          "the model's stream)",
     },
@@ -84,7 +86,8 @@ TARGET_PARTS: dict[str, dict[str, str]] = {
         "API keys": "independent", "usage-plan throttles": "independent", "usage-plan quotas": "independent",
         "route, stage and account throttles": "independent", "integration timeouts": "independent",
         "Lambda concurrency and throttles": "independent", "cold starts": "independent",
-        "function errors and timeouts": "independent", "REST cache": "independent", "HTTP backends": "independent",
+        "function errors and timeouts": "independent", "REST cache": "independent", "authorizers": "independent",
+        "HTTP backends": "independent",
     },
 }
 
@@ -224,8 +227,9 @@ def run_validation(
         "measured": measured.to_dict() if measured is not None else None,
         "used": "measured" if "behaviour.gateway_overhead" in model_overrides else "scenario",
     }
-    report.parts = {k: v for k, v in TARGET_PARTS[target if local else "url"].items()
-                    if k != "REST cache" or any(rc is not None for rc in route_caches(scenario))}
+    used = {"REST cache": any(rc is not None for rc in route_caches(scenario)),
+            "authorizers": any(scenario.route_authorizer(r) is not None for r in scenario.routes)}
+    report.parts = {k: v for k, v in TARGET_PARTS[target if local else "url"].items() if used.get(k, True)}
     files = _write_report(report, out, loadtest.log_path, plots, {
         "scenario": scenario.name, "target": target, "host": host, "tolerances": tol,
         "gateway_overhead": report.overhead, "parts_checked": report.parts,

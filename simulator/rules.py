@@ -1,12 +1,12 @@
 """The rules both engines apply, written once.
 
 The SimPy reference engine (:mod:`simulator.engine.reference`) and the compiled fast
-engine (:mod:`simulator.engine.fast_loop`) must make the same decision for every
+engine (:mod:`simulator.engine.fast.loop`) must make the same decision for every
 attempt, bit for bit: the differential test holds them to identical records. The
 arithmetic they share lives here, as small functions of plain numbers with no state:
 Python calls them as they are, and the fast engine compiles the very same functions
 with numba and inlines them into its loop (``njit(inline="always")(rules.refill)`` in
-:mod:`simulator.engine.fast_parts`), so a change here changes both engines at once.
+:mod:`simulator.engine.fast.rules`), so a change here changes both engines at once.
 
 * **Token buckets** (API Gateway's throttles): a bucket holds at most ``burst`` tokens
   and gains ``rate`` tokens per second continuously, ``tokens = min(burst, tokens + rate

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator.engine.fast import unsupported
+from simulator.engine.fast.engine import unsupported
 
 AUTH_FN = {"name": "auth", "duration": "500ms", "init": "0ms", "timeout": "10s"}
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator import outcomes as oc
-from simulator.engine.fast import unsupported
+from simulator.engine.fast.engine import unsupported
 from simulator.scenario.cache import CacheKeys, route_caches
 
 CACHE = {"capacity_gb": 0.5, "ttl": "1s"}

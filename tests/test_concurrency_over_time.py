@@ -15,7 +15,7 @@ import pytest
 import simulator
 from simulator.cost import LambdaUsage, lambda_cost, load_prices, run_cost
 from simulator.cost.metering import provisioned_periods
-from simulator.engine.fast import unsupported
+from simulator.engine.fast.engine import unsupported
 from simulator.outcomes import COLD, LAMBDA_THROTTLED, OK, PROVISIONED
 
 ROUTE = "GET /x"

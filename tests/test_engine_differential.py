@@ -9,7 +9,7 @@ scenarios built like tests/test_properties.py builds them.
 
 Exact identity holds because both engines draw the same named streams in the same
 order and process simultaneous events in SimPy's (time, priority, event id) order (see
-simulator/engine/fast.py). Nothing here is compared statistically: where the fast
+simulator/engine/fast/). Nothing here is compared statistically: where the fast
 engine approximates (latency percentiles of a run without records), tests/test_fast_engine.py
 bounds the error instead.
 """

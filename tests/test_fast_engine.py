@@ -20,10 +20,11 @@ from tests.conftest import BASE, merge
 
 numba = pytest.importorskip("numba")
 
-from simulator.engine import fast as fast_module
-from simulator.engine import fast_inputs, fast_streams
-from simulator.engine.fast import FastEngine
-from simulator.engine.fast_streams import Inline, Streams, Worker
+from simulator.engine.fast import engine as fast_module
+from simulator.engine.fast import inputs as fast_inputs
+from simulator.engine.fast import streams as fast_streams
+from simulator.engine.fast.engine import FastEngine
+from simulator.engine.fast.streams import Inline, Streams, Worker
 from simulator.results.aggregate import AggregateResult, RecordsNotKept, histogram_percentiles
 from tests.test_engine_differential import CORPUS, assert_same
 
@@ -162,8 +163,8 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
     assert_same(s)
     engine = FastEngine(s, s.seed)
     engine.run()
-    assert len(engine.a["ht"]) > 1024 and engine.a["ra_i"].shape[1] >= 4096  # both grew
-    assert len(engine.a["ev"]) > 1024  # pending responses take event slots
+    assert len(engine.a["heap_time"]) > 1024 and engine.a["attempt_i"].shape[1] >= 4096  # both grew
+    assert len(engine.a["event_i"]) > 1024  # pending responses take event slots
     assert engine.x["streams"].cap == 2 * BLOCK
     # Without retries the burst leaves only releases waiting, which take no slot: the
     # heap grows on its own.
@@ -171,7 +172,7 @@ def test_the_loop_resumes_exactly_after_running_out_of_numbers_events_and_room(
     assert_same(s)
     engine = FastEngine(s, s.seed)
     engine.run()
-    assert len(engine.a["ht"]) > 1024 and len(engine.a["ev"]) == 1024
+    assert len(engine.a["heap_time"]) > 1024 and len(engine.a["event_i"]) == 1024
 
 
 def test_time_series_bins_grow_past_the_end_of_arrivals() -> None:
@@ -281,7 +282,7 @@ def test_a_run_without_records_keeps_no_rows_and_bounded_arrays() -> None:
 
 
 def test_histogram_percentiles_are_within_half_a_percent() -> None:
-    from simulator.engine.fast_parts import hist_values
+    from simulator.engine.fast.tallies import hist_values
 
     rng = np.random.default_rng(1)
     values = np.concatenate([rng.lognormal(-3, 1.5, 20_000), np.zeros(50), [3600.0]])
@@ -302,9 +303,9 @@ def test_histogram_percentiles_are_within_half_a_percent() -> None:
 
 
 def test_the_histogram_bin_from_the_bits_is_frexps() -> None:
-    from simulator.engine import fast_layout as L
-    from simulator.engine.fast_layout import HIST_EMAX, HIST_EMIN
-    from simulator.engine.fast_parts import hist_bin
+    from simulator.engine.fast import layout as L
+    from simulator.engine.fast.layout import HIST_EMAX, HIST_EMIN
+    from simulator.engine.fast.tallies import hist_bin
 
     @numba.njit
     def hist_bin_frexp(x):  # type: ignore[no-untyped-def]
@@ -340,7 +341,7 @@ def test_the_histogram_bin_from_the_bits_is_frexps() -> None:
 
 def test_billed_milliseconds_equal_the_cost_model() -> None:
     from simulator.cost.bill import lambda_billed_ms
-    from simulator.engine.fast_kernel import billed_ms
+    from simulator.engine.fast.tallies import billed_ms
 
     rng = np.random.default_rng(11)
     ms = np.arange(0, 20_000) / 1000.0
@@ -369,7 +370,7 @@ def test_the_event_heap_pops_in_simpys_order() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from simulator.engine import fast_heap as H
+    from simulator.engine.fast import heap as H
 
     @numba.njit
     def drive(ops, times):  # type: ignore[no-untyped-def]

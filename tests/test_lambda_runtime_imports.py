@@ -1,6 +1,7 @@
 """The independent Lambda runtime is checked against the model, so it must not be built
-from the model: none of its modules may import the model's Lambda pools, its gateway or
-its engines, directly or through another module of the project it uses. Checked
+from the model: none of its modules (nor the authorizer server beside it) may import the
+model's Lambda pools, its gateway, its engines or its integrations (the authorizer's
+cache and policy among them), directly or through another module of the project it uses. Checked
 statically, on the source.
 
 Packages' ``__init__`` modules are not followed: ``simulator/__init__.py`` loads the
@@ -14,8 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_MODULES = ("loadtests.target.lambda_runtime", "loadtests.target.lambda_limits",
-                   "loadtests.target.lambda_processes", "loadtests.target.lambda_worker")
-FORBIDDEN = ("simulator.functions", "simulator.gateway", "simulator.engine")
+                   "loadtests.target.lambda_processes", "loadtests.target.lambda_worker",
+                   "loadtests.target.lambda_authorizers")
+FORBIDDEN = ("simulator.functions", "simulator.gateway", "simulator.engine", "simulator.integrations")
 
 
 def module_path(module: str) -> Path | None:
@@ -63,7 +65,7 @@ def reachable(start: tuple[str, ...]) -> dict[str, str]:
     return seen
 
 
-def test_the_runtime_imports_nothing_from_the_models_lambda_gateway_or_engine():
+def test_the_runtime_imports_nothing_from_the_models_lambda_gateway_engine_or_integrations():
     seen = reachable(RUNTIME_MODULES)
     bad = {m: importer for m, importer in seen.items() if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)}
     assert not bad, f"imported by the runtime (module: importer): {bad}"
@@ -72,6 +74,7 @@ def test_the_runtime_imports_nothing_from_the_models_lambda_gateway_or_engine():
 def test_the_check_sees_an_import_through_another_module():
     seen = reachable(("loadtests.target.runtime",))
     assert "simulator.functions.pool" in seen
+    assert "simulator.integrations.authorizer" in reachable(("loadtests.target.emulated",))
 
 
 def test_the_worker_imports_the_standard_library_only():

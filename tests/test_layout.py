@@ -114,8 +114,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_the_imports_it_should() -> None:
     graph = import_graph()
     assert "simulator.scenario.schema" in graph["simulator.scenario.clients"] | graph["simulator.scenario"]
-    assert "simulator.engine.fast_layout" in graph["simulator.engine.fast_kernel"]  # from package import module
-    assert "simulator.engine.fast" in graph["simulator.engine"]  # inside a function
+    assert "simulator.engine.fast.layout" in graph["simulator.engine.fast.attempt"]  # from package import module
+    assert "simulator.engine.fast.engine" in graph["simulator.engine"]  # inside a function
     assert "simulator.results.records" not in graph["simulator.results.timeseries"]  # under TYPE_CHECKING only
 
 
@@ -174,9 +174,9 @@ MAX_FUNCTION_LINES = 80
 SIZED = ("simulator", "loadtests", "benchmarks")
 #: The functions allowed to be longer, each with why.
 LONG_FUNCTIONS = {
-    "simulator/engine/fast_loop.py:run": "the compiled event loop: one numba function, so that its state stays in "
+    "simulator/engine/fast/loop.py:run": "the compiled event loop: one numba function, so that its state stays in "
                                          "local variables and every event is handled without a call",
-    "simulator/engine/fast_inputs.py:flatten": "packs the scenario into the compiled loop's tables, in the loop's "
+    "simulator/engine/fast/inputs.py:flatten": "packs the scenario into the compiled loop's tables, in the loop's "
                                                "order",
 }
 

@@ -34,7 +34,7 @@ def _nginx() -> bool:
     ("emulated", "authorizer.toml"),
     *(pytest.param("nginx", name, marks=pytest.mark.skipif(
         not _nginx(), reason="Debian's nginx is not installed (.ci/run installs it)"))
-      for name in ("route_account.toml", "lambda_concurrency.toml", "integration_timeout.toml")),
+      for name in ("route_account.toml", "lambda_concurrency.toml", "integration_timeout.toml", "authorizer.toml")),
 ])
 def test_the_model_agrees_with_a_real_target(tmp_path, target, scenario):
     run = run_validation(VALIDATION / scenario, target=target, duration_s=12.0, out_dir=tmp_path, seeds=2)

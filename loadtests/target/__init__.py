@@ -14,7 +14,9 @@ prediction against a real server. These servers are built from the same scenario
   quotas, throttles, the integration timeout) in front of :mod:`.runtime`, one process.
 * :mod:`.nginx` writes an nginx configuration with ``limit_req`` zones in place of API
   Gateway's throttles and runs Debian's nginx in front of a runtime (by default the
-  independent one).
+  independent one); a route with an authorizer asks :mod:`.lambda_authorizers`, served
+  beside the independent runtime, through nginx's ``auth_request``
+  (:mod:`.nginx_authorizers`).
 * :mod:`.serve` starts one of them: ``python -m loadtests.target.serve SCENARIO --port P
   --gateway emulated|nginx [--runtime independent|model]``.
 

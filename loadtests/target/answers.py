@@ -63,10 +63,16 @@ __all__ = [
     "Answers",
     "CACHE_HEADER",
     "CACHE_KEY_HEADER",
+    "AUTHORIZER_MS_HEADER",
+    "AUTHORIZER_PATH",
 ]
 
 #: The Lambda Invoke API path that nginx proxies to; ``{name}`` is the function's name.
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+
+#: Where the independent runtime's process answers for the scenario's authorizer number
+#: ``{index}`` (:mod:`loadtests.target.lambda_authorizers`); nginx's ``auth_request`` asks it.
+AUTHORIZER_PATH = "/authorizers/{index}"
 
 CAUSE_HEADER = "x-throttlesim-cause"
 COLD_START_HEADER = "x-throttlesim-cold-start"
@@ -86,6 +92,11 @@ THROTTLE_REASON_HEADER = "x-throttlesim-throttle-reason"
 #: in milliseconds: the part of the answer's latency the model draws itself. The rest of
 #: what a client waits is the target's own overhead, which validation measures.
 FUNCTION_MS_HEADER = "x-throttlesim-function-ms"
+#: What the route's authorizer took before the integration was called (its invocation, or
+#: its fixed latency), in milliseconds: nginx passes it to the runtime with the invocation,
+#: and the runtime adds it to the answer's ``x-throttlesim-function-ms``, so that the
+#: target's own overhead is measured beyond both, as the model counts them.
+AUTHORIZER_MS_HEADER = "x-throttlesim-authorizer-ms"
 #: The REST cache: the key a load test's request asks for (the model's cache key; in AWS
 #: the values of the method's cache key parameters), and whether the emulated target's
 #: cache answered (``hit``) or the request went on to the function (``miss``).

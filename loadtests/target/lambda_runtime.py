@@ -69,6 +69,7 @@ from aiohttp import web
 
 from loadtests.target import lambda_worker as lw
 from loadtests.target.answers import (
+    AUTHORIZER_MS_HEADER,
     CAUSE_HEADER,
     ENVIRONMENT_HEADER,
     INIT_MS_HEADER,
@@ -82,6 +83,7 @@ from loadtests.target.answers import (
 from loadtests.target.clock import Clock
 from loadtests.target.http_backend import add_backend_routes
 from loadtests.target.invocation_log import INVOCATION_REQUEST_ID_HEADER, InvocationLog
+from loadtests.target.lambda_authorizers import GatewayAuthorizers, add_authorizer_routes
 from loadtests.target.lambda_limits import Environment, LambdaLimits
 from loadtests.target.lambda_processes import Report, Workers
 from simulator import outcomes as oc
@@ -312,7 +314,7 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
             inv = await runtime.invoke(name, request_id)
         except RuntimeError as exc:
             return web.json_response({"message": str(exc)}, status=503)
-        hdrs = invocation_headers(inv)
+        hdrs = invocation_headers(inv, _ms(request.headers.get(AUTHORIZER_MS_HEADER)))
         if runtime.invocations is not None:
             runtime.invocations.write(request_id, hdrs)
         return invocation_response(answers, inv, hdrs)
@@ -332,14 +334,27 @@ def lambda_app(runtime: LambdaRuntime) -> web.Application:
     app = web.Application()
     app.router.add_route("*", INVOKE_PATH, invoke)
     add_backend_routes(app, runtime.scenario, runtime.seed, runtime.clock, backend_log, runtime.invocations)
+    if runtime.scenario.authorizers:
+        add_authorizer_routes(app, GatewayAuthorizers(runtime.scenario, runtime.invoke, runtime.clock.now))
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return app
 
 
-def invocation_headers(inv: Invocation) -> dict[str, str]:
-    """What the runtime saw of *inv*, as the ``x-throttlesim-*`` headers of its answer."""
-    busy_s = None if inv.throttle_reason else inv.ended_s - inv.received_s
+def _ms(text: str | None) -> float:
+    """Seconds from a header's milliseconds (0 when absent or not a number)."""
+    try:
+        value = float(text or 0.0) / 1000
+    except ValueError:
+        return 0.0
+    return value if 0.0 <= value < 86400.0 else 0.0
+
+
+def invocation_headers(inv: Invocation, authorizer_s: float = 0.0) -> dict[str, str]:
+    """What the runtime saw of *inv*, as the ``x-throttlesim-*`` headers of its answer;
+    *authorizer_s*, what the route's authorizer took before (nginx says it), is added to
+    the function's time."""
+    busy_s = None if inv.throttle_reason else inv.ended_s - inv.received_s + authorizer_s
     hdrs = headers(inv.cause, inv.cold_start, inv.received_s, busy_s)
     if inv.throttle_reason:
         hdrs[THROTTLE_REASON_HEADER] = inv.throttle_reason

@@ -40,6 +40,10 @@ How the scenario becomes nginx directives
   TTL). Concurrent misses all reach the runtime, as in the model. A hit carries
   ``x-throttlesim-cache: hit``, the cause ``ok`` and no runtime headers (nginx would replay
   the stored ones).
+* Authorizers: ``auth_request`` to the authorizer server beside the runtime (its result
+  cache, its Lambda invocation, its policy), in a location per authorizer; its 401, 403
+  and 500 become API Gateway's ``unauthorized``, ``access_denied`` and
+  ``authorizer_error`` (:mod:`loadtests.target.nginx_authorizers`).
 
 nginx's semantics, not AWS's: a request refused by a later zone charges no zone (the
 model's default), the arithmetic is integer milli-requests over a millisecond clock
@@ -55,6 +59,7 @@ import os
 import shutil
 from pathlib import Path
 
+from loadtests.target import nginx_authorizers as na
 from loadtests.target.answers import (
     CACHE_HEADER,
     CACHE_KEY_HEADER,
@@ -120,10 +125,7 @@ def unwritable_key(s: Scenario) -> tuple[int, str, str] | None:
 
 def key_error(s: Scenario, source: str) -> str | None:
     """A one-line error for :func:`unwritable_key`, naming the key's path in *source*
-    and showing the key redacted (:func:`simulator.redact.redact_key`), or for what the
-    nginx target does not serve (authorizers), or None."""
-    if any(s.route_authorizer(r) for r in s.routes):
-        return f"{source}: authorizers: the nginx target has no authorizers; use --target emulated"
+    and showing the key redacted (:func:`simulator.redact.redact_key`), or None."""
     found = unwritable_key(s)
     if found is None:
         return None
@@ -257,19 +259,19 @@ def _throttle_maps(layout: _Layout) -> tuple[dict[str, str], dict[str, str]]:
     return throttles, closed
 
 
-def _groups(s: Scenario) -> list[tuple[float, int]]:
-    """The distinct (integration timeout, cache TTL in whole seconds, 0 for none) of the
-    routes: each gets a location of its own."""
+def _groups(s: Scenario) -> list[tuple[float, int, int]]:
+    """The distinct (integration timeout, cache TTL in whole seconds or 0 for none,
+    authorizer index or -1 for none) of the routes: each gets a location of its own."""
     return sorted(set(_route_groups(s)))
 
 
-def _route_groups(s: Scenario) -> list[tuple[float, int]]:
-    return [(s.integration_timeout_s(r), 0 if rc is None else max(1, round(rc.ttl_s)))
-            for r, rc in zip(s.routes, route_caches(s), strict=True)]
+def _route_groups(s: Scenario) -> list[tuple[float, int, int]]:
+    return [(s.integration_timeout_s(r), 0 if rc is None else max(1, round(rc.ttl_s)), auth)
+            for r, rc, auth in zip(s.routes, route_caches(s), na.authorizer_index(s), strict=True)]
 
 
 def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, stage: str | None,
-                access_log: Path | None, timeouts: list[tuple[float, int]], throttles: dict[str, str],
+                access_log: Path | None, timeouts: list[tuple[float, int, int]], throttles: dict[str, str],
                 closed: dict[str, str]) -> list[str]:
     """The ``http`` block up to the server: logs, temp paths, the maps from request to route,
     function, usage plan and throttles, the ``limit_req`` zones and the upstream runtime."""
@@ -293,7 +295,7 @@ def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, 
         http.append(_map("$throttlesim_route", "$throttlesim_group",
                          {layout.route_id[r.name]: f"g{timeouts.index(g)}"
                           for r, g in zip(s.routes, _route_groups(s), strict=True)}))
-    if any(ttl for _, ttl in timeouts):
+    if any(ttl for _, ttl, _ in timeouts):
         http.append(f"    proxy_cache_path {prefix / 'cache'} levels=1:2 keys_zone=throttlesim_cache:10m "
                     "inactive=2h use_temp_path=off;\n")
         http += [f"    map $upstream_cache_status {var} {{\n        HIT {hit};\n        default {miss};\n    }}\n"
@@ -309,7 +311,7 @@ def _http_block(s: Scenario, layout: _Layout, prefix: Path, upstream_port: int, 
     return http
 
 
-def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, timeouts: list[tuple[float, int]],
+def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, timeouts: list[tuple[float, int, int]],
                   closed: dict[str, str]) -> list[str]:
     """The ``server`` block: the route and key checks, one location per integration timeout
     that applies the ``limit_req`` zones and proxies to the runtime, and the answers nginx
@@ -328,6 +330,9 @@ def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, ti
     def marks(cause: str, indent: str = "", cold_start: bool = True) -> list[str]:
         return [] if stage else _cause_headers(cause, indent, cold_start)
 
+    # With authorizers, when the request reached the runtime's process (their server).
+    received = [na.received_line()] if na.error_pages(s) and not stage else []
+
     status, body = answers.no_route()
     first = ['if ($throttlesim_route = "") {', f"    {rid}", f"    return {status} '{body.decode()}';", "}"]
     if layout.plan_id:
@@ -338,29 +343,37 @@ def _server_block(s: Scenario, layout: _Layout, port: int, stage: str | None, ti
         first += ["if ($throttlesim_closed) {", "    return 429;", "}"]
     server = [f"    server {{\n        listen 127.0.0.1:{port} backlog=4096;\n",
               "        error_page 429 = @throttled;\n        error_page 504 = @timeout;\n",
+              *(f"        {line}\n" for line in na.error_pages(s)),
               *(f"        {line}\n" for line in _CLOCK), "\n"]
 
     def location(match: str, lines: list[str]) -> str:
         return f"        location {match} {{\n" + "".join(f"            {line}\n" for line in lines) + "        }\n"
 
-    def proxied(group: tuple[float, int]) -> list[str]:
-        timeout_s, ttl_s = group
+    def proxied(group: tuple[float, int, int]) -> list[str]:
+        timeout_s, ttl_s, authorizer = group
         hide = [f"proxy_hide_header {h};" for h in _RUNTIME_HEADERS] if stage or ttl_s else []
+        checked = authorizer >= 0
+        auth = [*na.checked_lines(authorizer, bool(hide)), *received] if checked else []
         return [*limits, f"proxy_read_timeout {_ms(timeout_s)};", f"proxy_send_timeout {_ms(timeout_s)};",
                 *([time_line] if time_line else []), rid,
-                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide,
-                *(_cache_lines(ttl_s, stage) if ttl_s else []), *proxy]
+                f"proxy_set_header {INVOCATION_REQUEST_ID_HEADER} $request_id;", *hide, *auth,
+                *(_cache_lines(ttl_s, stage, received=not checked) if ttl_s else []), *proxy]
 
     if len(timeouts) == 1:
         server.append(location("/", first + proxied(timeouts[0])))
     else:
         server.append(location("/", [*first, "rewrite ^ /__throttlesim/$throttlesim_group last;"]))
         server += [location(f"= /__throttlesim/g{g}", ["internal;", *proxied(t)]) for g, t in enumerate(timeouts)]
+    server += [location(match, lines) for match, lines in na.subrequest_locations(s)]
+    for cause, _, name in na.REFUSALS if na.error_pages(s) else ():
+        status, body = answers.error(cause)
+        server.append(location(name, [*marks(oc.CAUSES[cause]), *received, rid,
+                                      f"return {status} '{body.decode()}';"]))
     status, body = answers.error(oc.THROTTLED_ACCOUNT)
     server.append(location("@throttled", [*marks("$throttlesim_throttles"), rid,
                                           f"return 429 '{body.decode()}';"]))
     status, body = answers.error(oc.INTEGRATION_TIMEOUT)
-    server.append(location("@timeout", [*marks(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False), rid,
+    server.append(location("@timeout", [*marks(oc.CAUSES[oc.INTEGRATION_TIMEOUT], cold_start=False), *received, rid,
                                         f"return {status} '{body.decode()}';"]))
     server.append("    }\n")
     return server
@@ -416,16 +429,18 @@ _CACHE_MAPS = (
 )
 
 
-def _cache_lines(ttl_s: int, stage: str | None) -> list[str]:
+def _cache_lines(ttl_s: int, stage: str | None, *, received: bool = True) -> list[str]:
     """A cached location's ``proxy_cache`` directives and, outside an AWS-shaped stage, the
-    runtime's headers put back from :data:`_CACHE_MAPS`."""
+    runtime's headers put back from :data:`_CACHE_MAPS` (the receive time only with
+    *received*: behind an authorizer its server says it)."""
     lines = ["proxy_cache throttlesim_cache;",
              f'proxy_cache_key "$throttlesim_route $http_{CACHE_KEY_HEADER.replace("-", "_")}";',
              f"proxy_cache_valid 200 {ttl_s}s;", "proxy_cache_methods GET HEAD POST;"]
     if stage:
         return lines
     headers = (CACHE_HEADER, CAUSE_HEADER, COLD_START_HEADER, RECEIVED_HEADER, FUNCTION_MS_HEADER)
-    return lines + [f"add_header {h} {var} always;" for h, (var, _, _) in zip(headers, _CACHE_MAPS, strict=True)]
+    return lines + [f"add_header {h} {var} always;" for h, (var, _, _) in zip(headers, _CACHE_MAPS, strict=True)
+                    if received or h != RECEIVED_HEADER]
 
 
 def _map(source: str, var: str, entries: dict[str, str]) -> str:

@@ -5,8 +5,9 @@ this process (:mod:`loadtests.target.emulated`), for testing the validation harn
 ``--gateway nginx`` runs nginx in front of a Lambda runtime served from this process on
 a free port (:mod:`loadtests.target.nginx`). Behind nginx the runtime is, by default,
 the independent one (``--runtime independent``, :mod:`loadtests.target.lambda_runtime`:
-worker processes and its own accounting); ``--runtime model`` serves the model's own
-function pools instead (:mod:`loadtests.target.runtime`). When the target accepts
+worker processes and its own accounting; the scenario's authorizers are answered beside
+it, :mod:`loadtests.target.lambda_authorizers`); ``--runtime model`` serves the model's own
+function pools instead (:mod:`loadtests.target.runtime`), for scenarios without authorizers. When the target accepts
 connections one line is printed, ``listening on http://127.0.0.1:P``; the target stops cleanly (nginx included)
 on SIGTERM, SIGINT or SIGHUP, or by itself after ``--duration-limit`` seconds. ``--port 0``
 picks a free port and prints it.
@@ -121,6 +122,9 @@ def serve(
     if scenario.backends and runtime != "independent":
         raise ServeError(f"{source}: backends: HTTP backends are served by the independent runtime only; "
                          "use --gateway nginx")
+    if gateway == "nginx" and runtime != "independent" and scenario.authorizers:
+        raise ServeError(f"{source}: authorizers: behind nginx, authorizers are served beside the independent "
+                         "runtime only; leave out --runtime model")
     if gateway == "nginx" and (problem := key_error(scenario, source)):
         raise ServeError(problem)
     if problem := fixed_concurrency_error(scenario, source):

@@ -35,7 +35,7 @@ def fast_engine_unavailable(scenario: Scenario | None = None) -> str | None:
 
     if importlib.util.find_spec("numba") is None:
         return "the fast engine needs numba (pip install numba)"
-    from simulator.engine.fast import unsupported
+    from simulator.engine.fast.engine import unsupported
 
     return unsupported(scenario) if scenario is not None else None
 
@@ -64,7 +64,7 @@ def simulate(
 
             note = prefer_simpy(scenario)
         if note is None:
-            from simulator.engine.fast import FastEngine
+            from simulator.engine.fast.engine import FastEngine
 
             result = FastEngine(scenario, run_seed, record=record).run()
             result.engine_note = None  # type: ignore[union-attr]

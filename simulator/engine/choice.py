@@ -35,7 +35,7 @@ __all__ = ["SMALL_REQUESTS", "compile_notice", "expected_requests", "fast_engine
 SMALL_REQUESTS = 1_000_000
 
 #: The compiled loop whose on-disk cache says whether the fast engine is compiled.
-_LOOP = Path(__file__).with_name("fast_loop.py")
+_LOOP = Path(__file__).parent / "fast" / "loop.py"
 
 
 def _index_files() -> list[Path]:
@@ -104,7 +104,7 @@ def compile_notice(scenario: Scenario, engine: str) -> str | None:
 
     if importlib.util.find_spec("numba") is None or (engine == "auto" and prefer_simpy(scenario)):
         return None
-    from simulator.engine.fast import unsupported
+    from simulator.engine.fast.engine import unsupported
 
     if unsupported(scenario) is not None:
         return None

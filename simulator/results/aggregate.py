@@ -36,7 +36,7 @@ from simulator import outcomes as oc
 from simulator.cost.bill import http_metered_requests
 from simulator.cost.pricing import PriceTable, load_prices
 from simulator.cost.usage import RunCost, Usage, price_usage
-from simulator.engine import fast_layout as L
+from simulator.engine.fast import layout as L
 from simulator.errors import ThrottlesimError
 from simulator.outcomes import CAUSES, status_codes
 from simulator.results.records import _write_csv
@@ -100,7 +100,7 @@ class AggregateResult:
     @classmethod
     def from_state(cls, scenario: Scenario, seed: int, engine: str, figures: dict[str, Any]) -> AggregateResult:
         """Wrap the aggregates a fast-engine run collected (``FastEngine.figures()``)."""
-        from simulator.engine.fast_parts import hist_values
+        from simulator.engine.fast.tallies import hist_values
 
         return cls(scenario, seed, engine, {**figures, "hist_values": hist_values()})
 

@@ -5,14 +5,14 @@ made ahead on another core for long runs.
 :class:`~simulator.dists.Draws`: blocks of :data:`~simulator.dists.BLOCK` samples drawn
 with ``dist.sample(rng, BLOCK)``. :class:`Streams` draws the same blocks from the same
 generators, several at a time, and copies them into a fixed ring buffer per stream
-that the compiled loop reads. For the exponential, lognormal and uniform distributions one call
+that the compiled loop reads (:func:`draw`). For the exponential, lognormal and uniform distributions one call
 of ``k * BLOCK`` samples gives exactly the values of ``k`` calls of ``BLOCK`` (NumPy draws
 each sample on its own); an empirical distribution (bounded integers, which NumPy buffers
 within a call) is drawn block by block. A fixed distribution needs no buffer at all.
 
 **Open arrivals.** :class:`Arrivals` holds each open client's arrival times in one region
 of a flat array: all of them, or for very long runs the current chunk of
-:func:`~simulator.engine.fast_inputs.arrival_chunks`.
+:func:`~simulator.engine.fast.inputs.arrival_chunks`.
 
 **Made ahead.** In a long run NumPy's part (drawing the random numbers and the arrival
 times) is about a third of the time, and none of it depends on what the loop does: a
@@ -33,14 +33,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
+from numba import njit
 
 from simulator.dists import BLOCK, Distribution, Exponential, Fixed, LogNormal, Uniform
+from simulator.engine.fast.layout import BUDGET, T_O_RSTATE, T_O_SCONST, T_O_SVAL
 
-__all__ = ["Arrivals", "Inline", "Maker", "Pending", "Streams", "Worker", "draw_blocks"]
+__all__ = ["Arrivals", "Inline", "Maker", "Pending", "Streams", "Worker", "draw", "draw_blocks"]
 
 #: Distributions whose samples NumPy draws one by one, so block boundaries do not matter.
 _PER_SAMPLE = (Exponential, LogNormal, Uniform)
-
 
 def draw_blocks(dist: Distribution, rng: np.random.Generator, n_blocks: int) -> np.ndarray:
     """The next *n_blocks* blocks of a :class:`~simulator.dists.Draws` of *dist* on *rng*."""
@@ -197,6 +198,23 @@ class Streams:
     def used(self, rpos: np.ndarray, rlen: np.ndarray) -> np.ndarray:
         """How many values the run took from each stream."""
         return self.copied - (rlen - rpos)
+
+
+# --------------------------------------------------------------------------- the loop's side
+
+
+@njit(inline="always")
+def draw(fixed_i, fixed_f, state_i, randoms, s):  # type: ignore[no-untyped-def]
+    """The next value of stream *s* (a :class:`~simulator.dists.Draws`' ``next()``).
+    Each stream's buffer is a ring (its length a power of two): position *p* counts every
+    value taken, and the value is at ``p % length``."""
+    if fixed_i[fixed_i[T_O_SCONST] + s]:
+        return fixed_f[fixed_i[T_O_SVAL] + s]
+    o = fixed_i[T_O_RSTATE] + 2 * s
+    p = state_i[o]
+    state_i[o] = p + 1
+    state_i[BUDGET] -= 1
+    return randoms[s, p & (randoms.shape[1] - 1)]
 
 
 # --------------------------------------------------------------------------- arrivals

@@ -1,6 +1,6 @@
 """What the fast engine starts from: the scenario flattened into arrays, and the open
 clients' arrival times (their buffers, and the random streams, are
-:mod:`simulator.engine.fast_streams`).
+:mod:`simulator.engine.fast.streams`).
 
 **Open arrivals.** :func:`open_times` is :func:`simulator.traffic.arrivals.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 
 from simulator.dists import Distribution, Uniform
-from simulator.engine.fast_layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
-from simulator.engine.fast_streams import Arrivals, Maker, Streams
+from simulator.engine.fast.layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
+from simulator.engine.fast.streams import Arrivals, Maker, Streams
 from simulator.functions.request_rate import request_rates
 from simulator.gateway.buckets import TokenBucket
 from simulator.gateway.path import Gateway
@@ -51,10 +51,10 @@ _LEVEL_BLOCK = 4096
 def _time_chunks(spec: OpenArrivals, ts: np.ndarray, rs: np.ndarray, cum: np.ndarray, duration_s: float,
                  rng: np.random.Generator) -> Iterator[tuple[np.ndarray, bool]]:
     """The arrival times before *duration_s* (bursts aside), in chunks of at most ``CHUNK``,
-    each with whether it is in nondecreasing order, with simulator.traffic.arrivals' exact arithmetic:
-    unit-rate levels, then the inverse of the cumulative rate. Poisson levels are drawn in blocks of 4,096 exponentials, as many
-    blocks at a time as the rest of the run is expected to need (at most ``CHUNK``
-    levels): the draws come from NumPy, the sums and the inverse from
+    each with whether it is in nondecreasing order, with simulator.traffic.arrivals' exact
+    arithmetic: unit-rate levels, then the inverse of the cumulative rate. Poisson levels
+    are drawn in blocks of 4,096 exponentials, as many blocks at a time as the rest of the
+    run is expected to need (at most ``CHUNK`` levels): the draws come from NumPy, the sums and the inverse from
     :func:`_poisson_times`, which adds as ``level + np.cumsum(block)`` does."""
     total = float(cum[-1])
     if spec.process != "poisson":
@@ -154,7 +154,8 @@ def _invert_sorted(lv, ts, rs, cum, duration):  # type: ignore[no-untyped-def]
 
 def _bursts(spec: OpenArrivals) -> list[np.ndarray]:
     return [
-        burst.at + burst.over * np.arange(burst.count) / burst.count if burst.over > 0 else np.full(burst.count, burst.at)
+        burst.at + burst.over * np.arange(burst.count) / burst.count if burst.over > 0
+        else np.full(burst.count, burst.at)
         for burst in spec.bursts
     ]
 
@@ -227,10 +228,10 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
 
 
 def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any]:
-    """Every table of :class:`~simulator.engine.fast_layout.Tables` for *s*, plus the
+    """Every table of the layout (:mod:`simulator.engine.fast.layout`) for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
     processes in the order the reference engine starts them. *maker* makes the streams'
-    and the arrival chunks' next parts (:mod:`simulator.engine.fast_streams`)."""
+    and the arrival chunks' next parts (:mod:`simulator.engine.fast.streams`)."""
     b = s.behaviour
     C, R, F = len(s.clients), len(s.routes), len(s.functions)
     status = status_codes(s)
@@ -269,7 +270,7 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     for i in range(F):
         bucket = TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function" else shared
         if id(bucket) not in where:
-            where[id(bucket)] = (0, len(buckets))
+            where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
             buckets.append(bucket)
         f_scaling[i] = where[id(bucket)][1]
     f_rate = _i(F, MAX_RATE, fill=-1)  # Lambda's request-rate buckets, the account's shared
@@ -280,7 +281,8 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
                 buckets.append(bucket)
             f_rate[i, j] = where[id(bucket)][1]
     out.update(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
-               b_rate=np.array([x.rate for x in buckets] or [0.0]), b_burst=np.array([x.burst for x in buckets] or [0.0]),
+               b_rate=np.array([x.rate for x in buckets] or [0.0]),
+               b_burst=np.array([x.burst for x in buckets] or [0.0]),
                b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
                q_limit=np.array([q.limit for q in quotas] or [0], dtype=np.int64),
                q_allowed0=np.array([q.allowed for q in quotas] or [0], dtype=np.int64),
@@ -293,8 +295,9 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     for i, f in enumerate(s.functions):
         idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
         f_s[:, i] = range(len(sources), len(sources) + 4)
-        sources += [(f.duration.build(), stream(seed, "duration", f.name)), (f.init.build(), stream(seed, "init", f.name)),
-                    (Uniform(0.0, 1.0), stream(seed, "errors", f.name)), (idle.build(), stream(seed, "idle", f.name))]
+        sources += [(f.duration.build(), stream(seed, "duration", f.name)),
+                    (f.init.build(), stream(seed, "init", f.name)), (Uniform(0.0, 1.0), stream(seed, "errors", f.name)),
+                    (idle.build(), stream(seed, "idle", f.name))]
     unres_cap = unreserved_capacity(s)
     # The fast engine runs fixed concurrency only (``unsupported``): a schedule's one value.
     reserved = [None if f.reserved_schedule is None else f.reserved_schedule[0][1] for f in s.functions]
@@ -388,13 +391,13 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     streams = Streams(sources, expected_draws=expected_attempts(s), maker=maker)
     out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_retry=c_retry,
                c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap, c_full_jitter=c_full,
-               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
+               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_qcap=c_q[:, 0].copy(), c_qcost=c_q[:, 1].copy(),
+               c_qtcost=c_q[:, 2].copy(), c_qinc=c_q[:, 3].copy(), c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
                c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(), c_swait=c_s[2].copy(),
                s_const=streams.const, s_val=streams.value, streams=streams,
                arrivals=Arrivals(arrivals, C, maker),
                proc_kind=np.array(proc_kind, dtype=np.int64), proc_id=np.array(proc_id, dtype=np.int64),
                u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]),
-               n_users=len(u_client),
                max_life=b.max_environment_lifetime if b.max_environment_lifetime is not None else math.inf)
     return out
 

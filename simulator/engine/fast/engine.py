@@ -1,82 +1,5 @@
-"""The fast engine: the reference model, compiled, event for event.
-
-The reference engine (:mod:`simulator.engine.reference`) is the definition of the model;
-this engine runs the same model tens of times faster by replacing
-SimPy's Python objects with arrays and its event loop with a loop compiled by numba
-(:mod:`simulator.engine.fast_kernel`). It gives the *same* result, attempt for attempt:
-the same random numbers reach the same requests, and simultaneous events happen in the
-same order. That is what makes it trustworthy, and ``tests/test_engine_differential.py``
-checks it by comparing every attempt record of both engines on a corpus of scenarios.
-
-Same random numbers
--------------------
-Every named stream (:mod:`simulator.rng`) is drawn in blocks of
-:data:`~simulator.dists.BLOCK` samples from the same generator as the reference's
-:class:`~simulator.dists.Draws`, and consumed one value at a time in event order
-(:mod:`simulator.engine.fast_streams`). Open arrivals are
-:func:`~simulator.traffic.arrivals.open_arrival_times` (in chunks for very long runs,
-:mod:`simulator.engine.fast_inputs`).
-
-Same order: SimPy's event ids
------------------------------
-SimPy processes events in ``(time, priority, event id)`` order, where the id counts
-every ``schedule`` call. The engine keeps a heap with the same key and gives an id to
-exactly the events the reference schedules, in the same order:
-
-1. **Process starts.** Before the run, one ``Initialize`` event (priority URGENT, at
-   t = 0) per process, in scenario order: one per open or replay client, one per closed
-   user (in user order, only those spawned before the end). They get ids 0, 1, ...
-2. **Open arrivals.** An open client sends every arrival whose time ``t`` is not after
-   ``now`` at once, in order; for the next one it schedules a timeout at
-   ``now + (t - now)`` (exactly SimPy's arithmetic, which can differ from ``t`` in the
-   last bit). When its trace ends its process ends, which uses an id. (These timeouts
-   wait in a small heap of their own, at most one per client, and the loop takes
-   whichever of the two heap tops comes first by the same key: the order is the
-   same as with one heap.)
-3. **Attempts.** An invoked function schedules its environment's release at
-   ``now + init + run`` with priority URGENT: releases at *t* come before anything else
-   at *t*, so a request at *t* can reuse the environment. Then the client's side is
-   scheduled: with a retry policy, the response (NORMAL, at ``now + latency``); without,
-   for a closed user only, the moment the response triggers the user's ``done`` event.
-4. **Responses.** A response either schedules the retry (at ``now + backoff``) or ends
-   the request; a closed user's ``done.succeed()`` is itself scheduled (NORMAL, at
-   ``now``), so the user resumes one event later, after any events already scheduled
-   for that instant.
-5. **Closed users.** A user that resumes computes its ``wait_time``; a positive wait is
-   a timeout (NORMAL), zero loops at once; a user that finds ``now >= duration`` ends its
-   process (an id). A user spawned after 0 first waits for a spawn timeout.
-
-Within one event, things happen in the reference's statement order (the gateway, the
-overhead draw, the Lambda pool, the function's draws, then the scheduling above), so each
-stream is consumed in the same order as well. Every process start, timeout, response and
-``done`` gets its id exactly when the reference schedules it, including the ones
-whose callbacks do nothing (a process ending), so ids compare as SimPy's do.
-
-What it does not run: ``behaviour.throttle_algorithm = "nginx_limit_req"``
-(:func:`unsupported` says so, and ``engine="auto"`` then runs the SimPy engine).
-
-Speed
------
-Everything the loop calls is inlined into one compiled function
-(:mod:`simulator.engine.fast_loop`), which works on a few flat arrays
-(:mod:`simulator.engine.fast_layout`); the event heap is 4-ary, picks children by
-time without branches, and holds releases (most of its events) without an event slot.
-numba caches the compiled loop on disk (``cache=True``): the first run on a machine
-compiles for about half a minute, later processes load it in well under a second.
-
-A run expecting more than :data:`AHEAD_ABOVE` attempts makes its random numbers and
-arrival times in a second thread while the loop runs (the loop holds no GIL): about a
-third of a long run's time, taken off the wall clock on a machine with a core to spare,
-and the numbers are the same (:mod:`simulator.engine.fast_streams`).
-
-Bounded memory
---------------
-With ``record=False`` nothing is kept per request: counters by client and cause, a
-latency histogram (:data:`~simulator.engine.fast_layout.HIST_SUB` bins per power of two),
-one-second time-series bins and the billing quantities. The result is an
-:class:`~simulator.results.aggregate.AggregateResult`. Random numbers, arrivals and the event
-heap live in bounded buffers; when one runs low the compiled loop returns and resumes.
-"""
+"""The fast engine's driver: packs a scenario into the loop's arrays, runs the compiled loop,
+provides what it runs out of, and unpacks the result (the design: :mod:`simulator.engine.fast`)."""
 
 from __future__ import annotations
 
@@ -85,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.engine import fast_inputs
-from simulator.engine import fast_layout as L
-from simulator.engine.fast_inputs import flatten, quota_windows
-from simulator.engine.fast_streams import Inline, Maker, Worker
+from simulator.engine.fast import inputs
+from simulator.engine.fast import layout as L
+from simulator.engine.fast.inputs import flatten, quota_windows
+from simulator.engine.fast.streams import Inline, Maker, Worker
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
 from simulator.scenario.cache import route_caches
@@ -100,11 +23,8 @@ __all__ = ["FastEngine", "available", "unsupported"]
 
 _DAY = 86400.0
 #: Runs expecting more attempts than this make their random numbers and arrival times
-#: ahead, in a second thread (:mod:`simulator.engine.fast_streams`).
+#: ahead, in a second thread (:mod:`simulator.engine.fast.streams`).
 AHEAD_ABOVE = 1 << 21
-#: The arrays the compiled loop takes, in order (fast_loop.run).
-ARRAYS = ("ti", "tf", "si", "sf", "qe", "rb", "ring", "ht", "hb", "hk", "hs", "hc", "ev", "evf", "oht", "ohb", "ohk", "ohc",
-          "ohx", "ra_i", "ra_f", "rr_i", "rr_f", "rc_t", "rc_i", "tsi", "tsf", "arr_t", "arr_r")
 
 
 def available() -> str | None:
@@ -148,16 +68,16 @@ class _Columns:
     """The record columns in the shape :class:`~simulator.results.Result` reads."""
 
     def __init__(self, a: dict[str, np.ndarray]) -> None:
-        si = a["si"]
+        si = a["state_i"]
         na, nr, nc = int(si[L.N_ATT]), int(si[L.N_REQ]), int(si[L.N_CONC])
         # Views, not copies: each row of a record array is one contiguous column.
-        self.a_int = {k: a["ra_i"][i, :na] for i, k in enumerate(L.RA_INT)}
-        self.a_float = {k: a["ra_f"][i, :na] for i, k in enumerate(L.RA_FLOAT)}
-        self.r_int = {k: a["rr_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
-        self.r_float = {k: a["rr_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
-        self.conc_t = a["rc_t"][:nc]
-        self.conc_f = a["rc_i"][0, :nc]
-        self.conc_n = a["rc_i"][1, :nc]
+        self.a_int = {k: a["attempt_i"][i, :na] for i, k in enumerate(L.RA_INT)}
+        self.a_float = {k: a["attempt_f"][i, :na] for i, k in enumerate(L.RA_FLOAT)}
+        self.r_int = {k: a["request_i"][i, :nr] for i, k in enumerate(L.RR_INT)}
+        self.r_float = {k: a["request_f"][i, :nr] for i, k in enumerate(L.RR_FLOAT)}
+        self.conc_t = a["conc_time"][:nc]
+        self.conc_f = a["conc_i"][L.C_FUNCTION, :nc]
+        self.conc_n = a["conc_i"][L.C_BUSY, :nc]
 
 
 def _grow(a: np.ndarray, axis: int, size: int, fill: float | None = 0) -> np.ndarray:
@@ -178,7 +98,7 @@ class FastEngine:
         self.s = scenario
         self.seed = seed
         self.record = record
-        long_run = fast_inputs.expected_attempts(scenario) > AHEAD_ABOVE
+        long_run = inputs.expected_attempts(scenario) > AHEAD_ABOVE
         self.maker: Maker = Worker() if long_run else Inline()
         try:
             self.x = flatten(scenario, seed, self.maker)
@@ -190,7 +110,7 @@ class FastEngine:
     # ------------------------------------------------------------------ set-up
 
     def _pack(self) -> dict[str, np.ndarray]:
-        """Every array of the run (fast_layout explains the packing)."""
+        """Every array of the run (layout explains the packing)."""
         x, s = self.x, self.s
         P = len(x["proc_kind"])
         nq = len(x["quotas"])
@@ -207,8 +127,8 @@ class FastEngine:
         heap = self._heap(H, P)
         rb = self._bind_inputs(t_i, s_i)
         return {
-            "ti": t_i, "tf": t_f, "si": s_i, "sf": s_f, "qe": q_ends, "rb": rb,
-            "ring": np.zeros((len(s.functions), 2 * int(x["f_ringk"].max()))),
+            "fixed_i": t_i, "fixed_f": t_f, "state_i": s_i, "state_f": s_f, "quota_ends": q_ends, "randoms": rb,
+            "idle_envs": np.zeros((len(s.functions), 2 * int(x["f_ringk"].max()))),
             **heap, **self._record_buffers(),
         }
 
@@ -220,10 +140,8 @@ class FastEngine:
         chain = np.zeros((C, R, L.CH_W), dtype=np.int64)
         chain[:, :, 0] = x["chain_len"]
         chain[:, :, 1::3], chain[:, :, 2::3], chain[:, :, 3::3] = x["chain_kind"], x["chain_idx"], x["chain_cause"]
-        cli = np.stack([x["c_nroutes"], x["c_retry"], x["c_max_att"], x["c_full_jitter"], x["c_has_q"],
-                        *x["c_q"].T, x["c_wait_kind"], x["c_sroute"], x["c_sjit"], x["c_swait"]], axis=1)
-        fun = np.column_stack([x["f_cap"], x["f_scaling"], x["f_ringk"], x["f_sdur"], x["f_sinit"], x["f_scoin"],
-                               x["f_sidle"], x["f_rate"]])
+        cli = np.column_stack([x[k] for k in L.CLIENT_INT])
+        fun = np.column_stack([x[k] for k in L.FUNCTION_INT])
         for key, values in ((L.T_O_STATUS, x["status"]), (L.T_O_ROUTE_FN, x["route_fn"]), (L.T_O_CHAIN, chain),
                             (L.T_O_QLIMIT, x["q_limit"]), (L.T_O_CLI, cli), (L.T_O_CROUTES, x["c_routes"]),
                             (L.T_O_RETRY_ON, x["c_retry_on"]), (L.T_O_FUN, fun),
@@ -231,8 +149,8 @@ class FastEngine:
                             (L.T_O_PROC, np.stack([x["proc_kind"], x["proc_id"]], axis=1)),
                             (L.T_O_UCLIENT, x["u_client"])):
             ti.add(key, values)
-        clif = np.stack([x["c_timeout"], x["c_delay"], x["c_base"], x["c_cap"], x["c_wait_a"], x["c_wait_b"]], axis=1)
-        funf = np.stack([x["f_timeout"], x["f_err"], x["f_resp"]], axis=1)
+        clif = np.column_stack([x[k] for k in L.CLIENT_FLOAT])
+        funf = np.column_stack([x[k] for k in L.FUNCTION_FLOAT])
         for key, values in ((L.T_O_CLIF, clif), (L.T_O_CCUM, x["c_cum"]), (L.T_O_FUNF, funf),
                             (L.T_O_ROUTE_TO, x["route_timeout"]),
                             (L.T_O_BUCKET, np.stack([x["b_rate"], x["b_burst"]], axis=1)),
@@ -273,8 +191,7 @@ class FastEngine:
         for key, off in {**ti.offsets, **tf.offsets, **si.offsets, **sf.offsets}.items():
             t_i[key] = off
         t_i[L.T_NC], t_i[L.T_NR], t_i[L.T_NF] = len(s.clients), len(s.routes), len(s.functions)
-        t_i[L.T_NB], t_i[L.T_NQ], t_i[L.T_NS] = len(x["b_rate"]), len(x["quotas"]), len(x["s_const"])
-        t_i[L.T_NP], t_i[L.T_NU], t_i[L.T_RECORD] = len(x["proc_kind"]), x["n_users"], int(self.record)
+        t_i[L.T_RECORD] = int(self.record)
         t_i[L.T_CONSUME] = int(b.rejected_requests_consume_tokens)
         t_i[L.T_QCT] = int(b.throttled_requests_count_toward_quota)
         t_i[L.T_MRU] = int(b.environment_reuse == "mru")
@@ -292,11 +209,10 @@ class FastEngine:
         oht = np.zeros(C)
         hk = np.zeros(H, dtype=np.int64)
         hk[:P] = np.arange(P)  # URGENT (0) << PRI_SHIFT | event id, in process order
-        return {
-            "ht": ht, "hb": ht.view(np.int64), "hk": hk, "hs": np.arange(H, dtype=np.int64), "hc": np.zeros(H), "ev": ev,
-            "evf": np.zeros((H, L.N_EVF)), "oht": oht, "ohb": oht.view(np.int64), "ohk": np.zeros(C, dtype=np.int64),
-            "ohc": np.zeros(C, dtype=np.int64), "ohx": np.zeros(C),
-        }
+        return {"heap_time": ht, "heap_bits": ht.view(np.int64), "heap_key": hk,
+                "heap_value": np.arange(H, dtype=np.int64), "heap_created": np.zeros(H), "event_i": ev,
+                "event_f": np.zeros((H, L.N_EVF)), "open_time": oht, "open_bits": oht.view(np.int64),
+                "open_key": np.zeros(C, dtype=np.int64), "open_client": np.zeros(C, dtype=np.int64), }
 
     def _bind_inputs(self, t_i: np.ndarray, s_i: np.ndarray) -> np.ndarray:
         """Fill the random-number buffer and bind the arrivals to their state; the buffer."""
@@ -313,16 +229,16 @@ class FastEngine:
         """The rows of attempts, requests and concurrency changes (grown as the run needs), and
         the per-second series."""
         s, rec = self.s, self.record
-        na = fast_inputs.expected_attempts(s) if rec else 1
+        na = inputs.expected_attempts(s) if rec else 1
         nbins = max(2, math.ceil(s.duration) + 64) if not rec else 1
         tsi = np.zeros((L.N_TS + L.N_TSF * len(s.functions), nbins), dtype=np.int64)
         self._reset_levels(tsi, 0)
         return {
-            "ra_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "ra_f": np.empty((len(L.RA_FLOAT), na)),
-            "rr_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "rr_f": np.empty((len(L.RR_FLOAT), na)),
-            "rc_t": np.empty(2 * na), "rc_i": np.empty((2, 2 * na), dtype=np.int64),
-            "tsi": tsi, "tsf": np.zeros((2, nbins)),
-            "arr_t": self.x["arrivals"].t, "arr_r": self.x["arrivals"].r,
+            "attempt_i": np.empty((len(L.RA_INT), na), dtype=np.int64), "attempt_f": np.empty((len(L.RA_FLOAT), na)),
+            "request_i": np.empty((len(L.RR_INT), na), dtype=np.int64), "request_f": np.empty((len(L.RR_FLOAT), na)),
+            "conc_time": np.empty(2 * na), "conc_i": np.empty((2, 2 * na), dtype=np.int64),
+            "series_i": tsi, "series_f": np.zeros((2, nbins)),
+            "arrival_time": self.x["arrivals"].t, "arrival_route": self.x["arrivals"].r,
         }
 
     @staticmethod
@@ -339,39 +255,39 @@ class FastEngine:
     def _serve(self, code: int) -> None:
         """Provide what the compiled loop ran out of."""
         a = self.a
-        si = a["si"]
+        si = a["state_i"]
         if code == L.NEED_RANDOM:
-            si[L.BUDGET] = self.x["streams"].refill(a["rb"], self.rpos, self.rlen)
+            si[L.BUDGET] = self.x["streams"].refill(a["randoms"], self.rpos, self.rlen)
         elif code == L.NEED_ARRIVALS:
             self.x["arrivals"].load(int(si[L.NEED]))
         elif code == L.NEED_EVENTS:
-            if si[L.FREE_N] < 4:  # event slots (fast_heap.push)
-                E = len(a["ev"])
+            if si[L.FREE_N] < 4:  # event slots (heap.push)
+                E = len(a["event_i"])
                 nfree = int(si[L.FREE_N])
-                ev = _grow(a["ev"], 0, 2 * E)
+                ev = _grow(a["event_i"], 0, 2 * E)
                 ev[nfree:nfree + E, L.E_FREE] = np.arange(2 * E - 1, E - 1, -1)
                 si[L.FREE_N] = nfree + E
-                a.update(ev=ev, evf=_grow(a["evf"], 0, 2 * E))
-            H = len(a["ht"])
+                a.update(event_i=ev, event_f=_grow(a["event_f"], 0, 2 * E))
+            H = len(a["heap_time"])
             if si[L.HEAP_N] + 4 > H:  # the heap itself (releases take no slot)
-                ht = _grow(a["ht"], 0, 2 * H)
-                a.update(ht=ht, hb=ht.view(np.int64), hk=_grow(a["hk"], 0, 2 * H), hs=_grow(a["hs"], 0, 2 * H),
-                         hc=_grow(a["hc"], 0, 2 * H))
+                ht = _grow(a["heap_time"], 0, 2 * H)
+                a.update(heap_time=ht, heap_bits=ht.view(np.int64), heap_key=_grow(a["heap_key"], 0, 2 * H),
+                         heap_value=_grow(a["heap_value"], 0, 2 * H), heap_created=_grow(a["heap_created"], 0, 2 * H))
         elif code == L.NEED_RECORDS:
-            n = 2 * a["ra_i"].shape[1]
-            for k in ("ra_i", "ra_f", "rr_i", "rr_f"):
+            n = 2 * a["attempt_i"].shape[1]
+            for k in ("attempt_i", "attempt_f", "request_i", "request_f"):
                 a[k] = _grow(a[k], 1, n, None)
-            a["rc_i"] = _grow(a["rc_i"], 1, 2 * n, None)
-            a["rc_t"] = _grow(a["rc_t"], 0, 2 * n, None)
+            a["conc_i"] = _grow(a["conc_i"], 1, 2 * n, None)
+            a["conc_time"] = _grow(a["conc_time"], 0, 2 * n, None)
         elif code == L.NEED_BINS:
-            old = a["tsi"].shape[1]
-            a["tsi"] = _grow(a["tsi"], 1, 2 * old)
-            a["tsf"] = _grow(a["tsf"], 1, 2 * old)
-            self._reset_levels(a["tsi"], old)
+            old = a["series_i"].shape[1]
+            a["series_i"] = _grow(a["series_i"], 1, 2 * old)
+            a["series_f"] = _grow(a["series_f"], 1, 2 * old)
+            self._reset_levels(a["series_i"], old)
         elif code == L.NEED_QUOTA:
-            t = max(float(a["sf"][L.NOW]), float(a["ht"][0]) if si[L.HEAP_N] else 0.0)
-            a["qe"] = quota_windows(self.x["quotas"], 2 * t + 2 * _DAY)
-            a["sf"][L.QEND_MIN] = a["qe"][:, -1].min()
+            t = max(float(a["state_f"][L.NOW]), float(a["heap_time"][0]) if si[L.HEAP_N] else 0.0)
+            a["quota_ends"] = quota_windows(self.x["quotas"], 2 * t + 2 * _DAY)
+            a["state_f"][L.QEND_MIN] = a["quota_ends"][:, -1].min()
         else:  # pragma: no cover - the loop returns only the codes above
             raise RuntimeError(f"fast engine: unexpected return code {code}")
 
@@ -382,22 +298,26 @@ class FastEngine:
             self.maker.close()
 
     def _run(self) -> Result | AggregateResult:
-        from simulator.engine.fast_loop import no_wraparound
-        from simulator.engine.fast_loop import run as loop
+        from simulator.engine.fast.loop import no_wraparound
+        from simulator.engine.fast.loop import run as loop
 
         if not loop.signatures:  # the first call in this process compiles or loads the loop
             with no_wraparound():
-                code = loop(*(self.a[k] for k in ARRAYS))
+                code = loop(*self._groups())
             if code != L.DONE:
                 self._serve(code)
             else:
                 return self._result()
         while True:
-            code = loop(*(self.a[k] for k in ARRAYS))
+            code = loop(*self._groups())
             if code == L.DONE:
                 break
             self._serve(code)
         return self._result()
+
+    def _groups(self) -> tuple[Any, ...]:
+        """The loop's arguments: its arrays in their named groups (layout.GROUPS)."""
+        return tuple(group(*(self.a[k] for k in group._fields)) for group in L.GROUPS)
 
     def _result(self) -> Result | AggregateResult:
         if self.record:
@@ -407,7 +327,7 @@ class FastEngine:
     def figures(self) -> dict[str, Any]:
         """The bounded-memory aggregates of the run, unpacked by name."""
         a, x, s = self.a, self.x, self.s
-        ti, si, sf = a["ti"], a["si"], a["sf"]
+        ti, si, sf = a["fixed_i"], a["state_i"], a["state_f"]
         C, R, F, K = len(s.clients), len(s.routes), len(s.functions), len(CAUSES)
 
         def part(arr: np.ndarray, key: int, *shape: int) -> np.ndarray:
@@ -415,14 +335,13 @@ class FastEngine:
             return arr[o:o + int(np.prod(shape))].reshape(shape).copy()
 
         end = max(float(s.duration), float(sf[L.END_MAX]))
-        used = min(a["tsi"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
-        return {
-            "n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
-            "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
-            "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS), "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS),
-            "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT), "lambda": part(si, L.T_O_GFN, F, L.N_FN),
-            "ts_counts": a["tsi"][:L.N_TS, :used].copy(), "ts_ms": a["tsf"][:, :used].copy(),
-            "ts_functions": a["tsi"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
-            "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
-            "route_fn": x["route_fn"].copy(),
-        }
+        used = min(a["series_i"].shape[1], max(1, math.ceil(end - 1e-9)) + 1)
+        return {"n_attempts": int(si[L.N_ATT]), "n_requests": int(si[L.N_REQ]), "end_s": end,
+                "attempt_causes": part(si, L.T_O_GATT, C, K), "request_causes": part(si, L.T_O_GREQ, C, K),
+                "attempt_hist": part(si, L.T_O_AHIST, C, L.HIST_BINS),
+                "request_hist": part(si, L.T_O_RHIST, C, L.HIST_BINS), "latency": part(sf, L.T_O_GLAT, C, L.N_GLAT),
+                "lambda": part(si, L.T_O_GFN, F, L.N_FN), "ts_counts": a["series_i"][:L.N_TS, :used].copy(),
+                "ts_ms": a["series_f"][:, :used].copy(),
+                "ts_functions": a["series_i"][L.N_TS:, :used].reshape(F, L.N_TSF, used).copy(),
+                "cube": part(sf, L.T_O_CUBE, L.N_CUBE, F, C, K), "gateway_billed": part(si, L.T_O_GGW, R, C, K),
+                "route_fn": x["route_fn"].copy(), }
