@@ -72,3 +72,35 @@ def test_the_setting_changes_nothing_without_an_authorizer(build: Any, first: bo
     s = build([0.0, 1.0, 2.0], stage={"throttle": ONE_TOKEN}, behaviour={"authorizer_before_throttles": first})
     r = simulator.simulate(s, engine="simpy")
     assert timeline(r) == [(0.0, "ok", 0.6), (1.0, "throttled_stage", 0.0), (2.0, "throttled_stage", 0.0)]
+
+
+FIRST = """
+name = "s"
+duration = "2s"
+routes = [{ name = "GET /a", function = "f" }]
+functions = [{ name = "f", duration = "5ms" }, { name = "auth", duration = "5ms" }]
+authorizers = [{ name = "a", type = "TOKEN", function = "auth" }]
+stage = { authorizer = "a" }
+behaviour = { authorizer_before_throttles = true }
+[[clients]]
+name = "open"
+routes = { "GET /a" = 1 }
+arrivals = { process = "uniform", rate = 5 }
+"""
+
+
+@pytest.mark.parametrize("argv", [["validate", "{path}", "--target", "emulated", "--out", "{tmp}/v"],
+                                  ["validate", "{path}", "--target", "nginx", "--out", "{tmp}/v"],
+                                  ["serve", "{path}", "--port", "18124"]])
+def test_the_local_targets_refuse_the_authorizer_first_in_one_line(
+        argv: list[str], tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The local targets authorize after the throttles (nginx's auth_request runs after limit_req)."""
+    from simulator.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text(FIRST)
+    code = main([a.format(path=path, tmp=tmp_path) for a in argv])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert f"{path}: behaviour.authorizer_before_throttles: the local targets authorize after" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
