@@ -67,6 +67,16 @@ def test_explain_lists_unconfirmed_prices():
     assert "lambda.requests" not in keys
 
 
+def test_explain_lists_the_scenarios_region():
+    """A scenario in ap-southeast-1 is priced from that Region's table, so --explain lists its stand-ins
+    (REST API requests there carry us-east-1's price), not us-east-1's."""
+    home = {i["key"] for i in json.loads(cli("cost", "--explain", "--json").stdout)}
+    out = cli("cost", SCENARIO, "--explain", "--set", "account.region=ap-southeast-1", "--json")
+    assert out.returncode == 0, out.stderr
+    keys = {i["key"] for i in json.loads(out.stdout)}
+    assert "apigateway.rest.requests" in keys and "apigateway.rest.requests" not in home
+
+
 def test_compare_applies_traffic_overrides_to_both_sides_and_lists_what_differs():
     out = cli("cost", SCENARIO, "--compare", "--set", "duration=30s", "--set", "functions.orders.memory_mb=1024",
               "--json")

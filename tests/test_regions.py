@@ -195,22 +195,30 @@ def test_an_unknown_region_is_one_line_exit_2_before_any_simulation(command, tmp
 # --------------------------------------------------------------------------- overhead and the HTTP what-if
 
 
-def test_the_gateway_overhead_default_follows_the_api_type_unless_given():
+def test_the_gateway_overhead_is_off_unless_the_scenario_gives_it():
+    """AWS gives no overhead figure for either API type, so neither gets one by default."""
     data = {k: v for k, v in BASE.items() if k != "behaviour"}
+    assert dict(GATEWAY_OVERHEAD_DEFAULTS) == {"REST": "0ms", "HTTP": "0ms"}
     for kind in ("REST", "HTTP"):
         s = simulator.parse_scenario(merge(data, {"api": {"type": kind}}))
-        assert s.behaviour.gateway_overhead.build().mean == pytest.approx(
-            float(GATEWAY_OVERHEAD_DEFAULTS[kind].removesuffix("ms")) / 1000)
-    assert load(api={"type": "HTTP"}).behaviour.gateway_overhead.build().mean == 0.0  # BASE gives 0 ms
+        assert s.behaviour.gateway_overhead.build().mean == 0.0
+        given = simulator.parse_scenario(merge(data, {"api": {"type": kind}, "behaviour": {"gateway_overhead": "7ms"}}))
+        assert given.behaviour.gateway_overhead.build().mean == pytest.approx(0.007)
 
 
-def test_an_http_api_answers_6ms_sooner_by_default():
-    """Same traffic, same functions: each answer of the HTTP API comes 10 - 4 = 6 ms sooner."""
+def test_an_overhead_given_to_one_api_type_shifts_every_answer_by_it():
+    """Same traffic, same functions: an HTTP API given 4 ms answers 6 ms sooner than a REST API given 10 ms,
+    and with neither given both answer at the same instants."""
     data = {k: v for k, v in BASE.items() if k != "behaviour"}
-    rest, http = (simulator.simulate(simulator.parse_scenario(merge(data, {"api": {"type": kind}})))
-                  for kind in ("REST", "HTTP"))
-    pairs = list(zip(rest.records(), http.records(), strict=True))
+
+    def records(kind: str, overhead: str | None) -> list:
+        extra = {} if overhead is None else {"behaviour": {"gateway_overhead": overhead}}
+        return simulator.simulate(simulator.parse_scenario(merge(data, {"api": {"type": kind}, **extra}))).records()
+
+    pairs = list(zip(records("REST", "10ms"), records("HTTP", "4ms"), strict=True))
     assert pairs and all(round(a.latency_s - b.latency_s, 9) == 0.006 for a, b in pairs)
+    pairs = list(zip(records("REST", None), records("HTTP", None), strict=True))
+    assert pairs and all(a.latency_s == b.latency_s for a, b in pairs)
 
 
 def test_an_http_what_if_drops_and_lists_the_rest_only_features():

@@ -226,7 +226,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def fixed_concurrency_error(scenario: Scenario, source: str) -> str | None:
-    """Why the local targets cannot serve *scenario*: their concurrency stays as it starts."""
+    """Why the local targets cannot serve *scenario*: their concurrency stays as it starts, and
+    their authorizers answer after the throttles."""
     changing = [f.name for f in scenario.functions if f.changes_concurrency]
     if changing:
         return (f"{source}: functions.{changing[0]}: the local targets keep concurrency fixed, and this function's "
@@ -234,6 +235,9 @@ def fixed_concurrency_error(scenario: Scenario, source: str) -> str | None:
     if scenario.behaviour.provisioned_recycle_interval is not None:
         return (f"{source}: behaviour.provisioned_recycle_interval: the local targets never re-initialise "
                 "provisioned environments; leave it out to serve this scenario")
+    if scenario.behaviour.authorizer_before_throttles and scenario.authorizers:
+        return (f"{source}: behaviour.authorizer_before_throttles: the local targets authorize after the throttles "
+                "(nginx runs auth_request after limit_req); leave it off to serve this scenario")
     return None
 
 

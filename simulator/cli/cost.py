@@ -263,15 +263,19 @@ def month(args: Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
-def explain(args: Namespace) -> int:
-    """The prices that AWS does not confirm, so a user knows which figures to check."""
-    table = load_prices()
+def explain(args: Namespace, overrides: dict[str, str]) -> int:
+    """The prices that AWS does not confirm, so a user knows which figures to check: those of
+    the scenario's Region (``account.region``, after ``--set``), or of us-east-1 without one."""
+    region = "us-east-1"
+    if args.scenario is not None:
+        region = simulator.load_scenario(args.scenario, overrides=overrides, seed=args.seed).account.region
+    table = load_prices(region)
     items = unconfirmed_items(table)
     if args.json:
         sys.stdout.write(json.dumps([{"key": i.key, "unit": i.unit, "source": i.source, "note": i.note}
                                      for i in items], indent=2) + "\n")
         return 0
-    t = Table(title="Prices not confirmed by AWS (us-east-1)", title_justify="left")
+    t = Table(title=f"Prices not confirmed by AWS ({region})", title_justify="left")
     for col in ("key", "unit", "source / note"):
         t.add_column(col)
     for i in items:

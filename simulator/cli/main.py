@@ -102,7 +102,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     cost.add_argument("--replications", type=positive_int, metavar="N",
                       help="run N seeds (seed, seed+1, ...) and report P5/P50/P95 of the monthly cost")
     cost.add_argument("--explain", action="store_true",
-                      help="list the prices AWS does not confirm, with their sources, and exit")
+                      help="list the prices AWS does not confirm (the SCENARIO's Region, else us-east-1), with their "
+                           "sources, and exit")
     cost.add_argument("--api", choices=["REST", "HTTP"], help="analytic mode: API type")
     cost.add_argument("--monthly-requests", type=count, help="analytic mode: requests per month, e.g. 50M")
     cost.add_argument("--duration-ms", type=finite(0, MAX_DURATION_S * 1000),
@@ -175,7 +176,7 @@ def _cost(args: argparse.Namespace) -> int:
             raise ThrottlesimError(f"throttlesim cost --month: cannot be combined with {clash}")
         return month(args, overrides(args.set))
     if args.explain:
-        return explain(args)
+        return explain(args, overrides(args.set))
     analytic_keys = (args.api, args.monthly_requests, args.duration_ms, args.memory_mb)
     if args.scenario is None:
         if any(k is None for k in analytic_keys):

@@ -45,7 +45,7 @@ from simulator import rules
 from simulator.dists import Draws, Uniforms
 from simulator.gateway.path import Chain, Gateway
 from simulator.integrations import build_integrations
-from simulator.integrations.authorizer import IdentityPicker
+from simulator.integrations.authorizer import AuthorizerIntegration, IdentityPicker
 from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
 from simulator.rng import stream
@@ -118,6 +118,8 @@ class ReferenceEngine:
         self.env = simpy.Environment()
         #: Whether any route has an authorizer (an attempt's answer may come later).
         self.authorizers = bool(scenario.authorizers)
+        #: Whether authorizers answer before the gateway's throttles (``behaviour.authorizer_before_throttles``).
+        self.authorize_first = scenario.behaviour.authorizer_before_throttles
         self.rec = Recorder(authorizers=self.authorizers, statuses=False)
         #: Record *function*'s invocations in flight from *now* (the integrations' Host):
         #: the recorder's own method, called once per invocation start and end.
@@ -191,12 +193,47 @@ class ReferenceEngine:
         now = self.env.now
         # The client picks the token it sends on a route with an authorizer (its own stream).
         identity = c.identity.pick() if c.authorized[route] else 0
+        integration = self.integrations[route]
+        if self.authorize_first and isinstance(integration, AuthorizerIntegration):
+            self._authorize_first(c, rid, route, n, key, answered, identity, integration)
+            return
         cause = self.gateway.admit(now, c.chains[route])
         overhead = self.overhead.next()
         call = Call(cause, 0.0)
         if cause == oc.OK:
             self.cache_key = key
-            call = self.integrations[route].call(now, c.route_timeout[route], c.index, identity)
+            call = integration.call(now, c.route_timeout[route], c.index, identity)
+        self._answer(c, rid, route, n, key, answered, now, overhead, call)
+
+    def _authorize_first(self, c: _Client, rid: int, route: int, n: int, key: int | str, answered: Answered,
+                         identity: int, integration: AuthorizerIntegration) -> None:
+        """:meth:`_authorized_attempt` with the authorizer before the gateway's checks: the API
+        key, throttles and quota are checked when it has answered, and only if it allowed."""
+        now = self.env.now
+        step = integration.authorize(now, c.index, identity)
+        overhead = self.overhead.next()
+        auth = step.authorizer
+
+        def checked() -> Call:
+            at = self.env.now
+            cause = self.gateway.admit(at, c.chains[route])
+            if cause != oc.OK:
+                return Call(cause, 0.0)
+            self.cache_key = key
+            return integration.inner.call(at, c.route_timeout[route], c.index, max(identity, 0))
+
+        if step.cause != oc.OK:
+            call = Call(step.cause, 0.0, authorizer=auth)
+        elif auth is None or (auth.latency_s <= 0 and auth.function < 0):
+            call = checked()
+        else:
+            call = Call(oc.OK, 0.0, authorizer=auth, then=checked)
+        self._answer(c, rid, route, n, key, answered, now, overhead, call)
+
+    def _answer(self, c: _Client, rid: int, route: int, n: int, key: int | str, answered: Answered, now: float,
+                overhead: float, call: Call) -> None:
+        """Record the attempt sent at *now* and tell *answered*, at once or, behind an
+        authorizer that takes time, when the integration behind it has been called."""
         if call.then is None:
             cause, latency = self._record_authorized(c, rid, route, n, now, overhead, call)
             answered(cause, latency, latency)

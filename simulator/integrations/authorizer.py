@@ -132,31 +132,37 @@ class AuthorizerIntegration:
         self.inner = inner
         self.counts = counts
 
-    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
+    def authorize(self, now: float, client: int = 0, identity: int = 0) -> Call:
+        """The authorizer's step alone, for an attempt sent at *now*: its cause (``OK``,
+        ``UNAUTHORIZED``, ``ACCESS_DENIED`` or ``AUTHORIZER_ERROR``), ``latency_s`` until
+        its answer (0 for a cached one), and ``authorizer``: its invocation or check, or
+        None when nothing ran (no token, a cached answer)."""
         a = self.authorizer
         if identity < 0 and a.spec.type != "AWS_IAM":
             return Call(oc.UNAUTHORIZED, 0.0)
         identity = max(identity, 0)
         if a.function is None:
-            return self._then(Call(oc.OK, a.latency), now, limit_s, client, identity)
+            check = Call(oc.OK, a.latency)
+            return Call(oc.OK, a.latency, authorizer=check)
         key = (client, identity)
         denied = a.denied(identity, self.counts[client])
         if a.cached(key, now):
-            return Call(oc.ACCESS_DENIED, 0.0) if denied else self.inner.call(now, limit_s, client, identity)
+            return Call(oc.ACCESS_DENIED if denied else oc.OK, 0.0)
         auth = a.function.call(now, a.timeout_s, client)
         if auth.cause != oc.OK:
-            return Call(oc.AUTHORIZER_ERROR, 0.0, authorizer=auth)
+            return Call(oc.AUTHORIZER_ERROR, auth.latency_s, authorizer=auth)
         a.fill(key, now + auth.latency_s)
-        if denied:
-            return Call(oc.ACCESS_DENIED, 0.0, authorizer=auth)
-        return self._then(auth, now, limit_s, client, identity)
+        return Call(oc.ACCESS_DENIED if denied else oc.OK, auth.latency_s, authorizer=auth)
 
-    def _then(self, auth: Call, now: float, limit_s: float, client: int, identity: int) -> Call:
-        """Allowed after *auth*: the integration is called when the authorizer has answered."""
-        if auth.latency_s <= 0 and auth.function < 0:
-            return self.inner.call(now, limit_s, client, identity)
+    def call(self, now: float, limit_s: float, client: int = 0, identity: int = 0) -> Call:
+        step = self.authorize(now, client, identity)
+        if step.cause != oc.OK:
+            return Call(step.cause, 0.0, authorizer=step.authorizer)
+        auth = step.authorizer
+        if auth is None or (auth.latency_s <= 0 and auth.function < 0):
+            return self.inner.call(now, limit_s, client, max(identity, 0))
         return Call(oc.OK, 0.0, authorizer=auth,
-                    then=lambda: self.inner.call(now + auth.latency_s, limit_s, client, identity))
+                    then=lambda: self.inner.call(now + auth.latency_s, limit_s, client, max(identity, 0)))
 
 
 def build_authorizers(specs: list[Authorizer], functions: dict[str, LambdaIntegration]) -> dict[str, AuthorizerState]:

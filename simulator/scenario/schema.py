@@ -312,11 +312,17 @@ class Behaviour(_Model):
     account_burst_refill_per_s: float = Field(default=500.0 / 60.0, gt=0, le=MAX_THROTTLE_RATE_PER_S)
     #: Time API Gateway adds to every response. Not given: the default for the API type
     #: (simulator.scenario.defaults.GATEWAY_OVERHEAD_DEFAULTS).
-    gateway_overhead: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "10ms"})
+    gateway_overhead: DistSpec = FixedDist.model_validate({"kind": "fixed", "value": "0ms"})
     #: The throttle arithmetic: AWS's continuously refilled token bucket, or nginx's
     #: limit_req (milliseconds, integer milli-requests; burst B as ``burst=B-1 nodelay``),
     #: to predict the nginx gateway used for validation.
     throttle_algorithm: Literal["aws_token_bucket", "nginx_limit_req"] = "aws_token_bucket"
+    #: Whether a route's authorizer runs before the gateway's throttles and quota (the usage
+    #: plan's, the route's or stage's, the account's) instead of after them. AWS documents
+    #: the order of the throttles, not where authorization falls among them: UNCONFIRMED, so
+    #: off (after). An API whose usage-plan key comes from its authorizer (apiKeySource
+    #: AUTHORIZER) authorizes before the plan's checks: turn it on for one.
+    authorizer_before_throttles: bool = False
     #: First day of a WEEK quota period (UTC).
     quota_week_start: Literal["MONDAY", "SUNDAY"] = "SUNDAY"
     #: How long provisioned environments added during a run take to become ready. AWS reports
