@@ -113,6 +113,8 @@ def test_idle_provisioned_environments_go_at_once_when_the_schedule_lowers_it() 
 BUSY_USERS = [{"name": "c", "routes": {ROUTE: 1},
                "arrivals": {"process": "closed", "users": 2, "spawn_rate": 1000, "wait": {"kind": "constant",
                                                                                           "time": "0s"}}}]
+#: Users that never wait need answers that take time: 10 ms of gateway overhead beyond each 1 s run.
+BUSY_GATEWAY = {"gateway_overhead": "10ms"}
 
 
 def test_target_tracking_scales_out_after_three_datapoints_of_one_minute() -> None:
@@ -120,14 +122,14 @@ def test_target_tracking_scales_out_after_three_datapoints_of_one_minute() -> No
     # against a target of 0.5, from the first minute. The third datapoint (t = 180 s) scales
     # out to ceil(2 x 0.99 / 0.5) = 4; at 4 the utilization (0.495) is below the target, but 15
     # datapoints of it would ask for ceil(3.96) = 4 again, so nothing more happens.
-    s = scenario(duration="20m", clients=BUSY_USERS, provisioned_concurrency=2,
+    s = scenario(duration="20m", clients=BUSY_USERS, behaviour=BUSY_GATEWAY, provisioned_concurrency=2,
                  provisioned_autoscaling={"target_utilization": 0.5, "max_capacity": 10})
     r = simulator.simulate(s, engine="simpy")
     assert r.provisioned_changes == ((180.0, 0, 4),)
 
 
 def test_target_tracking_with_one_datapoint_of_30s_scales_out_at_30s() -> None:
-    s = scenario(duration="10m", clients=BUSY_USERS, provisioned_concurrency=1,
+    s = scenario(duration="10m", clients=BUSY_USERS, behaviour=BUSY_GATEWAY, provisioned_concurrency=1,
                  provisioned_autoscaling={"target_utilization": 0.9, "max_capacity": 2, "scale_out_datapoints": 1,
                                           "metric_period": "30s"})
     r = simulator.simulate(s, engine="simpy")
@@ -140,10 +142,11 @@ def test_target_tracking_waits_out_its_scale_out_cooldown() -> None:
     # 1 -> 2 at 30 s; the next scale-outs wait for the 2 min cooldown (150 s, 270 s).
     users = [dict(BUSY_USERS[0], arrivals=dict(BUSY_USERS[0]["arrivals"], users=4))]
     scaling = {"target_utilization": 0.9, "max_capacity": 10, "scale_out_datapoints": 1, "metric_period": "30s"}
-    s = scenario(duration="5m", clients=users, provisioned_concurrency=1,
+    s = scenario(duration="5m", clients=users, behaviour=BUSY_GATEWAY, provisioned_concurrency=1,
                  provisioned_autoscaling=dict(scaling, scale_out_cooldown="2m"))
     assert simulator.simulate(s, engine="simpy").provisioned_changes == ((30.0, 0, 2), (150.0, 0, 3), (270.0, 0, 4))
-    s = scenario(duration="5m", clients=users, provisioned_concurrency=1, provisioned_autoscaling=scaling)
+    s = scenario(duration="5m", clients=users, behaviour=BUSY_GATEWAY, provisioned_concurrency=1,
+                 provisioned_autoscaling=scaling)
     assert simulator.simulate(s, engine="simpy").provisioned_changes == ((30.0, 0, 2), (60.0, 0, 3), (90.0, 0, 4),
                                                                           (120.0, 0, 5))
 
