@@ -1,6 +1,6 @@
-"""What the fast engine starts from: the scenario flattened into arrays, and the open
-clients' arrival times (their buffers, and the random streams, are
-:mod:`simulator.engine.fast.streams`).
+"""What the fast engine starts from: the run's resolved description
+(:mod:`simulator.engine.resolved`) packed into arrays, and the open clients' arrival times
+(their buffers, and the random streams, are :mod:`simulator.engine.fast.streams`).
 
 **Open arrivals.** :func:`open_times` is :func:`simulator.traffic.arrivals.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
