@@ -116,9 +116,10 @@ class ResolvedClient:
         return self.spec.arrivals
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Resolved:
-    """Everything an engine needs to run one scenario once (see the module's docstring)."""
+    """Everything an engine needs to run one scenario once (see the module's docstring);
+    compared by identity, as the run's throttling state it holds is."""
 
     scenario: Scenario
     seed: int
