@@ -33,7 +33,6 @@ hands the key to the route's integration as :attr:`ReferenceEngine.cache_key`.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -43,17 +42,16 @@ from simpy.events import NORMAL, Event, EventPriority
 from simulator import outcomes as oc
 from simulator import rules
 from simulator.dists import Draws, Uniforms
-from simulator.gateway.path import Chain, Gateway
+from simulator.engine.resolved import ResolvedClient, resolve
+from simulator.gateway.path import Chain
 from simulator.integrations import build_integrations
 from simulator.integrations.authorizer import AuthorizerIntegration, IdentityPicker
 from simulator.integrations.base import Call
 from simulator.results import Recorder, Result
-from simulator.rng import stream
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.scenario.cache import route_caches
 from simulator.traffic.arrivals import open_arrival_times
 from simulator.traffic.cache_keys import KeyDraws, trace_key
-from simulator.traffic.clients import RetryPolicy, Waiter, route_weights
+from simulator.traffic.clients import RetryPolicy, Waiter
 
 __all__ = ["ReferenceEngine"]
 
@@ -68,7 +66,7 @@ class _Client:
     timeout per route, its route choice, its retry policy and its own timeout."""
 
     __slots__ = ("index", "spec", "chains", "route_timeout", "cum_weights", "route_coin", "retry", "timeout_s",
-                 "identity", "authorized", "key_draws")
+                 "identity", "authorized", "key_draws", "resolved")
 
     index: int
     spec: Any
@@ -81,6 +79,7 @@ class _Client:
     identity: Any
     authorized: list[bool]
     key_draws: list[KeyDraws | None]
+    resolved: ResolvedClient
 
     def __init__(self, index: int, spec: Any) -> None:
         self.index = index
@@ -128,34 +127,36 @@ class ReferenceEngine:
         self.row = self.rec.appenders(
             "request", "attempt", "client", "route", "function", "cause", "gateway_cause", "flags",
             "time_s", "latency_s", "gateway_latency_s", "integration_latency_s", "init_s", "run_s")
-        self.gateway = Gateway(scenario)
-        self.status = oc.status_codes(scenario)
-        self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), stream(seed, "gateway", "overhead"))
-        self.route_index = {r.name: i for i, r in enumerate(scenario.routes)}
-        self.route_caches = route_caches(scenario)
+        #: What the run reads of the scenario, worked out once (:mod:`simulator.engine.resolved`).
+        self.resolved = r = resolve(scenario, seed)
+        self.gateway = r.gateway
+        self.status = r.status_codes
+        self.overhead = Draws(scenario.behaviour.gateway_overhead.build(), r.stream("gateway", "overhead"))
         #: The cache key of the attempt being forwarded (the integrations' Host).
         self.cache_key: int | str = 0
         self.integrations, self.functions = build_integrations(scenario, seed, self, self.rec)
-        self.clients = [self._build_client(i, c) for i, c in enumerate(scenario.clients)]
+        self.clients = [self._build_client(c) for c in r.clients]
 
     # ------------------------------------------------------------------ set-up
 
-    def _build_client(self, i: int, spec: Any) -> _Client:
-        s = self.s
-        c = _Client(i, spec)
-        c.chains = [self.gateway.chain(spec.api_key, spec.usage_plan, r.name) for r in s.routes]
-        c.route_timeout = [s.integration_timeout_s(r) for r in s.routes]
-        c.cum_weights = route_weights(spec.routes, self.route_index)
-        c.route_coin = Uniforms(stream(self.seed, "routes", spec.name))
-        c.retry = RetryPolicy(spec.retry, stream(self.seed, "retry", spec.name))
-        c.timeout_s = spec.timeout if spec.timeout is not None else math.inf
-        c.identity = IdentityPicker.build(spec.identities, self.seed, spec.name)
-        c.authorized = [s.route_authorizer(r) is not None for r in s.routes]
+    def _build_client(self, rc: ResolvedClient) -> _Client:
+        """The running state of a resolved client: its random streams and retry quota."""
+        r = self.resolved
+        spec = rc.spec
+        c = _Client(rc.index, spec)
+        c.chains = list(rc.chains)
+        c.route_timeout = [route.integration_timeout_s for route in r.routes]
+        c.cum_weights = (rc.route_indices, rc.cumulative_weights)
+        c.route_coin = Uniforms(r.stream("routes", rc.name))
+        c.retry = RetryPolicy(rc.retry, r.stream("retry", rc.name))
+        c.timeout_s = rc.timeout_s
+        c.identity = IdentityPicker.build(spec.identities, r.seed, rc.name)
+        c.authorized = [route.has_authorizer for route in r.routes]
         c.key_draws = [
-            None if rc is None
-            else KeyDraws(spec.cache_keys or rc.keys, stream(self.seed, "cache_keys", spec.name, r.name))
-            for r, rc in zip(s.routes, self.route_caches, strict=True)
+            None if keys is None else KeyDraws(keys, r.stream("cache_keys", rc.name, route.name))
+            for keys, route in zip(rc.cache_keys, r.routes, strict=True)
         ]
+        c.resolved = rc
         return c
 
     # ------------------------------------------------------------------ scheduling
@@ -384,17 +385,14 @@ class ReferenceEngine:
         for c in self.clients:
             arr = c.spec.arrivals
             if isinstance(arr, OpenArrivals):
-                times = open_arrival_times(arr, s.duration, stream(self.seed, "arrivals", c.spec.name)).tolist()
+                times = open_arrival_times(arr, s.duration, self.resolved.stream("arrivals", c.spec.name)).tolist()
                 self.env.process(self._open_client(c, times, None))
             elif isinstance(arr, ReplayArrivals):
-                routes = [self.route_index[r] if r else -1 for r in arr.routes]
+                routes = c.resolved.replay_routes
                 self.env.process(self._open_client(c, list(arr.times), routes, arr.keys))
             elif isinstance(arr, ClosedArrivals):
-                coin = Uniforms(stream(self.seed, "wait", c.spec.name))
-                for j in range(arr.users):
-                    spawn_at = Waiter.spawn_time(j, arr.spawn_rate)
-                    if spawn_at >= s.duration:
-                        break
+                coin = Uniforms(self.resolved.stream("wait", c.spec.name))
+                for spawn_at in c.resolved.spawn_times_s:
                     self.env.process(self._user(c, spawn_at, Waiter(arr.wait, coin)))
 
     def run(self) -> Result:

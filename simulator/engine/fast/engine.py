@@ -12,6 +12,7 @@ from simulator.engine.fast import inputs
 from simulator.engine.fast import layout as L
 from simulator.engine.fast.inputs import flatten, quota_windows
 from simulator.engine.fast.streams import Inline, Maker, Worker
+from simulator.engine.resolved import resolve
 from simulator.outcomes import CAUSES
 from simulator.results import AggregateResult, Result
 from simulator.scenario.cache import route_caches
@@ -101,7 +102,9 @@ class FastEngine:
         long_run = inputs.expected_attempts(scenario) > AHEAD_ABOVE
         self.maker: Maker = Worker() if long_run else Inline()
         try:
-            self.x = flatten(scenario, seed, self.maker)
+            #: What the run reads of the scenario, worked out once (:mod:`simulator.engine.resolved`).
+            self.resolved = resolve(scenario, seed)
+            self.x = flatten(scenario, seed, self.maker, self.resolved)
             self.a = self._pack()
         except BaseException:
             self.maker.close()

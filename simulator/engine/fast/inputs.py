@@ -1,6 +1,6 @@
-"""What the fast engine starts from: the scenario flattened into arrays, and the open
-clients' arrival times (their buffers, and the random streams, are
-:mod:`simulator.engine.fast.streams`).
+"""What the fast engine starts from: the run's resolved description
+(:mod:`simulator.engine.resolved`) packed into arrays, and the open clients' arrival times
+(their buffers, and the random streams, are :mod:`simulator.engine.fast.streams`).
 
 **Open arrivals.** :func:`open_times` is :func:`simulator.traffic.arrivals.open_arrival_times`
 with the inverse of the cumulative rate compiled (the same operations on the same values,
@@ -26,16 +26,12 @@ from numba import njit
 from simulator.dists import Distribution, Uniform
 from simulator.engine.fast.layout import LEVEL_BUCKET, LEVEL_QUOTA, MAX_CHAIN, MAX_RATE
 from simulator.engine.fast.streams import Arrivals, Maker, Streams
-from simulator.functions.request_rate import request_rates
+from simulator.engine.resolved import Resolved, resolve
 from simulator.gateway.buckets import TokenBucket
-from simulator.gateway.path import Gateway
 from simulator.gateway.quota import QuotaCounter
-from simulator.outcomes import CAUSES, status_codes
-from simulator.rng import stream
+from simulator.outcomes import CAUSES
 from simulator.scenario import ClosedArrivals, OpenArrivals, ReplayArrivals, Scenario
-from simulator.scenario.background import unreserved_capacity
 from simulator.traffic.arrivals import cumulative_rate, rate_profile
-from simulator.traffic.clients import route_weights
 
 __all__ = ["STREAM_ABOVE", "arrival_chunks", "flatten", "open_times"]
 
@@ -227,28 +223,27 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
     return np.full(shape, fill, dtype=np.float64)
 
 
-def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any]:
+def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolved | None = None) -> dict[str, Any]:
     """Every table of the layout (:mod:`simulator.engine.fast.layout`) for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
-    processes in the order the reference engine starts them. *maker* makes the streams'
-    and the arrival chunks' next parts (:mod:`simulator.engine.fast.streams`)."""
+    processes in the order the reference engine starts them: a packing of the run's
+    resolved description (*resolved*, :mod:`simulator.engine.resolved`; made here when not
+    given). *maker* makes the streams' and the arrival chunks' next parts
+    (:mod:`simulator.engine.fast.streams`)."""
+    res = resolved if resolved is not None else resolve(s, seed)
     b = s.behaviour
     C, R, F = len(s.clients), len(s.routes), len(s.functions)
-    status = status_codes(s)
-    route_index = {r.name: i for i, r in enumerate(s.routes)}
-    fn_index = {f.name: i for i, f in enumerate(s.functions)}
+    status = res.status_codes
     out: dict[str, Any] = {"status": np.array(status, dtype=np.int64)}
 
-    # Gateway levels, shared exactly as the reference's Gateway shares them.
-    gw = Gateway(s)
+    # Gateway levels, shared by identity exactly as the resolved chains share them.
     buckets: list[TokenBucket] = []
     quotas: list[QuotaCounter] = []
     where: dict[int, tuple[int, int]] = {}
     chain_len = _i(C, R)
     chain_kind, chain_idx, chain_cause = _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN)
-    for c, spec in enumerate(s.clients):
-        for r, route in enumerate(s.routes):
-            chain = gw.chain(spec.api_key, spec.usage_plan, route.name)
+    for c, client in enumerate(res.clients):
+        for r, chain in enumerate(client.chains):
             if chain is None:
                 chain_len[c, r] = -1
                 continue
@@ -274,7 +269,7 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
             buckets.append(bucket)
         f_scaling[i] = where[id(bucket)][1]
     f_rate = _i(F, MAX_RATE, fill=-1)  # Lambda's request-rate buckets, the account's shared
-    for i, rate in enumerate(request_rates(s)):
+    for i, rate in enumerate(res.request_rates):
         for j, bucket in enumerate(rate.buckets):
             if id(bucket) not in where:
                 where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
@@ -290,19 +285,19 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
 
     # Streams: 0 overhead; 4 per function; 3 per client.
     sources: list[tuple[Distribution, np.random.Generator] | None] = [
-        (b.gateway_overhead.build(), stream(seed, "gateway", "overhead"))]
+        (b.gateway_overhead.build(), res.stream("gateway", "overhead"))]
     f_s = _i(4, F)
     for i, f in enumerate(s.functions):
         idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
         f_s[:, i] = range(len(sources), len(sources) + 4)
-        sources += [(f.duration.build(), stream(seed, "duration", f.name)),
-                    (f.init.build(), stream(seed, "init", f.name)), (Uniform(0.0, 1.0), stream(seed, "errors", f.name)),
-                    (idle.build(), stream(seed, "idle", f.name))]
-    unres_cap = unreserved_capacity(s)
+        sources += [(f.duration.build(), res.stream("duration", f.name)),
+                    (f.init.build(), res.stream("init", f.name)), (Uniform(0.0, 1.0), res.stream("errors", f.name)),
+                    (idle.build(), res.stream("idle", f.name))]
+    unres_cap = res.unreserved_capacity
     # The fast engine runs fixed concurrency only (``unsupported``): a schedule's one value.
-    reserved = [None if f.reserved_schedule is None else f.reserved_schedule[0][1] for f in s.functions]
-    provisioned = [f.provisioned_schedule[0][1] for f in s.functions]
-    f_cap = np.array([-1 if r is None else max(0, r - p) for r, p in zip(reserved, provisioned)], dtype=np.int64)
+    reserved = [f.reserved for f in res.functions]
+    provisioned = [f.provisioned for f in res.functions]
+    f_cap = np.array([f.on_demand_capacity for f in res.functions], dtype=np.int64)
     out.update(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
                f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
                f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
@@ -312,8 +307,8 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
                f_prov=np.array(provisioned, dtype=np.int64),
                unres_cap=unres_cap,
                unres0=sum(p for r, p in zip(reserved, provisioned) if r is None),
-               route_fn=np.array([fn_index[str(r.function)] for r in s.routes], dtype=np.int64),
-               route_timeout=np.array([s.integration_timeout_s(r) for r in s.routes], dtype=np.float64))
+               route_fn=np.array([r.function for r in res.routes], dtype=np.int64),
+               route_timeout=np.array([r.integration_timeout_s for r in res.routes], dtype=np.float64))
 
     # Clients.
     c_nroutes, c_routes, c_cum = _i(C), _i(C, R), _f(C, R, fill=1.0)
@@ -328,15 +323,15 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
     proc_id: list[int] = []
     u_client: list[int] = []
     u_spawn: list[float] = []
-    for c, spec in enumerate(s.clients):
-        routes, cum = route_weights(spec.routes, route_index)
+    for c, client in enumerate(res.clients):
+        spec = client.spec
+        routes, cum = client.route_indices, client.cumulative_weights
         c_nroutes[c] = len(routes)
         c_routes[c, :len(routes)] = routes
         c_cum[c, :len(routes)] = cum
-        if spec.timeout is not None:
-            c_timeout[c] = spec.timeout
-        retry = spec.retry
-        arr = spec.arrivals
+        c_timeout[c] = client.timeout_s
+        retry = client.retry
+        arr = client.arrivals
         if retry.mode != "none":
             c_retry[c] = 1 if retry.mode == "fixed" else 2
             c_max_att[c] = retry.max_attempts
@@ -352,9 +347,9 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
                 c_q[c] = (q.capacity, q.cost, q.timeout_cost, q.success_increment)
         c_s[:, c] = range(len(sources), len(sources) + 3)
         uses_wait = isinstance(arr, ClosedArrivals) and arr.wait.kind == "between"
-        sources += [(Uniform(0.0, 1.0), stream(seed, "routes", spec.name)) if len(routes) > 1 else None,
-                    (Uniform(0.0, 1.0), stream(seed, "retry", spec.name)) if c_full[c] else None,
-                    (Uniform(0.0, 1.0), stream(seed, "wait", spec.name)) if uses_wait else None]
+        sources += [(Uniform(0.0, 1.0), res.stream("routes", spec.name)) if len(routes) > 1 else None,
+                    (Uniform(0.0, 1.0), res.stream("retry", spec.name)) if c_full[c] else None,
+                    (Uniform(0.0, 1.0), res.stream("wait", spec.name)) if uses_wait else None]
         if isinstance(arr, ClosedArrivals):
             w = arr.wait
             if w.kind == "constant":
@@ -364,11 +359,7 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
             else:
                 c_wait_kind[c] = 2
                 c_wait_a[c] = w.time if w.kind == "constant_pacing" else 1.0 / w.rate
-            batch = max(1, math.floor(arr.spawn_rate))
-            for j in range(arr.users):
-                spawn_at = (j // batch) * (batch / arr.spawn_rate)  # Waiter.spawn_time
-                if spawn_at >= s.duration:
-                    break
+            for spawn_at in client.spawn_times_s:
                 proc_kind.append(1)
                 proc_id.append(len(u_client))
                 u_client.append(c)
@@ -378,9 +369,9 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None) -> dict[str, Any
         proc_id.append(c)
         if isinstance(arr, ReplayArrivals):
             arrivals[c] = (np.array(arr.times, dtype=np.float64),
-                           np.array([route_index[x] if x else -1 for x in arr.routes], dtype=np.int64))
+                           np.array(client.replay_routes, dtype=np.int64))
         else:
-            rng = stream(seed, "arrivals", spec.name)
+            rng = res.stream("arrivals", spec.name)
             assert isinstance(arr, OpenArrivals)
             expected = cumulative_rate(arr.rate, s.duration)[1][-1] + sum(x.count for x in arr.bursts)
             if expected > STREAM_ABOVE:
