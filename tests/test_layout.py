@@ -176,8 +176,6 @@ SIZED = ("simulator", "loadtests", "benchmarks")
 LONG_FUNCTIONS = {
     "simulator/engine/fast/loop.py:run": "the compiled event loop: one numba function, so that its state stays in "
                                          "local variables and every event is handled without a call",
-    "simulator/engine/fast/inputs.py:flatten": "packs the scenario into the compiled loop's tables, in the loop's "
-                                               "order",
 }
 
 

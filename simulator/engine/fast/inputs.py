@@ -223,6 +223,9 @@ def _f(*shape: int, fill: float = 0.0) -> np.ndarray:
     return np.full(shape, fill, dtype=np.float64)
 
 
+Sources = list[tuple[Distribution, np.random.Generator] | None]
+
+
 def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolved | None = None) -> dict[str, Any]:
     """Every table of the layout (:mod:`simulator.engine.fast.layout`) for *s*, plus the
     random streams, the arrivals, the initial state of buckets and quotas, and the
@@ -232,14 +235,40 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolv
     (:mod:`simulator.engine.fast.streams`)."""
     res = resolved if resolved is not None else resolve(s, seed)
     b = s.behaviour
-    C, R, F = len(s.clients), len(s.routes), len(s.functions)
-    status = res.status_codes
-    out: dict[str, Any] = {"status": np.array(status, dtype=np.int64)}
+    out: dict[str, Any] = {"status": np.array(res.status_codes, dtype=np.int64)}
+    out.update(_levels(s, res))
+    # Streams: 0 overhead; 4 per function; 3 per client.
+    sources: Sources = [(b.gateway_overhead.build(), res.stream("gateway", "overhead"))]
+    out.update(_functions(s, res, sources))
+    out.update(_clients(s, res, sources, maker))
+    streams = Streams(sources, expected_draws=expected_attempts(s), maker=maker)
+    out.update(s_const=streams.const, s_val=streams.value, streams=streams,
+               max_life=b.max_environment_lifetime if b.max_environment_lifetime is not None else math.inf)
+    return out
 
-    # Gateway levels, shared by identity exactly as the resolved chains share them.
+
+def _levels(s: Scenario, res: Resolved) -> dict[str, Any]:
+    """The gateway chains of every (client, route), and every token bucket and quota they and
+    the functions use (scaling, request rate), each packed once: levels are shared by identity
+    exactly as the resolved chains share them."""
+    b = s.behaviour
+    C, R, F = len(s.clients), len(s.routes), len(s.functions)
     buckets: list[TokenBucket] = []
     quotas: list[QuotaCounter] = []
     where: dict[int, tuple[int, int]] = {}
+
+    def place(level: Any) -> tuple[int, int]:
+        if id(level) not in where:
+            if isinstance(level, QuotaCounter):
+                where[id(level)] = (LEVEL_QUOTA, len(quotas))
+                quotas.append(level)
+            elif not isinstance(level, TokenBucket):
+                raise NotImplementedError(f"the fast engine has no gateway level {type(level).__name__}")
+            else:
+                where[id(level)] = (LEVEL_BUCKET, len(buckets))
+                buckets.append(level)
+        return where[id(level)]
+
     chain_len = _i(C, R)
     chain_kind, chain_idx, chain_cause = _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN), _i(C, R, MAX_CHAIN)
     for c, client in enumerate(res.clients):
@@ -249,44 +278,31 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolv
                 continue
             chain_len[c, r] = len(chain)
             for j, (level, cause) in enumerate(chain):
-                if id(level) not in where:
-                    if isinstance(level, QuotaCounter):
-                        where[id(level)] = (LEVEL_QUOTA, len(quotas))
-                        quotas.append(level)
-                    elif not isinstance(level, TokenBucket):
-                        raise NotImplementedError(f"the fast engine has no gateway level {type(level).__name__}")
-                    else:
-                        where[id(level)] = (LEVEL_BUCKET, len(buckets))
-                        buckets.append(level)  # type: ignore[arg-type]
-                chain_kind[c, r, j], chain_idx[c, r, j] = where[id(level)]
+                chain_kind[c, r, j], chain_idx[c, r, j] = place(level)
                 chain_cause[c, r, j] = cause
     f_scaling = _i(F)
     shared = TokenBucket(b.account_burst_refill_per_s, b.account_burst)
     for i in range(F):
-        bucket = TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if b.scaling_model == "per_function" else shared
-        if id(bucket) not in where:
-            where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
-            buckets.append(bucket)
-        f_scaling[i] = where[id(bucket)][1]
+        per_function = b.scaling_model == "per_function"
+        f_scaling[i] = place(TokenBucket(b.scaling_refill_per_s, b.scaling_burst) if per_function else shared)[1]
     f_rate = _i(F, MAX_RATE, fill=-1)  # Lambda's request-rate buckets, the account's shared
     for i, rate in enumerate(res.request_rates):
         for j, bucket in enumerate(rate.buckets):
-            if id(bucket) not in where:
-                where[id(bucket)] = (LEVEL_BUCKET, len(buckets))
-                buckets.append(bucket)
-            f_rate[i, j] = where[id(bucket)][1]
-    out.update(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
-               b_rate=np.array([x.rate for x in buckets] or [0.0]),
-               b_burst=np.array([x.burst for x in buckets] or [0.0]),
-               b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
-               q_limit=np.array([q.limit for q in quotas] or [0], dtype=np.int64),
-               q_allowed0=np.array([q.allowed for q in quotas] or [0], dtype=np.int64),
-               quotas=[copy.copy(q) for q in quotas])
+            f_rate[i, j] = place(bucket)[1]
+    return dict(chain_len=chain_len, chain_kind=chain_kind, chain_idx=chain_idx, chain_cause=chain_cause,
+                f_scaling=f_scaling, f_rate=f_rate,
+                b_rate=np.array([x.rate for x in buckets] or [0.0]),
+                b_burst=np.array([x.burst for x in buckets] or [0.0]),
+                b_tok0=np.array([x.tokens for x in buckets] or [0.0]),
+                q_limit=np.array([q.limit for q in quotas] or [0], dtype=np.int64),
+                q_allowed0=np.array([q.allowed for q in quotas] or [0], dtype=np.int64),
+                quotas=[copy.copy(q) for q in quotas])
 
-    # Streams: 0 overhead; 4 per function; 3 per client.
-    sources: list[tuple[Distribution, np.random.Generator] | None] = [
-        (b.gateway_overhead.build(), res.stream("gateway", "overhead"))]
-    f_s = _i(4, F)
+
+def _functions(s: Scenario, res: Resolved, sources: Sources) -> dict[str, Any]:
+    """The functions' and routes' tables; each function's four streams are added to *sources*."""
+    b = s.behaviour
+    f_s = _i(4, len(s.functions))
     for i, f in enumerate(s.functions):
         idle = f.idle_timeout if f.idle_timeout is not None else b.idle_timeout
         f_s[:, i] = range(len(sources), len(sources) + 4)
@@ -298,24 +314,55 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolv
     reserved = [f.reserved for f in res.functions]
     provisioned = [f.provisioned for f in res.functions]
     f_cap = np.array([f.on_demand_capacity for f in res.functions], dtype=np.int64)
-    out.update(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
-               f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
-               f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
-               f_cap=f_cap, f_scaling=f_scaling, f_rate=f_rate,
-               f_ringk=np.array([(c if c >= 0 else max(unres_cap, 0)) + 1 for c in f_cap], dtype=np.int64),
-               f_resp=np.array([float(f.response_bytes) for f in s.functions]),
-               f_prov=np.array(provisioned, dtype=np.int64),
-               unres_cap=unres_cap,
-               unres0=sum(p for r, p in zip(reserved, provisioned) if r is None),
-               route_fn=np.array([r.function for r in res.routes], dtype=np.int64),
-               route_timeout=np.array([r.integration_timeout_s for r in res.routes], dtype=np.float64))
+    return dict(f_sdur=f_s[0].copy(), f_sinit=f_s[1].copy(), f_scoin=f_s[2].copy(), f_sidle=f_s[3].copy(),
+                f_timeout=np.array([f.timeout for f in s.functions], dtype=np.float64),
+                f_err=np.array([f.error_rate for f in s.functions], dtype=np.float64),
+                f_cap=f_cap,
+                f_ringk=np.array([(c if c >= 0 else max(unres_cap, 0)) + 1 for c in f_cap], dtype=np.int64),
+                f_resp=np.array([float(f.response_bytes) for f in s.functions]),
+                f_prov=np.array(provisioned, dtype=np.int64),
+                unres_cap=unres_cap,
+                unres0=sum(p for r, p in zip(reserved, provisioned) if r is None),
+                route_fn=np.array([r.function for r in res.routes], dtype=np.int64),
+                route_timeout=np.array([r.integration_timeout_s for r in res.routes], dtype=np.float64))
 
-    # Clients.
-    c_nroutes, c_routes, c_cum = _i(C), _i(C, R), _f(C, R, fill=1.0)
-    c_timeout = _f(C, fill=math.inf)
+
+def _retries(res: Resolved) -> dict[str, Any]:
+    """Each client's retry policy as columns (``c_retry``: 0 none, 1 fixed, 2 exponential)."""
+    C = len(res.clients)
+    status = res.status_codes
     c_retry, c_max_att, c_full = _i(C), _i(C, fill=1), _i(C)
     c_delay, c_base, c_cap = _f(C), _f(C), _f(C)
     c_retry_on, c_has_q, c_q = _i(C, len(CAUSES)), _i(C), _i(C, 4)
+    for c, client in enumerate(res.clients):
+        retry = client.retry
+        if retry.mode == "none":
+            continue
+        c_retry[c] = 1 if retry.mode == "fixed" else 2
+        c_max_att[c] = retry.max_attempts
+        on = frozenset(retry.on)
+        c_retry_on[c] = [1 if code in on else 0 for code in status]
+        if retry.mode == "fixed":
+            c_delay[c] = float(retry.delay)
+        else:
+            c_base[c], c_cap[c], c_full[c] = retry.base, retry.cap, 1 if retry.jitter == "full" else 0
+        if retry.quota is not None:
+            q = retry.quota
+            c_has_q[c] = 1
+            c_q[c] = (q.capacity, q.cost, q.timeout_cost, q.success_increment)
+    return dict(c_retry=c_retry, c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap,
+                c_full_jitter=c_full, c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_qcap=c_q[:, 0].copy(),
+                c_qcost=c_q[:, 1].copy(), c_qtcost=c_q[:, 2].copy(), c_qinc=c_q[:, 3].copy())
+
+
+def _clients(s: Scenario, res: Resolved, sources: Sources, maker: Maker | None) -> dict[str, Any]:
+    """The clients' tables, their arrivals and the processes in the reference engine's order;
+    each client's three streams (route, retry jitter, wait; None where unused) are added to
+    *sources*."""
+    C, R = len(s.clients), len(s.routes)
+    out = _retries(res)
+    c_nroutes, c_routes, c_cum = _i(C), _i(C, R), _f(C, R, fill=1.0)
+    c_timeout = _f(C, fill=math.inf)
     c_wait_kind, c_wait_a, c_wait_b = _i(C), _f(C), _f(C)
     c_s = _i(3, C)
     arrivals: dict[int, Any] = {}
@@ -324,41 +371,20 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolv
     u_client: list[int] = []
     u_spawn: list[float] = []
     for c, client in enumerate(res.clients):
-        spec = client.spec
+        name = client.spec.name
         routes, cum = client.route_indices, client.cumulative_weights
         c_nroutes[c] = len(routes)
         c_routes[c, :len(routes)] = routes
         c_cum[c, :len(routes)] = cum
         c_timeout[c] = client.timeout_s
-        retry = client.retry
         arr = client.arrivals
-        if retry.mode != "none":
-            c_retry[c] = 1 if retry.mode == "fixed" else 2
-            c_max_att[c] = retry.max_attempts
-            on = frozenset(retry.on)
-            c_retry_on[c] = [1 if code in on else 0 for code in status]
-            if retry.mode == "fixed":
-                c_delay[c] = float(retry.delay)
-            else:
-                c_base[c], c_cap[c], c_full[c] = retry.base, retry.cap, 1 if retry.jitter == "full" else 0
-            if retry.quota is not None:
-                q = retry.quota
-                c_has_q[c] = 1
-                c_q[c] = (q.capacity, q.cost, q.timeout_cost, q.success_increment)
         c_s[:, c] = range(len(sources), len(sources) + 3)
         uses_wait = isinstance(arr, ClosedArrivals) and arr.wait.kind == "between"
-        sources += [(Uniform(0.0, 1.0), res.stream("routes", spec.name)) if len(routes) > 1 else None,
-                    (Uniform(0.0, 1.0), res.stream("retry", spec.name)) if c_full[c] else None,
-                    (Uniform(0.0, 1.0), res.stream("wait", spec.name)) if uses_wait else None]
+        sources += [(Uniform(0.0, 1.0), res.stream("routes", name)) if len(routes) > 1 else None,
+                    (Uniform(0.0, 1.0), res.stream("retry", name)) if out["c_full_jitter"][c] else None,
+                    (Uniform(0.0, 1.0), res.stream("wait", name)) if uses_wait else None]
         if isinstance(arr, ClosedArrivals):
-            w = arr.wait
-            if w.kind == "constant":
-                c_wait_kind[c], c_wait_a[c] = 0, float(w.time)
-            elif w.kind == "between":
-                c_wait_kind[c], c_wait_a[c], c_wait_b[c] = 1, w.min, w.max - w.min
-            else:
-                c_wait_kind[c] = 2
-                c_wait_a[c] = w.time if w.kind == "constant_pacing" else 1.0 / w.rate
+            c_wait_kind[c], c_wait_a[c], c_wait_b[c] = _wait(arr)
             for spawn_at in client.spawn_times_s:
                 proc_kind.append(1)
                 proc_id.append(len(u_client))
@@ -368,29 +394,35 @@ def flatten(s: Scenario, seed: int, maker: Maker | None = None, resolved: Resolv
         proc_kind.append(0)
         proc_id.append(c)
         if isinstance(arr, ReplayArrivals):
-            arrivals[c] = (np.array(arr.times, dtype=np.float64),
-                           np.array(client.replay_routes, dtype=np.int64))
+            arrivals[c] = (np.array(arr.times, dtype=np.float64), np.array(client.replay_routes, dtype=np.int64))
         else:
-            rng = res.stream("arrivals", spec.name)
             assert isinstance(arr, OpenArrivals)
-            expected = cumulative_rate(arr.rate, s.duration)[1][-1] + sum(x.count for x in arr.bursts)
-            if expected > STREAM_ABOVE:
-                arrivals[c] = ArrivalChunks(arr, s.duration, rng)
-            else:
-                times = open_times(arr, s.duration, rng)
-                arrivals[c] = (times, np.full(len(times), -1, dtype=np.int64))
-    streams = Streams(sources, expected_draws=expected_attempts(s), maker=maker)
-    out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_retry=c_retry,
-               c_max_att=c_max_att, c_delay=c_delay, c_base=c_base, c_cap=c_cap, c_full_jitter=c_full,
-               c_retry_on=c_retry_on, c_has_q=c_has_q, c_q=c_q, c_qcap=c_q[:, 0].copy(), c_qcost=c_q[:, 1].copy(),
-               c_qtcost=c_q[:, 2].copy(), c_qinc=c_q[:, 3].copy(), c_wait_kind=c_wait_kind, c_wait_a=c_wait_a,
-               c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(), c_swait=c_s[2].copy(),
-               s_const=streams.const, s_val=streams.value, streams=streams,
-               arrivals=Arrivals(arrivals, C, maker),
+            arrivals[c] = _open_arrivals(arr, s.duration, res.stream("arrivals", name))
+    out.update(c_nroutes=c_nroutes, c_routes=c_routes, c_cum=c_cum, c_timeout=c_timeout, c_wait_kind=c_wait_kind,
+               c_wait_a=c_wait_a, c_wait_b=c_wait_b, c_sroute=c_s[0].copy(), c_sjit=c_s[1].copy(),
+               c_swait=c_s[2].copy(), arrivals=Arrivals(arrivals, C, maker),
                proc_kind=np.array(proc_kind, dtype=np.int64), proc_id=np.array(proc_id, dtype=np.int64),
-               u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]),
-               max_life=b.max_environment_lifetime if b.max_environment_lifetime is not None else math.inf)
+               u_client=np.array(u_client or [0], dtype=np.int64), u_spawn=np.array(u_spawn or [0.0]))
     return out
+
+
+def _wait(arr: ClosedArrivals) -> tuple[int, float, float]:
+    """A closed user's wait as (kind: 0 constant, 1 between, 2 pacing; a; b)."""
+    w = arr.wait
+    if w.kind == "constant":
+        return 0, float(w.time), 0.0
+    if w.kind == "between":
+        return 1, w.min, w.max - w.min
+    return 2, (w.time if w.kind == "constant_pacing" else 1.0 / w.rate), 0.0
+
+
+def _open_arrivals(arr: OpenArrivals, duration_s: float, rng: np.random.Generator) -> Any:
+    """An open client's arrival times (routes -1: drawn per request), in chunks when many."""
+    expected = cumulative_rate(arr.rate, duration_s)[1][-1] + sum(x.count for x in arr.bursts)
+    if expected > STREAM_ABOVE:
+        return ArrivalChunks(arr, duration_s, rng)
+    times = open_times(arr, duration_s, rng)
+    return times, np.full(len(times), -1, dtype=np.int64)
 
 
 def expected_attempts(s: Scenario) -> int:
