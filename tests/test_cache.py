@@ -9,12 +9,13 @@ its own rate, and the hit ratio is the rate-weighted sum over keys.
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
@@ -218,21 +219,22 @@ def test_key_draws_leave_other_streams_alone(build):
     assert simulator.simulate(cached, seed=3).to_json() == b.to_json()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None)
 @given(
     gaps=st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=40),
     keys=st.lists(st.sampled_from("abc"), min_size=40, max_size=40),
     ttl_ticks=st.integers(min_value=1, max_value=128),
 )
-def test_hits_match_a_per_key_renewal_oracle(tmp_path_factory, gaps, keys, ttl_ticks):
+def test_hits_match_a_per_key_renewal_oracle(gaps, keys, ttl_ticks):
     # Times and the TTL on a 1/16 s grid (exact in binary); the function answers at once,
     # so each miss fills its key at its own instant and the entry lives exactly the TTL.
-    tmp = tmp_path_factory.mktemp("oracle")
     times = np.cumsum(gaps) / 16.0
     rows = list(zip(times.tolist(), keys, strict=False))
     fn = [{"name": "f", "duration": "0ms", "init": "0ms", "timeout": "10s"}]
     stage = {"cache": {"capacity_gb": 0.5, "ttl": f"{ttl_ticks * 62.5}ms"}}
-    r = simulator.simulate(_replay(tmp, rows, functions=fn, stage=stage, duration=f"{times[-1] + 1}s"), seed=1)
+    with tempfile.TemporaryDirectory() as tmp:  # each example's trace, removed when it has run
+        scenario = _replay(Path(tmp), rows, functions=fn, stage=stage, duration=f"{times[-1] + 1}s")
+        r = simulator.simulate(scenario, seed=1)
     expires: dict[str, float] = {}
     expected = []
     for t, k in rows:
